@@ -1,0 +1,308 @@
+//! The functions' configuration, read once at init from the environment the template sets.
+//! Every value that later reaches SQL is vetted here, so a bad deployment fails at init with
+//! `ConfigError` instead of in the middle of a load.
+
+use crate::error::EtlError;
+use crate::sql::{BucketName, IamRoleArn, Region, S3Key};
+
+/// Where the SQL runs: a provisioned cluster or a Redshift Serverless workgroup.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    Cluster {
+        identifier: String,
+        credentials: ClusterCredentials,
+    },
+    Serverless {
+        /// Workgroup name or ARN (the Data API takes either; the template passes the ARN so IAM
+        /// can be scoped to it).
+        workgroup: String,
+        secret_arn: Option<String>,
+    },
+}
+
+/// How the Data API signs in to a provisioned cluster.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClusterCredentials {
+    /// Temporary credentials for this database user (`redshift:GetClusterCredentials`).
+    DbUser(String),
+    /// A Secrets Manager secret holding user name and password, by ARN.
+    Secret(String),
+}
+
+/// The warehouse and database every statement runs in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Warehouse {
+    pub target: Target,
+    pub database: String,
+}
+
+/// Where the raw JSON lives and how COPY reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DataSource {
+    pub bucket: BucketName,
+    pub log_prefix: S3Key,
+    pub song_prefix: S3Key,
+    pub jsonpaths_key: S3Key,
+    pub copy_role_arn: IamRoleArn,
+    pub region: Region,
+    /// COPY's MAXERROR: records that may be rejected (and recorded in the load-error views)
+    /// before the load fails.
+    pub max_load_errors: u32,
+}
+
+/// All of a function's configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    pub warehouse: Warehouse,
+    pub source: DataSource,
+}
+
+/// Environment variable names, as `template.yaml` sets them.
+pub mod vars {
+    pub const CLUSTER_ID: &str = "REDSHIFT_CLUSTER_ID";
+    pub const WORKGROUP: &str = "REDSHIFT_WORKGROUP";
+    pub const DB_USER: &str = "REDSHIFT_DB_USER";
+    pub const SECRET_ARN: &str = "REDSHIFT_SECRET_ARN";
+    pub const DATABASE: &str = "REDSHIFT_DATABASE";
+    pub const COPY_ROLE_ARN: &str = "COPY_ROLE_ARN";
+    pub const DATA_BUCKET: &str = "DATA_BUCKET";
+    pub const LOG_PREFIX: &str = "LOG_PREFIX";
+    pub const SONG_PREFIX: &str = "SONG_PREFIX";
+    pub const JSONPATHS_KEY: &str = "JSONPATHS_KEY";
+    pub const DATA_REGION: &str = "DATA_REGION";
+    pub const MAX_LOAD_ERRORS: &str = "MAX_LOAD_ERRORS";
+
+    /// Every variable the functions read, for the house-rule test against the template.
+    pub const ALL: [&str; 12] = [
+        CLUSTER_ID,
+        WORKGROUP,
+        DB_USER,
+        SECRET_ARN,
+        DATABASE,
+        COPY_ROLE_ARN,
+        DATA_BUCKET,
+        LOG_PREFIX,
+        SONG_PREFIX,
+        JSONPATHS_KEY,
+        DATA_REGION,
+        MAX_LOAD_ERRORS,
+    ];
+}
+
+/// MAXERROR when `MAX_LOAD_ERRORS` is unset.
+pub const DEFAULT_MAX_LOAD_ERRORS: u32 = 10;
+
+impl Config {
+    /// Reads the process environment. The only place the functions read it.
+    pub fn from_env() -> Result<Self, EtlError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads configuration through `lookup`; empty values count as unset, as CloudFormation passes
+    /// empty parameters through as empty strings.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, EtlError> {
+        let get = |name: &str| lookup(name).filter(|value| !value.trim().is_empty());
+        let require =
+            |name: &str| get(name).ok_or_else(|| EtlError::Config(format!("{name} is not set")));
+        let config_err =
+            |name: &'static str| move |why: String| EtlError::Config(format!("{name}: {why}"));
+
+        let target = match (get(vars::CLUSTER_ID), get(vars::WORKGROUP)) {
+            (Some(identifier), None) => {
+                let credentials = match (get(vars::DB_USER), get(vars::SECRET_ARN)) {
+                    (Some(user), None) => ClusterCredentials::DbUser(user),
+                    (None, Some(secret)) => ClusterCredentials::Secret(secret),
+                    _ => {
+                        return Err(EtlError::Config(format!(
+                            "a cluster needs exactly one of {} or {}",
+                            vars::DB_USER,
+                            vars::SECRET_ARN
+                        )));
+                    }
+                };
+                Target::Cluster {
+                    identifier,
+                    credentials,
+                }
+            }
+            (None, Some(workgroup)) => {
+                if get(vars::DB_USER).is_some() {
+                    return Err(EtlError::Config(format!(
+                        "{} applies to clusters only; a workgroup signs in with its IAM identity or {}",
+                        vars::DB_USER,
+                        vars::SECRET_ARN
+                    )));
+                }
+                Target::Serverless {
+                    workgroup,
+                    secret_arn: get(vars::SECRET_ARN),
+                }
+            }
+            _ => {
+                return Err(EtlError::Config(format!(
+                    "set exactly one of {} (provisioned) or {} (Serverless)",
+                    vars::CLUSTER_ID,
+                    vars::WORKGROUP
+                )));
+            }
+        };
+
+        let max_load_errors = match get(vars::MAX_LOAD_ERRORS) {
+            None => DEFAULT_MAX_LOAD_ERRORS,
+            Some(text) => text.trim().parse().map_err(|_| {
+                EtlError::Config(format!(
+                    "{} must be a whole number, got {text:?}",
+                    vars::MAX_LOAD_ERRORS
+                ))
+            })?,
+        };
+
+        Ok(Config {
+            warehouse: Warehouse {
+                target,
+                database: require(vars::DATABASE)?,
+            },
+            source: DataSource {
+                bucket: BucketName::parse(&require(vars::DATA_BUCKET)?)
+                    .map_err(config_err(vars::DATA_BUCKET))?,
+                log_prefix: S3Key::parse(&require(vars::LOG_PREFIX)?)
+                    .map_err(config_err(vars::LOG_PREFIX))?,
+                song_prefix: S3Key::parse(&require(vars::SONG_PREFIX)?)
+                    .map_err(config_err(vars::SONG_PREFIX))?,
+                jsonpaths_key: S3Key::parse(&require(vars::JSONPATHS_KEY)?)
+                    .map_err(config_err(vars::JSONPATHS_KEY))?,
+                copy_role_arn: IamRoleArn::parse(&require(vars::COPY_ROLE_ARN)?)
+                    .map_err(config_err(vars::COPY_ROLE_ARN))?,
+                region: Region::parse(&require(vars::DATA_REGION)?)
+                    .map_err(config_err(vars::DATA_REGION))?,
+                max_load_errors,
+            },
+        })
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    /// A complete provisioned-cluster environment; tests change one thing at a time.
+    pub(crate) fn cluster_env() -> HashMap<&'static str, String> {
+        HashMap::from([
+            (vars::CLUSTER_ID, "sparkify".to_owned()),
+            (vars::DB_USER, "etl".to_owned()),
+            (vars::DATABASE, "dev".to_owned()),
+            (
+                vars::COPY_ROLE_ARN,
+                "arn:aws:iam::123456789012:role/sparkify-copy".to_owned(),
+            ),
+            (vars::DATA_BUCKET, "udacity-dend".to_owned()),
+            (vars::LOG_PREFIX, "log_data/".to_owned()),
+            (vars::SONG_PREFIX, "song_data/".to_owned()),
+            (vars::JSONPATHS_KEY, "log_json_path.json".to_owned()),
+            (vars::DATA_REGION, "us-west-2".to_owned()),
+        ])
+    }
+
+    pub(crate) fn read(env: &HashMap<&'static str, String>) -> Result<Config, EtlError> {
+        Config::from_lookup(|name| env.get(name).cloned())
+    }
+
+    #[test]
+    fn reads_a_cluster_with_a_db_user() {
+        let config = read(&cluster_env()).unwrap();
+        assert_eq!(
+            config.warehouse.target,
+            Target::Cluster {
+                identifier: "sparkify".into(),
+                credentials: ClusterCredentials::DbUser("etl".into())
+            }
+        );
+        assert_eq!(config.source.max_load_errors, DEFAULT_MAX_LOAD_ERRORS);
+        assert_eq!(config.source.bucket.as_str(), "udacity-dend");
+    }
+
+    #[test]
+    fn reads_a_serverless_workgroup_with_or_without_a_secret() {
+        let mut env = cluster_env();
+        env.remove(vars::CLUSTER_ID);
+        env.remove(vars::DB_USER);
+        env.insert(vars::WORKGROUP, "sparkify-wg".into());
+        let config = read(&env).unwrap();
+        assert_eq!(
+            config.warehouse.target,
+            Target::Serverless {
+                workgroup: "sparkify-wg".into(),
+                secret_arn: None
+            }
+        );
+        env.insert(
+            vars::SECRET_ARN,
+            "arn:aws:secretsmanager:us-west-2:1:secret:s".into(),
+        );
+        assert!(matches!(
+            read(&env).unwrap().warehouse.target,
+            Target::Serverless {
+                secret_arn: Some(_),
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn rejects_ambiguous_or_missing_targets_and_credentials() {
+        let mut both = cluster_env();
+        both.insert(vars::WORKGROUP, "wg".into());
+        let mut neither = cluster_env();
+        neither.remove(vars::CLUSTER_ID);
+        let mut two_credentials = cluster_env();
+        two_credentials.insert(vars::SECRET_ARN, "arn:secret".into());
+        let mut no_credentials = cluster_env();
+        no_credentials.remove(vars::DB_USER);
+        let mut serverless_with_user = cluster_env();
+        serverless_with_user.remove(vars::CLUSTER_ID);
+        serverless_with_user.insert(vars::WORKGROUP, "wg".into());
+        for env in [
+            both,
+            neither,
+            two_credentials,
+            no_credentials,
+            serverless_with_user,
+        ] {
+            let err = read(&env).unwrap_err();
+            assert_eq!(err.name(), "ConfigError", "{err}");
+        }
+    }
+
+    #[test]
+    fn empty_values_count_as_unset() {
+        let mut env = cluster_env();
+        env.insert(vars::DATABASE, "  ".into());
+        assert_eq!(
+            read(&env).unwrap_err(),
+            EtlError::Config("REDSHIFT_DATABASE is not set".into())
+        );
+    }
+
+    #[test]
+    fn rejects_values_that_could_not_be_quoted_safely_into_copy() {
+        for (name, value) in [
+            (vars::DATA_BUCKET, "Bad_Bucket"),
+            (vars::LOG_PREFIX, "log_data\\"),
+            (
+                vars::COPY_ROLE_ARN,
+                "arn:aws:iam::123:role/x' ; DROP TABLE users; --",
+            ),
+            (vars::DATA_REGION, "us-west-2'"),
+            (vars::MAX_LOAD_ERRORS, "ten"),
+        ] {
+            let mut env = cluster_env();
+            env.insert(name, value.into());
+            let err = read(&env).unwrap_err();
+            assert!(
+                matches!(&err, EtlError::Config(text) if text.starts_with(name)),
+                "{name}={value:?} gave {err}"
+            );
+        }
+    }
+}

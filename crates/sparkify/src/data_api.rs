@@ -1,0 +1,180 @@
+//! Running SQL through the Redshift Data API: submit a batch as one transaction, follow its status,
+//! read its results. Nothing here waits for SQL to finish: the state machine does the waiting.
+
+use crate::config::{ClusterCredentials, Target, Warehouse};
+use crate::error::EtlError;
+use aws_sdk_redshiftdata::Client;
+use aws_sdk_redshiftdata::types::{Field, StatusString};
+use sha2::{Digest, Sha256};
+
+/// Where a submitted batch stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Progress {
+    /// Still queued or running; `status` is the Data API's (SUBMITTED, PICKED, STARTED).
+    Running { status: String },
+    /// Committed. `rows_affected` has one entry per SQL of the batch, in order (-1 where Redshift
+    /// reports no count, as for DDL).
+    Finished { rows_affected: Vec<i64> },
+}
+
+/// The Data API client bound to one warehouse and database.
+#[derive(Debug, Clone)]
+pub struct DataApi {
+    client: Client,
+    warehouse: Warehouse,
+}
+
+/// A client token derived from the execution and the step: the same invocation retried by Lambda
+/// or Step Functions sends the same token, and the Data API answers with the statement it already
+/// started instead of starting another. A SHA-256 hex digest fits the API's 64-character limit
+/// whatever the length of the execution ARN.
+pub fn client_token(execution: &str, step: &str) -> String {
+    let digest = Sha256::digest(format!("{execution}\n{step}").as_bytes());
+    digest.iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+impl DataApi {
+    pub fn new(client: Client, warehouse: Warehouse) -> Self {
+        Self { client, warehouse }
+    }
+
+    /// Submits `sqls` as one `BatchExecuteStatement` (one transaction) and returns its id.
+    pub async fn submit(
+        &self,
+        sqls: Vec<String>,
+        client_token: &str,
+        statement_name: &str,
+    ) -> Result<String, EtlError> {
+        let mut request = self
+            .client
+            .batch_execute_statement()
+            .set_sqls(Some(sqls))
+            .database(&self.warehouse.database)
+            .client_token(client_token)
+            .statement_name(statement_name);
+        request = match &self.warehouse.target {
+            Target::Cluster {
+                identifier,
+                credentials,
+            } => {
+                let request = request.cluster_identifier(identifier);
+                match credentials {
+                    ClusterCredentials::DbUser(user) => request.db_user(user),
+                    ClusterCredentials::Secret(arn) => request.secret_arn(arn),
+                }
+            }
+            Target::Serverless {
+                workgroup,
+                secret_arn,
+            } => request
+                .workgroup_name(workgroup)
+                .set_secret_arn(secret_arn.clone()),
+        };
+        let output = request
+            .send()
+            .await
+            .map_err(|err| EtlError::from_sdk("BatchExecuteStatement", err))?;
+        output.id.ok_or_else(|| {
+            EtlError::DataApiRejected(
+                "BatchExecuteStatement: the response has no statement id".into(),
+            )
+        })
+    }
+
+    /// Where statement `id` stands. FAILED and ABORTED become named errors carrying Redshift's text
+    /// and the failed sub-statement.
+    pub async fn progress(&self, id: &str) -> Result<Progress, EtlError> {
+        let described = self
+            .client
+            .describe_statement()
+            .id(id)
+            .send()
+            .await
+            .map_err(|err| EtlError::from_sdk("DescribeStatement", err))?;
+        let subs = described.sub_statements();
+        match described.status() {
+            Some(StatusString::Finished) => {
+                let rows_affected = if subs.is_empty() {
+                    vec![described.result_rows()]
+                } else {
+                    subs.iter().map(|sub| sub.result_rows()).collect()
+                };
+                Ok(Progress::Finished { rows_affected })
+            }
+            Some(StatusString::Failed) => {
+                let failed = subs.iter().find(|sub| {
+                    sub.error().is_some() || sub.status().map(|s| s.as_str()) == Some("FAILED")
+                });
+                Err(EtlError::StatementFailed {
+                    statement_id: id.to_owned(),
+                    sub_statement: failed.and_then(|sub| sub_statement_index(sub.id())),
+                    error: failed
+                        .and_then(|sub| sub.error())
+                        .or(described.error())
+                        .unwrap_or("Redshift reported no error text")
+                        .to_owned(),
+                })
+            }
+            Some(StatusString::Aborted) => Err(EtlError::StatementAborted {
+                statement_id: id.to_owned(),
+            }),
+            Some(other) => Ok(Progress::Running {
+                status: other.as_str().to_owned(),
+            }),
+            None => Err(EtlError::DataApiRejected(format!(
+                "DescribeStatement: statement {id} has no status"
+            ))),
+        }
+    }
+
+    /// Every row of a finished statement's result (for a batch, of sub-statement `<id>:N`),
+    /// following NextToken through all pages.
+    pub async fn result_rows(&self, id: &str) -> Result<Vec<Vec<Field>>, EtlError> {
+        let mut rows = Vec::new();
+        let mut next_token: Option<String> = None;
+        loop {
+            let page = self
+                .client
+                .get_statement_result()
+                .id(id)
+                .set_next_token(next_token.take())
+                .send()
+                .await
+                .map_err(|err| EtlError::from_sdk("GetStatementResult", err))?;
+            next_token = page.next_token().map(str::to_owned);
+            rows.extend(page.records);
+            if next_token.is_none() {
+                return Ok(rows);
+            }
+        }
+    }
+}
+
+/// `N` of a sub-statement id `<id>:N`.
+fn sub_statement_index(sub_id: &str) -> Option<u32> {
+    sub_id.rsplit_once(':')?.1.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_token_is_stable_per_execution_and_step_and_fits_the_api() {
+        let execution = format!(
+            "arn:aws:states:us-west-2:123456789012:execution:{}",
+            "x".repeat(200)
+        );
+        let token = client_token(&execution, "copy-staging");
+        assert_eq!(token, client_token(&execution, "copy-staging"));
+        assert_ne!(token, client_token(&execution, "load-facts"));
+        assert_ne!(token, client_token("another-execution", "copy-staging"));
+        assert_eq!(token.len(), 64);
+    }
+
+    #[test]
+    fn sub_statement_index_reads_the_suffix() {
+        assert_eq!(sub_statement_index("d9b6c0c9-1f2a:3"), Some(3));
+        assert_eq!(sub_statement_index("d9b6c0c9-1f2a"), None);
+    }
+}

@@ -1,0 +1,181 @@
+//! The one error type of every function. Its variant names are the `errorType` Lambda reports and
+//! the names `statemachine/etl.asl.json` matches in `Retry` and `Catch`: they are a public contract.
+
+use aws_sdk_redshiftdata::error::{ProvideErrorMetadata, SdkError};
+use lambda_runtime::Diagnostic;
+
+/// Everything a step can fail with. `name()` is stable; the message is for people.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EtlError {
+    /// The function's environment is missing or malformed (raised on every invocation, so the
+    /// state machine sees the name rather than a crashed runtime).
+    #[error("configuration error: {0}")]
+    Config(String),
+    /// The invocation's input cannot be acted on (wrong shape, a key outside the data prefixes, ...).
+    #[error("invalid input: {0}")]
+    InvalidInput(String),
+    /// Redshift ran the batch and it failed; the whole batch was rolled back.
+    #[error("statement {statement_id} failed{}: {error}", sub_statement_label(*.sub_statement))]
+    StatementFailed {
+        statement_id: String,
+        /// 1-based index of the failed SQL in the batch, as in the Data API's `<id>:N`.
+        sub_statement: Option<u32>,
+        error: String,
+    },
+    /// The batch was cancelled (by a user or by the warehouse); nothing of it was committed.
+    #[error("statement {statement_id} was aborted")]
+    StatementAborted { statement_id: String },
+    /// The Data API refused the request for rate or concurrency limits: retry later.
+    #[error("Data API throttled the request: {0}")]
+    Throttled(String),
+    /// The Data API could not be reached or failed internally: retry later.
+    #[error("Data API unavailable: {0}")]
+    DataApiUnavailable(String),
+    /// The Data API rejected the request itself (validation, unknown statement, permissions).
+    #[error("Data API rejected the request: {0}")]
+    DataApiRejected(String),
+    /// verify-counts found failing checks; each entry is `check_name (failing_rows)`.
+    #[error("data quality checks failed: {}", .0.join(", "))]
+    DataQualityFailed(Vec<String>),
+}
+
+fn sub_statement_label(sub_statement: Option<u32>) -> String {
+    sub_statement.map_or_else(String::new, |n| format!(" at sub-statement {n}"))
+}
+
+impl EtlError {
+    /// Every name [`EtlError::name`] can return, for the house-rule tests over the ASL.
+    pub const NAMES: [&'static str; 8] = [
+        "ConfigError",
+        "InvalidInput",
+        "StatementFailed",
+        "StatementAborted",
+        "Throttled",
+        "DataApiUnavailable",
+        "DataApiRejected",
+        "DataQualityFailed",
+    ];
+
+    /// The stable PascalCase name Step Functions matches on.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Config(_) => "ConfigError",
+            Self::InvalidInput(_) => "InvalidInput",
+            Self::StatementFailed { .. } => "StatementFailed",
+            Self::StatementAborted { .. } => "StatementAborted",
+            Self::Throttled(_) => "Throttled",
+            Self::DataApiUnavailable(_) => "DataApiUnavailable",
+            Self::DataApiRejected(_) => "DataApiRejected",
+            Self::DataQualityFailed(_) => "DataQualityFailed",
+        }
+    }
+
+    /// Classifies a Data API SDK error into a retryable or final named error.
+    pub fn from_sdk<E, R>(operation: &str, err: SdkError<E, R>) -> Self
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+        R: std::fmt::Debug + 'static,
+    {
+        let detail = |code: &str, message: Option<&str>| {
+            format!("{operation}: {code}: {}", message.unwrap_or("no message"))
+        };
+        match &err {
+            SdkError::ServiceError(service) => {
+                let inner = service.err();
+                let code = inner.code().unwrap_or("Unknown");
+                let text = detail(code, inner.message());
+                match code {
+                    "ThrottlingException"
+                    | "TooManyRequestsException"
+                    | "ActiveStatementsExceededException"
+                    | "ActiveSessionsExceededException" => Self::Throttled(text),
+                    "InternalServerException"
+                    | "ServiceUnavailableException"
+                    | "DatabaseConnectionException" => Self::DataApiUnavailable(text),
+                    _ => Self::DataApiRejected(text),
+                }
+            }
+            SdkError::TimeoutError(_)
+            | SdkError::DispatchFailure(_)
+            | SdkError::ResponseError(_) => {
+                Self::DataApiUnavailable(format!("{operation}: {}", error_chain(&err)))
+            }
+            _ => Self::DataApiRejected(format!("{operation}: {}", error_chain(&err))),
+        }
+    }
+}
+
+/// The error and its sources on one line: SDK errors put the useful part in the source chain.
+fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+impl From<EtlError> for Diagnostic {
+    fn from(err: EtlError) -> Self {
+        Diagnostic {
+            error_type: err.name().to_owned(),
+            error_message: err.to_string(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn one_of_each() -> Vec<EtlError> {
+        vec![
+            EtlError::Config("x".into()),
+            EtlError::InvalidInput("x".into()),
+            EtlError::StatementFailed {
+                statement_id: "id".into(),
+                sub_statement: Some(2),
+                error: "boom".into(),
+            },
+            EtlError::StatementAborted {
+                statement_id: "id".into(),
+            },
+            EtlError::Throttled("x".into()),
+            EtlError::DataApiUnavailable("x".into()),
+            EtlError::DataApiRejected("x".into()),
+            EtlError::DataQualityFailed(vec!["users_key_unique (3)".into()]),
+        ]
+    }
+
+    #[test]
+    fn every_variant_has_its_listed_name_and_the_diagnostic_carries_it() {
+        let names: Vec<&str> = one_of_each().iter().map(EtlError::name).collect();
+        assert_eq!(names, EtlError::NAMES);
+        for err in one_of_each() {
+            let name = err.name();
+            let diagnostic = Diagnostic::from(err);
+            assert_eq!(diagnostic.error_type, name);
+        }
+    }
+
+    #[test]
+    fn statement_failed_message_names_the_sub_statement_and_redshift_text() {
+        let err = EtlError::StatementFailed {
+            statement_id: "abc".into(),
+            sub_statement: Some(3),
+            error: "ERROR: relation \"songs\" does not exist".into(),
+        };
+        assert_eq!(
+            err.to_string(),
+            "statement abc failed at sub-statement 3: ERROR: relation \"songs\" does not exist"
+        );
+    }
+
+    #[test]
+    fn data_quality_message_lists_the_failed_checks() {
+        let err = EtlError::DataQualityFailed(vec!["a (1)".into(), "b (2)".into()]);
+        assert_eq!(err.to_string(), "data quality checks failed: a (1), b (2)");
+    }
+}

@@ -1,0 +1,342 @@
+//! The SQL catalogue (every file of `sql/`, embedded at build time) and the one way Rust puts a
+//! value into SQL: a `{{name}}` placeholder filled with a [`Literal`], which can only be made from a
+//! vetted value. No other SQL text is assembled in Rust.
+
+use crate::error::EtlError;
+use std::fmt;
+
+/// One file of `sql/`: its path below `sql/` and its text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SqlFile {
+    pub path: &'static str,
+    pub text: &'static str,
+}
+
+macro_rules! sql_file {
+    ($path:literal) => {
+        SqlFile {
+            path: $path,
+            text: include_str!(concat!("../../../sql/", $path)),
+        }
+    };
+}
+
+/// Every statement the pipeline runs, grouped by step, in the order each step runs them.
+pub mod catalogue {
+    use super::SqlFile;
+
+    /// Referenced tables come before the tables whose foreign keys name them.
+    pub const CREATE_TABLES: [SqlFile; 7] = [
+        sql_file!("create/staging_events.sql"),
+        sql_file!("create/staging_songs.sql"),
+        sql_file!("create/artists.sql"),
+        sql_file!("create/songs.sql"),
+        sql_file!("create/users.sql"),
+        sql_file!("create/time.sql"),
+        sql_file!("create/songplays.sql"),
+    ];
+    pub const DROP_TABLES: SqlFile = sql_file!("reset/drop_tables.sql");
+
+    pub const CLEAR_STAGING_EVENTS: SqlFile = sql_file!("copy/clear_staging_events.sql");
+    pub const COPY_STAGING_EVENTS: SqlFile = sql_file!("copy/staging_events.sql");
+    pub const CLEAR_STAGING_SONGS: SqlFile = sql_file!("copy/clear_staging_songs.sql");
+    pub const COPY_STAGING_SONGS: SqlFile = sql_file!("copy/staging_songs.sql");
+
+    pub const LOAD_FACTS: [SqlFile; 2] = [
+        sql_file!("facts/songplays_delete_reloaded.sql"),
+        sql_file!("facts/songplays_insert.sql"),
+    ];
+
+    pub const LOAD_DIMENSIONS: [SqlFile; 7] = [
+        sql_file!("dimensions/users_delete_reloaded.sql"),
+        sql_file!("dimensions/users_insert.sql"),
+        sql_file!("dimensions/songs_delete_reloaded.sql"),
+        sql_file!("dimensions/songs_insert.sql"),
+        sql_file!("dimensions/artists_delete_reloaded.sql"),
+        sql_file!("dimensions/artists_insert.sql"),
+        sql_file!("dimensions/time_insert.sql"),
+    ];
+
+    pub const TABLE_COUNTS: SqlFile = sql_file!("verify/table_counts.sql");
+    pub const QUALITY_CHECKS: SqlFile = sql_file!("verify/quality_checks.sql");
+
+    /// The analysts' queries, run on demand rather than by the pipeline.
+    pub const ANALYTICS: [SqlFile; 3] = [
+        sql_file!("analytics/most_played_songs.sql"),
+        sql_file!("analytics/plays_by_hour.sql"),
+        sql_file!("analytics/free_vs_paid.sql"),
+    ];
+
+    /// Every file in the catalogue; a house-rule test checks it is exactly the files of `sql/`.
+    pub fn all() -> Vec<SqlFile> {
+        let singles = [
+            DROP_TABLES,
+            CLEAR_STAGING_EVENTS,
+            COPY_STAGING_EVENTS,
+            CLEAR_STAGING_SONGS,
+            COPY_STAGING_SONGS,
+            TABLE_COUNTS,
+            QUALITY_CHECKS,
+        ];
+        CREATE_TABLES
+            .into_iter()
+            .chain(singles)
+            .chain(LOAD_FACTS)
+            .chain(LOAD_DIMENSIONS)
+            .chain(ANALYTICS)
+            .collect()
+    }
+}
+
+/// Text that is safe to place in SQL as it is: built only from vetted values.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Literal(String);
+
+impl Literal {
+    /// `'s3://bucket/key'`, quotes in the key doubled.
+    pub fn s3_uri(bucket: &BucketName, key: &S3Key) -> Self {
+        Self::quoted(&format!("s3://{}/{}", bucket.0, key.0))
+    }
+
+    pub fn role(arn: &IamRoleArn) -> Self {
+        Self::quoted(&arn.0)
+    }
+
+    pub fn region(region: &Region) -> Self {
+        Self::quoted(&region.0)
+    }
+
+    pub fn count(n: u32) -> Self {
+        Self(n.to_string())
+    }
+
+    /// A standard SQL string literal. Callers pass only vetted text, which never holds a
+    /// backslash or control character, so doubling quotes is the whole escape.
+    fn quoted(text: &str) -> Self {
+        Self(format!("'{}'", text.replace('\'', "''")))
+    }
+
+    pub fn as_sql(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Fills every `{{name}}` of `file` from `values`. An unknown placeholder, or a value that fills
+/// nothing, is an error: the template and its caller disagree.
+pub fn render(file: &SqlFile, values: &[(&str, Literal)]) -> Result<String, EtlError> {
+    let template_err = |why: String| EtlError::Config(format!("sql/{}: {why}", file.path));
+    let mut out = String::with_capacity(file.text.len() + 128);
+    let mut used = vec![false; values.len()];
+    let mut rest = file.text;
+    while let Some(start) = rest.find("{{") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let end = after
+            .find("}}")
+            .ok_or_else(|| template_err("unclosed {{".into()))?;
+        let name = after[..end].trim();
+        let index = values
+            .iter()
+            .position(|(key, _)| *key == name)
+            .ok_or_else(|| template_err(format!("no value for {{{{{name}}}}}")))?;
+        used[index] = true;
+        out.push_str(values[index].1.as_sql());
+        rest = &after[end + 2..];
+    }
+    out.push_str(rest);
+    if let Some(unused) = used.iter().position(|used| !used) {
+        return Err(template_err(format!(
+            "value {:?} fills no placeholder",
+            values[unused].0
+        )));
+    }
+    Ok(out)
+}
+
+/// An S3 bucket name, as S3's naming rules allow it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BucketName(String);
+
+impl BucketName {
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let valid_chars = text
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-');
+        let alnum_ends =
+            text.bytes()
+                .next()
+                .zip(text.bytes().last())
+                .is_some_and(|(first, last)| {
+                    first.is_ascii_alphanumeric() && last.is_ascii_alphanumeric()
+                });
+        if (3..=63).contains(&text.len()) && valid_chars && alnum_ends {
+            Ok(Self(text.to_owned()))
+        } else {
+            Err(format!(
+                "{text:?} is not a valid bucket name (3-63 of a-z, 0-9, '.', '-')"
+            ))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// An S3 object key or key prefix that can be quoted into SQL: 1 to 1024 bytes, no control
+/// characters and no backslash (whose meaning inside a Redshift literal would change the key).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct S3Key(String);
+
+impl S3Key {
+    pub fn parse(text: &str) -> Result<Self, String> {
+        if text.is_empty() || text.len() > 1024 {
+            return Err(format!(
+                "an S3 key must be 1 to 1024 bytes, got {}",
+                text.len()
+            ));
+        }
+        if let Some(bad) = text.chars().find(|c| c.is_control() || *c == '\\') {
+            return Err(format!(
+                "{text:?} holds {bad:?}, which is not allowed in a key loaded by COPY"
+            ));
+        }
+        Ok(Self(text.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// An IAM role ARN for COPY's IAM_ROLE.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IamRoleArn(String);
+
+impl IamRoleArn {
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let allowed = |c: char| c.is_ascii_alphanumeric() || "+=,.@_-/:".contains(c);
+        if text.starts_with("arn:") && text.contains(":role/") && text.chars().all(allowed) {
+            Ok(Self(text.to_owned()))
+        } else {
+            Err(format!("{text:?} is not an IAM role ARN"))
+        }
+    }
+}
+
+/// An AWS region name such as `us-west-2`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Region(String);
+
+impl Region {
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let allowed = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-';
+        if (1..=32).contains(&text.len()) && text.bytes().all(allowed) {
+            Ok(Self(text.to_owned()))
+        } else {
+            Err(format!("{text:?} is not a region name"))
+        }
+    }
+}
+
+impl fmt::Display for S3Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TEMPLATE: SqlFile = SqlFile {
+        path: "test.sql",
+        text: "COPY t FROM {{source}} REGION {{ region }};",
+    };
+
+    fn bucket() -> BucketName {
+        BucketName::parse("udacity-dend").unwrap()
+    }
+
+    #[test]
+    fn render_fills_placeholders_with_quoted_literals() {
+        let key = S3Key::parse("log_data/it's here.json").unwrap();
+        let sql = render(
+            &TEMPLATE,
+            &[
+                ("source", Literal::s3_uri(&bucket(), &key)),
+                (
+                    "region",
+                    Literal::region(&Region::parse("us-west-2").unwrap()),
+                ),
+            ],
+        )
+        .unwrap();
+        assert_eq!(
+            sql,
+            "COPY t FROM 's3://udacity-dend/log_data/it''s here.json' REGION 'us-west-2';"
+        );
+    }
+
+    #[test]
+    fn a_key_full_of_sql_stays_inside_one_literal() {
+        let key = S3Key::parse("log_data/x'; DROP TABLE users; --.json").unwrap();
+        let literal = Literal::s3_uri(&bucket(), &key);
+        assert_eq!(
+            literal.as_sql(),
+            "'s3://udacity-dend/log_data/x''; DROP TABLE users; --.json'"
+        );
+        // Inside the outer quotes every quote is doubled, so the literal never closes early.
+        let inner = &literal.as_sql()[1..literal.as_sql().len() - 1];
+        assert!(inner.replace("''", "").find('\'').is_none());
+    }
+
+    #[test]
+    fn render_rejects_missing_and_unused_values() {
+        let region = || ("region", Literal::count(1));
+        let missing = render(&TEMPLATE, &[region()]).unwrap_err();
+        assert!(
+            missing.to_string().contains("no value for {{source}}"),
+            "{missing}"
+        );
+        let extra = render(
+            &TEMPLATE,
+            &[
+                ("source", Literal::count(1)),
+                region(),
+                ("other", Literal::count(2)),
+            ],
+        )
+        .unwrap_err();
+        assert!(
+            extra.to_string().contains("\"other\" fills no placeholder"),
+            "{extra}"
+        );
+    }
+
+    #[test]
+    fn vetting_rejects_what_cannot_be_quoted_safely() {
+        assert!(S3Key::parse("a\\b").is_err());
+        assert!(S3Key::parse("a\nb").is_err());
+        assert!(S3Key::parse("").is_err());
+        assert!(S3Key::parse(&"k".repeat(1025)).is_err());
+        assert!(S3Key::parse("log_data/2018/11/ünïcode ;'\".json").is_ok());
+        assert!(BucketName::parse("ab").is_err());
+        assert!(BucketName::parse("-bucket").is_err());
+        assert!(BucketName::parse("my.bucket-1").is_ok());
+        assert!(IamRoleArn::parse("arn:aws:iam::123456789012:role/copy").is_ok());
+        assert!(IamRoleArn::parse("arn:aws:iam::123456789012:user/copy").is_err());
+        assert!(Region::parse("eu-central-1").is_ok());
+        assert!(Region::parse("EU").is_err());
+    }
+
+    #[test]
+    fn every_catalogue_template_renders_with_the_values_its_step_passes() {
+        // The COPY templates are the only ones with placeholders; the rest must have none.
+        for file in catalogue::all() {
+            let is_copy =
+                file == catalogue::COPY_STAGING_EVENTS || file == catalogue::COPY_STAGING_SONGS;
+            assert_eq!(file.text.contains("{{"), is_copy, "sql/{}", file.path);
+        }
+    }
+}

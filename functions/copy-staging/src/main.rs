@@ -1,0 +1,6 @@
+//! The `copy-staging` Lambda: see the library for what it does.
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    sparkify::lambda::serve(copy_staging::handle).await
+}

@@ -1,0 +1,6 @@
+//! The `verify-counts` Lambda: see the library for what it does.
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    sparkify::lambda::serve(verify_counts::handle).await
+}
