@@ -178,3 +178,72 @@ mod tests {
         assert_eq!(sub_statement_index("d9b6c0c9-1f2a"), None);
     }
 }
+
+#[cfg(test)]
+mod sdk_tests {
+    //! The Data API's own error answers, as HTTP, through the real SDK client and its retries.
+    use super::*;
+    use crate::testing::{config, submitted};
+    use aws_smithy_mocks::{mock, mock_client};
+
+    fn api(client: Client) -> DataApi {
+        DataApi::new(client, config().warehouse)
+    }
+
+    fn error_body(code: &str) -> Option<String> {
+        Some(format!(
+            r#"{{"__type":"{code}","message":"{code} for test"}}"#
+        ))
+    }
+
+    #[tokio::test]
+    async fn throttled_then_ok_succeeds_through_the_sdk_retry() {
+        let submit = mock!(Client::batch_execute_statement)
+            .sequence()
+            .http_status(400, error_body("ThrottlingException"))
+            .output(|| submitted("after-throttle"))
+            .build();
+        let client = mock_client!(aws_sdk_redshiftdata, [&submit]);
+        let id = api(client)
+            .submit(vec!["SELECT 1".into()], "t", "n")
+            .await
+            .unwrap();
+        assert_eq!(id, "after-throttle");
+        assert_eq!(submit.num_calls(), 2);
+    }
+
+    #[tokio::test]
+    async fn lasting_throttling_is_throttled() {
+        let submit = mock!(Client::batch_execute_statement)
+            .sequence()
+            .http_status(400, error_body("ThrottlingException"))
+            .repeatedly()
+            .build();
+        let client = mock_client!(aws_sdk_redshiftdata, [&submit]);
+        let err = api(client)
+            .submit(vec!["SELECT 1".into()], "t", "n")
+            .await
+            .unwrap_err();
+        assert_eq!(err.name(), "Throttled", "{err}");
+        assert!(err.to_string().contains("ThrottlingException"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn each_service_error_gets_its_name() {
+        for (status, code, name) in [
+            (400, "ActiveStatementsExceededException", "Throttled"),
+            (500, "InternalServerException", "DataApiUnavailable"),
+            (400, "ValidationException", "DataApiRejected"),
+            (400, "ResourceNotFoundException", "DataApiRejected"),
+        ] {
+            let describe = mock!(Client::describe_statement)
+                .sequence()
+                .http_status(status, error_body(code))
+                .repeatedly()
+                .build();
+            let client = mock_client!(aws_sdk_redshiftdata, [&describe]);
+            let err = api(client).progress("some-id").await.unwrap_err();
+            assert_eq!(err.name(), name, "{code}: {err}");
+        }
+    }
+}

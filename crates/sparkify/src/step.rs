@@ -5,6 +5,7 @@
 
 use crate::data_api::{DataApi, Progress, client_token};
 use crate::error::EtlError;
+use crate::sql::SqlFile;
 use serde::{Deserialize, Serialize};
 
 /// What the state machine sends every step besides its own fields.
@@ -68,4 +69,17 @@ pub async fn advance(
         done,
         rows_affected,
     })
+}
+
+/// [`advance`] for a step whose batch is a fixed list of catalogue files.
+pub async fn advance_files(
+    api: &DataApi,
+    step: &str,
+    input: &StepInput,
+    files: &[SqlFile],
+) -> Result<StepOutput, EtlError> {
+    advance(api, step, input, || {
+        Ok(files.iter().map(|file| file.text.to_owned()).collect())
+    })
+    .await
 }

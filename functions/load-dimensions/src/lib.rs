@@ -1,0 +1,60 @@
+//! load-dimensions: upserts users, songs and artists from staging and adds the new start times to
+//! time, as one transaction.
+
+use sparkify::sql::catalogue;
+use sparkify::step::advance_files;
+use sparkify::{Deps, EtlError, StepInput, StepOutput};
+
+pub const STEP: &str = "load-dimensions";
+
+pub type Input = StepInput;
+
+pub async fn handle(deps: &Deps, input: Input) -> Result<StepOutput, EtlError> {
+    advance_files(&deps.data_api, STEP, &input, &catalogue::LOAD_DIMENSIONS).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_redshiftdata::Client;
+    use aws_sdk_redshiftdata::types::{StatementStatusString as Sub, StatusString};
+    use aws_smithy_mocks::{mock, mock_client};
+    use sparkify::testing::{deps, described};
+
+    fn resume() -> StepInput {
+        StepInput {
+            execution: "exec-1".into(),
+            statement_id: Some("dims-1".into()),
+        }
+    }
+
+    #[tokio::test]
+    async fn an_aborted_batch_is_statement_aborted() {
+        let describe = mock!(Client::describe_statement)
+            .then_output(|| described("dims-1", StatusString::Aborted, &[(Sub::Aborted, 0, None)]));
+        let client = mock_client!(aws_sdk_redshiftdata, [&describe]);
+        let err = handle(&deps(client), resume()).await.unwrap_err();
+        assert_eq!(
+            err,
+            EtlError::StatementAborted {
+                statement_id: "dims-1".into()
+            }
+        );
+        assert_eq!(err.name(), "StatementAborted");
+    }
+
+    #[tokio::test]
+    async fn a_finished_batch_reports_the_rows_each_statement_affected() {
+        let describe = mock!(Client::describe_statement).then_output(|| {
+            let subs: Vec<_> = [0, 96, 0, 14896, 0, 9553, 333]
+                .into_iter()
+                .map(|rows| (Sub::Finished, rows, None))
+                .collect();
+            described("dims-1", StatusString::Finished, &subs)
+        });
+        let client = mock_client!(aws_sdk_redshiftdata, [&describe]);
+        let out = handle(&deps(client), resume()).await.unwrap();
+        assert!(out.done);
+        assert_eq!(out.rows_affected, [0, 96, 0, 14896, 0, 9553, 333]);
+    }
+}

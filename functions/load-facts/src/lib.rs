@@ -1,0 +1,75 @@
+//! load-facts: upserts songplays from the staged events and songs, as one transaction.
+
+use sparkify::sql::catalogue;
+use sparkify::step::advance_files;
+use sparkify::{Deps, EtlError, StepInput, StepOutput};
+
+pub const STEP: &str = "load-facts";
+
+pub type Input = StepInput;
+
+pub async fn handle(deps: &Deps, input: Input) -> Result<StepOutput, EtlError> {
+    advance_files(&deps.data_api, STEP, &input, &catalogue::LOAD_FACTS).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_redshiftdata::Client;
+    use aws_sdk_redshiftdata::types::{StatementStatusString as Sub, StatusString};
+    use aws_smithy_mocks::{mock, mock_client};
+    use sparkify::testing::{deps, described, submitted};
+
+    #[tokio::test]
+    async fn submits_the_delete_then_the_insert() {
+        let submit = mock!(Client::batch_execute_statement)
+            .match_requests(|req| {
+                req.sqls().len() == 2
+                    && req.sqls()[0].contains("DELETE FROM songplays")
+                    && req.sqls()[1].contains("INSERT INTO songplays")
+            })
+            .then_output(|| submitted("facts-1"));
+        let client = mock_client!(aws_sdk_redshiftdata, [&submit]);
+        let input = StepInput {
+            execution: "exec-1".into(),
+            statement_id: None,
+        };
+        assert_eq!(
+            handle(&deps(client), input).await.unwrap().statement_id,
+            "facts-1"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_failed_batch_is_statement_failed_with_redshift_text_and_the_sub_statement() {
+        let describe = mock!(Client::describe_statement).then_output(|| {
+            described(
+                "facts-1",
+                StatusString::Failed,
+                &[
+                    (Sub::Finished, 3, None),
+                    (
+                        Sub::Failed,
+                        -1,
+                        Some("ERROR: relation \"staging_songs\" does not exist"),
+                    ),
+                ],
+            )
+        });
+        let client = mock_client!(aws_sdk_redshiftdata, [&describe]);
+        let input = StepInput {
+            execution: "exec-1".into(),
+            statement_id: Some("facts-1".into()),
+        };
+        let err = handle(&deps(client), input).await.unwrap_err();
+        assert_eq!(err.name(), "StatementFailed");
+        assert_eq!(
+            err,
+            EtlError::StatementFailed {
+                statement_id: "facts-1".into(),
+                sub_statement: Some(2),
+                error: "ERROR: relation \"staging_songs\" does not exist".into(),
+            }
+        );
+    }
+}
