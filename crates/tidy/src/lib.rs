@@ -1,0 +1,1 @@
+//! House rules live in `tests/`; this crate has no code of its own.

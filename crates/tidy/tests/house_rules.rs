@@ -1,0 +1,319 @@
+//! House rules over the tree: the parts written in different languages (SQL, ASL, YAML, JSON,
+//! Rust) must agree, and `cargo test` says so when they drift apart.
+
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use serde_yaml_ng::Value as Yaml;
+use sparkify::EtlError;
+use sparkify::config::vars;
+use sparkify::lambda::parse_input;
+use sparkify::sql::catalogue;
+use sparkify::trigger::Trigger;
+use std::collections::BTreeSet;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn read(relative: &str) -> String {
+    fs::read_to_string(root().join(relative)).unwrap_or_else(|err| panic!("{relative}: {err}"))
+}
+
+fn files_under(relative: &str, extension: &str) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut pending = vec![root().join(relative)];
+    while let Some(dir) = pending.pop() {
+        for entry in fs::read_dir(&dir).unwrap_or_else(|err| panic!("{dir:?}: {err}")) {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                pending.push(path);
+            } else if path.extension().is_some_and(|ext| ext == extension) {
+                found.push(path);
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
+fn relative_to(base: &str, path: &Path) -> String {
+    path.strip_prefix(root().join(base))
+        .unwrap()
+        .to_string_lossy()
+        .replace('\\', "/")
+}
+
+fn asl() -> Value {
+    serde_json::from_str(&read("statemachine/etl.asl.json")).expect("the ASL is JSON")
+}
+
+fn template() -> Yaml {
+    serde_yaml_ng::from_str(&read("template.yaml")).expect("the template is YAML")
+}
+
+fn mapping_keys(value: &Yaml) -> BTreeSet<String> {
+    value
+        .as_mapping()
+        .expect("a mapping")
+        .keys()
+        .map(|key| key.as_str().expect("string keys").to_owned())
+        .collect()
+}
+
+/// Every value under `key` anywhere in `value`.
+fn collect<'a>(value: &'a Value, key: &str, out: &mut Vec<&'a Value>) {
+    match value {
+        Value::Object(map) => {
+            for (k, v) in map {
+                if k == key {
+                    out.push(v);
+                }
+                collect(v, key, out);
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|v| collect(v, key, out)),
+        _ => {}
+    }
+}
+
+#[test]
+fn every_sql_file_is_in_the_catalogue_and_back() {
+    let on_disk: BTreeSet<String> = files_under("sql", "sql")
+        .iter()
+        .map(|p| relative_to("sql", p))
+        .collect();
+    let catalogue = catalogue::all();
+    let listed: BTreeSet<String> = catalogue.iter().map(|f| f.path.to_owned()).collect();
+    assert_eq!(listed.len(), catalogue.len(), "a file is listed twice");
+    assert_eq!(on_disk, listed, "sql/ and the catalogue disagree");
+}
+
+#[test]
+fn every_sql_file_is_one_statement() {
+    // Each file is one element of a Data API batch, which takes one statement per element.
+    for file in catalogue::all() {
+        let code: String = file
+            .text
+            .lines()
+            .map(|line| line.split("--").next().unwrap_or(""))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let code = code.trim();
+        assert!(code.ends_with(';'), "sql/{} must end with ';'", file.path);
+        assert_eq!(
+            code.matches(';').count(),
+            1,
+            "sql/{} holds more than one statement",
+            file.path
+        );
+    }
+}
+
+#[test]
+fn every_asl_substitution_is_defined_in_the_template_and_back() {
+    let text = read("statemachine/etl.asl.json");
+    let used: BTreeSet<String> = text
+        .split("${")
+        .skip(1)
+        .map(|rest| rest.split('}').next().unwrap().to_owned())
+        .collect();
+    let defined = mapping_keys(
+        &template()["Resources"]["EtlStateMachine"]["Properties"]["DefinitionSubstitutions"],
+    );
+    assert_eq!(used, defined);
+}
+
+#[test]
+fn every_error_name_in_the_asl_is_raised_by_the_code_and_every_raised_name_is_caught() {
+    let asl = asl();
+    let mut lists = Vec::new();
+    collect(&asl, "ErrorEquals", &mut lists);
+    let names: BTreeSet<&str> = lists
+        .iter()
+        .flat_map(|list| list.as_array().unwrap())
+        .map(|name| name.as_str().unwrap())
+        .collect();
+    for name in &names {
+        let aws_defined = name.starts_with("States.") || name.starts_with("Lambda.");
+        assert!(
+            aws_defined || EtlError::NAMES.contains(name),
+            "the ASL matches {name}, which no code raises"
+        );
+    }
+    let mut catchers = Vec::new();
+    collect(&asl, "Catch", &mut catchers);
+    let caught: BTreeSet<&str> = catchers
+        .iter()
+        .flat_map(|c| c.as_array().unwrap())
+        .flat_map(|c| c["ErrorEquals"].as_array().unwrap())
+        .map(|name| name.as_str().unwrap())
+        .collect();
+    for name in EtlError::NAMES {
+        assert!(
+            caught.contains(name),
+            "the code raises {name}, which no Catch names"
+        );
+    }
+}
+
+#[test]
+fn every_lambda_task_retries_only_transient_errors_with_jitter_and_catches_every_named_error() {
+    let asl = asl();
+    let states = asl["States"].as_object().unwrap();
+    let tasks: Vec<_> = states
+        .iter()
+        .filter(|(_, s)| s["Resource"] == "arn:aws:states:::lambda:invoke")
+        .collect();
+    assert_eq!(tasks.len(), 5);
+    let transient = ["Throttled", "DataApiUnavailable"];
+    for (name, task) in tasks {
+        assert!(
+            task["TimeoutSeconds"].as_u64().is_some(),
+            "{name} has no timeout"
+        );
+        for retrier in task["Retry"].as_array().unwrap() {
+            assert_eq!(retrier["JitterStrategy"], "FULL", "{name}");
+            for error in retrier["ErrorEquals"].as_array().unwrap() {
+                let error = error.as_str().unwrap();
+                assert!(
+                    error.starts_with("Lambda.") || transient.contains(&error),
+                    "{name} retries {error}, which is not transient"
+                );
+            }
+        }
+        let catch_all_last = task["Catch"].as_array().unwrap().last().unwrap();
+        assert_eq!(
+            catch_all_last["ErrorEquals"],
+            serde_json::json!(["States.ALL"]),
+            "{name}"
+        );
+    }
+    assert!(
+        asl["TimeoutSeconds"].as_u64().is_some(),
+        "the execution has no timeout"
+    );
+}
+
+#[test]
+fn the_template_sets_exactly_the_variables_the_config_reads() {
+    let set = mapping_keys(&template()["Globals"]["Function"]["Environment"]["Variables"]);
+    let read: BTreeSet<String> = vars::ALL.iter().map(|v| (*v).to_owned()).collect();
+    assert_eq!(set, read);
+}
+
+#[test]
+fn every_function_folder_is_a_template_function_built_by_cargo_lambda_and_back() {
+    let folders: BTreeSet<String> = fs::read_dir(root().join("functions"))
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    let template = template();
+    let mut code_uris = BTreeSet::new();
+    for (name, resource) in template["Resources"].as_mapping().unwrap() {
+        if resource["Type"] == Yaml::from("AWS::Serverless::Function") {
+            assert_eq!(
+                resource["Metadata"]["BuildMethod"],
+                Yaml::from("rust-cargolambda"),
+                "{name:?}"
+            );
+            let uri = resource["Properties"]["CodeUri"].as_str().unwrap();
+            code_uris.insert(uri.trim_start_matches("functions/").to_owned());
+        }
+    }
+    assert_eq!(folders, code_uris);
+    for folder in &folders {
+        // cargo lambda names the binary after the package; the package is named after its folder.
+        let manifest = read(&format!("functions/{folder}/Cargo.toml"));
+        assert!(
+            manifest.contains(&format!("name = \"{folder}\"")),
+            "functions/{folder}"
+        );
+    }
+}
+
+#[test]
+fn no_iam_statement_grants_a_wildcard_action() {
+    fn walk(value: &Yaml, path: &str) {
+        match value {
+            Yaml::Mapping(map) => {
+                for (key, child) in map {
+                    let key = key.as_str().unwrap_or("?");
+                    if key == "Action" {
+                        let actions = match child {
+                            Yaml::Sequence(items) => items.clone(),
+                            single => vec![single.clone()],
+                        };
+                        for action in actions {
+                            let action = action.as_str().unwrap_or("");
+                            assert!(!action.contains('*'), "{path}: action {action}");
+                        }
+                    }
+                    walk(child, &format!("{path}/{key}"));
+                }
+            }
+            Yaml::Sequence(items) => items.iter().for_each(|item| walk(item, path)),
+            Yaml::Tagged(tagged) => walk(&tagged.value, path),
+            _ => {}
+        }
+    }
+    walk(&template(), "");
+}
+
+fn parse_events<I: DeserializeOwned>(folder: &str) -> Vec<(String, I)> {
+    let files = files_under(&format!("events/{folder}"), "json");
+    assert!(!files.is_empty(), "events/{folder} is empty");
+    files
+        .iter()
+        .map(|path| {
+            let name = relative_to("events", path);
+            let json: Value = serde_json::from_str(&fs::read_to_string(path).unwrap())
+                .unwrap_or_else(|err| panic!("{name}: {err}"));
+            let input = parse_input::<I>(json).unwrap_or_else(|err| panic!("{name}: {err}"));
+            (name, input)
+        })
+        .collect()
+}
+
+#[test]
+fn every_event_file_parses_into_its_functions_input() {
+    let folders: BTreeSet<String> = fs::read_dir(root().join("events"))
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    let known = [
+        "copy-staging",
+        "create-tables",
+        "load-dimensions",
+        "load-facts",
+        "triggers",
+        "verify-counts",
+    ];
+    assert_eq!(folders, known.iter().map(|f| (*f).to_owned()).collect());
+
+    let source = sparkify::testing::config().source;
+    parse_events::<create_tables::Input>("create-tables");
+    parse_events::<load_facts::Input>("load-facts");
+    parse_events::<load_dimensions::Input>("load-dimensions");
+    parse_events::<verify_counts::Input>("verify-counts");
+    for (name, input) in parse_events::<copy_staging::Input>("copy-staging") {
+        Trigger::from_execution_input(&input.trigger, &source)
+            .unwrap_or_else(|err| panic!("{name}: {err}"));
+    }
+    let triggers = parse_events::<Value>("triggers");
+    let kinds: Vec<(String, Trigger)> = triggers
+        .into_iter()
+        .map(|(name, input)| {
+            let trigger = Trigger::from_execution_input(&input, &source)
+                .unwrap_or_else(|err| panic!("{name}: {err}"));
+            (name, trigger)
+        })
+        .collect();
+    assert!(
+        kinds
+            .iter()
+            .any(|(_, t)| matches!(t, Trigger::NewLogObject(_)))
+    );
+    assert!(kinds.iter().any(|(_, t)| *t == Trigger::FullLoad));
+}
