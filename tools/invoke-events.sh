@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Invokes every function with each of its events/ files through `cargo lambda watch`, as a user
+# would, and checks the named error each must end in. The Data API endpoint is a closed loopback
+# port, so a well-formed event gets through input parsing and configuration and stops at the first
+# Data API call with DataApiUnavailable; a watch with no configuration answers ConfigError.
+set -uo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+PORT_CONFIGURED=${INVOKE_PORT:-9311}
+PORT_UNCONFIGURED=$((PORT_CONFIGURED + 1))
+CLOSED_PORT=9   # discard: nothing listens on it here
+WORK="$(mktemp -d)"
+WATCH_PIDS=()
+cleanup() {
+  for pid in "${WATCH_PIDS[@]}"; do kill -- -"$pid" 2>/dev/null || kill "$pid" 2>/dev/null; done
+  wait 2>/dev/null
+  rm -rf "$WORK"
+}
+trap cleanup EXIT INT TERM
+
+cat > "$WORK/configured.env" <<ENV
+REDSHIFT_CLUSTER_ID=sparkify
+REDSHIFT_DB_USER=etl
+REDSHIFT_DATABASE=dev
+COPY_ROLE_ARN=arn:aws:iam::123456789012:role/sparkify-copy
+DATA_BUCKET=udacity-dend
+LOG_PREFIX=log_data/
+SONG_PREFIX=song_data/
+JSONPATHS_KEY=log_json_path.json
+DATA_REGION=us-west-2
+AWS_REGION=us-west-2
+AWS_ACCESS_KEY_ID=invoke-check
+AWS_SECRET_ACCESS_KEY=invoke-check
+AWS_ENDPOINT_URL_REDSHIFT_DATA=http://127.0.0.1:$CLOSED_PORT
+AWS_MAX_ATTEMPTS=1
+ENV
+grep -E '^AWS_' "$WORK/configured.env" > "$WORK/unconfigured.env"
+
+start_watch() { # port env-file log
+  setsid cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$1" --env-file "$2" >"$3" 2>&1 &
+  WATCH_PIDS+=("$!")
+}
+wait_for_port() { # port log
+  for _ in $(seq 1 240); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+    sleep 0.5
+  done
+  echo "cargo lambda watch did not listen on $1 within 120 s:"; cat "$2"; return 1
+}
+start_watch "$PORT_CONFIGURED" "$WORK/configured.env" "$WORK/watch-configured.log"
+start_watch "$PORT_UNCONFIGURED" "$WORK/unconfigured.env" "$WORK/watch-unconfigured.log"
+wait_for_port "$PORT_CONFIGURED" "$WORK/watch-configured.log" || exit 1
+wait_for_port "$PORT_UNCONFIGURED" "$WORK/watch-unconfigured.log" || exit 1
+
+passed=0 failed=0
+expect() { # port function expected-error invoke-args...
+  local port="$1" fn="$2" want="$3"; shift 3
+  local out
+  out="$(cargo lambda invoke "$fn" --invoke-address 127.0.0.1 --invoke-port "$port" "$@" 2>&1)"
+  if grep -q "Error: $want\$" <<<"$out"; then
+    passed=$((passed + 1)); echo "ok   $fn $* -> $want"
+  else
+    failed=$((failed + 1)); echo "FAIL $fn $* -> wanted $want, got:"; sed 's/^/     /' <<<"$out"
+  fi
+}
+
+for fn in create-tables copy-staging load-facts load-dimensions verify-counts; do
+  for event in events/"$fn"/*.json; do
+    expect "$PORT_CONFIGURED" "$fn" DataApiUnavailable --data-file "$event"
+  done
+done
+expect "$PORT_CONFIGURED" load-facts InvalidInput --data-ascii '{"statement_id": 5}'
+expect "$PORT_CONFIGURED" copy-staging InvalidInput --data-file events/create-tables/first-call.json
+expect "$PORT_UNCONFIGURED" verify-counts ConfigError --data-file events/verify-counts/first-call.json
+
+echo "invoke-events: $passed passed, $failed failed"
+((failed == 0))
