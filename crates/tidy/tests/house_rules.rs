@@ -212,10 +212,9 @@ fn every_function_folder_is_a_template_function_built_by_cargo_lambda_and_back()
     let template = template();
     let mut code_uris = BTreeSet::new();
     for (name, resource) in template["Resources"].as_mapping().unwrap() {
-        if resource["Type"] == Yaml::from("AWS::Serverless::Function") {
+        if resource["Type"] == "AWS::Serverless::Function" {
             assert_eq!(
-                resource["Metadata"]["BuildMethod"],
-                Yaml::from("rust-cargolambda"),
+                resource["Metadata"]["BuildMethod"], "rust-cargolambda",
                 "{name:?}"
             );
             let uri = resource["Properties"]["CodeUri"].as_str().unwrap();
