@@ -184,7 +184,7 @@ mod sdk_tests {
     //! The Data API's own error answers, as HTTP, through the real SDK client and its retries.
     use super::*;
     use crate::testing::{config, submitted};
-    use aws_smithy_mocks::{mock, mock_client};
+    use aws_smithy_mocks::{RuleMode, mock, mock_client};
 
     fn api(client: Client) -> DataApi {
         DataApi::new(client, config().warehouse)
@@ -194,6 +194,47 @@ mod sdk_tests {
         Some(format!(
             r#"{{"__type":"{code}","message":"{code} for test"}}"#
         ))
+    }
+
+    #[tokio::test]
+    async fn each_target_signs_in_its_own_way() {
+        let secret = "arn:aws:secretsmanager:us-west-2:123456789012:secret:etl";
+        let serverless = Warehouse {
+            target: Target::Serverless {
+                workgroup: "arn:aws:redshift-serverless:us-west-2:123456789012:workgroup/wg".into(),
+                secret_arn: Some(secret.into()),
+            },
+            database: "dev".into(),
+        };
+        let cluster_with_secret = Warehouse {
+            target: Target::Cluster {
+                identifier: "sparkify".into(),
+                credentials: ClusterCredentials::Secret(secret.into()),
+            },
+            database: "dev".into(),
+        };
+        let submit = mock!(Client::batch_execute_statement)
+            .match_requests(move |req| {
+                let serverless = req
+                    .workgroup_name()
+                    .is_some_and(|wg| wg.ends_with(":workgroup/wg"))
+                    && req.cluster_identifier().is_none();
+                let cluster =
+                    req.cluster_identifier() == Some("sparkify") && req.workgroup_name().is_none();
+                (serverless || cluster)
+                    && req.secret_arn() == Some(secret)
+                    && req.db_user().is_none()
+            })
+            .then_output(|| submitted("ok"));
+        let client = mock_client!(aws_sdk_redshiftdata, RuleMode::MatchAny, [&submit]);
+        for warehouse in [serverless, cluster_with_secret] {
+            let api = DataApi::new(client.clone(), warehouse);
+            assert_eq!(
+                api.submit(vec!["SELECT 1".into()], "t", "n").await.unwrap(),
+                "ok"
+            );
+        }
+        assert_eq!(submit.num_calls(), 2);
     }
 
     #[tokio::test]
