@@ -44,6 +44,22 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_throttled_status_read_is_retried_by_the_sdk_and_the_step_goes_on() {
+        let describe = mock!(Client::describe_statement)
+            .sequence()
+            .http_status(
+                400,
+                Some(r#"{"__type":"ThrottlingException","message":"Rate exceeded"}"#.into()),
+            )
+            .output(|| described("dims-1", StatusString::Started, &[]))
+            .build();
+        let client = mock_client!(aws_sdk_redshiftdata, [&describe]);
+        let out = handle(&deps(client), resume()).await.unwrap();
+        assert_eq!((out.status.as_str(), out.done), ("STARTED", false));
+        assert_eq!(describe.num_calls(), 2);
+    }
+
+    #[tokio::test]
     async fn a_finished_batch_reports_the_rows_each_statement_affected() {
         let describe = mock!(Client::describe_statement).then_output(|| {
             let subs: Vec<_> = [0, 96, 0, 14896, 0, 9553, 333]
