@@ -160,11 +160,19 @@ pub enum DialectError {
     MissingParameter(String),
 }
 
-/// Parses one Redshift statement and returns its PostgreSQL text, with `parameters` filled in.
-pub fn to_postgres(
+/// One statement, ready for PostgreSQL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Translated {
+    pub sql: String,
+    /// INSERT, UPDATE, DELETE or MERGE: the Data API reports the rows they touched.
+    pub is_dml: bool,
+}
+
+/// Parses one Redshift statement and returns its PostgreSQL form, with `parameters` filled in.
+pub fn translate(
     sql: &str,
     parameters: &HashMap<String, String>,
-) -> Result<String, DialectError> {
+) -> Result<Translated, DialectError> {
     let mut statements = Parser::parse_sql(&LocalRedshift::default(), sql)
         .map_err(|err| DialectError::Syntax(err.to_string()))?;
     if statements.len() != 1 {
@@ -217,7 +225,14 @@ pub fn to_postgres(
     if let Some(name) = missing {
         return Err(DialectError::MissingParameter(name));
     }
-    Ok(statement.to_string())
+    let is_dml = matches!(
+        statement,
+        Statement::Insert(_) | Statement::Update(_) | Statement::Delete(_) | Statement::Merge(_)
+    );
+    Ok(Translated {
+        sql: statement.to_string(),
+        is_dml,
+    })
 }
 
 fn identity_to_postgres(parameters: Option<&IdentityPropertyFormatKind>) -> ColumnOption {
@@ -242,7 +257,23 @@ mod tests {
     use super::*;
 
     fn pg(sql: &str) -> String {
-        to_postgres(sql, &HashMap::new()).unwrap()
+        translate(sql, &HashMap::new()).unwrap().sql
+    }
+
+    fn to_postgres(
+        sql: &str,
+        parameters: &HashMap<String, String>,
+    ) -> Result<String, DialectError> {
+        translate(sql, parameters).map(|t| t.sql)
+    }
+
+    #[test]
+    fn dml_is_told_apart() {
+        let is_dml = |sql| translate(sql, &HashMap::new()).unwrap().is_dml;
+        assert!(is_dml("DELETE FROM t WHERE a = 1"));
+        assert!(is_dml("INSERT INTO t SELECT 1"));
+        assert!(!is_dml("SELECT 1"));
+        assert!(!is_dml("CREATE TABLE t (a INT)"));
     }
 
     #[test]

@@ -1,0 +1,474 @@
+//! The Data API's wire protocol as `aws-sdk-redshiftdata`, boto3 and the AWS CLI speak it:
+//! `POST /` with `X-Amz-Target: RedshiftData.<Operation>` and an `application/x-amz-json-1.1`
+//! body; errors as `{"__type": ..., "message": ...}` with AWS's status codes. Request signatures
+//! are accepted without checking.
+
+use crate::backend::Pool;
+use crate::statements::{self, CancelOutcome, Statement, Status, Store, Submission, Target};
+use axum::body::Bytes;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// The most SQL statements one BatchExecuteStatement takes, as in AWS.
+pub const MAX_BATCH_SQLS: usize = 40;
+
+pub struct Api {
+    pub store: Arc<Store>,
+    pub pool: Arc<Pool>,
+    /// Rows per GetStatementResult page.
+    pub page_rows: usize,
+}
+
+/// An error answer: the exception name, its HTTP status and the message.
+#[derive(Debug)]
+pub struct ApiError {
+    kind: &'static str,
+    status: StatusCode,
+    message: String,
+}
+
+impl ApiError {
+    fn validation(message: impl Into<String>) -> Self {
+        Self {
+            kind: "ValidationException",
+            status: StatusCode::BAD_REQUEST,
+            message: message.into(),
+        }
+    }
+
+    fn not_found(message: impl Into<String>) -> Self {
+        Self {
+            kind: "ResourceNotFoundException",
+            status: StatusCode::BAD_REQUEST,
+            message: message.into(),
+        }
+    }
+
+    fn unknown_operation(target: &str) -> Self {
+        Self {
+            kind: "UnknownOperationException",
+            status: StatusCode::BAD_REQUEST,
+            message: format!("operation {target} is not supported by the local Data API"),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = json!({ "__type": self.kind, "message": self.message }).to_string();
+        (
+            self.status,
+            [
+                (header::CONTENT_TYPE, "application/x-amz-json-1.1"),
+                (
+                    header::HeaderName::from_static("x-amzn-errortype"),
+                    self.kind,
+                ),
+            ],
+            body,
+        )
+            .into_response()
+    }
+}
+
+impl Api {
+    /// Answers one request.
+    pub async fn handle(&self, headers: &HeaderMap, body: &Bytes) -> Response {
+        let target = headers
+            .get("x-amz-target")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        match self.dispatch(target, body).await {
+            Ok(value) => (
+                StatusCode::OK,
+                [(header::CONTENT_TYPE, "application/x-amz-json-1.1")],
+                value.to_string(),
+            )
+                .into_response(),
+            Err(err) => err.into_response(),
+        }
+    }
+
+    async fn dispatch(&self, target: &str, body: &Bytes) -> Result<Value, ApiError> {
+        match target.strip_prefix("RedshiftData.") {
+            Some("ExecuteStatement") => self.execute(parse(body)?).await,
+            Some("BatchExecuteStatement") => self.batch(parse(body)?).await,
+            Some("DescribeStatement") => self.describe(parse(body)?),
+            Some("GetStatementResult") => self.result(parse(body)?),
+            Some("CancelStatement") => self.cancel(parse(body)?).await,
+            Some("ListStatements") => self.list(parse(body)?),
+            _ => Err(ApiError::unknown_operation(target)),
+        }
+    }
+
+    async fn execute(&self, req: ExecuteRequest) -> Result<Value, ApiError> {
+        if req.sql.trim().is_empty() {
+            return Err(ApiError::validation("Sql must not be empty"));
+        }
+        let parameters = req
+            .parameters
+            .unwrap_or_default()
+            .into_iter()
+            .map(|p| (p.name, p.value))
+            .collect();
+        self.submit(
+            req.target,
+            vec![req.sql],
+            false,
+            req.statement_name,
+            req.client_token,
+            parameters,
+        )
+    }
+
+    async fn batch(&self, req: BatchRequest) -> Result<Value, ApiError> {
+        if req.sqls.is_empty() || req.sqls.len() > MAX_BATCH_SQLS {
+            return Err(ApiError::validation(format!(
+                "Sqls must hold 1 to {MAX_BATCH_SQLS} statements, got {}",
+                req.sqls.len()
+            )));
+        }
+        if req.sqls.iter().any(|sql| sql.trim().is_empty()) {
+            return Err(ApiError::validation(
+                "Sqls must not hold an empty statement",
+            ));
+        }
+        self.submit(
+            req.target,
+            req.sqls,
+            true,
+            req.statement_name,
+            req.client_token,
+            HashMap::new(),
+        )
+    }
+
+    fn submit(
+        &self,
+        target: TargetFields,
+        sqls: Vec<String>,
+        is_batch: bool,
+        name: Option<String>,
+        client_token: Option<String>,
+        parameters: HashMap<String, String>,
+    ) -> Result<Value, ApiError> {
+        let target = target.validate()?;
+        let (statement, is_new) = self.store.submit(Submission {
+            sqls,
+            is_batch,
+            name,
+            target,
+            parameters,
+            client_token,
+        });
+        if is_new {
+            tokio::spawn(statements::run(
+                self.store.clone(),
+                self.pool.clone(),
+                statement.id.clone(),
+            ));
+        }
+        let t = &statement.target;
+        Ok(json!({
+            "Id": statement.id,
+            "CreatedAt": statement.created_at,
+            "Database": t.database,
+            "ClusterIdentifier": t.cluster_identifier,
+            "WorkgroupName": t.workgroup_name,
+            "DbUser": t.db_user,
+            "SecretArn": t.secret_arn,
+        }))
+    }
+
+    fn describe(&self, req: IdRequest) -> Result<Value, ApiError> {
+        let statement = self.find(&req.id)?;
+        let t = &statement.target;
+        let mut out = json!({
+            "Id": statement.id,
+            "Status": statement.status.as_str(),
+            "Error": statement.error,
+            "QueryString": if statement.is_batch { None } else { Some(&statement.subs[0].sql) },
+            "ResultRows": statement.result_rows(),
+            "ResultSize": -1,
+            "HasResultSet": !statement.is_batch && statement.subs[0].result.is_some(),
+            "CreatedAt": statement.created_at,
+            "UpdatedAt": statement.updated_at,
+            "Duration": duration_ns(statement.created_at, statement.updated_at, statement.status),
+            "Database": t.database,
+            "ClusterIdentifier": t.cluster_identifier,
+            "WorkgroupName": t.workgroup_name,
+            "DbUser": t.db_user,
+            "SecretArn": t.secret_arn,
+        });
+        if statement.is_batch {
+            out["SubStatements"] = statement
+                .subs
+                .iter()
+                .enumerate()
+                .map(|(index, sub)| {
+                    json!({
+                        "Id": format!("{}:{}", statement.id, index + 1),
+                        "Status": sub.status.as_str(),
+                        "Error": sub.error,
+                        "QueryString": sub.sql,
+                        "ResultRows": if sub.status == Status::Finished { sub.result_rows } else { -1 },
+                        "ResultSize": -1,
+                        "HasResultSet": sub.result.is_some(),
+                        "CreatedAt": sub.created_at,
+                        "UpdatedAt": sub.updated_at,
+                        "Duration": duration_ns(sub.started.unwrap_or(sub.created_at), sub.updated_at, sub.status),
+                    })
+                })
+                .collect();
+        }
+        Ok(strip_nulls(out))
+    }
+
+    fn result(&self, req: ResultRequest) -> Result<Value, ApiError> {
+        let (parent_id, sub_index) = match req.id.rsplit_once(':') {
+            Some((parent, n)) => {
+                let n: usize = n.parse().map_err(|_| {
+                    ApiError::validation(format!("invalid statement id {}", req.id))
+                })?;
+                (parent, Some(n))
+            }
+            None => (req.id.as_str(), None),
+        };
+        let statement = self.find(parent_id)?;
+        let sub = match (statement.is_batch, sub_index) {
+            (true, None) => {
+                return Err(ApiError::validation(
+                    "BatchExecuteStatement result can only be retrieved with sub-statement id.",
+                ));
+            }
+            (true, Some(n)) => statement
+                .subs
+                .get(n.wrapping_sub(1))
+                .ok_or_else(|| ApiError::not_found("Query does not exist."))?,
+            (false, None) => &statement.subs[0],
+            (false, Some(_)) => return Err(ApiError::not_found("Query does not exist.")),
+        };
+        if sub.status != Status::Finished {
+            return Err(ApiError::validation(format!(
+                "Query {} is in {} state; results are available once it has FINISHED.",
+                req.id,
+                sub.status.as_str()
+            )));
+        }
+        let result = sub.result.as_ref().ok_or_else(|| {
+            ApiError::not_found(
+                "Query does not have result. Please check query status with DescribeStatement.",
+            )
+        })?;
+        let start = match &req.next_token {
+            None => 0,
+            Some(token) => token
+                .strip_prefix("rows-")
+                .and_then(|n| n.parse::<usize>().ok())
+                .filter(|n| *n < result.rows.len())
+                .ok_or_else(|| ApiError::validation("invalid NextToken"))?,
+        };
+        let end = (start + self.page_rows).min(result.rows.len());
+        Ok(strip_nulls(json!({
+            "Records": result.rows[start..end],
+            "ColumnMetadata": result.columns,
+            "TotalNumRows": result.rows.len(),
+            "NextToken": (end < result.rows.len()).then(|| format!("rows-{end}")),
+        })))
+    }
+
+    async fn cancel(&self, req: IdRequest) -> Result<Value, ApiError> {
+        match self.store.cancel(&req.id).await {
+            None => Err(ApiError::not_found("Query does not exist.")),
+            Some(CancelOutcome::AlreadyFinal(status)) => Err(ApiError::validation(format!(
+                "Could not cancel a query that is already in {} state.",
+                status.as_str()
+            ))),
+            Some(CancelOutcome::Cancelled) => Ok(json!({ "Status": true })),
+        }
+    }
+
+    fn list(&self, req: ListRequest) -> Result<Value, ApiError> {
+        let max = match req.max_results {
+            None | Some(0) => 100,
+            Some(n) if n <= 100 => n as usize,
+            Some(n) => {
+                return Err(ApiError::validation(format!(
+                    "MaxResults must be at most 100, got {n}"
+                )));
+            }
+        };
+        let status_filter = req.status.filter(|s| s != "ALL");
+        let matching: Vec<Statement> = self
+            .store
+            .newest_first()
+            .into_iter()
+            .filter(|s| {
+                status_filter
+                    .as_deref()
+                    .is_none_or(|want| s.status.as_str() == want)
+            })
+            .filter(|s| {
+                req.statement_name
+                    .as_deref()
+                    .is_none_or(|prefix| s.name.as_deref().is_some_and(|n| n.starts_with(prefix)))
+            })
+            .collect();
+        let start = match &req.next_token {
+            None => 0,
+            Some(token) => token
+                .strip_prefix("statements-")
+                .and_then(|n| n.parse::<usize>().ok())
+                .filter(|n| *n <= matching.len())
+                .ok_or_else(|| ApiError::validation("invalid NextToken"))?,
+        };
+        let end = (start + max).min(matching.len());
+        let statements: Vec<Value> = matching[start..end]
+            .iter()
+            .map(|s| {
+                strip_nulls(json!({
+                    "Id": s.id,
+                    "Status": s.status.as_str(),
+                    "StatementName": s.name,
+                    "IsBatchStatement": s.is_batch,
+                    "QueryString": if s.is_batch { None } else { Some(&s.subs[0].sql) },
+                    "QueryStrings": if s.is_batch { Some(s.subs.iter().map(|sub| &sub.sql).collect::<Vec<_>>()) } else { None },
+                    "CreatedAt": s.created_at,
+                    "UpdatedAt": s.updated_at,
+                    "SecretArn": s.target.secret_arn,
+                }))
+            })
+            .collect();
+        Ok(strip_nulls(json!({
+            "Statements": statements,
+            "NextToken": (end < matching.len()).then(|| format!("statements-{end}")),
+        })))
+    }
+
+    fn find(&self, id: &str) -> Result<Statement, ApiError> {
+        self.store
+            .get(id)
+            .ok_or_else(|| ApiError::not_found("Query does not exist."))
+    }
+}
+
+fn parse<T: DeserializeOwned>(body: &Bytes) -> Result<T, ApiError> {
+    serde_json::from_slice(body)
+        .map_err(|err| ApiError::validation(format!("malformed request: {err}")))
+}
+
+fn duration_ns(from: f64, to: f64, status: Status) -> i64 {
+    if status.is_final() {
+        ((to - from).max(0.0) * 1e9) as i64
+    } else {
+        -1
+    }
+}
+
+/// Absent rather than null, as AWS leaves out members it has no value for.
+fn strip_nulls(mut value: Value) -> Value {
+    if let Value::Object(map) = &mut value {
+        map.retain(|_, v| !v.is_null());
+    }
+    value
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct TargetFields {
+    database: Option<String>,
+    cluster_identifier: Option<String>,
+    workgroup_name: Option<String>,
+    db_user: Option<String>,
+    secret_arn: Option<String>,
+}
+
+impl TargetFields {
+    /// The Data API's sign-in rules: a database, and a cluster or a workgroup (not both).
+    fn validate(self) -> Result<Target, ApiError> {
+        let database = self
+            .database
+            .filter(|d| !d.is_empty())
+            .ok_or_else(|| ApiError::validation("Database is required"))?;
+        match (&self.cluster_identifier, &self.workgroup_name) {
+            (Some(_), Some(_)) => {
+                return Err(ApiError::validation(
+                    "ClusterIdentifier and WorkgroupName are mutually exclusive",
+                ));
+            }
+            (None, None) => {
+                return Err(ApiError::validation(
+                    "Either ClusterIdentifier or WorkgroupName is required",
+                ));
+            }
+            (None, Some(_)) if self.db_user.is_some() => {
+                return Err(ApiError::validation(
+                    "DbUser is not supported with WorkgroupName",
+                ));
+            }
+            _ => {}
+        }
+        Ok(Target {
+            database,
+            cluster_identifier: self.cluster_identifier,
+            workgroup_name: self.workgroup_name,
+            db_user: self.db_user,
+            secret_arn: self.secret_arn,
+        })
+    }
+}
+
+/// Parameter members are lower-case on the wire, unlike the operations' members.
+#[derive(Deserialize)]
+struct SqlParameter {
+    name: String,
+    value: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ExecuteRequest {
+    sql: String,
+    #[serde(flatten)]
+    target: TargetFields,
+    statement_name: Option<String>,
+    client_token: Option<String>,
+    parameters: Option<Vec<SqlParameter>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct BatchRequest {
+    sqls: Vec<String>,
+    #[serde(flatten)]
+    target: TargetFields,
+    statement_name: Option<String>,
+    client_token: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct IdRequest {
+    id: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ResultRequest {
+    id: String,
+    next_token: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ListRequest {
+    max_results: Option<u32>,
+    next_token: Option<String>,
+    status: Option<String>,
+    statement_name: Option<String>,
+}

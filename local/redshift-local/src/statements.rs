@@ -1,0 +1,319 @@
+//! Statements as the Data API keeps them, and the runner that moves each through
+//! SUBMITTED → PICKED → STARTED → FINISHED / FAILED / ABORTED in real time.
+
+use crate::backend::{self, Outcome, Pool, ResultSet};
+use crate::dialect;
+use serde::Serialize;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{SystemTime, UNIX_EPOCH};
+use tokio_postgres::{CancelToken, NoTls};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Status {
+    Submitted,
+    Picked,
+    Started,
+    Finished,
+    Failed,
+    Aborted,
+}
+
+impl Status {
+    pub fn is_final(self) -> bool {
+        matches!(self, Status::Finished | Status::Failed | Status::Aborted)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Submitted => "SUBMITTED",
+            Status::Picked => "PICKED",
+            Status::Started => "STARTED",
+            Status::Finished => "FINISHED",
+            Status::Failed => "FAILED",
+            Status::Aborted => "ABORTED",
+        }
+    }
+}
+
+/// One SQL of a statement (the only one, for ExecuteStatement).
+#[derive(Debug, Clone)]
+pub struct Sub {
+    pub sql: String,
+    pub status: Status,
+    pub error: Option<String>,
+    pub result_rows: i64,
+    pub result: Option<ResultSet>,
+    pub created_at: f64,
+    pub updated_at: f64,
+    pub started: Option<f64>,
+}
+
+/// Who a statement ran as and where, echoed back by the API.
+#[derive(Debug, Clone, Default)]
+pub struct Target {
+    pub database: String,
+    pub cluster_identifier: Option<String>,
+    pub workgroup_name: Option<String>,
+    pub db_user: Option<String>,
+    pub secret_arn: Option<String>,
+}
+
+#[derive(Clone)]
+pub struct Statement {
+    pub id: String,
+    pub name: Option<String>,
+    pub is_batch: bool,
+    pub subs: Vec<Sub>,
+    pub status: Status,
+    pub error: Option<String>,
+    pub created_at: f64,
+    pub updated_at: f64,
+    pub target: Target,
+    pub parameters: HashMap<String, String>,
+    cancel_requested: bool,
+    cancel_token: Option<CancelToken>,
+}
+
+impl Statement {
+    pub fn result_rows(&self) -> i64 {
+        if self.status != Status::Finished {
+            return -1;
+        }
+        if self.is_batch {
+            self.subs.iter().map(|s| s.result_rows.max(0)).sum()
+        } else {
+            self.subs[0].result_rows
+        }
+    }
+}
+
+pub fn now() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+/// Every statement of this process, in submission order.
+#[derive(Default)]
+pub struct Store {
+    inner: Mutex<Inner>,
+}
+
+#[derive(Default)]
+struct Inner {
+    statements: HashMap<String, Statement>,
+    order: Vec<String>,
+    client_tokens: HashMap<String, String>,
+}
+
+/// What a caller asks to run.
+pub struct Submission {
+    pub sqls: Vec<String>,
+    pub is_batch: bool,
+    pub name: Option<String>,
+    pub target: Target,
+    pub parameters: HashMap<String, String>,
+    pub client_token: Option<String>,
+}
+
+/// The outcome of CancelStatement on a statement that exists.
+#[derive(Debug, PartialEq, Eq)]
+pub enum CancelOutcome {
+    Cancelled,
+    AlreadyFinal(Status),
+}
+
+impl Store {
+    /// Records a statement, or returns the one already recorded under the same client token
+    /// (and `false`, so it is not started twice).
+    pub fn submit(&self, submission: Submission) -> (Statement, bool) {
+        let mut inner = self.inner.lock().expect("store lock");
+        if let Some(token) = &submission.client_token
+            && let Some(id) = inner.client_tokens.get(token)
+        {
+            return (inner.statements[id].clone(), false);
+        }
+        let at = now();
+        let id = uuid::Uuid::new_v4().to_string();
+        let statement = Statement {
+            id: id.clone(),
+            name: submission.name,
+            is_batch: submission.is_batch,
+            subs: submission
+                .sqls
+                .into_iter()
+                .map(|sql| Sub {
+                    sql,
+                    status: Status::Submitted,
+                    error: None,
+                    result_rows: -1,
+                    result: None,
+                    created_at: at,
+                    updated_at: at,
+                    started: None,
+                })
+                .collect(),
+            status: Status::Submitted,
+            error: None,
+            created_at: at,
+            updated_at: at,
+            target: submission.target,
+            parameters: submission.parameters,
+            cancel_requested: false,
+            cancel_token: None,
+        };
+        if let Some(token) = submission.client_token {
+            inner.client_tokens.insert(token, id.clone());
+        }
+        inner.order.push(id.clone());
+        inner.statements.insert(id, statement.clone());
+        (statement, true)
+    }
+
+    pub fn get(&self, id: &str) -> Option<Statement> {
+        self.inner
+            .lock()
+            .expect("store lock")
+            .statements
+            .get(id)
+            .cloned()
+    }
+
+    /// Newest first, as ListStatements returns them.
+    pub fn newest_first(&self) -> Vec<Statement> {
+        let inner = self.inner.lock().expect("store lock");
+        inner
+            .order
+            .iter()
+            .rev()
+            .map(|id| inner.statements[id].clone())
+            .collect()
+    }
+
+    fn update<T>(&self, id: &str, change: impl FnOnce(&mut Statement) -> T) -> T {
+        let mut inner = self.inner.lock().expect("store lock");
+        let statement = inner.statements.get_mut(id).expect("runner ids exist");
+        let result = change(statement);
+        statement.updated_at = now();
+        result
+    }
+
+    /// Marks a statement for cancellation and, if it is running, cancels its query.
+    pub async fn cancel(&self, id: &str) -> Option<CancelOutcome> {
+        let token = {
+            let mut inner = self.inner.lock().expect("store lock");
+            let statement = inner.statements.get_mut(id)?;
+            if statement.status.is_final() {
+                return Some(CancelOutcome::AlreadyFinal(statement.status));
+            }
+            statement.cancel_requested = true;
+            statement.cancel_token.clone()
+        };
+        if let Some(token) = token
+            && let Err(err) = token.cancel_query(NoTls).await
+        {
+            tracing::warn!(statement_id = id, error = %err, "cancel request failed");
+        }
+        Some(CancelOutcome::Cancelled)
+    }
+}
+
+/// Runs statement `id` to a final status. A batch is one transaction: the first failure rolls
+/// back every sub-statement.
+pub async fn run(store: Arc<Store>, pool: Arc<Pool>, id: String) {
+    store.update(&id, |s| s.status = Status::Picked);
+    let mut conn = match pool.get().await {
+        Ok(conn) => conn,
+        Err(error) => return finish_failed(&store, &id, None, error),
+    };
+    let token = conn.cancel_token();
+    let (sqls, parameters, is_batch, cancelled) = store.update(&id, |s| {
+        if !s.cancel_requested {
+            s.status = Status::Started;
+            s.cancel_token = Some(token);
+        }
+        (
+            s.subs.iter().map(|sub| sub.sql.clone()).collect::<Vec<_>>(),
+            s.parameters.clone(),
+            s.is_batch,
+            s.cancel_requested,
+        )
+    });
+    if cancelled {
+        return finish_aborted(&store, &id);
+    }
+    let client = conn.client();
+    if is_batch && let Err(err) = client.batch_execute("BEGIN").await {
+        return finish_failed(&store, &id, None, backend::error_text(&err));
+    }
+    for (index, sql) in sqls.iter().enumerate() {
+        store.update(&id, |s| {
+            s.subs[index].status = Status::Started;
+            s.subs[index].started = Some(now());
+        });
+        let outcome = match dialect::translate(sql, &parameters) {
+            Ok(translated) => backend::run(&*client, &translated).await,
+            Err(err) => Err(err.to_string()),
+        };
+        match outcome {
+            Ok(Outcome { rows, result }) => store.update(&id, |s| {
+                let sub = &mut s.subs[index];
+                sub.status = Status::Finished;
+                sub.result_rows = rows;
+                sub.result = result;
+                sub.updated_at = now();
+            }),
+            Err(error) => {
+                if is_batch {
+                    // The error already ended the transaction's usefulness; a failed ROLLBACK
+                    // means the connection is gone, which drops the transaction just the same.
+                    let _ = client.batch_execute("ROLLBACK").await;
+                }
+                let cancelled = store.update(&id, |s| s.cancel_requested);
+                if cancelled || backend::is_cancellation(&error) {
+                    return finish_aborted(&store, &id);
+                }
+                return finish_failed(&store, &id, Some(index), error);
+            }
+        }
+    }
+    if is_batch && let Err(err) = client.batch_execute("COMMIT").await {
+        return finish_failed(&store, &id, None, backend::error_text(&err));
+    }
+    store.update(&id, |s| {
+        s.status = Status::Finished;
+        s.cancel_token = None;
+    });
+}
+
+fn finish_failed(store: &Store, id: &str, failed_sub: Option<usize>, error: String) {
+    tracing::info!(statement_id = id, error = %error, "statement failed");
+    store.update(id, |s| {
+        for (index, sub) in s.subs.iter_mut().enumerate() {
+            if Some(index) == failed_sub {
+                sub.status = Status::Failed;
+                sub.error = Some(error.clone());
+            } else if !sub.status.is_final() {
+                sub.status = Status::Aborted;
+            }
+            sub.updated_at = now();
+        }
+        s.status = Status::Failed;
+        s.error = Some(error);
+        s.cancel_token = None;
+    });
+}
+
+fn finish_aborted(store: &Store, id: &str) {
+    store.update(id, |s| {
+        for sub in &mut s.subs {
+            if sub.status != Status::Finished {
+                sub.status = Status::Aborted;
+            }
+        }
+        s.status = Status::Aborted;
+        s.cancel_token = None;
+    });
+}

@@ -1,0 +1,627 @@
+//! The local Data API through the real `aws-sdk-redshiftdata` client over HTTP, on a real
+//! PostgreSQL 15 started for the test.
+
+mod support;
+
+use aws_sdk_redshiftdata::Client;
+use aws_sdk_redshiftdata::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_redshiftdata::error::ProvideErrorMetadata;
+use aws_sdk_redshiftdata::types::{Field, SqlParameter, StatusString};
+use redshift_local::{LocalConfig, Running};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+use support::TestPostgres;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+struct Env {
+    _postgres: TestPostgres,
+    local: Running,
+    client: Client,
+}
+
+async fn start_with(page_rows: usize) -> Env {
+    let postgres = TestPostgres::start();
+    let mut config = LocalConfig::new(postgres.url());
+    config.data_api_addr = SocketAddr::from(([127, 0, 0, 1], 0));
+    config.page_rows = page_rows;
+    let local = redshift_local::start(config)
+        .await
+        .expect("stand-in starts");
+    let sdk_config = aws_sdk_redshiftdata::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-west-2"))
+        .credentials_provider(Credentials::new("local", "local", None, None, "test"))
+        .endpoint_url(local.data_api_url())
+        .build();
+    Env {
+        _postgres: postgres,
+        client: Client::from_conf(sdk_config),
+        local,
+    }
+}
+
+async fn start() -> Env {
+    start_with(1000).await
+}
+
+impl Env {
+    async fn execute(&self, sql: &str) -> String {
+        self.client
+            .execute_statement()
+            .cluster_identifier("local")
+            .database("dev")
+            .db_user("etl")
+            .sql(sql)
+            .send()
+            .await
+            .expect("ExecuteStatement accepted")
+            .id
+            .expect("an id")
+    }
+
+    async fn batch(&self, sqls: &[&str]) -> String {
+        self.client
+            .batch_execute_statement()
+            .workgroup_name("local")
+            .database("dev")
+            .set_sqls(Some(sqls.iter().map(|s| (*s).to_owned()).collect()))
+            .send()
+            .await
+            .expect("BatchExecuteStatement accepted")
+            .id
+            .expect("an id")
+    }
+
+    /// Polls until the statement is final; returns every status seen, in order, without repeats.
+    async fn wait(&self, id: &str) -> Vec<StatusString> {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let mut seen: Vec<StatusString> = Vec::new();
+        loop {
+            let status = self.status(id).await;
+            if seen.last() != Some(&status) {
+                seen.push(status.clone());
+            }
+            if matches!(
+                status,
+                StatusString::Finished | StatusString::Failed | StatusString::Aborted
+            ) {
+                return seen;
+            }
+            assert!(Instant::now() < deadline, "statement {id} still {status:?}");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    async fn status(&self, id: &str) -> StatusString {
+        let described = self
+            .client
+            .describe_statement()
+            .id(id)
+            .send()
+            .await
+            .unwrap();
+        described.status.expect("a status")
+    }
+
+    async fn single_long(&self, sql: &str) -> i64 {
+        let id = self.execute(sql).await;
+        assert_eq!(self.wait(&id).await.last(), Some(&StatusString::Finished));
+        let result = self
+            .client
+            .get_statement_result()
+            .id(&id)
+            .send()
+            .await
+            .unwrap();
+        match result.records()[0].as_slice() {
+            [Field::LongValue(n)] => *n,
+            other => panic!("expected one long, got {other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_query_returns_typed_records_and_column_metadata() {
+    let env = start().await;
+    let id = env
+        .execute(
+            "SELECT 1 AS one, CAST('x' AS VARCHAR(8)) AS s, CAST(2.5 AS DOUBLE PRECISION) AS d, \
+             CAST(NULL AS INTEGER) AS n, TRUE AS b, TIMESTAMP '2018-11-01 21:01:46.796' AS t, \
+             CAST(12.50 AS NUMERIC(6, 2)) AS m",
+        )
+        .await;
+    assert_eq!(env.wait(&id).await.last(), Some(&StatusString::Finished));
+    let described = env
+        .client
+        .describe_statement()
+        .id(&id)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(described.result_rows(), 1);
+    assert_eq!(described.has_result_set(), Some(true));
+    let result = env
+        .client
+        .get_statement_result()
+        .id(&id)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        result.records()[0],
+        vec![
+            Field::LongValue(1),
+            Field::StringValue("x".into()),
+            Field::DoubleValue(2.5),
+            Field::IsNull(true),
+            Field::BooleanValue(true),
+            Field::StringValue("2018-11-01 21:01:46.796".into()),
+            Field::StringValue("12.50".into()),
+        ]
+    );
+    let names: Vec<&str> = result
+        .column_metadata()
+        .iter()
+        .filter_map(|c| c.name())
+        .collect();
+    assert_eq!(names, ["one", "s", "d", "n", "b", "t", "m"]);
+    assert_eq!(result.column_metadata()[1].type_name(), Some("varchar"));
+    assert_eq!(result.total_num_rows(), 1);
+}
+
+#[tokio::test]
+async fn a_batch_is_one_transaction_and_a_failure_rolls_back_every_sub_statement() {
+    let env = start().await;
+    let id = env.batch(&["CREATE TABLE t (a INTEGER NOT NULL)"]).await;
+    assert_eq!(env.wait(&id).await.last(), Some(&StatusString::Finished));
+
+    let id = env
+        .batch(&[
+            "INSERT INTO t VALUES (1)",
+            "INSERT INTO t VALUES (2)",
+            "INSERT INTO t VALUES (NULL)",
+            "INSERT INTO t VALUES (4)",
+        ])
+        .await;
+    assert_eq!(env.wait(&id).await.last(), Some(&StatusString::Failed));
+    let described = env
+        .client
+        .describe_statement()
+        .id(&id)
+        .send()
+        .await
+        .unwrap();
+    let subs = described.sub_statements();
+    let statuses: Vec<&str> = subs.iter().map(|s| s.status().unwrap().as_str()).collect();
+    assert_eq!(statuses, ["FINISHED", "FINISHED", "FAILED", "ABORTED"]);
+    assert_eq!(subs[2].id(), format!("{id}:3"));
+    let error = described.error().unwrap();
+    assert!(
+        error.starts_with("ERROR: ") && error.contains("null value"),
+        "{error}"
+    );
+    assert_eq!(subs[2].error(), Some(error));
+    assert_eq!(
+        env.single_long("SELECT COUNT(*) FROM t").await,
+        0,
+        "nothing committed"
+    );
+
+    let id = env
+        .batch(&[
+            "INSERT INTO t VALUES (1)",
+            "INSERT INTO t SELECT a + 1 FROM t",
+        ])
+        .await;
+    assert_eq!(env.wait(&id).await.last(), Some(&StatusString::Finished));
+    let described = env
+        .client
+        .describe_statement()
+        .id(&id)
+        .send()
+        .await
+        .unwrap();
+    let rows: Vec<i64> = described
+        .sub_statements()
+        .iter()
+        .map(|s| s.result_rows())
+        .collect();
+    assert_eq!(rows, [1, 1]);
+    assert_eq!(env.single_long("SELECT COUNT(*) FROM t").await, 2);
+}
+
+#[tokio::test]
+async fn batch_results_are_read_per_sub_statement() {
+    let env = start().await;
+    let id = env.batch(&["SELECT 7", "SELECT 8"]).await;
+    assert_eq!(env.wait(&id).await.last(), Some(&StatusString::Finished));
+    let second = env
+        .client
+        .get_statement_result()
+        .id(format!("{id}:2"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(second.records()[0], vec![Field::LongValue(8)]);
+    let whole = env
+        .client
+        .get_statement_result()
+        .id(&id)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(whole.code(), Some("ValidationException"));
+    assert_eq!(
+        whole.message(),
+        Some("BatchExecuteStatement result can only be retrieved with sub-statement id.")
+    );
+}
+
+#[tokio::test]
+async fn status_moves_through_the_lifecycle_in_real_time() {
+    let env = start().await;
+    let id = env.execute("SELECT pg_sleep(0.5)").await;
+    let seen = env.wait(&id).await;
+    assert_eq!(seen.last(), Some(&StatusString::Finished));
+    assert!(seen.contains(&StatusString::Started), "{seen:?}");
+    let order = [
+        StatusString::Submitted,
+        StatusString::Picked,
+        StatusString::Started,
+        StatusString::Finished,
+    ];
+    let positions: Vec<usize> = seen
+        .iter()
+        .map(|s| order.iter().position(|o| o == s).unwrap())
+        .collect();
+    assert!(
+        positions.windows(2).all(|w| w[0] < w[1]),
+        "out of order: {seen:?}"
+    );
+    let described = env
+        .client
+        .describe_statement()
+        .id(&id)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        described.duration() >= 400_000_000,
+        "duration {} ns",
+        described.duration()
+    );
+}
+
+#[tokio::test]
+async fn cancel_aborts_a_running_statement_and_refuses_a_finished_one() {
+    let env = start().await;
+    let id = env.execute("SELECT pg_sleep(30)").await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while env.status(&id).await != StatusString::Started {
+        assert!(Instant::now() < deadline);
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let cancelled = env.client.cancel_statement().id(&id).send().await.unwrap();
+    assert_eq!(cancelled.status(), Some(true));
+    let started = Instant::now();
+    assert_eq!(env.wait(&id).await.last(), Some(&StatusString::Aborted));
+    assert!(started.elapsed() < Duration::from_secs(5));
+    let again = env
+        .client
+        .cancel_statement()
+        .id(&id)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(again.code(), Some("ValidationException"));
+    assert!(again.message().unwrap().contains("ABORTED"));
+}
+
+#[tokio::test]
+async fn results_come_in_pages_linked_by_next_token() {
+    let env = start_with(2).await;
+    let id = env
+        .execute("SELECT n FROM generate_series(1, 5) AS n")
+        .await;
+    env.wait(&id).await;
+    let mut values = Vec::new();
+    let mut token = None;
+    let mut pages = 0;
+    loop {
+        let page = env
+            .client
+            .get_statement_result()
+            .id(&id)
+            .set_next_token(token)
+            .send()
+            .await
+            .unwrap();
+        pages += 1;
+        assert_eq!(page.total_num_rows(), 5);
+        values.extend(page.records().iter().map(|r| r[0].clone()));
+        token = page.next_token().map(str::to_owned);
+        if token.is_none() {
+            break;
+        }
+    }
+    assert_eq!(pages, 3);
+    assert_eq!(values, (1..=5).map(Field::LongValue).collect::<Vec<_>>());
+}
+
+#[tokio::test]
+async fn named_parameters_are_bound_as_values_never_as_sql() {
+    let env = start().await;
+    let hostile = "x'); DROP TABLE users; --";
+    let id = env
+        .client
+        .execute_statement()
+        .cluster_identifier("local")
+        .database("dev")
+        .db_user("etl")
+        .sql("SELECT CAST(:n AS INTEGER) + 1, :text")
+        .parameters(
+            SqlParameter::builder()
+                .name("n")
+                .value("41")
+                .build()
+                .unwrap(),
+        )
+        .parameters(
+            SqlParameter::builder()
+                .name("text")
+                .value(hostile)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap()
+        .id
+        .unwrap();
+    assert_eq!(env.wait(&id).await.last(), Some(&StatusString::Finished));
+    let result = env
+        .client
+        .get_statement_result()
+        .id(&id)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        result.records()[0],
+        vec![Field::LongValue(42), Field::StringValue(hostile.into())]
+    );
+}
+
+#[tokio::test]
+async fn a_repeated_client_token_returns_the_same_statement_and_runs_it_once() {
+    let env = start().await;
+    env.wait(&env.execute("CREATE TABLE once (a INTEGER)").await)
+        .await;
+    let submit = || {
+        env.client
+            .batch_execute_statement()
+            .cluster_identifier("local")
+            .database("dev")
+            .db_user("etl")
+            .sqls("INSERT INTO once VALUES (1)")
+            .client_token("same-token")
+            .send()
+    };
+    let first = submit().await.unwrap().id.unwrap();
+    let second = submit().await.unwrap().id.unwrap();
+    assert_eq!(first, second);
+    env.wait(&first).await;
+    assert_eq!(env.single_long("SELECT COUNT(*) FROM once").await, 1);
+}
+
+#[tokio::test]
+async fn list_statements_filters_by_name_prefix_and_status() {
+    let env = start().await;
+    for name in ["sparkify-create-tables", "sparkify-load-facts", "other"] {
+        let id = env
+            .client
+            .execute_statement()
+            .cluster_identifier("local")
+            .database("dev")
+            .db_user("etl")
+            .sql("SELECT 1")
+            .statement_name(name)
+            .send()
+            .await
+            .unwrap()
+            .id
+            .unwrap();
+        env.wait(&id).await;
+    }
+    let bad = env.execute("SELECT * FROM missing_table").await;
+    env.wait(&bad).await;
+    let named = env
+        .client
+        .list_statements()
+        .statement_name("sparkify-")
+        .send()
+        .await
+        .unwrap();
+    let mut names: Vec<&str> = named
+        .statements()
+        .iter()
+        .filter_map(|s| s.statement_name())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["sparkify-create-tables", "sparkify-load-facts"]);
+    let failed = env
+        .client
+        .list_statements()
+        .status(StatusString::Failed)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(failed.statements().len(), 1);
+    assert_eq!(failed.statements()[0].id(), bad);
+}
+
+#[tokio::test]
+async fn failed_sql_reads_like_redshift() {
+    let env = start().await;
+    let id = env.execute("SELECT * FROM missing_table").await;
+    assert_eq!(env.wait(&id).await.last(), Some(&StatusString::Failed));
+    let described = env
+        .client
+        .describe_statement()
+        .id(&id)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        described.error(),
+        Some("ERROR: relation \"missing_table\" does not exist")
+    );
+    let unparsable = env.execute("SELEC 1").await;
+    assert_eq!(
+        env.wait(&unparsable).await.last(),
+        Some(&StatusString::Failed)
+    );
+    let described = env
+        .client
+        .describe_statement()
+        .id(&unparsable)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        described
+            .error()
+            .unwrap()
+            .starts_with("ERROR: syntax error")
+    );
+}
+
+#[tokio::test]
+async fn unknown_ids_are_resource_not_found() {
+    let env = start().await;
+    let missing = "00000000-0000-0000-0000-000000000000";
+    let describe = env
+        .client
+        .describe_statement()
+        .id(missing)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(describe.code(), Some("ResourceNotFoundException"));
+    let result = env
+        .client
+        .get_statement_result()
+        .id(missing)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(result.code(), Some("ResourceNotFoundException"));
+    let cancel = env
+        .client
+        .cancel_statement()
+        .id(missing)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(cancel.code(), Some("ResourceNotFoundException"));
+    let id = env.execute("CREATE TABLE no_rows (a INT)").await;
+    env.wait(&id).await;
+    let no_result = env
+        .client
+        .get_statement_result()
+        .id(&id)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(no_result.code(), Some("ResourceNotFoundException"));
+}
+
+/// Sends one raw HTTP request and returns (status, body).
+async fn raw(addr: SocketAddr, target: &str, body: &str) -> (u16, String) {
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let request = format!(
+        "POST / HTTP/1.1\r\nHost: {addr}\r\nX-Amz-Target: {target}\r\n\
+         Content-Type: application/x-amz-json-1.1\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    let status = response[9..12].parse().unwrap();
+    let body = response.split("\r\n\r\n").nth(1).unwrap_or("").to_owned();
+    (status, body)
+}
+
+#[tokio::test]
+async fn malformed_requests_get_aws_errors_and_never_hang() {
+    let env = start().await;
+    let addr = env.local.data_api_addr;
+    let cases = [
+        (
+            "RedshiftData.ExecuteStatement",
+            "{not json",
+            "ValidationException",
+        ),
+        (
+            "RedshiftData.ExecuteStatement",
+            r#"{"Sql": "SELECT 1"}"#,
+            "ValidationException",
+        ),
+        (
+            "RedshiftData.ExecuteStatement",
+            r#"{"Sql": "SELECT 1", "Database": "dev"}"#,
+            "ValidationException",
+        ),
+        (
+            "RedshiftData.ExecuteStatement",
+            r#"{"Sql": "SELECT 1", "Database": "dev", "ClusterIdentifier": "c", "WorkgroupName": "w"}"#,
+            "ValidationException",
+        ),
+        (
+            "RedshiftData.ExecuteStatement",
+            r#"{"Sql": 5, "Database": "dev", "ClusterIdentifier": "c"}"#,
+            "ValidationException",
+        ),
+        (
+            "RedshiftData.BatchExecuteStatement",
+            r#"{"Sqls": [], "Database": "dev", "ClusterIdentifier": "c"}"#,
+            "ValidationException",
+        ),
+        (
+            "RedshiftData.DescribeStatement",
+            "{}",
+            "ValidationException",
+        ),
+        (
+            "RedshiftData.GetStatementResult",
+            r#"{"Id": "abc:x"}"#,
+            "ValidationException",
+        ),
+        (
+            "RedshiftData.DropEverything",
+            "{}",
+            "UnknownOperationException",
+        ),
+        ("", "{}", "UnknownOperationException"),
+    ];
+    for (target, body, kind) in cases {
+        let (status, response) =
+            tokio::time::timeout(Duration::from_secs(5), raw(addr, target, body))
+                .await
+                .expect("answered in time");
+        assert_eq!(status, 400, "{target} {body}: {response}");
+        let json: serde_json::Value = serde_json::from_str(&response).unwrap();
+        assert_eq!(json["__type"], kind, "{target} {body}: {response}");
+    }
+    let too_many = serde_json::json!({"Sqls": vec!["SELECT 1"; 41], "Database": "dev", "ClusterIdentifier": "c"});
+    let (status, response) = raw(
+        addr,
+        "RedshiftData.BatchExecuteStatement",
+        &too_many.to_string(),
+    )
+    .await;
+    assert_eq!(
+        (status, response.contains("ValidationException")),
+        (400, true)
+    );
+}
