@@ -3,17 +3,22 @@
 --   *_key_unique: rows minus distinct non-null keys (counts both duplicates and NULL keys)
 --   songplays_*_in_*: songplays whose reference is missing from its dimension
 --   *_not_empty: 1 when the table has no rows
-SELECT 'songplays_key_unique' AS check_name, COUNT(*) - COUNT(DISTINCT songplay_id) AS failing_rows FROM songplays
-UNION ALL SELECT 'users_key_unique', COUNT(*) - COUNT(DISTINCT user_id) FROM users
-UNION ALL SELECT 'songs_key_unique', COUNT(*) - COUNT(DISTINCT song_id) FROM songs
-UNION ALL SELECT 'artists_key_unique', COUNT(*) - COUNT(DISTINCT artist_id) FROM artists
-UNION ALL SELECT 'time_key_unique', COUNT(*) - COUNT(DISTINCT start_time) FROM time
-UNION ALL SELECT 'songplays_user_in_users', COUNT(*) FROM songplays sp WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.user_id = sp.user_id)
-UNION ALL SELECT 'songplays_song_in_songs', COUNT(*) FROM songplays sp WHERE NOT EXISTS (SELECT 1 FROM songs s WHERE s.song_id = sp.song_id)
-UNION ALL SELECT 'songplays_artist_in_artists', COUNT(*) FROM songplays sp WHERE NOT EXISTS (SELECT 1 FROM artists a WHERE a.artist_id = sp.artist_id)
-UNION ALL SELECT 'songplays_start_time_in_time', COUNT(*) FROM songplays sp WHERE NOT EXISTS (SELECT 1 FROM time t WHERE t.start_time = sp.start_time)
-UNION ALL SELECT 'songplays_not_empty', CASE WHEN COUNT(*) = 0 THEN 1 ELSE 0 END FROM songplays
-UNION ALL SELECT 'users_not_empty', CASE WHEN COUNT(*) = 0 THEN 1 ELSE 0 END FROM users
-UNION ALL SELECT 'songs_not_empty', CASE WHEN COUNT(*) = 0 THEN 1 ELSE 0 END FROM songs
-UNION ALL SELECT 'artists_not_empty', CASE WHEN COUNT(*) = 0 THEN 1 ELSE 0 END FROM artists
-UNION ALL SELECT 'time_not_empty', CASE WHEN COUNT(*) = 0 THEN 1 ELSE 0 END FROM time;
+-- Listed by check name (UNION ALL keeps no order of its own).
+SELECT check_name, failing_rows
+FROM (
+    SELECT 'songplays_key_unique' AS check_name, COUNT(*) - COUNT(DISTINCT songplay_id) AS failing_rows FROM songplays
+    UNION ALL SELECT 'users_key_unique', COUNT(*) - COUNT(DISTINCT user_id) FROM users
+    UNION ALL SELECT 'songs_key_unique', COUNT(*) - COUNT(DISTINCT song_id) FROM songs
+    UNION ALL SELECT 'artists_key_unique', COUNT(*) - COUNT(DISTINCT artist_id) FROM artists
+    UNION ALL SELECT 'time_key_unique', COUNT(*) - COUNT(DISTINCT start_time) FROM time
+    UNION ALL SELECT 'songplays_user_in_users', COUNT(*) FROM songplays sp WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.user_id = sp.user_id)
+    UNION ALL SELECT 'songplays_song_in_songs', COUNT(*) FROM songplays sp WHERE NOT EXISTS (SELECT 1 FROM songs s WHERE s.song_id = sp.song_id)
+    UNION ALL SELECT 'songplays_artist_in_artists', COUNT(*) FROM songplays sp WHERE NOT EXISTS (SELECT 1 FROM artists a WHERE a.artist_id = sp.artist_id)
+    UNION ALL SELECT 'songplays_start_time_in_time', COUNT(*) FROM songplays sp WHERE NOT EXISTS (SELECT 1 FROM time t WHERE t.start_time = sp.start_time)
+    UNION ALL SELECT 'songplays_not_empty', CASE WHEN COUNT(*) = 0 THEN 1 ELSE 0 END FROM songplays
+    UNION ALL SELECT 'users_not_empty', CASE WHEN COUNT(*) = 0 THEN 1 ELSE 0 END FROM users
+    UNION ALL SELECT 'songs_not_empty', CASE WHEN COUNT(*) = 0 THEN 1 ELSE 0 END FROM songs
+    UNION ALL SELECT 'artists_not_empty', CASE WHEN COUNT(*) = 0 THEN 1 ELSE 0 END FROM artists
+    UNION ALL SELECT 'time_not_empty', CASE WHEN COUNT(*) = 0 THEN 1 ELSE 0 END FROM time
+) checks
+ORDER BY check_name;

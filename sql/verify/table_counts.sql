@@ -1,8 +1,13 @@
 -- Row counts of every table of the pipeline, in load order: (table_name, row_count).
-SELECT 'staging_events' AS table_name, COUNT(*) AS row_count FROM staging_events
-UNION ALL SELECT 'staging_songs', COUNT(*) FROM staging_songs
-UNION ALL SELECT 'songplays', COUNT(*) FROM songplays
-UNION ALL SELECT 'users', COUNT(*) FROM users
-UNION ALL SELECT 'songs', COUNT(*) FROM songs
-UNION ALL SELECT 'artists', COUNT(*) FROM artists
-UNION ALL SELECT 'time', COUNT(*) FROM time;
+-- UNION ALL keeps no order of its own, so each branch carries its position.
+SELECT table_name, row_count
+FROM (
+    SELECT 1 AS position, 'staging_events' AS table_name, COUNT(*) AS row_count FROM staging_events
+    UNION ALL SELECT 2, 'staging_songs', COUNT(*) FROM staging_songs
+    UNION ALL SELECT 3, 'songplays', COUNT(*) FROM songplays
+    UNION ALL SELECT 4, 'users', COUNT(*) FROM users
+    UNION ALL SELECT 5, 'songs', COUNT(*) FROM songs
+    UNION ALL SELECT 6, 'artists', COUNT(*) FROM artists
+    UNION ALL SELECT 7, 'time', COUNT(*) FROM time
+) counts
+ORDER BY position;

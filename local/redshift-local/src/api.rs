@@ -3,8 +3,7 @@
 //! body; errors as `{"__type": ..., "message": ...}` with AWS's status codes. Request signatures
 //! are accepted without checking.
 
-use crate::backend::Pool;
-use crate::statements::{self, CancelOutcome, Statement, Status, Store, Submission, Target};
+use crate::statements::{self, CancelOutcome, Runner, Statement, Status, Submission, Target};
 use axum::body::Bytes;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -18,8 +17,7 @@ use std::sync::Arc;
 pub const MAX_BATCH_SQLS: usize = 40;
 
 pub struct Api {
-    pub store: Arc<Store>,
-    pub pool: Arc<Pool>,
+    pub runner: Arc<Runner>,
     /// Rows per GetStatementResult page.
     pub page_rows: usize,
 }
@@ -158,7 +156,7 @@ impl Api {
         parameters: HashMap<String, String>,
     ) -> Result<Value, ApiError> {
         let target = target.validate()?;
-        let (statement, is_new) = self.store.submit(Submission {
+        let (statement, is_new) = self.runner.store.submit(Submission {
             sqls,
             is_batch,
             name,
@@ -167,11 +165,7 @@ impl Api {
             client_token,
         });
         if is_new {
-            tokio::spawn(statements::run(
-                self.store.clone(),
-                self.pool.clone(),
-                statement.id.clone(),
-            ));
+            tokio::spawn(statements::run(self.runner.clone(), statement.id.clone()));
         }
         let t = &statement.target;
         Ok(json!({
@@ -199,6 +193,7 @@ impl Api {
             "CreatedAt": statement.created_at,
             "UpdatedAt": statement.updated_at,
             "Duration": duration_ns(statement.created_at, statement.updated_at, statement.status),
+            "RedshiftQueryId": statement.query_id,
             "Database": t.database,
             "ClusterIdentifier": t.cluster_identifier,
             "WorkgroupName": t.workgroup_name,
@@ -283,7 +278,7 @@ impl Api {
     }
 
     async fn cancel(&self, req: IdRequest) -> Result<Value, ApiError> {
-        match self.store.cancel(&req.id).await {
+        match self.runner.store.cancel(&req.id).await {
             None => Err(ApiError::not_found("Query does not exist.")),
             Some(CancelOutcome::AlreadyFinal(status)) => Err(ApiError::validation(format!(
                 "Could not cancel a query that is already in {} state.",
@@ -305,6 +300,7 @@ impl Api {
         };
         let status_filter = req.status.filter(|s| s != "ALL");
         let matching: Vec<Statement> = self
+            .runner
             .store
             .newest_first()
             .into_iter()
@@ -351,7 +347,8 @@ impl Api {
     }
 
     fn find(&self, id: &str) -> Result<Statement, ApiError> {
-        self.store
+        self.runner
+            .store
             .get(id)
             .ok_or_else(|| ApiError::not_found("Query does not exist."))
     }

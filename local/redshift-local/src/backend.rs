@@ -274,6 +274,11 @@ fn timestamp_text(micros_since_2000: i64) -> String {
     }
 }
 
+/// A timestamp given in microseconds since 1970-01-01 UTC, as text.
+pub(crate) fn unix_micros_text(micros: i64) -> String {
+    timestamp_text(micros - POSTGRES_EPOCH_DAYS * 86_400_000_000)
+}
+
 fn date_text(days_since_2000: i32) -> String {
     civil_from_days(i64::from(days_since_2000) + POSTGRES_EPOCH_DAYS)
 }

@@ -3,8 +3,12 @@
 
 pub mod api;
 pub mod backend;
+pub mod copy;
 pub mod dialect;
+pub mod s3;
 pub mod statements;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 use api::Api;
 use axum::Router;
@@ -12,8 +16,9 @@ use axum::body::Bytes;
 use axum::http::HeaderMap;
 use axum::routing::post;
 use backend::Pool;
-use statements::Store;
+use statements::{Runner, Store};
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
@@ -29,10 +34,18 @@ pub struct LocalConfig {
     pub connections: usize,
     /// Rows per GetStatementResult page.
     pub page_rows: usize,
+    /// A folder to serve as S3, one sub-folder per bucket; COPY reads from it.
+    pub s3_root: Option<PathBuf>,
+    /// Address of the S3 endpoint when `s3_root` is set; port 0 picks a free one.
+    pub s3_addr: SocketAddr,
+    /// Without `s3_root`: an S3 endpoint URL for COPY to read from instead.
+    pub s3_endpoint: Option<String>,
 }
 
 /// The Data API default port of `redshift-local`.
 pub const DEFAULT_DATA_API_PORT: u16 = 9320;
+/// The S3 default port of `redshift-local`.
+pub const DEFAULT_S3_PORT: u16 = 9321;
 
 impl LocalConfig {
     pub fn new(database_url: impl Into<String>) -> Self {
@@ -41,6 +54,9 @@ impl LocalConfig {
             database_url: database_url.into(),
             connections: 4,
             page_rows: 1000,
+            s3_root: None,
+            s3_addr: SocketAddr::from(([127, 0, 0, 1], DEFAULT_S3_PORT)),
+            s3_endpoint: None,
         }
     }
 }
@@ -48,8 +64,11 @@ impl LocalConfig {
 /// A running stand-in; dropping it stops the server.
 pub struct Running {
     pub data_api_addr: SocketAddr,
+    /// The S3 endpoint, when a folder is served.
+    pub s3_addr: Option<SocketAddr>,
     shutdown: Option<oneshot::Sender<()>>,
     server: tokio::task::JoinHandle<()>,
+    s3: Option<s3::S3Server>,
 }
 
 impl Running {
@@ -58,12 +77,20 @@ impl Running {
         format!("http://{}", self.data_api_addr)
     }
 
-    /// Stops accepting requests and waits for the server task to end.
+    /// The S3 endpoint URL to give an SDK (`AWS_ENDPOINT_URL_S3`), when a folder is served.
+    pub fn s3_url(&self) -> Option<String> {
+        self.s3_addr.map(|addr| format!("http://{addr}"))
+    }
+
+    /// Stops accepting requests and waits for the servers to end.
     pub async fn stop(mut self) {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
         let _ = (&mut self.server).await;
+        if let Some(s3) = self.s3.take() {
+            s3.stop().await;
+        }
     }
 }
 
@@ -78,9 +105,25 @@ impl Drop for Running {
 /// Connects to the database, binds the Data API endpoint and serves it in the background.
 pub async fn start(config: LocalConfig) -> Result<Running, String> {
     let pool = Arc::new(Pool::connect(&config.database_url, config.connections).await?);
-    let api = Arc::new(Api {
+    pool.get()
+        .await?
+        .client()
+        .batch_execute(copy::LOAD_ERROR_VIEWS)
+        .await
+        .map_err(|err| format!("cannot create the load-error views: {}", backend::error_text(&err)))?;
+    let s3_server = match &config.s3_root {
+        Some(root) => Some(s3::serve(root, config.s3_addr).await?),
+        None => None,
+    };
+    let s3_addr = s3_server.as_ref().map(|s| s.addr);
+    let s3_endpoint = s3_addr.map(|addr| format!("http://{addr}")).or(config.s3_endpoint.clone());
+    let runner = Arc::new(Runner {
         store: Arc::new(Store::default()),
         pool,
+        s3: s3_endpoint.as_deref().map(s3::client),
+    });
+    let api = Arc::new(Api {
+        runner,
         page_rows: config.page_rows.max(1),
     });
     let router = Router::new().route(
@@ -109,7 +152,9 @@ pub async fn start(config: LocalConfig) -> Result<Running, String> {
     tracing::info!(%data_api_addr, "local Redshift Data API listening");
     Ok(Running {
         data_api_addr,
+        s3_addr,
         shutdown: Some(tx),
         server,
+        s3: s3_server,
     })
 }

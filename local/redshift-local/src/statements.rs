@@ -2,7 +2,7 @@
 //! SUBMITTED → PICKED → STARTED → FINISHED / FAILED / ABORTED in real time.
 
 use crate::backend::{self, Outcome, Pool, ResultSet};
-use crate::dialect;
+use crate::{copy, dialect};
 use serde::Serialize;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -72,6 +72,8 @@ pub struct Statement {
     pub updated_at: f64,
     pub target: Target,
     pub parameters: HashMap<String, String>,
+    /// Redshift's numeric query id, as `stl_load_errors.query` records it.
+    pub query_id: i64,
     cancel_requested: bool,
     cancel_token: Option<CancelToken>,
 }
@@ -105,6 +107,7 @@ pub struct Store {
 struct Inner {
     statements: HashMap<String, Statement>,
     order: Vec<String>,
+    last_query_id: i64,
     client_tokens: HashMap<String, String>,
 }
 
@@ -137,6 +140,8 @@ impl Store {
         }
         let at = now();
         let id = uuid::Uuid::new_v4().to_string();
+        inner.last_query_id += 1;
+        let query_id = inner.last_query_id;
         let statement = Statement {
             id: id.clone(),
             name: submission.name,
@@ -161,6 +166,7 @@ impl Store {
             updated_at: at,
             target: submission.target,
             parameters: submission.parameters,
+            query_id,
             cancel_requested: false,
             cancel_token: None,
         };
@@ -220,16 +226,33 @@ impl Store {
     }
 }
 
+/// What the runner needs besides the statement.
+pub struct Runner {
+    pub store: Arc<Store>,
+    pub pool: Arc<Pool>,
+    /// Where COPY reads S3; None when the stand-in was started without S3.
+    pub s3: Option<aws_sdk_s3::Client>,
+}
+
+/// How a statement's SQL ended, before its final status is written.
+enum Ending {
+    Committed,
+    Failed { sub: Option<usize>, error: String },
+    Aborted,
+}
+
 /// Runs statement `id` to a final status. A batch is one transaction: the first failure rolls
-/// back every sub-statement.
-pub async fn run(store: Arc<Store>, pool: Arc<Pool>, id: String) {
+/// back every sub-statement. COPY's rejected records are written to the load-error tables once
+/// the transaction has ended, committed or not.
+pub async fn run(runner: Arc<Runner>, id: String) {
+    let store = &runner.store;
     store.update(&id, |s| s.status = Status::Picked);
-    let mut conn = match pool.get().await {
+    let mut conn = match runner.pool.get().await {
         Ok(conn) => conn,
-        Err(error) => return finish_failed(&store, &id, None, error),
+        Err(error) => return finish_failed(store, &id, None, error),
     };
     let token = conn.cancel_token();
-    let (sqls, parameters, is_batch, cancelled) = store.update(&id, |s| {
+    let (sqls, parameters, is_batch, query_id, cancelled) = store.update(&id, |s| {
         if !s.cancel_requested {
             s.status = Status::Started;
             s.cancel_token = Some(token);
@@ -238,27 +261,71 @@ pub async fn run(store: Arc<Store>, pool: Arc<Pool>, id: String) {
             s.subs.iter().map(|sub| sub.sql.clone()).collect::<Vec<_>>(),
             s.parameters.clone(),
             s.is_batch,
+            s.query_id,
             s.cancel_requested,
         )
     });
     if cancelled {
-        return finish_aborted(&store, &id);
+        return finish_aborted(store, &id);
     }
     let client = conn.client();
+    let mut load_errors = Vec::new();
+    let ending = run_sqls(&runner, client, &id, &sqls, &parameters, is_batch, &mut load_errors).await;
+    if !load_errors.is_empty()
+        && let Err(err) = copy::record_errors(client, query_id, &load_errors).await
+    {
+        tracing::error!(statement_id = %id, error = %err, "could not record load errors");
+    }
+    match ending {
+        Ending::Committed => store.update(&id, |s| {
+            s.status = Status::Finished;
+            s.cancel_token = None;
+        }),
+        Ending::Aborted => finish_aborted(store, &id),
+        Ending::Failed { sub, error } => finish_failed(store, &id, sub, error),
+    }
+}
+
+async fn run_sqls(
+    runner: &Runner,
+    client: &tokio_postgres::Client,
+    id: &str,
+    sqls: &[String],
+    parameters: &HashMap<String, String>,
+    is_batch: bool,
+    load_errors: &mut Vec<copy::LoadError>,
+) -> Ending {
+    let store = &runner.store;
     if is_batch && let Err(err) = client.batch_execute("BEGIN").await {
-        return finish_failed(&store, &id, None, backend::error_text(&err));
+        return Ending::Failed { sub: None, error: backend::error_text(&err) };
     }
     for (index, sql) in sqls.iter().enumerate() {
-        store.update(&id, |s| {
+        store.update(id, |s| {
             s.subs[index].status = Status::Started;
             s.subs[index].started = Some(now());
         });
-        let outcome = match dialect::translate(sql, &parameters) {
-            Ok(translated) => backend::run(&*client, &translated).await,
-            Err(err) => Err(err.to_string()),
+        let outcome = match copy::parse(sql) {
+            Ok(Some(command)) => match &runner.s3 {
+                None => Err("ERROR: COPY needs S3, and the local stand-in was started without it".to_owned()),
+                Some(s3) => match copy::run(client, s3, &command).await {
+                    Ok(report) => {
+                        load_errors.extend(report.errors);
+                        Ok(Outcome { rows: report.rows_loaded, result: None })
+                    }
+                    Err((error, errors)) => {
+                        load_errors.extend(errors);
+                        Err(error)
+                    }
+                },
+            },
+            Ok(None) => match dialect::translate(sql, parameters) {
+                Ok(translated) => backend::run(client, &translated).await,
+                Err(err) => Err(err.to_string()),
+            },
+            Err(error) => Err(error),
         };
         match outcome {
-            Ok(Outcome { rows, result }) => store.update(&id, |s| {
+            Ok(Outcome { rows, result }) => store.update(id, |s| {
                 let sub = &mut s.subs[index];
                 sub.status = Status::Finished;
                 sub.result_rows = rows;
@@ -267,25 +334,22 @@ pub async fn run(store: Arc<Store>, pool: Arc<Pool>, id: String) {
             }),
             Err(error) => {
                 if is_batch {
-                    // The error already ended the transaction's usefulness; a failed ROLLBACK
-                    // means the connection is gone, which drops the transaction just the same.
+                    // A failed ROLLBACK means the connection is gone, which ends the
+                    // transaction just the same.
                     let _ = client.batch_execute("ROLLBACK").await;
                 }
-                let cancelled = store.update(&id, |s| s.cancel_requested);
+                let cancelled = store.update(id, |s| s.cancel_requested);
                 if cancelled || backend::is_cancellation(&error) {
-                    return finish_aborted(&store, &id);
+                    return Ending::Aborted;
                 }
-                return finish_failed(&store, &id, Some(index), error);
+                return Ending::Failed { sub: Some(index), error };
             }
         }
     }
     if is_batch && let Err(err) = client.batch_execute("COMMIT").await {
-        return finish_failed(&store, &id, None, backend::error_text(&err));
+        return Ending::Failed { sub: None, error: backend::error_text(&err) };
     }
-    store.update(&id, |s| {
-        s.status = Status::Finished;
-        s.cancel_token = None;
-    });
+    Ending::Committed
 }
 
 fn finish_failed(store: &Store, id: &str, failed_sub: Option<usize>, error: String) {

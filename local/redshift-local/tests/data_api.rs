@@ -1,8 +1,6 @@
 //! The local Data API through the real `aws-sdk-redshiftdata` client over HTTP, on a real
 //! PostgreSQL 15 started for the test.
 
-mod support;
-
 use aws_sdk_redshiftdata::Client;
 use aws_sdk_redshiftdata::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_redshiftdata::error::ProvideErrorMetadata;
@@ -10,7 +8,7 @@ use aws_sdk_redshiftdata::types::{Field, SqlParameter, StatusString};
 use redshift_local::{LocalConfig, Running};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
-use support::TestPostgres;
+use redshift_local::testing::TestPostgres;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 struct Env {

@@ -2,8 +2,6 @@
 //! (Debian's `postgresql-15`, or `PG_BIN`) started on a free loopback port in a temp dir, and
 //! stopped with its directory removed on drop. A missing binary fails the test: it is never skipped.
 
-#![allow(dead_code)]
-
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

@@ -1,0 +1,155 @@
+//! The five functions' handlers, through the real `aws-sdk-redshiftdata` client over HTTP,
+//! against the local Data API and S3 stand-ins on a real PostgreSQL: the whole pipeline, step by
+//! step, polling each statement as the state machine does.
+
+use redshift_local::testing::TestPostgres;
+use redshift_local::{LocalConfig, Running};
+use sparkify::config::vars;
+use sparkify::{Config, DataApi, Deps, EtlError, StepInput, StepOutput};
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// The shared Sparkify data set, laid out as its bucket. Missing data fails the test.
+fn shared_data() -> PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data");
+    assert!(
+        root.join("udacity-dend/log_json_path.json").is_file(),
+        "the Sparkify data set is missing at {}: it is required, not optional",
+        root.display()
+    );
+    root
+}
+
+struct Pipeline {
+    _postgres: TestPostgres,
+    _local: Running,
+    deps: Deps,
+}
+
+async fn pipeline(s3_root: PathBuf, bucket: &str) -> Pipeline {
+    // The stand-in's timings (COPY reads, statement failures) show with --nocapture.
+    let _ = tracing_subscriber::fmt().with_env_filter("redshift_local=info").with_test_writer().try_init();
+    let postgres = TestPostgres::start();
+    let mut config = LocalConfig::new(postgres.url());
+    config.data_api_addr = SocketAddr::from(([127, 0, 0, 1], 0));
+    config.s3_addr = SocketAddr::from(([127, 0, 0, 1], 0));
+    config.s3_root = Some(s3_root);
+    let local = redshift_local::start(config).await.expect("stand-in starts");
+    let sdk = aws_sdk_redshiftdata::Config::builder()
+        .behavior_version(aws_sdk_redshiftdata::config::BehaviorVersion::latest())
+        .region(aws_sdk_redshiftdata::config::Region::new("us-west-2"))
+        .credentials_provider(aws_sdk_redshiftdata::config::Credentials::new("l", "l", None, None, "t"))
+        .endpoint_url(local.data_api_url())
+        .build();
+    let config = Config::from_lookup(|name| {
+        let value = match name {
+            vars::CLUSTER_ID => "local",
+            vars::DB_USER => "etl",
+            vars::DATABASE => "dev",
+            vars::COPY_ROLE_ARN => "arn:aws:iam::123456789012:role/sparkify-copy",
+            vars::DATA_BUCKET => bucket,
+            vars::LOG_PREFIX => "log_data/",
+            vars::SONG_PREFIX => "song_data/",
+            vars::JSONPATHS_KEY => "log_json_path.json",
+            vars::DATA_REGION => "us-west-2",
+            _ => return None,
+        };
+        Some(value.to_owned())
+    })
+    .unwrap();
+    let data_api = DataApi::new(aws_sdk_redshiftdata::Client::from_conf(sdk), config.warehouse.clone());
+    Pipeline {
+        _postgres: postgres,
+        _local: local,
+        deps: Deps { config, data_api },
+    }
+}
+
+/// Calls a step the way the state machine does: once to submit, then with the statement id until
+/// it is done. Returns the last output.
+async fn drive<I, O, Fut>(
+    input: impl Fn(Option<String>) -> I,
+    handler: impl Fn(I) -> Fut,
+    step_of: impl Fn(&O) -> &StepOutput,
+) -> Result<O, EtlError>
+where
+    Fut: Future<Output = Result<O, EtlError>>,
+{
+    let deadline = Instant::now() + Duration::from_secs(300);
+    let mut output = handler(input(None)).await?;
+    while !step_of(&output).done {
+        assert!(Instant::now() < deadline, "step did not finish");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let id = step_of(&output).statement_id.clone();
+        output = handler(input(Some(id))).await?;
+    }
+    Ok(output)
+}
+
+fn step_input(execution: &str) -> impl Fn(Option<String>) -> StepInput + '_ {
+    move |statement_id| StepInput {
+        execution: execution.to_owned(),
+        statement_id,
+    }
+}
+
+fn same(output: &StepOutput) -> &StepOutput {
+    output
+}
+
+/// Runs the five steps for one execution; returns the verification report.
+async fn run_all(deps: &Deps, execution: &str, trigger: serde_json::Value) -> Result<verify_counts::Report, EtlError> {
+    drive(
+        |statement_id| create_tables::Input { step: step_input(execution)(statement_id), reset: false },
+        |i| create_tables::handle(deps, i),
+        same,
+    )
+    .await?;
+    let copied = drive(
+        |statement_id| copy_staging::Input { step: step_input(execution)(statement_id), trigger: trigger.clone() },
+        |i| copy_staging::handle(deps, i),
+        same,
+    )
+    .await?;
+    println!("copy-staging rows: {:?}", copied.rows_affected);
+    drive( step_input(execution), |i| load_facts::handle(deps, i), same).await?;
+    drive( step_input(execution), |i| load_dimensions::handle(deps, i), same).await?;
+    let verified = drive( step_input(execution), |i| verify_counts::handle(deps, i), |o: &verify_counts::Output| &o.step).await?;
+    Ok(verified.report.expect("a report once done"))
+}
+
+fn counts(report: &verify_counts::Report) -> Vec<(String, i64)> {
+    report.counts.iter().map(|c| (c.table.clone(), c.rows)).collect()
+}
+
+fn expected(pairs: &[(&str, i64)]) -> Vec<(String, i64)> {
+    pairs.iter().map(|(t, n)| ((*t).to_owned(), *n)).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_full_sparkify_data_set_loads_with_the_measured_counts_and_every_check_passing() {
+    let pipeline = pipeline(shared_data(), "udacity-dend").await;
+    let started = Instant::now();
+    let report = run_all(&pipeline.deps, "full-1", serde_json::json!({})).await.unwrap();
+    println!("full data set: {:.1} s", started.elapsed().as_secs_f64());
+    assert_eq!(
+        counts(&report),
+        expected(&[
+            ("staging_events", 8056),
+            ("staging_songs", 14896),
+            ("songplays", 333),
+            ("users", 96),
+            ("songs", 14896),
+            ("artists", 9553),
+            ("time", 333),
+        ])
+    );
+    assert!(report.passed, "{:?}", report.checks);
+    assert!(report.checks.len() >= 14);
+
+    // Every step can run twice and leave the same tables.
+    let again = run_all(&pipeline.deps, "full-2", serde_json::json!({})).await.unwrap();
+    assert_eq!(counts(&again), counts(&report));
+}
