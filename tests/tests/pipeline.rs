@@ -2,7 +2,7 @@
 //! against the local Data API and S3 stand-ins on a real PostgreSQL: the whole pipeline, step by
 //! step, polling each statement as the state machine does.
 
-use redshift_local::testing::TestPostgres;
+use redshift_local::managed::ManagedPostgres;
 use redshift_local::{LocalConfig, Running};
 use sparkify::config::vars;
 use sparkify::{Config, DataApi, Deps, EtlError, StepInput, StepOutput};
@@ -23,24 +23,31 @@ fn shared_data() -> PathBuf {
 }
 
 struct Pipeline {
-    _postgres: TestPostgres,
+    _postgres: ManagedPostgres,
     _local: Running,
     deps: Deps,
 }
 
 async fn pipeline(s3_root: PathBuf, bucket: &str) -> Pipeline {
     // The stand-in's timings (COPY reads, statement failures) show with --nocapture.
-    let _ = tracing_subscriber::fmt().with_env_filter("redshift_local=info").with_test_writer().try_init();
-    let postgres = TestPostgres::start();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter("redshift_local=info")
+        .with_test_writer()
+        .try_init();
+    let postgres = ManagedPostgres::start().expect("PostgreSQL starts");
     let mut config = LocalConfig::new(postgres.url());
     config.data_api_addr = SocketAddr::from(([127, 0, 0, 1], 0));
     config.s3_addr = SocketAddr::from(([127, 0, 0, 1], 0));
     config.s3_root = Some(s3_root);
-    let local = redshift_local::start(config).await.expect("stand-in starts");
+    let local = redshift_local::start(config)
+        .await
+        .expect("stand-in starts");
     let sdk = aws_sdk_redshiftdata::Config::builder()
         .behavior_version(aws_sdk_redshiftdata::config::BehaviorVersion::latest())
         .region(aws_sdk_redshiftdata::config::Region::new("us-west-2"))
-        .credentials_provider(aws_sdk_redshiftdata::config::Credentials::new("l", "l", None, None, "t"))
+        .credentials_provider(aws_sdk_redshiftdata::config::Credentials::new(
+            "l", "l", None, None, "t",
+        ))
         .endpoint_url(local.data_api_url())
         .build();
     let config = Config::from_lookup(|name| {
@@ -59,7 +66,10 @@ async fn pipeline(s3_root: PathBuf, bucket: &str) -> Pipeline {
         Some(value.to_owned())
     })
     .unwrap();
-    let data_api = DataApi::new(aws_sdk_redshiftdata::Client::from_conf(sdk), config.warehouse.clone());
+    let data_api = DataApi::new(
+        aws_sdk_redshiftdata::Client::from_conf(sdk),
+        config.warehouse.clone(),
+    );
     Pipeline {
         _postgres: postgres,
         _local: local,
@@ -100,39 +110,91 @@ fn same(output: &StepOutput) -> &StepOutput {
 }
 
 /// Runs the five steps for one execution; returns the verification report.
-async fn run_all(deps: &Deps, execution: &str, trigger: serde_json::Value) -> Result<verify_counts::Report, EtlError> {
+async fn run_all(
+    deps: &Deps,
+    execution: &str,
+    trigger: serde_json::Value,
+) -> Result<verify_counts::Report, EtlError> {
     drive(
-        |statement_id| create_tables::Input { step: step_input(execution)(statement_id), reset: false },
+        |statement_id| create_tables::Input {
+            step: step_input(execution)(statement_id),
+            reset: false,
+        },
         |i| create_tables::handle(deps, i),
         same,
     )
     .await?;
     let copied = drive(
-        |statement_id| copy_staging::Input { step: step_input(execution)(statement_id), trigger: trigger.clone() },
+        |statement_id| copy_staging::Input {
+            step: step_input(execution)(statement_id),
+            trigger: trigger.clone(),
+        },
         |i| copy_staging::handle(deps, i),
         same,
     )
     .await?;
     println!("copy-staging rows: {:?}", copied.rows_affected);
-    drive( step_input(execution), |i| load_facts::handle(deps, i), same).await?;
-    drive( step_input(execution), |i| load_dimensions::handle(deps, i), same).await?;
-    let verified = drive( step_input(execution), |i| verify_counts::handle(deps, i), |o: &verify_counts::Output| &o.step).await?;
+    drive(step_input(execution), |i| load_facts::handle(deps, i), same).await?;
+    drive(
+        step_input(execution),
+        |i| load_dimensions::handle(deps, i),
+        same,
+    )
+    .await?;
+    let verified = drive(
+        step_input(execution),
+        |i| verify_counts::handle(deps, i),
+        |o: &verify_counts::Output| &o.step,
+    )
+    .await?;
     Ok(verified.report.expect("a report once done"))
 }
 
 fn counts(report: &verify_counts::Report) -> Vec<(String, i64)> {
-    report.counts.iter().map(|c| (c.table.clone(), c.rows)).collect()
+    report
+        .counts
+        .iter()
+        .map(|c| (c.table.clone(), c.rows))
+        .collect()
 }
 
 fn expected(pairs: &[(&str, i64)]) -> Vec<(String, i64)> {
     pairs.iter().map(|(t, n)| ((*t).to_owned(), *n)).collect()
 }
 
+/// The project's own miniature bucket (see tests/fixtures/sparkify-mini/README.md).
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/sparkify-mini")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_project_fixtures_load_with_their_hand_derived_counts() {
+    let pipeline = pipeline(fixtures(), "udacity-dend").await;
+    let report = run_all(&pipeline.deps, "mini-1", serde_json::json!({}))
+        .await
+        .unwrap();
+    assert_eq!(
+        counts(&report),
+        expected(&[
+            ("staging_events", 9),
+            ("staging_songs", 4),
+            ("songplays", 5),
+            ("users", 3),
+            ("songs", 4),
+            ("artists", 3),
+            ("time", 5),
+        ])
+    );
+    assert!(report.passed, "{:?}", report.checks);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_full_sparkify_data_set_loads_with_the_measured_counts_and_every_check_passing() {
     let pipeline = pipeline(shared_data(), "udacity-dend").await;
     let started = Instant::now();
-    let report = run_all(&pipeline.deps, "full-1", serde_json::json!({})).await.unwrap();
+    let report = run_all(&pipeline.deps, "full-1", serde_json::json!({}))
+        .await
+        .unwrap();
     println!("full data set: {:.1} s", started.elapsed().as_secs_f64());
     assert_eq!(
         counts(&report),
@@ -150,6 +212,8 @@ async fn the_full_sparkify_data_set_loads_with_the_measured_counts_and_every_che
     assert!(report.checks.len() >= 14);
 
     // Every step can run twice and leave the same tables.
-    let again = run_all(&pipeline.deps, "full-2", serde_json::json!({})).await.unwrap();
+    let again = run_all(&pipeline.deps, "full-2", serde_json::json!({}))
+        .await
+        .unwrap();
     assert_eq!(counts(&again), counts(&report));
 }

@@ -32,7 +32,7 @@ use std::io::Read;
 use tokio_postgres::Client;
 
 /// S3 objects a COPY reads at once.
-const OBJECTS_IN_FLIGHT: usize = 32;
+const OBJECTS_IN_FLIGHT: usize = 64;
 
 /// How JSON fields map to columns.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -156,7 +156,11 @@ pub fn parse(sql: &str) -> Result<Option<CopyCommand>, String> {
                     Token::Number(n, _) => n
                         .parse()
                         .map_err(|_| format!("ERROR: MAXERROR must be a whole number, got {n}"))?,
-                    other => return Err(format!("ERROR: MAXERROR must be a whole number, got {other}")),
+                    other => {
+                        return Err(format!(
+                            "ERROR: MAXERROR must be a whole number, got {other}"
+                        ));
+                    }
                 };
             }
             "TRUNCATECOLUMNS" => command.truncate_columns = true,
@@ -233,7 +237,11 @@ enum Kind {
 
 /// Runs a COPY on `client` (inside the caller's transaction). The report's errors must be
 /// recorded by the caller whether this succeeds or fails; on failure they come with the error.
-pub async fn run(client: &Client, s3: &S3Client, command: &CopyCommand) -> Result<CopyReport, (String, Vec<LoadError>)> {
+pub async fn run(
+    client: &Client,
+    s3: &S3Client,
+    command: &CopyCommand,
+) -> Result<CopyReport, (String, Vec<LoadError>)> {
     let fail = |message: String| (message, Vec::new());
     let columns = table_columns(client, command).await.map_err(fail)?;
     let objects = source_objects(s3, command).await.map_err(fail)?;
@@ -279,7 +287,15 @@ pub async fn run(client: &Client, s3: &S3Client, command: &CopyCommand) -> Resul
                 .map_err(|err| fail(format!("ERROR: gzip decompression of {uri} failed: {err}")))?;
             raw = inflated;
         }
-        load_object(command, &columns, paths.as_deref(), uri, &raw, &mut buffer, &mut report);
+        load_object(
+            command,
+            &columns,
+            paths.as_deref(),
+            uri,
+            &raw,
+            &mut buffer,
+            &mut report,
+        );
     }
     tracing::info!(
         table = %command.table,
@@ -305,7 +321,10 @@ pub async fn run(client: &Client, s3: &S3Client, command: &CopyCommand) -> Resul
         .join(", ");
     let errors = std::mem::take(&mut report.errors);
     let sink = client
-        .copy_in(&format!("COPY {} ({column_list}) FROM STDIN", command.table))
+        .copy_in(&format!(
+            "COPY {} ({column_list}) FROM STDIN",
+            command.table
+        ))
         .await
         .map_err(|err| (crate::backend::error_text(&err), errors.clone()))?;
     futures_util::pin_mut!(sink);
@@ -330,7 +349,18 @@ fn load_object(
     buffer: &mut BytesMut,
     report: &mut CopyReport,
 ) {
-    let line_of = |offset: usize| 1 + raw[..offset.min(raw.len())].iter().filter(|b| **b == b'\n').count() as i64;
+    // Line numbers advance with the offset, so counting stays linear in the object's size.
+    let mut counted_to = 0;
+    let mut line = 1_i64;
+    let mut line_of = |offset: usize| {
+        let offset = offset.min(raw.len());
+        line += raw[counted_to..offset]
+            .iter()
+            .filter(|b| **b == b'\n')
+            .count() as i64;
+        counted_to = offset;
+        line
+    };
     let mut offset = 0;
     while offset < raw.len() {
         // Skip whitespace between records.
@@ -364,7 +394,10 @@ fn load_object(
             }
             Some(Err(err)) => {
                 let line = line_of(start);
-                let end = raw[start..].iter().position(|b| *b == b'\n').map_or(raw.len(), |p| start + p);
+                let end = raw[start..]
+                    .iter()
+                    .position(|b| *b == b'\n')
+                    .map_or(raw.len(), |p| start + p);
                 report.errors.push(LoadError {
                     table: command.table.clone(),
                     file: uri.to_owned(),
@@ -393,7 +426,12 @@ fn convert_record<'a>(
 ) -> Result<Vec<Option<String>>, FieldError<'a>> {
     if !record.is_object() && paths.is_none() {
         let column = &columns[0];
-        return Err((column, record.to_string(), 1216, "Invalid JSON: a record must be a JSON object".into()));
+        return Err((
+            column,
+            record.to_string(),
+            1216,
+            "Invalid JSON: a record must be a JSON object".into(),
+        ));
     }
     columns
         .iter()
@@ -401,15 +439,25 @@ fn convert_record<'a>(
         .map(|(index, column)| {
             let value = match (paths, &command.mapping) {
                 (Some(paths), _) => follow(record, &paths[index]),
-                (None, JsonMapping::Auto { ignore_case: true }) => record
-                    .as_object()
-                    .and_then(|map| map.iter().find(|(k, _)| k.eq_ignore_ascii_case(&column.name)).map(|(_, v)| v)),
+                (None, JsonMapping::Auto { ignore_case: true }) => {
+                    record.as_object().and_then(|map| {
+                        map.iter()
+                            .find(|(k, _)| k.eq_ignore_ascii_case(&column.name))
+                            .map(|(_, v)| v)
+                    })
+                }
                 (None, _) => record.get(&column.name),
             };
-            let converted = convert(command, column, value.unwrap_or(&Value::Null))
-                .map_err(|(code, reason)| (column, value.map_or(String::new(), raw_text), code, reason))?;
+            let converted = convert(command, column, value.unwrap_or(&Value::Null)).map_err(
+                |(code, reason)| (column, value.map_or(String::new(), raw_text), code, reason),
+            )?;
             if converted.is_none() && column.not_null {
-                return Err((column, String::new(), 1213, "Missing data for not-null field".into()));
+                return Err((
+                    column,
+                    String::new(),
+                    1213,
+                    "Missing data for not-null field".into(),
+                ));
             }
             Ok(converted)
         })
@@ -424,7 +472,11 @@ fn raw_text(value: &Value) -> String {
 }
 
 /// One value for one column, or (error code, reason).
-fn convert(command: &CopyCommand, column: &Column, value: &Value) -> Result<Option<String>, (i32, String)> {
+fn convert(
+    command: &CopyCommand,
+    column: &Column,
+    value: &Value,
+) -> Result<Option<String>, (i32, String)> {
     if value.is_null() {
         return Ok(None);
     }
@@ -433,7 +485,12 @@ fn convert(command: &CopyCommand, column: &Column, value: &Value) -> Result<Opti
             Value::String(s) => s.clone(),
             Value::Number(n) => n.to_string(),
             Value::Bool(b) => b.to_string(),
-            _ => return Err((1216, "Invalid data: a JSON object or array cannot load into a text column".into())),
+            _ => {
+                return Err((
+                    1216,
+                    "Invalid data: a JSON object or array cannot load into a text column".into(),
+                ));
+            }
         };
         if command.empty_as_null && text.is_empty() {
             return Ok(None);
@@ -472,11 +529,20 @@ fn convert(command: &CopyCommand, column: &Column, value: &Value) -> Result<Opti
                     .char_indices()
                     .find(|(i, c)| !(c.is_ascii_digit() || (*i == 0 && (*c == '-' || *c == '+'))))
                     .unwrap_or((0, ' '));
-                return Err((1207, format!("Invalid digit, Value '{bad}', Pos {pos}, Type: Integer")));
+                return Err((
+                    1207,
+                    format!("Invalid digit, Value '{bad}', Pos {pos}, Type: Integer"),
+                ));
             }
             match text.parse::<i64>() {
                 Ok(n) if n >= min && n <= max => Ok(Some(n.to_string())),
-                _ => Err((1222, format!("Overflow, Value '{text}' is out of range for {}", column.type_name))),
+                _ => Err((
+                    1222,
+                    format!(
+                        "Overflow, Value '{text}' is out of range for {}",
+                        column.type_name
+                    ),
+                )),
             }
         }
         Kind::Float => text
@@ -486,8 +552,18 @@ fn convert(command: &CopyCommand, column: &Column, value: &Value) -> Result<Opti
             .map(|f| Some(format_float(f)))
             .ok_or((1208, format!("Invalid digit, Value '{text}', Type: Double"))),
         Kind::Decimal => {
-            let valid = text.parse::<f64>().is_ok() && text.bytes().all(|b| b.is_ascii_digit() || b"+-.eE".contains(&b));
-            if valid { Ok(Some(text)) } else { Err((1209, format!("Invalid digit, Value '{text}', Type: Decimal"))) }
+            let valid = text.parse::<f64>().is_ok()
+                && text
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || b"+-.eE".contains(&b));
+            if valid {
+                Ok(Some(text))
+            } else {
+                Err((
+                    1209,
+                    format!("Invalid digit, Value '{text}', Type: Decimal"),
+                ))
+            }
         }
         Kind::Bool => match text.to_ascii_lowercase().as_str() {
             "t" | "true" | "y" | "yes" | "1" => Ok(Some("true".into())),
@@ -496,10 +572,29 @@ fn convert(command: &CopyCommand, column: &Column, value: &Value) -> Result<Opti
         },
         Kind::Timestamp => timestamp(command.time_format.as_deref(), &text)
             .map(Some)
-            .ok_or_else(|| (1206, format!("Invalid timestamp format or value [{}]", command.time_format.as_deref().unwrap_or("YYYY-MM-DD HH24:MI:SS")))),
+            .ok_or_else(|| {
+                (
+                    1206,
+                    format!(
+                        "Invalid timestamp format or value [{}]",
+                        command
+                            .time_format
+                            .as_deref()
+                            .unwrap_or("YYYY-MM-DD HH24:MI:SS")
+                    ),
+                )
+            }),
         Kind::Date => date(command.date_format.as_deref(), &text)
             .map(Some)
-            .ok_or_else(|| (1205, format!("Invalid Date Format - value '{text}' [{}]", command.date_format.as_deref().unwrap_or("YYYY-MM-DD")))),
+            .ok_or_else(|| {
+                (
+                    1205,
+                    format!(
+                        "Invalid Date Format - value '{text}' [{}]",
+                        command.date_format.as_deref().unwrap_or("YYYY-MM-DD")
+                    ),
+                )
+            }),
         Kind::Text { .. } => unreachable!("handled above"),
     }
 }
@@ -512,8 +607,14 @@ fn format_float(f: f64) -> String {
 fn timestamp(format: Option<&str>, text: &str) -> Option<String> {
     let from_epoch = |micros: i64| Some(crate::backend::unix_micros_text(micros));
     match format.map(str::to_ascii_lowercase).as_deref() {
-        Some("epochmillisecs") => text.parse::<f64>().ok().and_then(|ms| from_epoch((ms * 1000.0).round() as i64)),
-        Some("epochsecs") => text.parse::<f64>().ok().and_then(|s| from_epoch((s * 1e6).round() as i64)),
+        Some("epochmillisecs") => text
+            .parse::<f64>()
+            .ok()
+            .and_then(|ms| from_epoch((ms * 1000.0).round() as i64)),
+        Some("epochsecs") => text
+            .parse::<f64>()
+            .ok()
+            .and_then(|s| from_epoch((s * 1e6).round() as i64)),
         Some("auto") | None => plain_timestamp(text),
         Some(_) => plain_timestamp(text),
     }
@@ -535,7 +636,8 @@ fn date(_format: Option<&str>, text: &str) -> Option<String> {
     let y: u32 = pieces.next()?.parse().ok()?;
     let m: u32 = pieces.next()?.parse().ok()?;
     let d: u32 = pieces.next()?.parse().ok()?;
-    ((1..=9999).contains(&y) && (1..=12).contains(&m) && (1..=31).contains(&d)).then(|| text.to_owned())
+    ((1..=9999).contains(&y) && (1..=12).contains(&m) && (1..=31).contains(&d))
+        .then(|| text.to_owned())
 }
 
 /// Appends one row in PostgreSQL's COPY text format.
@@ -575,7 +677,8 @@ enum PathStep {
 
 /// Reads a JSONPaths file: `{"jsonpaths": ["$['a']", "$.b", "$['c'][0]", ...]}`.
 fn parse_jsonpaths(text: &str) -> Result<Vec<Vec<PathStep>>, String> {
-    let doc: Value = serde_json::from_str(text).map_err(|err| format!("ERROR: JSONPaths file is not valid JSON: {err}"))?;
+    let doc: Value = serde_json::from_str(text)
+        .map_err(|err| format!("ERROR: JSONPaths file is not valid JSON: {err}"))?;
     let paths = doc
         .get("jsonpaths")
         .and_then(Value::as_array)
@@ -583,7 +686,9 @@ fn parse_jsonpaths(text: &str) -> Result<Vec<Vec<PathStep>>, String> {
     paths
         .iter()
         .map(|path| {
-            let path = path.as_str().ok_or("ERROR: every JSONPath must be a string")?;
+            let path = path
+                .as_str()
+                .ok_or("ERROR: every JSONPath must be a string")?;
             parse_path(path).ok_or_else(|| format!("ERROR: Invalid JSONPath format: {path}"))
         })
         .collect()
@@ -638,7 +743,10 @@ async fn table_columns(client: &Client, command: &CopyCommand) -> Result<Vec<Col
         .await
         .map_err(|err| crate::backend::error_text(&err))?;
     if rows.is_empty() {
-        return Err(format!("ERROR: relation \"{}\" does not exist", command.table));
+        return Err(format!(
+            "ERROR: relation \"{}\" does not exist",
+            command.table
+        ));
     }
     let mut all = Vec::with_capacity(rows.len());
     for row in rows {
@@ -650,9 +758,18 @@ async fn table_columns(client: &Client, command: &CopyCommand) -> Result<Vec<Col
             "varchar" | "bpchar" | "text" => Kind::Text {
                 max_bytes: (typmod > 4).then(|| (typmod - 4) as usize),
             },
-            "int2" => Kind::Int { min: i16::MIN.into(), max: i16::MAX.into() },
-            "int4" => Kind::Int { min: i32::MIN.into(), max: i32::MAX.into() },
-            "int8" => Kind::Int { min: i64::MIN, max: i64::MAX },
+            "int2" => Kind::Int {
+                min: i16::MIN.into(),
+                max: i16::MAX.into(),
+            },
+            "int4" => Kind::Int {
+                min: i32::MIN.into(),
+                max: i32::MAX.into(),
+            },
+            "int8" => Kind::Int {
+                min: i64::MIN,
+                max: i64::MAX,
+            },
             "float4" | "float8" => Kind::Float,
             "numeric" => Kind::Decimal,
             "bool" => Kind::Bool,
@@ -664,7 +781,12 @@ async fn table_columns(client: &Client, command: &CopyCommand) -> Result<Vec<Col
                 ));
             }
         };
-        all.push(Column { name, type_name, kind, not_null: row.get(4) });
+        all.push(Column {
+            name,
+            type_name,
+            kind,
+            not_null: row.get(4),
+        });
     }
     match &command.columns {
         None => Ok(all),
@@ -674,7 +796,12 @@ async fn table_columns(client: &Client, command: &CopyCommand) -> Result<Vec<Col
                 all.iter()
                     .find(|c| c.name.eq_ignore_ascii_case(name))
                     .cloned()
-                    .ok_or_else(|| format!("ERROR: column \"{name}\" of relation \"{}\" does not exist", command.table))
+                    .ok_or_else(|| {
+                        format!(
+                            "ERROR: column \"{name}\" of relation \"{}\" does not exist",
+                            command.table
+                        )
+                    })
             })
             .collect(),
     }
@@ -698,23 +825,48 @@ async fn source_objects(s3: &S3Client, command: &CopyCommand) -> Result<Vec<Stri
             .ok_or_else(|| format!("ERROR: manifest {} has no \"entries\" list", command.from))?;
         let mut uris = Vec::new();
         for entry in entries {
-            let url = entry.get("url").and_then(Value::as_str).ok_or("ERROR: a manifest entry has no url")?;
-            let mandatory = entry.get("mandatory").and_then(Value::as_bool).unwrap_or(false);
+            let url = entry
+                .get("url")
+                .and_then(Value::as_str)
+                .ok_or("ERROR: a manifest entry has no url")?;
+            let mandatory = entry
+                .get("mandatory")
+                .and_then(Value::as_bool)
+                .unwrap_or(false);
             let (bucket, key) = split_uri(url)?;
-            let exists = s3.head_object().bucket(bucket).key(key).send().await.is_ok();
+            let exists = s3
+                .head_object()
+                .bucket(bucket)
+                .key(key)
+                .send()
+                .await
+                .is_ok();
             if exists {
                 uris.push(url.to_owned());
             } else if mandatory {
-                return Err(format!("ERROR: Manifest file entry {url} is mandatory but was not found (code 1212)"));
+                return Err(format!(
+                    "ERROR: Manifest file entry {url} is mandatory but was not found (code 1212)"
+                ));
             }
         }
         return Ok(uris);
     }
     let (bucket, prefix) = split_uri(&command.from)?;
     let mut uris = Vec::new();
-    let mut pages = s3.list_objects_v2().bucket(bucket).prefix(prefix).into_paginator().send();
+    let mut pages = s3
+        .list_objects_v2()
+        .bucket(bucket)
+        .prefix(prefix)
+        .into_paginator()
+        .send();
     while let Some(page) = pages.next().await {
-        let page = page.map_err(|err| format!("ERROR: S3 list of {} failed: {}", command.from, sdk_error(&err)))?;
+        let page = page.map_err(|err| {
+            format!(
+                "ERROR: S3 list of {} failed: {}",
+                command.from,
+                sdk_error(&err)
+            )
+        })?;
         for object in page.contents() {
             if let Some(key) = object.key()
                 && !key.ends_with('/')
@@ -724,7 +876,9 @@ async fn source_objects(s3: &S3Client, command: &CopyCommand) -> Result<Vec<Stri
         }
     }
     if uris.is_empty() {
-        return Err(format!("ERROR: The specified S3 prefix '{prefix}' does not exist"));
+        return Err(format!(
+            "ERROR: The specified S3 prefix '{prefix}' does not exist"
+        ));
     }
     uris.sort();
     Ok(uris)
@@ -738,7 +892,12 @@ async fn get_object(s3: &S3Client, uri: &str) -> Result<Vec<u8>, String> {
         .key(key)
         .send()
         .await
-        .map_err(|err| format!("ERROR: S3 object {uri} could not be read: {}", sdk_error(&err)))?;
+        .map_err(|err| {
+            format!(
+                "ERROR: S3 object {uri} could not be read: {}",
+                sdk_error(&err)
+            )
+        })?;
     let bytes: Bytes = object
         .body
         .collect()
@@ -760,7 +919,11 @@ fn sdk_error(err: &(dyn std::error::Error + 'static)) -> String {
 }
 
 /// Writes load errors to `stl_load_errors`, outside any transaction.
-pub async fn record_errors(client: &Client, query: i64, errors: &[LoadError]) -> Result<(), String> {
+pub async fn record_errors(
+    client: &Client,
+    query: i64,
+    errors: &[LoadError],
+) -> Result<(), String> {
     for error in errors {
         client
             .execute(
@@ -816,10 +979,15 @@ mod tests {
         );
         assert_eq!(events.table, "staging_events");
         assert_eq!(events.from, "s3://udacity-dend/log_data/");
-        assert_eq!(events.mapping, JsonMapping::Paths("s3://udacity-dend/log_json_path.json".into()));
+        assert_eq!(
+            events.mapping,
+            JsonMapping::Paths("s3://udacity-dend/log_json_path.json".into())
+        );
         assert_eq!(events.max_errors, 10);
         assert!(events.truncate_columns && events.blanks_as_null && events.empty_as_null);
-        let songs = parsed("copy staging_songs (song_id, title) from 's3://b/song_data/' credentials 'aws_iam_role=x' json 'auto ignorecase' gzip manifest maxerror as 3 timeformat 'epochmillisecs'");
+        let songs = parsed(
+            "copy staging_songs (song_id, title) from 's3://b/song_data/' credentials 'aws_iam_role=x' json 'auto ignorecase' gzip manifest maxerror as 3 timeformat 'epochmillisecs'",
+        );
         assert_eq!(songs.columns, Some(vec!["song_id".into(), "title".into()]));
         assert_eq!(songs.mapping, JsonMapping::Auto { ignore_case: true });
         assert!(songs.gzip && songs.manifest);
@@ -830,7 +998,10 @@ mod tests {
     #[test]
     fn unknown_options_and_formats_are_redshift_style_errors() {
         let unknown = parse("COPY t FROM 's3://b/k' JSON 'auto' EXPLODE").unwrap_err();
-        assert!(unknown.starts_with("ERROR: syntax error at or near"), "{unknown}");
+        assert!(
+            unknown.starts_with("ERROR: syntax error at or near"),
+            "{unknown}"
+        );
         let csv = parse("COPY t FROM 's3://b/k' CSV").unwrap_err();
         assert!(csv.contains("not supported"), "{csv}");
         let no_format = parse("COPY t FROM 's3://b/k' IAM_ROLE default").unwrap_err();
@@ -839,16 +1010,30 @@ mod tests {
 
     #[test]
     fn jsonpaths_read_bracket_and_dot_forms() {
-        let paths = parse_jsonpaths(r#"{"jsonpaths": ["$['userId']", "$.a.b", "$['list'][1]", "$[\"q\"]"]}"#).unwrap();
+        let paths = parse_jsonpaths(
+            r#"{"jsonpaths": ["$['userId']", "$.a.b", "$['list'][1]", "$[\"q\"]"]}"#,
+        )
+        .unwrap();
         assert_eq!(paths[0], vec![PathStep::Key("userId".into())]);
-        assert_eq!(paths[1], vec![PathStep::Key("a".into()), PathStep::Key("b".into())]);
-        assert_eq!(paths[2], vec![PathStep::Key("list".into()), PathStep::Index(1)]);
+        assert_eq!(
+            paths[1],
+            vec![PathStep::Key("a".into()), PathStep::Key("b".into())]
+        );
+        assert_eq!(
+            paths[2],
+            vec![PathStep::Key("list".into()), PathStep::Index(1)]
+        );
         assert_eq!(paths[3], vec![PathStep::Key("q".into())]);
         assert!(parse_jsonpaths(r#"{"jsonpaths": ["artist"]}"#).is_err());
     }
 
     fn column(kind: Kind) -> Column {
-        Column { name: "c".into(), type_name: "t".into(), kind, not_null: false }
+        Column {
+            name: "c".into(),
+            type_name: "t".into(),
+            kind,
+            not_null: false,
+        }
     }
 
     fn command() -> CopyCommand {
@@ -859,7 +1044,10 @@ mod tests {
     fn conversions_follow_the_documented_rules() {
         let cmd = command();
         let text8 = column(Kind::Text { max_bytes: Some(8) });
-        let int = column(Kind::Int { min: i32::MIN.into(), max: i32::MAX.into() });
+        let int = column(Kind::Int {
+            min: i32::MIN.into(),
+            max: i32::MAX.into(),
+        });
         let float = column(Kind::Float);
         let convert = |c: &Column, v: Value| convert(&cmd, c, &v);
         use serde_json::json;
@@ -871,28 +1059,44 @@ mod tests {
         assert_eq!(convert(&int, json!(1.5)).unwrap_err().0, 1207);
         assert_eq!(convert(&int, json!("12a")).unwrap_err().0, 1207);
         assert_eq!(convert(&int, json!(3_000_000_000_i64)).unwrap_err().0, 1222);
-        assert_eq!(convert(&float, json!(1540919166796.0)), Ok(Some("1540919166796.0".into())));
+        assert_eq!(
+            convert(&float, json!(1540919166796.0)),
+            Ok(Some("1540919166796.0".into()))
+        );
         assert_eq!(convert(&float, json!("x")).unwrap_err().0, 1208);
         // "ü" is two bytes: nine bytes do not fit VARCHAR(8).
-        assert_eq!(convert(&text8, json!("abcdefgü")).unwrap_err(), (1204, "String length exceeds DDL length".into()));
+        assert_eq!(
+            convert(&text8, json!("abcdefgü")).unwrap_err(),
+            (1204, "String length exceeds DDL length".into())
+        );
         assert_eq!(convert(&text8, json!({"a": 1})).unwrap_err().0, 1216);
         assert_eq!(convert(&text8, json!("")), Ok(Some(String::new())));
     }
 
     #[test]
     fn truncate_empty_and_blank_options_apply_to_text() {
-        let cmd = parsed("COPY t FROM 's3://b/k' JSON 'auto' TRUNCATECOLUMNS EMPTYASNULL BLANKSASNULL");
+        let cmd =
+            parsed("COPY t FROM 's3://b/k' JSON 'auto' TRUNCATECOLUMNS EMPTYASNULL BLANKSASNULL");
         let text8 = column(Kind::Text { max_bytes: Some(8) });
         use serde_json::json;
-        assert_eq!(convert(&cmd, &text8, &json!("abcdefgü")), Ok(Some("abcdefg".into())));
+        assert_eq!(
+            convert(&cmd, &text8, &json!("abcdefgü")),
+            Ok(Some("abcdefg".into()))
+        );
         assert_eq!(convert(&cmd, &text8, &json!("")), Ok(None));
         assert_eq!(convert(&cmd, &text8, &json!("   ")), Ok(None));
     }
 
     #[test]
     fn timestamps_follow_timeformat() {
-        assert_eq!(timestamp(Some("epochmillisecs"), "1541105830796").as_deref(), Some("2018-11-01 20:57:10.796"));
-        assert_eq!(timestamp(None, "2018-11-01 21:01:46").as_deref(), Some("2018-11-01 21:01:46"));
+        assert_eq!(
+            timestamp(Some("epochmillisecs"), "1541105830796").as_deref(),
+            Some("2018-11-01 20:57:10.796")
+        );
+        assert_eq!(
+            timestamp(None, "2018-11-01 21:01:46").as_deref(),
+            Some("2018-11-01 21:01:46")
+        );
         assert_eq!(timestamp(None, "yesterday"), None);
     }
 
@@ -900,15 +1104,43 @@ mod tests {
     fn malformed_lines_are_rejected_and_loading_goes_on() {
         let cmd = command();
         let columns = vec![
-            Column { name: "a".into(), type_name: "integer".into(), kind: Kind::Int { min: i32::MIN.into(), max: i32::MAX.into() }, not_null: false },
-            Column { name: "b".into(), type_name: "character varying(4)".into(), kind: Kind::Text { max_bytes: Some(4) }, not_null: false },
+            Column {
+                name: "a".into(),
+                type_name: "integer".into(),
+                kind: Kind::Int {
+                    min: i32::MIN.into(),
+                    max: i32::MAX.into(),
+                },
+                not_null: false,
+            },
+            Column {
+                name: "b".into(),
+                type_name: "character varying(4)".into(),
+                kind: Kind::Text { max_bytes: Some(4) },
+                not_null: false,
+            },
         ];
         let raw = b"{\"a\": 1, \"b\": \"x\"}\n{\"a\": 2, \"b\": \n{\"a\": \"z\"}\n{\"b\": \"toolong\"}\n{\"a\": 5}";
         let mut buffer = BytesMut::new();
         let mut report = CopyReport::default();
-        load_object(&cmd, &columns, None, "s3://b/f.json", raw, &mut buffer, &mut report);
-        assert_eq!(String::from_utf8(buffer.to_vec()).unwrap(), "1\tx\n5\t\\N\n");
-        let rejected: Vec<(i64, i32, &str)> = report.errors.iter().map(|e| (e.line, e.code, e.column.as_str())).collect();
+        load_object(
+            &cmd,
+            &columns,
+            None,
+            "s3://b/f.json",
+            raw,
+            &mut buffer,
+            &mut report,
+        );
+        assert_eq!(
+            String::from_utf8(buffer.to_vec()).unwrap(),
+            "1\tx\n5\t\\N\n"
+        );
+        let rejected: Vec<(i64, i32, &str)> = report
+            .errors
+            .iter()
+            .map(|e| (e.line, e.code, e.column.as_str()))
+            .collect();
         assert_eq!(rejected, [(2, 1216, ""), (3, 1207, "a"), (4, 1204, "b")]);
         assert!(report.errors.iter().all(|e| e.file == "s3://b/f.json"));
     }

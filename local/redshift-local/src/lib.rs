@@ -5,10 +5,9 @@ pub mod api;
 pub mod backend;
 pub mod copy;
 pub mod dialect;
+pub mod managed;
 pub mod s3;
 pub mod statements;
-#[cfg(feature = "testing")]
-pub mod testing;
 
 use api::Api;
 use axum::Router;
@@ -110,13 +109,20 @@ pub async fn start(config: LocalConfig) -> Result<Running, String> {
         .client()
         .batch_execute(copy::LOAD_ERROR_VIEWS)
         .await
-        .map_err(|err| format!("cannot create the load-error views: {}", backend::error_text(&err)))?;
+        .map_err(|err| {
+            format!(
+                "cannot create the load-error views: {}",
+                backend::error_text(&err)
+            )
+        })?;
     let s3_server = match &config.s3_root {
         Some(root) => Some(s3::serve(root, config.s3_addr).await?),
         None => None,
     };
     let s3_addr = s3_server.as_ref().map(|s| s.addr);
-    let s3_endpoint = s3_addr.map(|addr| format!("http://{addr}")).or(config.s3_endpoint.clone());
+    let s3_endpoint = s3_addr
+        .map(|addr| format!("http://{addr}"))
+        .or(config.s3_endpoint.clone());
     let runner = Arc::new(Runner {
         store: Arc::new(Store::default()),
         pool,

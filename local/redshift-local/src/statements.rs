@@ -270,7 +270,16 @@ pub async fn run(runner: Arc<Runner>, id: String) {
     }
     let client = conn.client();
     let mut load_errors = Vec::new();
-    let ending = run_sqls(&runner, client, &id, &sqls, &parameters, is_batch, &mut load_errors).await;
+    let ending = run_sqls(
+        &runner,
+        client,
+        &id,
+        &sqls,
+        &parameters,
+        is_batch,
+        &mut load_errors,
+    )
+    .await;
     if !load_errors.is_empty()
         && let Err(err) = copy::record_errors(client, query_id, &load_errors).await
     {
@@ -297,7 +306,10 @@ async fn run_sqls(
 ) -> Ending {
     let store = &runner.store;
     if is_batch && let Err(err) = client.batch_execute("BEGIN").await {
-        return Ending::Failed { sub: None, error: backend::error_text(&err) };
+        return Ending::Failed {
+            sub: None,
+            error: backend::error_text(&err),
+        };
     }
     for (index, sql) in sqls.iter().enumerate() {
         store.update(id, |s| {
@@ -306,11 +318,17 @@ async fn run_sqls(
         });
         let outcome = match copy::parse(sql) {
             Ok(Some(command)) => match &runner.s3 {
-                None => Err("ERROR: COPY needs S3, and the local stand-in was started without it".to_owned()),
+                None => Err(
+                    "ERROR: COPY needs S3, and the local stand-in was started without it"
+                        .to_owned(),
+                ),
                 Some(s3) => match copy::run(client, s3, &command).await {
                     Ok(report) => {
                         load_errors.extend(report.errors);
-                        Ok(Outcome { rows: report.rows_loaded, result: None })
+                        Ok(Outcome {
+                            rows: report.rows_loaded,
+                            result: None,
+                        })
                     }
                     Err((error, errors)) => {
                         load_errors.extend(errors);
@@ -342,12 +360,18 @@ async fn run_sqls(
                 if cancelled || backend::is_cancellation(&error) {
                     return Ending::Aborted;
                 }
-                return Ending::Failed { sub: Some(index), error };
+                return Ending::Failed {
+                    sub: Some(index),
+                    error,
+                };
             }
         }
     }
     if is_batch && let Err(err) = client.batch_execute("COMMIT").await {
-        return Ending::Failed { sub: None, error: backend::error_text(&err) };
+        return Ending::Failed {
+            sub: None,
+            error: backend::error_text(&err),
+        };
     }
     Ending::Committed
 }

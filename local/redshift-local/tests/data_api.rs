@@ -5,20 +5,20 @@ use aws_sdk_redshiftdata::Client;
 use aws_sdk_redshiftdata::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_redshiftdata::error::ProvideErrorMetadata;
 use aws_sdk_redshiftdata::types::{Field, SqlParameter, StatusString};
+use redshift_local::managed::ManagedPostgres;
 use redshift_local::{LocalConfig, Running};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
-use redshift_local::testing::TestPostgres;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 struct Env {
-    _postgres: TestPostgres,
+    _postgres: ManagedPostgres,
     local: Running,
     client: Client,
 }
 
 async fn start_with(page_rows: usize) -> Env {
-    let postgres = TestPostgres::start();
+    let postgres = ManagedPostgres::start().expect("PostgreSQL starts");
     let mut config = LocalConfig::new(postgres.url());
     config.data_api_addr = SocketAddr::from(([127, 0, 0, 1], 0));
     config.page_rows = page_rows;

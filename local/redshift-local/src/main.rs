@@ -1,0 +1,139 @@
+//! `redshift-local`: the Redshift Data API and S3 on this machine. See `--help`.
+
+use redshift_local::managed::ManagedPostgres;
+use redshift_local::{DEFAULT_DATA_API_PORT, DEFAULT_S3_PORT, LocalConfig};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+
+const USAGE: &str = "\
+redshift-local: a local stand-in for the Amazon Redshift Data API (and S3), on PostgreSQL
+
+usage: redshift-local [options]
+
+  --database-url URL   PostgreSQL to run the SQL on           [REDSHIFT_LOCAL_DATABASE_URL]
+                       (default: a private PostgreSQL started from the machine's server
+                       binaries in a temp dir, removed on exit)
+  --connections N      connections to it (default 4)           [REDSHIFT_LOCAL_CONNECTIONS]
+  --s3-root DIR        serve DIR as S3, one sub-folder per bucket  [REDSHIFT_LOCAL_S3_ROOT]
+  --s3-endpoint URL    without --s3-root: the S3 COPY reads from   [REDSHIFT_LOCAL_S3_ENDPOINT]
+  --bind ADDR          address to listen on (default 127.0.0.1)    [REDSHIFT_LOCAL_BIND]
+  --data-api-port N    Data API port (default 9320)            [REDSHIFT_LOCAL_DATA_API_PORT]
+  --s3-port N          S3 port (default 9321)                  [REDSHIFT_LOCAL_S3_PORT]
+
+Then point clients at it:
+  AWS_ENDPOINT_URL_REDSHIFT_DATA=http://127.0.0.1:9320
+  AWS_ENDPOINT_URL_S3=http://127.0.0.1:9321   (any access key ID, secret access key `local`)
+";
+
+/// A setting from `--flag value`, else from the environment variable.
+fn setting(args: &[String], flag: &str, var: &str) -> Option<String> {
+    args.iter()
+        .position(|a| a == flag)
+        .and_then(|i| args.get(i + 1).cloned())
+        .or_else(|| std::env::var(var).ok().filter(|v| !v.is_empty()))
+}
+
+fn parsed<T: std::str::FromStr>(
+    args: &[String],
+    flag: &str,
+    var: &str,
+    default: T,
+) -> Result<T, String> {
+    match setting(args, flag, var) {
+        None => Ok(default),
+        Some(text) => text
+            .parse()
+            .map_err(|_| format!("{flag}: cannot read {text:?}")),
+    }
+}
+
+#[tokio::main]
+async fn main() -> Result<(), String> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "redshift_local=info".into()),
+        )
+        .init();
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().any(|a| a == "--help" || a == "-h") {
+        print!("{USAGE}");
+        return Ok(());
+    }
+    let known = [
+        "--database-url",
+        "--connections",
+        "--s3-root",
+        "--s3-endpoint",
+        "--bind",
+        "--data-api-port",
+        "--s3-port",
+    ];
+    if let Some(unknown) = args
+        .iter()
+        .step_by(2)
+        .find(|a| !known.contains(&a.as_str()))
+    {
+        return Err(format!("unknown option {unknown}\n\n{USAGE}"));
+    }
+    let bind: IpAddr = parsed(
+        &args,
+        "--bind",
+        "REDSHIFT_LOCAL_BIND",
+        IpAddr::V4(Ipv4Addr::LOCALHOST),
+    )?;
+    // Kept alive until exit; dropping it stops the server and removes its directory.
+    let mut managed = None;
+    let database_url = match setting(&args, "--database-url", "REDSHIFT_LOCAL_DATABASE_URL") {
+        Some(url) => url,
+        None => {
+            let postgres = ManagedPostgres::start()?;
+            let url = postgres.url();
+            tracing::info!(%url, "started a private PostgreSQL");
+            managed = Some(postgres);
+            url
+        }
+    };
+    let mut config = LocalConfig::new(database_url);
+    config.data_api_addr = SocketAddr::new(
+        bind,
+        parsed(
+            &args,
+            "--data-api-port",
+            "REDSHIFT_LOCAL_DATA_API_PORT",
+            DEFAULT_DATA_API_PORT,
+        )?,
+    );
+    config.s3_addr = SocketAddr::new(
+        bind,
+        parsed(
+            &args,
+            "--s3-port",
+            "REDSHIFT_LOCAL_S3_PORT",
+            DEFAULT_S3_PORT,
+        )?,
+    );
+    config.connections = parsed(&args, "--connections", "REDSHIFT_LOCAL_CONNECTIONS", 4)?;
+    config.s3_root = setting(&args, "--s3-root", "REDSHIFT_LOCAL_S3_ROOT").map(PathBuf::from);
+    config.s3_endpoint = setting(&args, "--s3-endpoint", "REDSHIFT_LOCAL_S3_ENDPOINT");
+    let running = redshift_local::start(config).await?;
+    println!("Data API: {}", running.data_api_url());
+    if let Some(s3) = running.s3_url() {
+        println!("S3:       {s3}");
+    }
+    wait_for_stop().await;
+    tracing::info!("stopping");
+    running.stop().await;
+    drop(managed);
+    Ok(())
+}
+
+/// Ctrl-C or SIGTERM.
+async fn wait_for_stop() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}
