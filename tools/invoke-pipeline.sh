@@ -86,9 +86,9 @@ step load-facts events/load-facts/first-call.json
 step load-dimensions events/load-dimensions/first-call.json
 step verify-counts events/verify-counts/first-call.json
 
-python3 - "$EXPECTED" <<<"$LAST" <<'PY'
-import json, sys
-report = json.load(sys.stdin)["report"]
+LAST="$LAST" python3 - "$EXPECTED" <<'PY'
+import json, os, sys
+report = json.loads(os.environ["LAST"])["report"]
 counts = {c["table"]: c["rows"] for c in report["counts"]}
 expected = {k: int(v) for k, v in (pair.split("=") for pair in sys.argv[1].split(","))}
 for table, rows in counts.items():
