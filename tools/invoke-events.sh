@@ -5,6 +5,7 @@
 # Data API call with DataApiUnavailable; a watch with no configuration answers ConfigError.
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+source tools/functions-env.sh
 
 PORT_CONFIGURED=${INVOKE_PORT:-9311}
 PORT_UNCONFIGURED=$((PORT_CONFIGURED + 1))
@@ -18,22 +19,8 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-cat > "$WORK/configured.env" <<ENV
-REDSHIFT_CLUSTER_ID=sparkify
-REDSHIFT_DB_USER=etl
-REDSHIFT_DATABASE=dev
-COPY_ROLE_ARN=arn:aws:iam::123456789012:role/sparkify-copy
-DATA_BUCKET=udacity-dend
-LOG_PREFIX=log_data/
-SONG_PREFIX=song_data/
-JSONPATHS_KEY=log_json_path.json
-DATA_REGION=us-west-2
-AWS_REGION=us-west-2
-AWS_ACCESS_KEY_ID=invoke-check
-AWS_SECRET_ACCESS_KEY=invoke-check
-AWS_ENDPOINT_URL_REDSHIFT_DATA=http://127.0.0.1:$CLOSED_PORT
-AWS_MAX_ATTEMPTS=1
-ENV
+functions_env "$WORK/configured.env" "http://127.0.0.1:$CLOSED_PORT"
+echo "AWS_MAX_ATTEMPTS=1" >> "$WORK/configured.env"
 grep -E '^AWS_' "$WORK/configured.env" > "$WORK/unconfigured.env"
 
 start_watch() { # port env-file log

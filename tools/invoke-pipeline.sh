@@ -9,6 +9,7 @@
 #   DATA_ROOT holds one folder per bucket (the bucket here is udacity-dend).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+source tools/functions-env.sh
 DATA_ROOT="$(cd "$1" && pwd)"
 EXPECTED="$2"
 
@@ -40,22 +41,7 @@ setsid "${CARGO_TARGET_DIR:-target}/debug/redshift-local" --s3-root "$DATA_ROOT"
 PIDS+=("$!")
 wait_for_port "$API_PORT" "$WORK/redshift-local.log"
 
-cat > "$WORK/functions.env" <<ENV
-REDSHIFT_CLUSTER_ID=local
-REDSHIFT_DB_USER=etl
-REDSHIFT_DATABASE=dev
-COPY_ROLE_ARN=arn:aws:iam::123456789012:role/sparkify-copy
-DATA_BUCKET=udacity-dend
-LOG_PREFIX=log_data/
-SONG_PREFIX=song_data/
-JSONPATHS_KEY=log_json_path.json
-DATA_REGION=us-west-2
-AWS_REGION=us-west-2
-AWS_ACCESS_KEY_ID=local
-AWS_SECRET_ACCESS_KEY=local
-AWS_ENDPOINT_URL_REDSHIFT_DATA=http://127.0.0.1:$API_PORT
-AWS_ENDPOINT_URL_S3=http://127.0.0.1:$S3_PORT
-ENV
+functions_env "$WORK/functions.env" "http://127.0.0.1:$API_PORT" "http://127.0.0.1:$S3_PORT"
 setsid cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$LAMBDA_PORT" \
   --env-file "$WORK/functions.env" >"$WORK/watch.log" 2>&1 &
 PIDS+=("$!")

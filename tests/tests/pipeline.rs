@@ -4,8 +4,7 @@
 
 use redshift_local::managed::ManagedPostgres;
 use redshift_local::{LocalConfig, Running};
-use sparkify::config::vars;
-use sparkify::{Config, DataApi, Deps, EtlError, StepInput, StepOutput};
+use sparkify::{DataApi, Deps, EtlError, StepInput, StepOutput};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -28,7 +27,7 @@ struct Pipeline {
     deps: Deps,
 }
 
-async fn pipeline(s3_root: PathBuf, bucket: &str) -> Pipeline {
+async fn pipeline(s3_root: PathBuf) -> Pipeline {
     // The stand-in's timings (COPY reads, statement failures) show with --nocapture.
     let _ = tracing_subscriber::fmt()
         .with_env_filter("redshift_local=info")
@@ -50,22 +49,8 @@ async fn pipeline(s3_root: PathBuf, bucket: &str) -> Pipeline {
         ))
         .endpoint_url(local.data_api_url())
         .build();
-    let config = Config::from_lookup(|name| {
-        let value = match name {
-            vars::CLUSTER_ID => "local",
-            vars::DB_USER => "etl",
-            vars::DATABASE => "dev",
-            vars::COPY_ROLE_ARN => "arn:aws:iam::123456789012:role/sparkify-copy",
-            vars::DATA_BUCKET => bucket,
-            vars::LOG_PREFIX => "log_data/",
-            vars::SONG_PREFIX => "song_data/",
-            vars::JSONPATHS_KEY => "log_json_path.json",
-            vars::DATA_REGION => "us-west-2",
-            _ => return None,
-        };
-        Some(value.to_owned())
-    })
-    .unwrap();
+    // The test configuration: a cluster target and the Sparkify bucket, as the stand-in serves it.
+    let config = sparkify::testing::config();
     let data_api = DataApi::new(
         aws_sdk_redshiftdata::Client::from_conf(sdk),
         config.warehouse.clone(),
@@ -169,7 +154,7 @@ fn fixtures() -> PathBuf {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_project_fixtures_load_with_their_hand_derived_counts() {
-    let pipeline = pipeline(fixtures(), "udacity-dend").await;
+    let pipeline = pipeline(fixtures()).await;
     let report = run_all(&pipeline.deps, "mini-1", serde_json::json!({}))
         .await
         .unwrap();
@@ -190,7 +175,7 @@ async fn the_project_fixtures_load_with_their_hand_derived_counts() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_full_sparkify_data_set_loads_with_the_measured_counts_and_every_check_passing() {
-    let pipeline = pipeline(shared_data(), "udacity-dend").await;
+    let pipeline = pipeline(shared_data()).await;
     let started = Instant::now();
     let report = run_all(&pipeline.deps, "full-1", serde_json::json!({}))
         .await
