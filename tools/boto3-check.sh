@@ -2,6 +2,8 @@
 # Starts redshift-local on the project fixtures and runs tools/boto3-data-api.py against it.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+source tools/functions-env.sh
+project_tools
 API_PORT=${BOTO3_API_PORT:-9430}
 S3_PORT=$((API_PORT + 1))
 LOG="$(mktemp)"

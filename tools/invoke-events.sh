@@ -6,6 +6,7 @@
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source tools/functions-env.sh
+project_tools
 
 PORT_CONFIGURED=${INVOKE_PORT:-9311}
 PORT_UNCONFIGURED=$((PORT_CONFIGURED + 1))

@@ -10,6 +10,7 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source tools/functions-env.sh
+project_tools
 DATA_ROOT="$(cd "$1" && pwd)"
 EXPECTED="$2"
 
@@ -27,9 +28,10 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-wait_for_port() { # port log
+wait_for_port() { # port log pid
   for _ in $(seq 1 600); do
     (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+    kill -0 "$3" 2>/dev/null || { echo "the server for port $1 exited:"; cat "$2"; return 1; }
     sleep 0.5
   done
   echo "nothing listens on $1 after 300 s:"; cat "$2"; return 1
@@ -39,13 +41,13 @@ cargo build --quiet -p redshift-local
 setsid "${CARGO_TARGET_DIR:-target}/debug/redshift-local" --s3-root "$DATA_ROOT" \
   --data-api-port "$API_PORT" --s3-port "$S3_PORT" >"$WORK/redshift-local.log" 2>&1 &
 PIDS+=("$!")
-wait_for_port "$API_PORT" "$WORK/redshift-local.log"
+wait_for_port "$API_PORT" "$WORK/redshift-local.log" "$!"
 
 functions_env "$WORK/functions.env" "http://127.0.0.1:$API_PORT" "http://127.0.0.1:$S3_PORT"
 setsid cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$LAMBDA_PORT" \
   --env-file "$WORK/functions.env" >"$WORK/watch.log" 2>&1 &
 PIDS+=("$!")
-wait_for_port "$LAMBDA_PORT" "$WORK/watch.log"
+wait_for_port "$LAMBDA_PORT" "$WORK/watch.log" "$!"
 
 # invoke FUNCTION JSON-PAYLOAD: prints the function's JSON answer, fails on a function error.
 invoke() {

@@ -43,7 +43,12 @@ fn is_root() -> bool {
 /// PostgreSQL will not run as root; as root, run it as the `postgres` account.
 fn command(program: &Path) -> Command {
     if is_root() {
-        let mut cmd = Command::new("runuser");
+        // /usr/sbin is not on every root PATH (cron, CI runners, `env -i`).
+        let runuser = ["/usr/sbin/runuser", "/sbin/runuser"]
+            .into_iter()
+            .find(|path| Path::new(path).exists())
+            .unwrap_or("runuser");
+        let mut cmd = Command::new(runuser);
         cmd.args(["-u", "postgres", "--"]).arg(program);
         cmd
     } else {
