@@ -5,6 +5,7 @@ pub mod api;
 pub mod backend;
 pub mod copy;
 pub mod dialect;
+pub mod embedded;
 pub mod managed;
 pub mod s3;
 pub mod statements;
@@ -39,6 +40,9 @@ pub struct LocalConfig {
     pub s3_addr: SocketAddr,
     /// Without `s3_root`: an S3 endpoint URL for COPY to read from instead.
     pub s3_endpoint: Option<String>,
+    /// Fault switch for tests: every statement stays STARTED at least this long, as a busy
+    /// warehouse's would, so callers go round their polling loops.
+    pub min_statement_time: std::time::Duration,
 }
 
 /// The Data API default port of `redshift-local`.
@@ -56,6 +60,7 @@ impl LocalConfig {
             s3_root: None,
             s3_addr: SocketAddr::from(([127, 0, 0, 1], DEFAULT_S3_PORT)),
             s3_endpoint: None,
+            min_statement_time: std::time::Duration::ZERO,
         }
     }
 }
@@ -127,6 +132,7 @@ pub async fn start(config: LocalConfig) -> Result<Running, String> {
         store: Arc::new(Store::default()),
         pool,
         s3: s3_endpoint.as_deref().map(s3::client),
+        min_statement_time: config.min_statement_time,
     });
     let api = Arc::new(Api {
         runner,

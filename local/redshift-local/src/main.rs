@@ -1,5 +1,6 @@
 //! `redshift-local`: the Redshift Data API and S3 on this machine. See `--help`.
 
+use redshift_local::embedded::EmbeddedPostgres;
 use redshift_local::managed::ManagedPostgres;
 use redshift_local::{DEFAULT_DATA_API_PORT, DEFAULT_S3_PORT, LocalConfig};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -10,15 +11,20 @@ redshift-local: a local stand-in for the Amazon Redshift Data API (and S3), on P
 
 usage: redshift-local [options]
 
-  --database-url URL   PostgreSQL to run the SQL on           [REDSHIFT_LOCAL_DATABASE_URL]
-                       (default: a private PostgreSQL started from the machine's server
-                       binaries in a temp dir, removed on exit)
-  --connections N      connections to it (default 4)           [REDSHIFT_LOCAL_CONNECTIONS]
+  --database-url URL   an external PostgreSQL to run the SQL on  [REDSHIFT_LOCAL_DATABASE_URL]
+                       (default: embedded PostgreSQL 17.5 in this process, in a temp dir
+                       removed on exit; one connection, statements run in order)
+  --postgres-binaries  instead, start a private PostgreSQL from the machine's server binaries
+                       (Debian's postgresql-15, or PG_BIN) in a temp dir  [REDSHIFT_LOCAL_POSTGRES_BINARIES=1]
+  --connections N      connections to an external or private server (default 4)
+                                                              [REDSHIFT_LOCAL_CONNECTIONS]
   --s3-root DIR        serve DIR as S3, one sub-folder per bucket  [REDSHIFT_LOCAL_S3_ROOT]
   --s3-endpoint URL    without --s3-root: the S3 COPY reads from   [REDSHIFT_LOCAL_S3_ENDPOINT]
   --bind ADDR          address to listen on (default 127.0.0.1)    [REDSHIFT_LOCAL_BIND]
   --data-api-port N    Data API port (default 9320)            [REDSHIFT_LOCAL_DATA_API_PORT]
   --s3-port N          S3 port (default 9321)                  [REDSHIFT_LOCAL_S3_PORT]
+  --min-statement-ms N test switch: every statement stays STARTED at least N ms
+                                                   [REDSHIFT_LOCAL_MIN_STATEMENT_MS]
 
 Then point clients at it:
   AWS_ENDPOINT_URL_REDSHIFT_DATA=http://127.0.0.1:9320
@@ -70,6 +76,13 @@ async fn run() -> Result<(), String> {
         print!("{USAGE}");
         return Ok(());
     }
+    // `--postgres-binaries` takes no value; the rest are `--flag value` pairs.
+    let use_binaries = args.iter().any(|a| a == "--postgres-binaries")
+        || std::env::var("REDSHIFT_LOCAL_POSTGRES_BINARIES").is_ok_and(|v| v == "1");
+    let args: Vec<String> = args
+        .into_iter()
+        .filter(|a| a != "--postgres-binaries")
+        .collect();
     let known = [
         "--database-url",
         "--connections",
@@ -78,6 +91,7 @@ async fn run() -> Result<(), String> {
         "--bind",
         "--data-api-port",
         "--s3-port",
+        "--min-statement-ms",
     ];
     if let Some(unknown) = args
         .iter()
@@ -92,15 +106,23 @@ async fn run() -> Result<(), String> {
         "REDSHIFT_LOCAL_BIND",
         IpAddr::V4(Ipv4Addr::LOCALHOST),
     )?;
-    // Kept alive until exit; dropping it stops the server and removes its directory.
-    let mut managed = None;
+    // Kept alive until exit; dropping them stops the server and removes its directory.
+    let (mut managed, mut embedded) = (None, None);
+    let mut connections = 4;
     let database_url = match setting(&args, "--database-url", "REDSHIFT_LOCAL_DATABASE_URL") {
         Some(url) => url,
-        None => {
+        None if use_binaries => {
             let postgres = ManagedPostgres::start()?;
             let url = postgres.url();
             tracing::info!(%url, "started a private PostgreSQL");
             managed = Some(postgres);
+            url
+        }
+        None => {
+            let postgres = EmbeddedPostgres::start()?;
+            let url = postgres.url().to_owned();
+            connections = EmbeddedPostgres::CONNECTIONS;
+            embedded = Some(postgres);
             url
         }
     };
@@ -123,9 +145,24 @@ async fn run() -> Result<(), String> {
             DEFAULT_S3_PORT,
         )?,
     );
-    config.connections = parsed(&args, "--connections", "REDSHIFT_LOCAL_CONNECTIONS", 4)?;
+    config.connections = if embedded.is_some() {
+        connections
+    } else {
+        parsed(
+            &args,
+            "--connections",
+            "REDSHIFT_LOCAL_CONNECTIONS",
+            connections,
+        )?
+    };
     config.s3_root = setting(&args, "--s3-root", "REDSHIFT_LOCAL_S3_ROOT").map(PathBuf::from);
     config.s3_endpoint = setting(&args, "--s3-endpoint", "REDSHIFT_LOCAL_S3_ENDPOINT");
+    config.min_statement_time = std::time::Duration::from_millis(parsed(
+        &args,
+        "--min-statement-ms",
+        "REDSHIFT_LOCAL_MIN_STATEMENT_MS",
+        0,
+    )?);
     let running = redshift_local::start(config).await?;
     println!("Data API: {}", running.data_api_url());
     if let Some(s3) = running.s3_url() {
@@ -134,7 +171,8 @@ async fn run() -> Result<(), String> {
     wait_for_stop().await;
     tracing::info!("stopping");
     running.stop().await;
-    drop(managed);
+    drop(managed.take());
+    drop(embedded.take());
     Ok(())
 }
 

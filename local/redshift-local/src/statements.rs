@@ -217,14 +217,23 @@ impl Store {
             statement.cancel_requested = true;
             statement.cancel_token.clone()
         };
-        if let Some(token) = token
-            && let Err(err) = token.cancel_query(NoTls).await
-        {
-            tracing::warn!(statement_id = id, error = %err, "cancel request failed");
+        // A server that cannot take the cancel request (the embedded one serves one connection
+        // at a time) must not hold the caller: the statement then ends when its SQL does.
+        if let Some(token) = token {
+            match tokio::time::timeout(CANCEL_WAIT, token.cancel_query(NoTls)).await {
+                Ok(Ok(())) => {}
+                Ok(Err(err)) => {
+                    tracing::warn!(statement_id = id, error = %err, "cancel request failed")
+                }
+                Err(_) => tracing::warn!(statement_id = id, "cancel request not answered"),
+            }
         }
         Some(CancelOutcome::Cancelled)
     }
 }
+
+/// How long CancelStatement waits for the server to take a cancel request.
+const CANCEL_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// What the runner needs besides the statement.
 pub struct Runner {
@@ -232,6 +241,8 @@ pub struct Runner {
     pub pool: Arc<Pool>,
     /// Where COPY reads S3; None when the stand-in was started without S3.
     pub s3: Option<aws_sdk_s3::Client>,
+    /// Every statement stays STARTED at least this long (a test switch; zero by default).
+    pub min_statement_time: std::time::Duration,
 }
 
 /// How a statement's SQL ended, before its final status is written.
@@ -267,6 +278,12 @@ pub async fn run(runner: Arc<Runner>, id: String) {
     });
     if cancelled {
         return finish_aborted(store, &id);
+    }
+    if !runner.min_statement_time.is_zero() {
+        tokio::time::sleep(runner.min_statement_time).await;
+        if store.update(&id, |s| s.cancel_requested) {
+            return finish_aborted(store, &id);
+        }
     }
     let client = conn.client();
     let mut load_errors = Vec::new();

@@ -1,18 +1,18 @@
 //! COPY through the real `aws-sdk-redshiftdata` client: each option on files served by the local
 //! S3, and every rejected record read back from the load-error views with its reason.
 
+mod common;
+
 use aws_sdk_redshiftdata::Client;
-use aws_sdk_redshiftdata::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_redshiftdata::types::{Field, StatusString};
-use redshift_local::managed::ManagedPostgres;
-use redshift_local::{LocalConfig, Running};
+use common::{Backend, Server};
+use redshift_local::Running;
 use std::io::Write;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 struct Env {
-    _postgres: ManagedPostgres,
+    _postgres: Server,
     _local: Running,
     client: Client,
     root: PathBuf,
@@ -73,31 +73,22 @@ fn bucket(root: &Path) {
     );
 }
 
-async fn start() -> Env {
+async fn start(backend: Backend) -> Env {
     let root = std::env::temp_dir().join(format!(
         "redshift-local-s3-{}-{}",
         std::process::id(),
         rand_suffix()
     ));
     bucket(&root);
-    let postgres = ManagedPostgres::start().expect("PostgreSQL starts");
-    let mut config = LocalConfig::new(postgres.url());
-    config.data_api_addr = SocketAddr::from(([127, 0, 0, 1], 0));
-    config.s3_addr = SocketAddr::from(([127, 0, 0, 1], 0));
+    let (postgres, mut config) = common::server(backend);
     config.s3_root = Some(root.clone());
     let local = redshift_local::start(config)
         .await
         .expect("stand-in starts");
-    let sdk = aws_sdk_redshiftdata::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-west-2"))
-        .credentials_provider(Credentials::new("local", "local", None, None, "test"))
-        .endpoint_url(local.data_api_url())
-        .build();
     let env = Env {
         _postgres: postgres,
+        client: common::client(local.data_api_url()),
         _local: local,
-        client: Client::from_conf(sdk),
         root,
     };
     let (status, error) = env
@@ -216,9 +207,8 @@ impl Env {
     }
 }
 
-#[tokio::test]
-async fn each_copy_option_loads_what_the_documentation_says() {
-    let env = start().await;
+async fn each_copy_option_loads_what_the_documentation_says(backend: Backend) {
+    let env = start(backend).await;
     assert_eq!(env.copy("'s3://test-bucket/auto/' IAM_ROLE 'arn:aws:iam::1:role/r' REGION 'us-west-2' FORMAT AS JSON 'auto' COMPUPDATE OFF STATUPDATE OFF").await.0, StatusString::Finished);
     assert_eq!(env.ids().await, ["1", "2"]);
 
@@ -278,9 +268,8 @@ async fn each_copy_option_loads_what_the_documentation_says() {
     );
 }
 
-#[tokio::test]
-async fn rejected_records_are_recorded_with_their_reasons_and_maxerror_decides() {
-    let env = start().await;
+async fn rejected_records_are_recorded_with_their_reasons_and_maxerror_decides(backend: Backend) {
+    let env = start(backend).await;
     let (status, error) = env
         .copy("'s3://test-bucket/bad/' JSON 'auto' MAXERROR 10 BLANKSASNULL")
         .await;
@@ -347,4 +336,12 @@ async fn rejected_records_are_recorded_with_their_reasons_and_maxerror_decides()
         [["14"]],
         "5 + 4 + 5 recorded"
     );
+}
+
+mod embedded {
+    crate::on!(Embedded: each_copy_option_loads_what_the_documentation_says, rejected_records_are_recorded_with_their_reasons_and_maxerror_decides);
+}
+
+mod binaries {
+    crate::on!(Binaries: each_copy_option_loads_what_the_documentation_says, rejected_records_are_recorded_with_their_reasons_and_maxerror_decides);
 }

@@ -1,45 +1,39 @@
-//! The local Data API through the real `aws-sdk-redshiftdata` client over HTTP, on a real
-//! PostgreSQL 15 started for the test.
+//! The local Data API through the real `aws-sdk-redshiftdata` client over HTTP. Every test runs
+//! on both backends: the embedded default (PostgreSQL 17.5 in WASM) and a real PostgreSQL 15
+//! started from the machine's server binaries, as an external server is used.
+
+mod common;
 
 use aws_sdk_redshiftdata::Client;
-use aws_sdk_redshiftdata::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_redshiftdata::error::ProvideErrorMetadata;
 use aws_sdk_redshiftdata::types::{Field, SqlParameter, StatusString};
-use redshift_local::managed::ManagedPostgres;
-use redshift_local::{LocalConfig, Running};
+use common::{Backend, Server};
+use redshift_local::Running;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 struct Env {
-    _postgres: ManagedPostgres,
+    _postgres: Server,
     local: Running,
     client: Client,
 }
 
-async fn start_with(page_rows: usize) -> Env {
-    let postgres = ManagedPostgres::start().expect("PostgreSQL starts");
-    let mut config = LocalConfig::new(postgres.url());
-    config.data_api_addr = SocketAddr::from(([127, 0, 0, 1], 0));
+async fn start_with(backend: Backend, page_rows: usize) -> Env {
+    let (postgres, mut config) = common::server(backend);
     config.page_rows = page_rows;
     let local = redshift_local::start(config)
         .await
         .expect("stand-in starts");
-    let sdk_config = aws_sdk_redshiftdata::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-west-2"))
-        .credentials_provider(Credentials::new("local", "local", None, None, "test"))
-        .endpoint_url(local.data_api_url())
-        .build();
     Env {
         _postgres: postgres,
-        client: Client::from_conf(sdk_config),
+        client: common::client(local.data_api_url()),
         local,
     }
 }
 
-async fn start() -> Env {
-    start_with(1000).await
+async fn start(backend: Backend) -> Env {
+    start_with(backend, 1000).await
 }
 
 impl Env {
@@ -118,9 +112,8 @@ impl Env {
     }
 }
 
-#[tokio::test]
-async fn a_query_returns_typed_records_and_column_metadata() {
-    let env = start().await;
+async fn a_query_returns_typed_records_and_column_metadata(backend: Backend) {
+    let env = start(backend).await;
     let id = env
         .execute(
             "SELECT 1 AS one, CAST('x' AS VARCHAR(8)) AS s, CAST(2.5 AS DOUBLE PRECISION) AS d, \
@@ -167,9 +160,8 @@ async fn a_query_returns_typed_records_and_column_metadata() {
     assert_eq!(result.total_num_rows(), 1);
 }
 
-#[tokio::test]
-async fn a_batch_is_one_transaction_and_a_failure_rolls_back_every_sub_statement() {
-    let env = start().await;
+async fn a_batch_is_one_transaction_and_a_failure_rolls_back_every_sub_statement(backend: Backend) {
+    let env = start(backend).await;
     let id = env.batch(&["CREATE TABLE t (a INTEGER NOT NULL)"]).await;
     assert_eq!(env.wait(&id).await.last(), Some(&StatusString::Finished));
 
@@ -228,9 +220,8 @@ async fn a_batch_is_one_transaction_and_a_failure_rolls_back_every_sub_statement
     assert_eq!(env.single_long("SELECT COUNT(*) FROM t").await, 2);
 }
 
-#[tokio::test]
-async fn batch_results_are_read_per_sub_statement() {
-    let env = start().await;
+async fn batch_results_are_read_per_sub_statement(backend: Backend) {
+    let env = start(backend).await;
     let id = env.batch(&["SELECT 7", "SELECT 8"]).await;
     assert_eq!(env.wait(&id).await.last(), Some(&StatusString::Finished));
     let second = env
@@ -255,9 +246,8 @@ async fn batch_results_are_read_per_sub_statement() {
     );
 }
 
-#[tokio::test]
-async fn status_moves_through_the_lifecycle_in_real_time() {
-    let env = start().await;
+async fn status_moves_through_the_lifecycle_in_real_time(backend: Backend) {
+    let env = start(backend).await;
     let id = env.execute("SELECT pg_sleep(0.5)").await;
     let seen = env.wait(&id).await;
     assert_eq!(seen.last(), Some(&StatusString::Finished));
@@ -290,9 +280,8 @@ async fn status_moves_through_the_lifecycle_in_real_time() {
     );
 }
 
-#[tokio::test]
-async fn cancel_aborts_a_running_statement_and_refuses_a_finished_one() {
-    let env = start().await;
+async fn cancel_aborts_a_running_statement_and_refuses_a_finished_one(backend: Backend) {
+    let env = start(backend).await;
     let id = env.execute("SELECT pg_sleep(30)").await;
     let deadline = Instant::now() + Duration::from_secs(10);
     while env.status(&id).await != StatusString::Started {
@@ -315,9 +304,8 @@ async fn cancel_aborts_a_running_statement_and_refuses_a_finished_one() {
     assert!(again.message().unwrap().contains("ABORTED"));
 }
 
-#[tokio::test]
-async fn results_come_in_pages_linked_by_next_token() {
-    let env = start_with(2).await;
+async fn results_come_in_pages_linked_by_next_token(backend: Backend) {
+    let env = start_with(backend, 2).await;
     let id = env
         .execute("SELECT n FROM generate_series(1, 5) AS n")
         .await;
@@ -346,9 +334,8 @@ async fn results_come_in_pages_linked_by_next_token() {
     assert_eq!(values, (1..=5).map(Field::LongValue).collect::<Vec<_>>());
 }
 
-#[tokio::test]
-async fn named_parameters_are_bound_as_values_never_as_sql() {
-    let env = start().await;
+async fn named_parameters_are_bound_as_values_never_as_sql(backend: Backend) {
+    let env = start(backend).await;
     let hostile = "x'); DROP TABLE users; --";
     let id = env
         .client
@@ -390,9 +377,8 @@ async fn named_parameters_are_bound_as_values_never_as_sql() {
     );
 }
 
-#[tokio::test]
-async fn a_repeated_client_token_returns_the_same_statement_and_runs_it_once() {
-    let env = start().await;
+async fn a_repeated_client_token_returns_the_same_statement_and_runs_it_once(backend: Backend) {
+    let env = start(backend).await;
     env.wait(&env.execute("CREATE TABLE once (a INTEGER)").await)
         .await;
     let submit = || {
@@ -412,9 +398,8 @@ async fn a_repeated_client_token_returns_the_same_statement_and_runs_it_once() {
     assert_eq!(env.single_long("SELECT COUNT(*) FROM once").await, 1);
 }
 
-#[tokio::test]
-async fn list_statements_filters_by_name_prefix_and_status() {
-    let env = start().await;
+async fn list_statements_filters_by_name_prefix_and_status(backend: Backend) {
+    let env = start(backend).await;
     for name in ["sparkify-create-tables", "sparkify-load-facts", "other"] {
         let id = env
             .client
@@ -458,9 +443,8 @@ async fn list_statements_filters_by_name_prefix_and_status() {
     assert_eq!(failed.statements()[0].id(), bad);
 }
 
-#[tokio::test]
-async fn failed_sql_reads_like_redshift() {
-    let env = start().await;
+async fn failed_sql_reads_like_redshift(backend: Backend) {
+    let env = start(backend).await;
     let id = env.execute("SELECT * FROM missing_table").await;
     assert_eq!(env.wait(&id).await.last(), Some(&StatusString::Failed));
     let described = env
@@ -494,9 +478,8 @@ async fn failed_sql_reads_like_redshift() {
     );
 }
 
-#[tokio::test]
-async fn unknown_ids_are_resource_not_found() {
-    let env = start().await;
+async fn unknown_ids_are_resource_not_found(backend: Backend) {
+    let env = start(backend).await;
     let missing = "00000000-0000-0000-0000-000000000000";
     let describe = env
         .client
@@ -550,9 +533,8 @@ async fn raw(addr: SocketAddr, target: &str, body: &str) -> (u16, String) {
     (status, body)
 }
 
-#[tokio::test]
-async fn malformed_requests_get_aws_errors_and_never_hang() {
-    let env = start().await;
+async fn malformed_requests_get_aws_errors_and_never_hang(backend: Backend) {
+    let env = start(backend).await;
     let addr = env.local.data_api_addr;
     let cases = [
         (
@@ -622,4 +604,36 @@ async fn malformed_requests_get_aws_errors_and_never_hang() {
         (status, response.contains("ValidationException")),
         (400, true)
     );
+}
+
+// Each test above, once per backend.
+mod embedded {
+    crate::on!(Embedded: a_query_returns_typed_records_and_column_metadata,
+        a_batch_is_one_transaction_and_a_failure_rolls_back_every_sub_statement,
+        batch_results_are_read_per_sub_statement,
+        status_moves_through_the_lifecycle_in_real_time,
+        results_come_in_pages_linked_by_next_token,
+        named_parameters_are_bound_as_values_never_as_sql,
+        a_repeated_client_token_returns_the_same_statement_and_runs_it_once,
+        list_statements_filters_by_name_prefix_and_status,
+        failed_sql_reads_like_redshift,
+        unknown_ids_are_resource_not_found,
+        malformed_requests_get_aws_errors_and_never_hang);
+}
+
+/// The embedded server takes one connection at a time, so it cannot receive PostgreSQL's cancel
+/// request while a statement runs: CancelStatement is tested on a real server only.
+mod binaries {
+    crate::on!(Binaries: a_query_returns_typed_records_and_column_metadata,
+        a_batch_is_one_transaction_and_a_failure_rolls_back_every_sub_statement,
+        batch_results_are_read_per_sub_statement,
+        status_moves_through_the_lifecycle_in_real_time,
+        cancel_aborts_a_running_statement_and_refuses_a_finished_one,
+        results_come_in_pages_linked_by_next_token,
+        named_parameters_are_bound_as_values_never_as_sql,
+        a_repeated_client_token_returns_the_same_statement_and_runs_it_once,
+        list_statements_filters_by_name_prefix_and_status,
+        failed_sql_reads_like_redshift,
+        unknown_ids_are_resource_not_found,
+        malformed_requests_get_aws_errors_and_never_hang);
 }

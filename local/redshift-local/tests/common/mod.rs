@@ -1,0 +1,69 @@
+//! What the stand-in's tests share: the two backends a stand-in can run on, the SDK client for
+//! it, and `on!`, which runs each test once per backend.
+
+use aws_sdk_redshiftdata::Client;
+use aws_sdk_redshiftdata::config::{BehaviorVersion, Credentials, Region};
+use redshift_local::LocalConfig;
+use redshift_local::embedded::EmbeddedPostgres;
+use redshift_local::managed::ManagedPostgres;
+use std::net::SocketAddr;
+
+#[derive(Debug, Clone, Copy)]
+pub enum Backend {
+    /// The default: PostgreSQL 17.5 in WASM, in this process, one connection.
+    Embedded,
+    /// A real PostgreSQL 15 from the machine's server binaries, used as an external server is.
+    Binaries,
+}
+
+/// Kept alive for the test; dropping it stops the server.
+#[allow(dead_code)]
+pub enum Server {
+    Embedded(EmbeddedPostgres),
+    Binaries(ManagedPostgres),
+}
+
+/// Starts the backend and gives the stand-in's configuration for it, on free loopback ports.
+pub fn server(backend: Backend) -> (Server, LocalConfig) {
+    let (server, mut config) = match backend {
+        Backend::Embedded => {
+            let server = EmbeddedPostgres::start().expect("embedded PostgreSQL starts");
+            let mut config = LocalConfig::new(server.url());
+            config.connections = EmbeddedPostgres::CONNECTIONS;
+            (Server::Embedded(server), config)
+        }
+        Backend::Binaries => {
+            let server = ManagedPostgres::start().expect("PostgreSQL starts");
+            let config = LocalConfig::new(server.url());
+            (Server::Binaries(server), config)
+        }
+    };
+    config.data_api_addr = SocketAddr::from(([127, 0, 0, 1], 0));
+    config.s3_addr = SocketAddr::from(([127, 0, 0, 1], 0));
+    (server, config)
+}
+
+/// The real SDK client, pointed at a running stand-in.
+pub fn client(data_api_url: String) -> Client {
+    let sdk = aws_sdk_redshiftdata::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-west-2"))
+        .credentials_provider(Credentials::new("local", "local", None, None, "test"))
+        .endpoint_url(data_api_url)
+        .build();
+    Client::from_conf(sdk)
+}
+
+/// `on!(Embedded: test_a, test_b)` defines `#[tokio::test] fn test_a()` calling the parent
+/// module's `test_a(Backend::Embedded)`; used inside one module per backend.
+#[macro_export]
+macro_rules! on {
+    ($backend:ident: $($name:ident),* $(,)?) => {
+        $(
+            #[tokio::test]
+            async fn $name() {
+                super::$name($crate::common::Backend::$backend).await
+            }
+        )*
+    };
+}

@@ -1,0 +1,590 @@
+"""Runs the deployable state machine on this machine.
+
+The definition in statemachine/etl.asl.json is rendered with local DefinitionSubstitutions
+(function names as `cargo lambda watch` serves them, a local SNS topic, 1 s polls) and executed by
+moto's Step Functions engine. Its lambda:invoke tasks reach `cargo lambda watch` through
+AWS_ENDPOINT_URL_LAMBDA; the functions reach `redshift-local` (the Redshift Data API and S3)
+through AWS_ENDPOINT_URL_REDSHIFT_DATA and AWS_ENDPOINT_URL_S3. The failure notification goes to
+a moto SNS topic with an SQS queue subscribed, so it can be read back.
+
+`LocalPipeline` is the library the tests use; `main` is what `./dev run` calls.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+TARGET = Path(os.environ.get("CARGO_TARGET_DIR") or ROOT / "target")
+REGION = "us-west-2"
+ACCOUNT = "123456789012"
+FUNCTIONS = ["create-tables", "copy-staging", "load-facts", "load-dimensions", "verify-counts"]
+# Task state -> the key its result lands under in $.steps.
+STEPS = {
+    "CreateTables": "create_tables",
+    "CopyStaging": "copy_staging",
+    "LoadFacts": "load_facts",
+    "LoadDimensions": "load_dimensions",
+    "VerifyCounts": "verify_counts",
+}
+TABLES = ["staging_events", "staging_songs", "songplays", "users", "songs", "artists", "time"]
+
+
+class RunError(Exception):
+    """The local run could not start or did not end as asked."""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def port_open(port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.2)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def build(quiet: bool = False) -> None:
+    """Builds the stand-in, the generator and the five functions (debug), each alone and each as
+    `cargo lambda watch` builds it (`cargo run --bin <function>`): building them together would
+    unify features differently and compile the shared dependencies twice, and a function still
+    compiling at its first invocation would outlast the Task's 60 s timeout."""
+    flags = ["--locked"] + (["--quiet"] if quiet else [])
+    commands = [["-p", "redshift-local"], ["-p", "sparkify-gen"]]
+    commands += [["--bin", function] for function in FUNCTIONS]
+    for selection in commands:
+        subprocess.run(["cargo", "build", *flags, *selection], cwd=ROOT, check=True)
+
+
+def generate_sample(out: Path, *extra: str) -> dict:
+    """Writes the bundled sample (deterministic) to out/udacity-dend; returns its expected counts."""
+    subprocess.run(
+        [str(TARGET / "debug" / "sparkify-gen"), "--out", str(out), *extra],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    return json.loads((out / "expected-counts.json").read_text())
+
+
+def render_definition(substitutions: dict[str, str]) -> str:
+    """statemachine/etl.asl.json with ${Name} replaced, as CloudFormation's
+    DefinitionSubstitutions does; an unknown name is an error, not a silent blank."""
+    text = (ROOT / "statemachine" / "etl.asl.json").read_text()
+    names = set(re.findall(r"\$\{(\w+)\}", text))
+    missing = names - substitutions.keys()
+    if missing:
+        raise RunError(f"no local value for DefinitionSubstitutions {sorted(missing)}")
+    return re.sub(r"\$\{(\w+)\}", lambda m: substitutions[m.group(1)], text)
+
+
+class LambdaInvokeAdapter:
+    """Lambda's Invoke wire form in front of `cargo lambda watch`.
+
+    Lambda answers a function error with HTTP 200, `X-Amz-Function-Error: Unhandled` and the
+    error object as the payload (API_Invoke); Step Functions reads the error name from that
+    object's errorType. `cargo lambda watch` answers HTTP 500 with the same object instead, which
+    an SDK takes for a service failure. This adapter forwards each invocation and gives the
+    answer the form Lambda gives it; a failure of watch itself becomes Lambda's ServiceException.
+    """
+
+    def __init__(self, upstream_port: int) -> None:
+        import http.client
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+        import uuid
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                conn = http.client.HTTPConnection("127.0.0.1", upstream_port, timeout=900)
+                try:
+                    conn.request("POST", self.path, body, {"Content-Type": "application/json"})
+                    answer = conn.getresponse()
+                    status, payload = answer.status, answer.read()
+                except OSError as err:
+                    status, payload = 599, str(err).encode()
+                finally:
+                    conn.close()
+                headers = {"x-amzn-RequestId": str(uuid.uuid4())}
+                if status >= 400:
+                    try:
+                        function_error = "errorType" in json.loads(payload)
+                    except ValueError:
+                        function_error = False
+                    if function_error:
+                        status = 200
+                        headers["X-Amz-Function-Error"] = "Unhandled"
+                    else:
+                        status = 502
+                        headers["x-amzn-ErrorType"] = "ServiceException"
+                        payload = json.dumps({
+                            "Type": "Service",
+                            "message": f"cargo lambda watch: {payload.decode(errors='replace')}",
+                        }).encode()
+                self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@dataclass
+class Execution:
+    name: str
+    arn: str
+    status: str
+    output: dict | None
+    error: str | None
+    cause: str | None
+    history: list[dict]
+    notifications: list[dict] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def states_entered(self, kind: str) -> list[str]:
+        return [
+            e["stateEnteredEventDetails"]["name"]
+            for e in self.history
+            if e["type"] == f"{kind}StateEntered"
+        ]
+
+    @property
+    def report(self) -> dict | None:
+        if self.output is None:
+            return None
+        return self.output.get("verify_counts", {}).get("report")
+
+
+class LocalPipeline:
+    """redshift-local + `cargo lambda watch` + moto's Step Functions engine, started together and
+    always stopped together (context manager)."""
+
+    def __init__(
+        self,
+        data_root: Path,
+        logs: Path,
+        *,
+        poll_seconds: int = 1,
+        min_statement_ms: int = 0,
+        postgres_binaries: bool = False,
+    ) -> None:
+        self.data_root = Path(data_root).resolve()
+        self.bucket = self.data_root.name
+        self.logs = Path(logs)
+        self.poll_seconds = poll_seconds
+        self.min_statement_ms = min_statement_ms
+        self.postgres_binaries = postgres_binaries
+        self.processes: list[subprocess.Popen] = []
+        self.ports: list[int] = []
+        self._mock = None
+        self._adapter = None
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    def __enter__(self) -> "LocalPipeline":
+        try:
+            self._start()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def _spawn(self, name: str, argv: list[str], port: int, env: dict | None = None) -> None:
+        log = open(self.logs / f"{name}.log", "w")
+        proc = subprocess.Popen(
+            argv,
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: stopped with all its children
+        )
+        self.processes.append(proc)
+        self.ports.append(port)
+        deadline = time.monotonic() + 300
+        while not port_open(port):
+            if proc.poll() is not None:
+                raise RunError(
+                    f"{name} exited with {proc.returncode}:\n{(self.logs / f'{name}.log').read_text()}"
+                )
+            if time.monotonic() > deadline:
+                raise RunError(f"{name} does not listen on {port} after 300 s")
+            time.sleep(0.1)
+
+    def _start(self) -> None:
+        self.logs.mkdir(parents=True, exist_ok=True)
+        api, s3, lam = free_port(), free_port(), free_port()
+        self.data_api_url = f"http://127.0.0.1:{api}"
+        self.s3_url = f"http://127.0.0.1:{s3}"
+        argv = [
+            str(TARGET / "debug" / "redshift-local"),
+            "--s3-root", str(self.data_root.parent),
+            "--data-api-port", str(api),
+            "--s3-port", str(s3),
+            "--min-statement-ms", str(self.min_statement_ms),
+        ]
+        if self.postgres_binaries:
+            argv.append("--postgres-binaries")
+        self._spawn("redshift-local", argv, api)
+
+        env_file = self.logs / "functions.env"
+        static = (ROOT / "local" / "functions.env").read_text()
+        static = re.sub(r"(?m)^DATA_BUCKET=.*$", f"DATA_BUCKET={self.bucket}", static)
+        env_file.write_text(
+            static
+            + f"AWS_ENDPOINT_URL_REDSHIFT_DATA={self.data_api_url}\n"
+            + f"AWS_ENDPOINT_URL_S3={self.s3_url}\n"
+        )
+        self._spawn(
+            "functions",
+            ["cargo", "lambda", "watch", "--invoke-address", "127.0.0.1",
+             "--invoke-port", str(lam), "--env-file", str(env_file)],
+            lam,
+        )
+
+        # The engine's lambda client takes its endpoint from here; nothing else reads it.
+        self._adapter = LambdaInvokeAdapter(lam)
+        os.environ["AWS_ENDPOINT_URL_LAMBDA"] = f"http://127.0.0.1:{self._adapter.port}"
+        for var, value in {
+            "AWS_ACCESS_KEY_ID": "local",
+            "AWS_SECRET_ACCESS_KEY": "local",
+            "AWS_DEFAULT_REGION": REGION,
+        }.items():
+            os.environ.setdefault(var, value)
+        from moto import mock_aws
+        import boto3
+
+        self._mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
+        self._mock.start()
+        self.sfn = boto3.client("stepfunctions", region_name=REGION)
+        sns = boto3.client("sns", region_name=REGION)
+        self.sqs = boto3.client("sqs", region_name=REGION)
+        topic = sns.create_topic(Name="sparkify-etl-failures")["TopicArn"]
+        self.queue_url = self.sqs.create_queue(QueueName="failure-notifications")["QueueUrl"]
+        queue_arn = self.sqs.get_queue_attributes(
+            QueueUrl=self.queue_url, AttributeNames=["QueueArn"]
+        )["Attributes"]["QueueArn"]
+        sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
+        substitutions = {
+            "CreateTablesFunctionArn": "create-tables",
+            "CopyStagingFunctionArn": "copy-staging",
+            "LoadFactsFunctionArn": "load-facts",
+            "LoadDimensionsFunctionArn": "load-dimensions",
+            "VerifyCountsFunctionArn": "verify-counts",
+            "FailureTopicArn": topic,
+            "PollSeconds": str(self.poll_seconds),
+            "CopyPollSeconds": str(self.poll_seconds),
+        }
+        self.state_machine_arn = self.sfn.create_state_machine(
+            name="sparkify-etl",
+            definition=render_definition(substitutions),
+            roleArn=f"arn:aws:iam::{ACCOUNT}:role/sparkify-etl-local",
+        )["stateMachineArn"]
+        self.redshift = boto3.client(
+            "redshift-data", region_name=REGION, endpoint_url=self.data_api_url
+        )
+
+    def close(self) -> None:
+        if self._mock is not None:
+            self._mock.stop()
+            self._mock = None
+        if self._adapter is not None:
+            self._adapter.close()
+            self._adapter = None
+        for proc in self.processes:
+            try:
+                os.killpg(proc.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+        for proc in self.processes:
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+            # Children of the group (a function process) may outlive its leader briefly.
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        self.processes.clear()
+
+    # -- running -------------------------------------------------------------------------------
+
+    def execute(self, trigger: dict, *, name: str | None = None, progress=None,
+                timeout: float = 900) -> Execution:
+        """Starts one execution with `trigger` as its input (what EventBridge would give) and
+        waits for it to end, calling `progress(event, started)` for each history event."""
+        kind = {"Scheduled Event": "nightly", "Object Created": "new-file"}.get(
+            trigger.get("detail-type"), "manual"
+        )
+        name = name or f"{kind}-{dt.datetime.now(dt.timezone.utc):%Y%m%dT%H%M%S%f}"
+        started = time.monotonic()
+        arn = self.sfn.start_execution(
+            stateMachineArn=self.state_machine_arn, name=name, input=json.dumps(trigger)
+        )["executionArn"]
+        seen = 0
+        while True:
+            history = self._history(arn)
+            for event in history[seen:]:
+                if progress:
+                    progress(event, started)
+            seen = len(history)
+            described = self.sfn.describe_execution(executionArn=arn)
+            if described["status"] != "RUNNING":
+                history = self._history(arn)
+                for event in history[seen:]:
+                    if progress:
+                        progress(event, started)
+                break
+            if time.monotonic() - started > timeout:
+                self.sfn.stop_execution(executionArn=arn, error="LocalTimeout")
+                raise RunError(f"execution {name} still running after {timeout} s")
+            time.sleep(0.1)
+        output = described.get("output")
+        return Execution(
+            name=name,
+            arn=arn,
+            status=described["status"],
+            output=json.loads(output) if output else None,
+            error=described.get("error"),
+            cause=described.get("cause"),
+            history=history,
+            notifications=self._notifications(),
+            seconds=time.monotonic() - started,
+        )
+
+    def _history(self, arn: str) -> list[dict]:
+        events, token = [], None
+        while True:
+            kwargs = {"executionArn": arn, "maxResults": 1000}
+            if token:
+                kwargs["nextToken"] = token
+            page = self.sfn.get_execution_history(**kwargs)
+            events += page["events"]
+            token = page.get("nextToken")
+            if not token:
+                return events
+
+    def _notifications(self) -> list[dict]:
+        messages = self.sqs.receive_message(
+            QueueUrl=self.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0
+        ).get("Messages", [])
+        out = []
+        for message in messages:
+            envelope = json.loads(message["Body"])
+            out.append({"subject": envelope.get("Subject"), "message": json.loads(envelope["Message"])})
+            self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
+        return out
+
+    # -- looking at the warehouse --------------------------------------------------------------
+
+    def query(self, sql: str) -> list[list]:
+        """Runs one SQL statement through the Data API and returns its rows as Python values."""
+        sid = self.redshift.execute_statement(
+            ClusterIdentifier="local", Database="dev", DbUser="etl", Sql=sql
+        )["Id"]
+        while True:
+            d = self.redshift.describe_statement(Id=sid)
+            if d["Status"] == "FINISHED":
+                break
+            if d["Status"] in ("FAILED", "ABORTED"):
+                raise RunError(f"{sql}: {d.get('Error')}")
+            time.sleep(0.05)
+        if not d.get("HasResultSet"):
+            return []
+        rows, token = [], None
+        while True:
+            kwargs = {"Id": sid}
+            if token:
+                kwargs["NextToken"] = token
+            page = self.redshift.get_statement_result(**kwargs)
+            rows += [[next(iter(v.values())) if v else None for v in r] for r in page["Records"]]
+            token = page.get("NextToken")
+            if not token:
+                return rows
+
+    def counts(self) -> dict[str, int]:
+        return {t: self.query(f"SELECT COUNT(*) FROM {t}")[0][0] for t in TABLES}
+
+    def statements(self) -> list[dict]:
+        """Every statement the stand-in was given, newest first."""
+        out, token = [], None
+        while True:
+            kwargs = {"MaxResults": 100, "Status": "ALL"}
+            if token:
+                kwargs["NextToken"] = token
+            page = self.redshift.list_statements(**kwargs)
+            out += page["Statements"]
+            token = page.get("NextToken")
+            if not token:
+                return out
+
+
+# -- the command ---------------------------------------------------------------------------------
+
+
+def _progress(out):
+    entered: dict[str, float] = {}
+
+    def show(event, started):
+        at = (event["timestamp"].timestamp() if hasattr(event["timestamp"], "timestamp")
+              else time.time())
+        elapsed = time.monotonic() - started
+        kind = event["type"]
+        if kind == "TaskStateEntered":
+            entered[event["stateEnteredEventDetails"]["name"]] = at
+        elif kind == "TaskStateExited":
+            details = event["stateExitedEventDetails"]
+            state = details["name"]
+            step = json.loads(details["output"]).get("steps", {}).get(STEPS.get(state, ""), {})
+            took = at - entered.get(state, at)
+            rows = [r for r in step.get("rows_affected") or [] if r >= 0]
+            shown = ", ".join(f"{r:,}" for r in rows) if rows else "-"
+            out(f"{elapsed:7.1f}s  {state:<15} {step.get('status', '?'):<9} "
+                f"call {took * 1000:5.0f} ms   rows {shown}")
+        elif kind == "WaitStateEntered":
+            out(f"{elapsed:7.1f}s  {'':<15} waiting for the statement")
+        elif kind in ("TaskFailed", "LambdaFunctionFailed"):
+            details = next((v for k, v in event.items() if k.endswith("EventDetails")), {})
+            out(f"{elapsed:7.1f}s  task failed: {details.get('error')}: "
+                f"{(details.get('cause') or '')[:300]}")
+        elif kind == "PassStateEntered" and event["stateEnteredEventDetails"]["name"] == "DescribeFailure":
+            out(f"{elapsed:7.1f}s  Catch -> DescribeFailure -> NotifyFailure")
+        elif kind == "ExecutionSucceeded":
+            out(f"{elapsed:7.1f}s  execution SUCCEEDED")
+        elif kind == "ExecutionFailed":
+            d = event.get("executionFailedEventDetails", {})
+            out(f"{elapsed:7.1f}s  execution FAILED: {d.get('error')}")
+
+    return show
+
+
+def parse_counts(text: str) -> dict[str, int]:
+    return {k: int(v) for k, v in (pair.split("=") for pair in text.split(","))}
+
+
+def print_report(execution: Execution, expected: dict | None, out=print) -> bool:
+    report = execution.report or {}
+    counts = {c["table"]: c["rows"] for c in report.get("counts", [])}
+    out("")
+    out(f"  {'table':<16}{'rows':>10}" + (f"{'expected':>10}" if expected else ""))
+    for table, rows in counts.items():
+        line = f"  {table:<16}{rows:>10,}"
+        if expected:
+            mark = "" if expected.get(table) == rows else "   <- differs"
+            line += f"{expected.get(table, 0):>10,}{mark}"
+        out(line)
+    checks = report.get("checks", [])
+    failed = [c for c in checks if not c["passed"]]
+    out(f"  checks: {len(checks) - len(failed)} passed, {len(failed)} failed"
+        + "".join(f"\n    failed: {c['check']} ({c['failing_rows']} rows)" for c in failed))
+    ok = bool(report.get("passed")) and not failed and (expected is None or counts == expected)
+    return ok
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="./dev run",
+        description="Run the Sparkify state machine locally on the bundled sample or a folder.",
+    )
+    parser.add_argument("--data", type=Path,
+                        help="a bucket folder to load (its name is the bucket), e.g. "
+                             "../shared/data/udacity-dend; default: the generated sample")
+    parser.add_argument("--trigger", default="events/triggers/scheduled.json", type=Path,
+                        help="execution input: events/triggers/scheduled.json (nightly load, "
+                             "default) or events/triggers/s3-object-created.json (one new file)")
+    parser.add_argument("--expect", help="counts to require, table=rows,... (the sample's are known)")
+    parser.add_argument("--logs", type=Path, default=ROOT / ".local" / "logs")
+    parser.add_argument("--no-build", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+
+    def stop(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    if not args.no_build:
+        print("==> building the stand-in and the five functions (cargo build)", flush=True)
+        build()
+    expected = parse_counts(args.expect) if args.expect else None
+    if args.data is None:
+        sample = ROOT / ".local" / "sample"
+        counts = generate_sample(sample)
+        expected = expected or counts
+        if args.trigger.name == "s3-object-created.json":
+            by_file = json.loads((sample / "expected-counts-by-log-file.json").read_text())
+            key = json.loads((ROOT / args.trigger).read_text())["detail"]["object"]["key"]
+            expected = by_file[key]
+        data = sample / "udacity-dend"
+        what = "the bundled sample (sparkify-gen, deterministic)"
+    else:
+        data = args.data
+        what = str(args.data)
+        if not data.is_dir():
+            print(f"no such folder: {data}", file=sys.stderr)
+            return 2
+    trigger = json.loads((ROOT / args.trigger).read_text() if not args.trigger.is_absolute()
+                         else args.trigger.read_text())
+    print(f"==> data: {what}\n==> trigger: {args.trigger}", flush=True)
+    print("==> starting redshift-local (Data API + S3), cargo lambda watch (the five functions) "
+          "and the state machine engine (moto)", flush=True)
+    try:
+        with LocalPipeline(data, args.logs) as pipeline:
+            print(f"==> executing statemachine/etl.asl.json", flush=True)
+            execution = pipeline.execute(trigger, progress=_progress(lambda s: print(s, flush=True)))
+            history = args.logs / f"{execution.name}.history.json"
+            history.write_text(json.dumps(execution.history, default=str, indent=1))
+            if execution.status != "SUCCEEDED":
+                print(f"\nexecution {execution.status}: {execution.error}\n{execution.cause}")
+                for n in execution.notifications:
+                    print(f"failure notification ({n['subject']}):\n{json.dumps(n['message'], indent=2)}")
+                ok = False
+            else:
+                ok = print_report(execution, expected)
+            print(f"\n{'done' if ok else 'FAILED'} in {execution.seconds:.1f} s. Where to look next:")
+            print(f"  logs:            {args.logs}/ (redshift-local.log, functions.log, "
+                  f"{history.name})")
+            print("  the SQL:         sql/ (create, copy, facts, dimensions, verify, analytics)")
+            print("  the definition:  statemachine/etl.asl.json and statemachine/README.md")
+            print("  by hand:         README.md, 'Invoking the functions by hand'")
+            print("  on AWS:          sam build && sam deploy --guided")
+            return 0 if ok else 1
+    except KeyboardInterrupt:
+        print("\ninterrupted: everything stopped", file=sys.stderr)
+        return 130
+    except RunError as err:
+        print(f"local run failed: {err}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,185 @@
+"""The deployable state machine, executed locally (moto's engine -> cargo lambda watch ->
+redshift-local), on the generated sample and on the full shared data set.
+
+Run by `./dev test` (pytest tools/tests). The stand-ins and functions are built first by the
+session fixture; each test starts its own stack on free ports and stops it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import sparkify_local as local  # noqa: E402
+
+ROOT = local.ROOT
+SHARED = ROOT.parent / "shared" / "data" / "udacity-dend"
+FULL_COUNTS = {
+    "staging_events": 8056, "staging_songs": 14896, "songplays": 333, "users": 96,
+    "songs": 14896, "artists": 9553, "time": 333,
+}
+SCHEDULED = json.loads((ROOT / "events/triggers/scheduled.json").read_text())
+NEW_FILE = json.loads((ROOT / "events/triggers/s3-object-created.json").read_text())
+
+
+@pytest.fixture(scope="session")
+def built():
+    local.build(quiet=True)
+
+
+@pytest.fixture
+def sample(built, tmp_path):
+    """A fresh copy of the generated sample, with its expected counts."""
+    expected = local.generate_sample(tmp_path / "sample")
+    by_file = json.loads((tmp_path / "sample" / "expected-counts-by-log-file.json").read_text())
+    return tmp_path / "sample" / "udacity-dend", expected, by_file
+
+
+def counts_of(execution: local.Execution) -> dict:
+    return {c["table"]: c["rows"] for c in execution.report["counts"]}
+
+
+def assert_succeeded_with(execution: local.Execution, expected: dict) -> None:
+    assert execution.status == "SUCCEEDED", (execution.error, execution.cause)
+    assert counts_of(execution) == expected
+    failed = [c for c in execution.report["checks"] if not c["passed"]]
+    assert not failed and execution.report["passed"]
+    assert len(execution.report["checks"]) == 14
+
+
+def test_nightly_run_on_the_sample_succeeds_with_its_counts(sample, tmp_path):
+    data, expected, _ = sample
+    with local.LocalPipeline(data, tmp_path / "logs") as pipeline:
+        execution = pipeline.execute(SCHEDULED)
+        ports = list(pipeline.ports)
+    assert_succeeded_with(execution, expected)
+    # Each step in order, entered once to submit and again for each poll.
+    assert list(dict.fromkeys(execution.states_entered("Task"))) == list(local.STEPS)
+    assert execution.notifications == []
+    # Everything stopped: nothing listens any more.
+    assert not any(local.port_open(p) for p in ports)
+
+
+def test_full_data_set_gives_the_measured_counts(built, tmp_path):
+    assert SHARED.is_dir(), f"the Sparkify data set is missing at {SHARED} (required, not optional)"
+    with local.LocalPipeline(SHARED, tmp_path / "logs") as pipeline:
+        execution = pipeline.execute(SCHEDULED)
+    assert_succeeded_with(execution, FULL_COUNTS)
+
+
+def test_new_log_file_event_loads_just_that_file(sample, tmp_path):
+    data, _, by_file = sample
+    key = NEW_FILE["detail"]["object"]["key"]
+    with local.LocalPipeline(data, tmp_path / "logs") as pipeline:
+        execution = pipeline.execute(NEW_FILE)
+    assert execution.name.startswith("new-file-")
+    assert_succeeded_with(execution, by_file[key])
+    assert by_file[key]["staging_events"] == len((data / key).read_text().splitlines())
+
+
+def test_file_beyond_maxerror_fails_into_catch_and_leaves_tables_as_they_were(sample, tmp_path):
+    data, expected, _ = sample
+    with local.LocalPipeline(data, tmp_path / "logs") as pipeline:
+        first = pipeline.execute(SCHEDULED)
+        assert_succeeded_with(first, expected)
+        before = pipeline.counts()
+        # Eleven malformed lines: one more than MAX_LOAD_ERRORS (10).
+        bad = data / "log_data/2018/12/2018-12-01-events.json"
+        bad.parent.mkdir(parents=True)
+        bad.write_text("\n".join(f'{{"ts": {i}, "userId": "1", broken' for i in range(11)))
+        failed = pipeline.execute(SCHEDULED)
+        after = pipeline.counts()
+        errors = pipeline.query(
+            "SELECT filename, line_number, err_reason FROM stl_load_errors ORDER BY line_number"
+        )
+    assert failed.status == "FAILED"
+    assert failed.error == "StatementFailed"
+    assert "stl_load_errors" in failed.cause
+    assert failed.states_entered("Pass")[-1] == "DescribeFailure"
+    assert failed.states_entered("Task")[-1] == "NotifyFailure"
+    assert "LoadFacts" not in failed.states_entered("Task")
+    [notification] = failed.notifications
+    assert notification["subject"] == "Sparkify ETL run failed"
+    message = notification["message"]
+    assert message["error"] == "StatementFailed"
+    assert message["execution"] == failed.arn
+    assert message["trigger"] == SCHEDULED
+    assert "stl_load_errors" in message["cause"]
+    # The COPY batch rolled back whole: staging and the star schema are what the good run left.
+    assert after == before
+    assert len(errors) == 11 and all("2018-12-01-events.json" in e[0] for e in errors)
+
+
+def test_slow_statements_go_round_the_wait_loop_and_are_submitted_once(sample, tmp_path):
+    data, expected, _ = sample
+    with local.LocalPipeline(data, tmp_path / "logs", min_statement_ms=2500) as pipeline:
+        execution = pipeline.execute(SCHEDULED)
+        statements = pipeline.statements()
+    assert_succeeded_with(execution, expected)
+    waits = Counter(execution.states_entered("Wait"))
+    tasks = Counter(execution.states_entered("Task"))
+    for state in local.STEPS:
+        assert waits[f"{state}Wait"] >= 1, waits
+        assert tasks[state] == waits[f"{state}Wait"] + 1
+    # One batch per step, however often each step was polled (verify-counts' own result reads
+    # are separate statements).
+    batches = Counter(s["StatementName"] for s in statements if s.get("IsBatchStatement"))
+    assert batches == Counter({f"sparkify-{step}": 1 for step in local.FUNCTIONS}), batches
+
+
+def test_the_command_stops_everything_on_ctrl_c(built, tmp_path):
+    logs = tmp_path / "logs"
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "tools" / "sparkify_local.py"), "--no-build",
+         "--logs", str(logs)],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    lines = []
+    for line in proc.stdout:
+        lines.append(line)
+        if "CreateTables" in line:  # the first state has run: everything is up
+            break
+    else:
+        pytest.fail("".join(lines))
+    children = _descendants(proc.pid)
+    assert children, "the run started no processes"
+    proc.send_signal(signal.SIGINT)
+    rest = proc.communicate(timeout=60)[0]
+    assert proc.returncode == 130, "".join(lines) + rest
+    deadline = time.monotonic() + 10
+    while [p for p in children if _alive(p)] and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not [p for p in children if _alive(p)], "processes left behind"
+
+
+def _descendants(pid: int) -> list[int]:
+    out = subprocess.run(["ps", "-e", "-o", "pid=,ppid=,sid="], capture_output=True, text=True).stdout
+    table = [tuple(map(int, l.split())) for l in out.splitlines() if l.strip()]
+    found, frontier = set(), {pid}
+    while frontier:
+        children = {p for p, pp, _ in table if pp in frontier} - found
+        found |= children
+        frontier = children
+    # The stand-ins run in sessions of their own; their members are descendants too.
+    sessions = {s for p, _, s in table if p in found}
+    found |= {p for p, _, s in table if s in sessions}
+    return sorted(found)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    state = Path(f"/proc/{pid}/stat").read_text().split()[2] if Path(f"/proc/{pid}/stat").exists() else "X"
+    return state != "Z"
