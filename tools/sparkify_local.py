@@ -462,7 +462,10 @@ def _progress(out):
         elapsed = time.monotonic() - started
         kind = event["type"]
         if kind == "TaskStateEntered":
-            entered[event["stateEnteredEventDetails"]["name"]] = at
+            state = event["stateEnteredEventDetails"]["name"]
+            if state not in entered and state in STEPS:
+                out(f"{elapsed:7.1f}s  {state:<15} started")
+            entered[state] = at
         elif kind == "TaskStateExited":
             details = event["stateExitedEventDetails"]
             state = details["name"]

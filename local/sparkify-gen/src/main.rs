@@ -37,8 +37,7 @@ fn run() -> Result<(), String> {
     let mut out = None;
     let mut spec = Spec::sample();
     let (mut songs_scale, mut days_scale) = (1usize, 1u32);
-    let mut pairs = args.chunks(2);
-    while let Some(pair) = pairs.next() {
+    for pair in args.chunks(2) {
         let [flag, value] = pair else {
             return Err(format!("{} needs a value", pair[0]));
         };
