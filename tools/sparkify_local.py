@@ -354,17 +354,14 @@ class LocalPipeline:
         )["executionArn"]
         seen = 0
         while True:
+            # Status first: once it has ended, the history read after it is complete.
+            described = self.sfn.describe_execution(executionArn=arn)
             history = self._history(arn)
             for event in history[seen:]:
                 if progress:
                     progress(event, started)
             seen = len(history)
-            described = self.sfn.describe_execution(executionArn=arn)
             if described["status"] != "RUNNING":
-                history = self._history(arn)
-                for event in history[seen:]:
-                    if progress:
-                        progress(event, started)
                 break
             if time.monotonic() - started > timeout:
                 self.sfn.stop_execution(executionArn=arn, error="LocalTimeout")
@@ -384,16 +381,8 @@ class LocalPipeline:
         )
 
     def _history(self, arn: str) -> list[dict]:
-        events, token = [], None
-        while True:
-            kwargs = {"executionArn": arn, "maxResults": 1000}
-            if token:
-                kwargs["nextToken"] = token
-            page = self.sfn.get_execution_history(**kwargs)
-            events += page["events"]
-            token = page.get("nextToken")
-            if not token:
-                return events
+        pages = self.sfn.get_paginator("get_execution_history").paginate(executionArn=arn)
+        return [event for page in pages for event in page["events"]]
 
     def _notifications(self) -> list[dict]:
         messages = self.sqs.receive_message(
@@ -422,32 +411,20 @@ class LocalPipeline:
             time.sleep(0.05)
         if not d.get("HasResultSet"):
             return []
-        rows, token = [], None
-        while True:
-            kwargs = {"Id": sid}
-            if token:
-                kwargs["NextToken"] = token
-            page = self.redshift.get_statement_result(**kwargs)
-            rows += [[next(iter(v.values())) if v else None for v in r] for r in page["Records"]]
-            token = page.get("NextToken")
-            if not token:
-                return rows
+        pages = self.redshift.get_paginator("get_statement_result").paginate(Id=sid)
+        return [
+            [next(iter(v.values())) if v else None for v in record]
+            for page in pages
+            for record in page["Records"]
+        ]
 
     def counts(self) -> dict[str, int]:
         return {t: self.query(f"SELECT COUNT(*) FROM {t}")[0][0] for t in TABLES}
 
     def statements(self) -> list[dict]:
         """Every statement the stand-in was given, newest first."""
-        out, token = [], None
-        while True:
-            kwargs = {"MaxResults": 100, "Status": "ALL"}
-            if token:
-                kwargs["NextToken"] = token
-            page = self.redshift.list_statements(**kwargs)
-            out += page["Statements"]
-            token = page.get("NextToken")
-            if not token:
-                return out
+        pages = self.redshift.get_paginator("list_statements").paginate(Status="ALL")
+        return [statement for page in pages for statement in page["Statements"]]
 
 
 # -- the command ---------------------------------------------------------------------------------
@@ -457,8 +434,7 @@ def _progress(out):
     entered: dict[str, float] = {}
 
     def show(event, started):
-        at = (event["timestamp"].timestamp() if hasattr(event["timestamp"], "timestamp")
-              else time.time())
+        at = event["timestamp"].timestamp()
         elapsed = time.monotonic() - started
         kind = event["type"]
         if kind == "TaskStateEntered":
