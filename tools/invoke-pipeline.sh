@@ -38,7 +38,9 @@ wait_for_port() { # port log pid
 }
 
 cargo build --quiet -p redshift-local
-setsid "${CARGO_TARGET_DIR:-target}/debug/redshift-local" --s3-root "$DATA_ROOT" \
+# The manifest bucket (MANIFEST_BUCKET in local/functions.env) is a scratch folder beside the data.
+mkdir -p "$WORK/s3/sparkify-work"
+setsid "${CARGO_TARGET_DIR:-target}/debug/redshift-local" --s3-root "$DATA_ROOT:$WORK/s3" \
   --data-api-port "$API_PORT" --s3-port "$S3_PORT" >"$WORK/redshift-local.log" 2>&1 &
 PIDS+=("$!")
 wait_for_port "$API_PORT" "$WORK/redshift-local.log" "$!"
@@ -60,7 +62,8 @@ step() {
   answer="$(cargo lambda invoke "$fn" --invoke-address 127.0.0.1 --invoke-port "$LAMBDA_PORT" --data-file "$event")"
   while [[ "$(python3 -c 'import json,sys; print(json.load(sys.stdin)["done"])' <<<"$answer")" != True ]]; do
     sleep 0.2
-    payload="$(python3 -c 'import json,sys; e=json.load(open(sys.argv[1])); e["statement_id"]=json.load(sys.stdin)["statement_id"]; print(json.dumps(e))' "$event" <<<"$answer")"
+    # The next call carries what this one returned (the statement id, and copy-staging's round).
+    payload="$(python3 -c 'import json,sys; e=json.load(open(sys.argv[1])); e.update(json.load(sys.stdin)); print(json.dumps(e))' "$event" <<<"$answer")"
     answer="$(invoke "$fn" "$payload")"
   done
   printf '%-16s %4ds  rows %s\n' "$fn" $((SECONDS - started)) \

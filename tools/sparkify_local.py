@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import hashlib
 import json
 import os
 import re
@@ -39,6 +40,7 @@ STEPS = {
     "LoadDimensions": "load_dimensions",
     "VerifyCounts": "verify_counts",
 }
+MANIFEST_BUCKET = "sparkify-work"  # local/functions.env
 TABLES = ["staging_events", "staging_songs", "songplays", "users", "songs", "artists", "time"]
 
 
@@ -245,9 +247,12 @@ class LocalPipeline:
         api, s3, lam = free_port(), free_port(), free_port()
         self.data_api_url = f"http://127.0.0.1:{api}"
         self.s3_url = f"http://127.0.0.1:{s3}"
+        # The manifest bucket copy-staging writes to, beside the (read-only) data.
+        scratch = self.logs / "s3-scratch"
+        (scratch / MANIFEST_BUCKET).mkdir(parents=True, exist_ok=True)
         argv = [
             str(TARGET / "debug" / "redshift-local"),
-            "--s3-root", str(self.data_root.parent),
+            "--s3-root", f"{self.data_root.parent}{os.pathsep}{scratch}",
             "--data-api-port", str(api),
             "--s3-port", str(s3),
             "--min-statement-ms", str(self.min_statement_ms),
@@ -420,6 +425,25 @@ class LocalPipeline:
 
     def counts(self) -> dict[str, int]:
         return {t: self.query(f"SELECT COUNT(*) FROM {t}")[0][0] for t in TABLES}
+
+    def checksums(self) -> dict[str, str]:
+        """A SHA-256 of each table's rows in a canonical order (every column but the ledger's
+        bookkeeping: which execution loaded an object, and when)."""
+        columns = {"load_ledger": "object_key, kind, etag, size_bytes, rows_loaded"}
+        out = {}
+        for table in TABLES + ["staging_files", "load_ledger"]:
+            rows = self.query(f"SELECT {columns.get(table, '*')} FROM {table}")
+            lines = sorted(json.dumps(row, default=str) for row in rows)
+            out[table] = hashlib.sha256("\n".join(lines).encode()).hexdigest()[:16] + f"/{len(rows)}"
+        return out
+
+    def ledger(self) -> dict[str, dict]:
+        """The load ledger by object key."""
+        rows = self.query(
+            "SELECT object_key, kind, etag, size_bytes, rows_loaded, run_id FROM load_ledger"
+        )
+        names = ["kind", "etag", "size_bytes", "rows_loaded", "run_id"]
+        return {row[0]: dict(zip(names, row[1:])) for row in rows}
 
     def statements(self) -> list[dict]:
         """Every statement the stand-in was given, newest first."""

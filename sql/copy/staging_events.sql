@@ -1,11 +1,15 @@
--- Loads the event logs from the events source: the log prefix on a full load (every object whose
--- key starts with it), or the one new object on a new-file run.
--- The JSONPaths file maps the camelCase keys to the columns by position.
--- Every placeholder is filled with a vetted, quoted literal from configuration or a checked S3 key.
-COPY staging_events
-FROM {{events_source}}
+-- Loads one log object, named by its one-entry manifest: a manifest loads exactly the objects it
+-- lists (a key used as a prefix would also load every key that starts with it).
+-- The JSONPaths file maps the camelCase keys to the listed columns by position.
+-- Every placeholder is filled with a vetted, quoted literal from configuration or an S3 listing.
+COPY events_load (
+    artist, auth, first_name, gender, item_in_session, last_name, length, level, location,
+    method, page, registration, session_id, song, status, ts, user_agent, user_id
+)
+FROM {{manifest}}
 IAM_ROLE {{copy_role_arn}}
 REGION {{region}}
+MANIFEST
 FORMAT AS JSON {{jsonpaths}}
 MAXERROR {{max_errors}}
 TRUNCATECOLUMNS

@@ -1,8 +1,10 @@
--- Loads every song file under the song prefix; their keys equal the column names, so 'auto'.
-COPY staging_songs
-FROM {{songs_source}}
+-- Loads every song object of the round, listed in its manifest; keys equal the column names, so
+-- 'auto'.
+COPY songs_load
+FROM {{manifest}}
 IAM_ROLE {{copy_role_arn}}
 REGION {{region}}
+MANIFEST
 FORMAT AS JSON 'auto'
 MAXERROR {{max_errors}}
 TRUNCATECOLUMNS

@@ -1,6 +1,8 @@
 -- Fact: one row per NextSong event that matches a song in the catalogue.
 -- songplay_id is MD5 of the event's natural key (session, item in session, user), so every run
 -- gives the same event the same id; Redshift does not enforce keys, the transforms do.
+-- source_key is the log object the play was loaded from: reloading a changed object first removes
+-- every play it gave before, so plays dropped from the new version go too.
 -- DISTKEY(song_id): the largest dimension, songs, is distributed on the same key, so the analysts'
 -- "most played songs" join is node-local. SORTKEY(start_time): queries filter on time ranges and
 -- group by hour, and loads append in time order.
@@ -14,6 +16,7 @@ CREATE TABLE IF NOT EXISTS songplays (
     session_id  INTEGER      NOT NULL,
     location    VARCHAR(512),
     user_agent  VARCHAR(512),
+    source_key  VARCHAR(1024) NOT NULL,
     PRIMARY KEY (songplay_id),
     FOREIGN KEY (start_time) REFERENCES time (start_time),
     FOREIGN KEY (user_id) REFERENCES users (user_id),

@@ -4,6 +4,9 @@
 -- DISTKEY(artist): the songplays transform joins events to songs on artist name and title, so
 -- distributing both staging tables on the artist name keeps that join node-local.
 -- SORTKEY(ts): the transforms pick each user's latest event and filter on page.
+-- run_id and object_key are not in the logs: copy-staging sets them on every row it stages, so each
+-- execution transforms (and at the end removes) only its own rows, and the ledger counts rows per
+-- log object. COPY fills the first 18 columns through the JSONPaths file.
 CREATE TABLE IF NOT EXISTS staging_events (
     artist          VARCHAR(512),
     auth            VARCHAR(32),
@@ -22,7 +25,9 @@ CREATE TABLE IF NOT EXISTS staging_events (
     status          INTEGER,
     ts              BIGINT,
     user_agent      VARCHAR(512),
-    user_id         VARCHAR(32)
+    user_id         VARCHAR(32),
+    run_id          VARCHAR(80),
+    object_key      VARCHAR(1024)
 )
 DISTSTYLE KEY
 DISTKEY (artist)

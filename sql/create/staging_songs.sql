@@ -1,4 +1,8 @@
--- Raw song metadata, one row per song file, loaded by COPY with JSON 'auto' (keys match columns).
+-- The song catalogue as the song files give it, one row per song, loaded by COPY with JSON 'auto'
+-- (keys match columns). Unlike staging_events it is kept between runs: a run COPYs only the song
+-- objects the ledger has not seen and replaces the songs they hold (by song_id), and songplays join
+-- it on the artist name each song file gives, which the artists dimension cannot keep (an artist
+-- appears under several names).
 -- DISTKEY(artist_name): co-located with staging_events.artist for the songplays join.
 CREATE TABLE IF NOT EXISTS staging_songs (
     num_songs        INTEGER,

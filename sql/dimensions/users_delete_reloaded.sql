@@ -1,7 +1,6 @@
--- First half of the users upsert: remove the users this run will write again.
+-- First half of the users upsert: remove the rows this execution has an event at least as recent
+-- for. A row with a later event stays: loading old days (a backfill) never brings back an old level.
 DELETE FROM users
-WHERE user_id IN (
-    SELECT CAST(user_id AS INTEGER)
-    FROM staging_events
-    WHERE page = 'NextSong' AND user_id <> ''
-);
+USING users_latest l
+WHERE users.user_id = l.user_id
+  AND users.last_event_at <= l.last_event_at;

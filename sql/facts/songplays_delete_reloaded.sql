@@ -1,8 +1,12 @@
--- First half of the songplays upsert: remove the plays that this run's staged events will insert
--- again, so a re-run replaces rows instead of duplicating them.
+-- First half of the songplays upsert: remove every play this execution's staged events will write
+-- again (same natural key), and every play an earlier version of a restaged log object gave, so a
+-- changed object's plays are replaced rather than added to.
 DELETE FROM songplays
-WHERE songplay_id IN (
+WHERE source_key IN (
+    SELECT object_key FROM staging_files WHERE run_id = {{run}} AND kind = 'events'
+)
+OR songplay_id IN (
     SELECT MD5(CAST(session_id AS VARCHAR) || ':' || CAST(item_in_session AS VARCHAR) || ':' || user_id)
     FROM staging_events
-    WHERE page = 'NextSong' AND user_id <> ''
+    WHERE run_id = {{run}} AND page = 'NextSong' AND user_id <> ''
 );

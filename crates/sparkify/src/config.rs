@@ -43,6 +43,8 @@ pub struct DataSource {
     pub log_prefix: S3Key,
     pub song_prefix: S3Key,
     pub jsonpaths_key: S3Key,
+    /// Where copy-staging writes each round's manifests and object list for COPY to read.
+    pub manifest_bucket: BucketName,
     pub copy_role_arn: IamRoleArn,
     pub region: Region,
     /// COPY's MAXERROR: records that may be rejected (and recorded in the load-error views)
@@ -71,9 +73,10 @@ pub mod vars {
     pub const JSONPATHS_KEY: &str = "JSONPATHS_KEY";
     pub const DATA_REGION: &str = "DATA_REGION";
     pub const MAX_LOAD_ERRORS: &str = "MAX_LOAD_ERRORS";
+    pub const MANIFEST_BUCKET: &str = "MANIFEST_BUCKET";
 
     /// Every variable the functions read, for the house-rule test against the template.
-    pub const ALL: [&str; 12] = [
+    pub const ALL: [&str; 13] = [
         CLUSTER_ID,
         WORKGROUP,
         DB_USER,
@@ -86,6 +89,7 @@ pub mod vars {
         JSONPATHS_KEY,
         DATA_REGION,
         MAX_LOAD_ERRORS,
+        MANIFEST_BUCKET,
     ];
 }
 
@@ -171,6 +175,8 @@ impl Config {
                     .map_err(config_err(vars::SONG_PREFIX))?,
                 jsonpaths_key: S3Key::parse(&require(vars::JSONPATHS_KEY)?)
                     .map_err(config_err(vars::JSONPATHS_KEY))?,
+                manifest_bucket: BucketName::parse(&require(vars::MANIFEST_BUCKET)?)
+                    .map_err(config_err(vars::MANIFEST_BUCKET))?,
                 copy_role_arn: IamRoleArn::parse(&require(vars::COPY_ROLE_ARN)?)
                     .map_err(config_err(vars::COPY_ROLE_ARN))?,
                 region: Region::parse(&require(vars::DATA_REGION)?)
@@ -201,6 +207,7 @@ pub(crate) mod tests {
             (vars::SONG_PREFIX, "song_data/".to_owned()),
             (vars::JSONPATHS_KEY, "log_json_path.json".to_owned()),
             (vars::DATA_REGION, "us-west-2".to_owned()),
+            (vars::MANIFEST_BUCKET, "sparkify-work".to_owned()),
         ])
     }
 

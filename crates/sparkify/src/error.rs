@@ -34,6 +34,12 @@ pub enum EtlError {
     /// The Data API rejected the request itself (validation, unknown statement, permissions).
     #[error("Data API rejected the request: {0}")]
     DataApiRejected(String),
+    /// S3 could not be reached, failed internally or asked to slow down: retry later.
+    #[error("S3 unavailable: {0}")]
+    S3Unavailable(String),
+    /// S3 refused the request (no such bucket or key, access denied, ...).
+    #[error("S3 rejected the request: {0}")]
+    S3Rejected(String),
     /// verify-counts found failing checks; each entry is `check_name (failing_rows)`.
     #[error("data quality checks failed: {}", .0.join(", "))]
     DataQualityFailed(Vec<String>),
@@ -45,7 +51,7 @@ fn sub_statement_label(sub_statement: Option<u32>) -> String {
 
 impl EtlError {
     /// Every name [`EtlError::name`] can return, for the house-rule tests over the ASL.
-    pub const NAMES: [&'static str; 8] = [
+    pub const NAMES: [&'static str; 10] = [
         "ConfigError",
         "InvalidInput",
         "StatementFailed",
@@ -53,6 +59,8 @@ impl EtlError {
         "Throttled",
         "DataApiUnavailable",
         "DataApiRejected",
+        "S3Unavailable",
+        "S3Rejected",
         "DataQualityFailed",
     ];
 
@@ -66,7 +74,41 @@ impl EtlError {
             Self::Throttled(_) => "Throttled",
             Self::DataApiUnavailable(_) => "DataApiUnavailable",
             Self::DataApiRejected(_) => "DataApiRejected",
+            Self::S3Unavailable(_) => "S3Unavailable",
+            Self::S3Rejected(_) => "S3Rejected",
             Self::DataQualityFailed(_) => "DataQualityFailed",
+        }
+    }
+
+    /// Classifies an S3 SDK error: throttling, server and transport failures can be retried.
+    pub fn from_s3<E, R>(operation: &str, err: SdkError<E, R>) -> Self
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+        R: std::fmt::Debug + 'static,
+    {
+        match &err {
+            SdkError::ServiceError(service) => {
+                let inner = service.err();
+                let code = inner.code().unwrap_or("Unknown");
+                let text = format!(
+                    "{operation}: {code}: {}",
+                    inner.message().unwrap_or("no message")
+                );
+                match code {
+                    "SlowDown"
+                    | "ServiceUnavailable"
+                    | "InternalError"
+                    | "RequestTimeout"
+                    | "RequestTimeTooSkewed" => Self::S3Unavailable(text),
+                    _ => Self::S3Rejected(text),
+                }
+            }
+            SdkError::TimeoutError(_)
+            | SdkError::DispatchFailure(_)
+            | SdkError::ResponseError(_) => {
+                Self::S3Unavailable(format!("{operation}: {}", error_chain(&err)))
+            }
+            _ => Self::S3Rejected(format!("{operation}: {}", error_chain(&err))),
         }
     }
 
@@ -145,6 +187,8 @@ mod tests {
             EtlError::Throttled("x".into()),
             EtlError::DataApiUnavailable("x".into()),
             EtlError::DataApiRejected("x".into()),
+            EtlError::S3Unavailable("x".into()),
+            EtlError::S3Rejected("x".into()),
             EtlError::DataQualityFailed(vec!["users_key_unique (3)".into()]),
         ]
     }

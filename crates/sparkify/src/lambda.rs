@@ -16,6 +16,8 @@ use std::future::Future;
 pub struct Deps {
     pub config: Config,
     pub data_api: DataApi,
+    /// The shared AWS configuration, for a function that needs another client.
+    pub aws: aws_config::SdkConfig,
 }
 
 /// Runs `handler` as a Lambda function until the runtime stops it.
@@ -33,7 +35,11 @@ where
             let client = aws_sdk_redshiftdata::Client::new(&aws);
             let data_api = DataApi::new(client, config.warehouse.clone());
             // One per process, alive as long as the process: leaking it is the simplest 'static.
-            Ok(Box::leak(Box::new(Deps { config, data_api })))
+            Ok(Box::leak(Box::new(Deps {
+                config,
+                data_api,
+                aws,
+            })))
         }
         Err(err) => {
             tracing::error!(error = err.name(), message = %err, "configuration rejected at init");

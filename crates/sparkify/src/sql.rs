@@ -26,9 +26,11 @@ pub mod catalogue {
     use super::SqlFile;
 
     /// Referenced tables come before the tables whose foreign keys name them.
-    pub const CREATE_TABLES: [SqlFile; 7] = [
+    pub const CREATE_TABLES: [SqlFile; 9] = [
         sql_file!("create/staging_events.sql"),
         sql_file!("create/staging_songs.sql"),
+        sql_file!("create/staging_files.sql"),
+        sql_file!("create/load_ledger.sql"),
         sql_file!("create/artists.sql"),
         sql_file!("create/songs.sql"),
         sql_file!("create/users.sql"),
@@ -37,28 +39,52 @@ pub mod catalogue {
     ];
     pub const DROP_TABLES: SqlFile = sql_file!("reset/drop_tables.sql");
 
-    pub const CLEAR_STAGING_EVENTS: SqlFile = sql_file!("copy/clear_staging_events.sql");
+    /// copy-staging's planning query.
+    pub const KNOWN_OBJECTS: SqlFile = sql_file!("copy/known_objects.sql");
+    /// copy-staging's round, in batch order (copy-staging assembles it from these).
+    pub const LOCK_CATALOGUE: SqlFile = sql_file!("copy/lock_catalogue.sql");
+    pub const COPY_STAGING_FILES: SqlFile = sql_file!("copy/staging_files.sql");
+    pub const EVENTS_LOAD_CREATE: SqlFile = sql_file!("copy/events_load_create.sql");
     pub const COPY_STAGING_EVENTS: SqlFile = sql_file!("copy/staging_events.sql");
-    pub const CLEAR_STAGING_SONGS: SqlFile = sql_file!("copy/clear_staging_songs.sql");
+    pub const EVENTS_LOAD_TAG: SqlFile = sql_file!("copy/events_load_tag.sql");
+    pub const EVENTS_STAGE: SqlFile = sql_file!("copy/events_stage.sql");
+    pub const SONGS_LOAD_CREATE: SqlFile = sql_file!("copy/songs_load_create.sql");
     pub const COPY_STAGING_SONGS: SqlFile = sql_file!("copy/staging_songs.sql");
+    pub const SONGS_PUBLISH: [SqlFile; 4] = [
+        sql_file!("copy/songs_replace.sql"),
+        sql_file!("copy/songs_insert.sql"),
+        sql_file!("copy/songs_ledger_replace.sql"),
+        sql_file!("copy/songs_ledger_insert.sql"),
+    ];
 
-    pub const LOAD_FACTS: [SqlFile; 2] = [
+    pub const LOAD_FACTS: [SqlFile; 3] = [
+        sql_file!("facts/lock.sql"),
         sql_file!("facts/songplays_delete_reloaded.sql"),
         sql_file!("facts/songplays_insert.sql"),
     ];
 
-    pub const LOAD_DIMENSIONS: [SqlFile; 7] = [
+    pub const LOAD_DIMENSIONS: [SqlFile; 12] = [
+        sql_file!("dimensions/lock.sql"),
+        sql_file!("dimensions/users_latest.sql"),
         sql_file!("dimensions/users_delete_reloaded.sql"),
         sql_file!("dimensions/users_insert.sql"),
         sql_file!("dimensions/songs_delete_reloaded.sql"),
         sql_file!("dimensions/songs_insert.sql"),
         sql_file!("dimensions/artists_delete_reloaded.sql"),
         sql_file!("dimensions/artists_insert.sql"),
+        sql_file!("dimensions/time_delete_orphans.sql"),
         sql_file!("dimensions/time_insert.sql"),
+        sql_file!("dimensions/events_ledger_replace.sql"),
+        sql_file!("dimensions/events_ledger_insert.sql"),
     ];
 
-    pub const TABLE_COUNTS: SqlFile = sql_file!("verify/table_counts.sql");
-    pub const QUALITY_CHECKS: SqlFile = sql_file!("verify/quality_checks.sql");
+    /// verify-counts' batch: the two reports, then the end of the run's staging.
+    pub const VERIFY: [SqlFile; 4] = [
+        sql_file!("verify/table_counts.sql"),
+        sql_file!("verify/quality_checks.sql"),
+        sql_file!("verify/clear_staging_events.sql"),
+        sql_file!("verify/clear_staging_files.sql"),
+    ];
 
     /// The analysts' queries, run on demand rather than by the pipeline.
     pub const ANALYTICS: [SqlFile; 3] = [
@@ -71,18 +97,23 @@ pub mod catalogue {
     pub fn all() -> Vec<SqlFile> {
         let singles = [
             DROP_TABLES,
-            CLEAR_STAGING_EVENTS,
+            KNOWN_OBJECTS,
+            LOCK_CATALOGUE,
+            COPY_STAGING_FILES,
+            EVENTS_LOAD_CREATE,
             COPY_STAGING_EVENTS,
-            CLEAR_STAGING_SONGS,
+            EVENTS_LOAD_TAG,
+            EVENTS_STAGE,
+            SONGS_LOAD_CREATE,
             COPY_STAGING_SONGS,
-            TABLE_COUNTS,
-            QUALITY_CHECKS,
         ];
         CREATE_TABLES
             .into_iter()
             .chain(singles)
+            .chain(SONGS_PUBLISH)
             .chain(LOAD_FACTS)
             .chain(LOAD_DIMENSIONS)
+            .chain(VERIFY)
             .chain(ANALYTICS)
             .collect()
     }
@@ -108,6 +139,16 @@ impl Literal {
 
     pub fn count(n: u32) -> Self {
         Self(n.to_string())
+    }
+
+    /// An execution's id.
+    pub fn run(run: &RunId) -> Self {
+        Self::quoted(&run.0)
+    }
+
+    /// An S3 key as text (not as a URI), for the ledger and the lineage columns.
+    pub fn key(key: &S3Key) -> Self {
+        Self::quoted(&key.0)
     }
 
     /// A standard SQL string literal. Callers pass only vetted text, which never holds a
@@ -151,6 +192,54 @@ pub fn render(file: &SqlFile, values: &[(&str, Literal)]) -> Result<String, EtlE
         )));
     }
     Ok(out)
+}
+
+/// Renders each of a step's files with the execution's id: `{{run}}` where a file has it, the
+/// text as it is otherwise (a file with any other placeholder is an error).
+pub fn render_for_run(files: &[SqlFile], run: &RunId) -> Result<Vec<String>, EtlError> {
+    files
+        .iter()
+        .map(|file| {
+            if file.text.contains("{{run}}") {
+                render(file, &[("run", Literal::run(run))])
+            } else {
+                render(file, &[])
+            }
+        })
+        .collect()
+}
+
+/// The id of an execution as the tables record it (`run_id`): the execution's name, which is the
+/// last part of its ARN and unique per state machine; a hand-run's whole name otherwise.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunId(String);
+
+impl RunId {
+    /// The longest execution name Step Functions allows.
+    pub const MAX_CHARS: usize = 80;
+
+    pub fn from_execution(execution: &str) -> Result<Self, String> {
+        let name = if execution.starts_with("arn:") {
+            execution.rsplit(':').next().unwrap_or_default()
+        } else {
+            execution
+        };
+        let chars = name.chars().count();
+        if chars == 0 || chars > Self::MAX_CHARS {
+            return Err(format!(
+                "an execution name must be 1 to {} characters, got {chars} in {execution:?}",
+                Self::MAX_CHARS
+            ));
+        }
+        if let Some(bad) = name.chars().find(|c| c.is_control() || *c == '\\') {
+            return Err(format!("execution name {name:?} holds {bad:?}"));
+        }
+        Ok(Self(name.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
 }
 
 /// An S3 bucket name, as S3's naming rules allow it.
@@ -331,12 +420,46 @@ mod tests {
     }
 
     #[test]
-    fn every_catalogue_template_renders_with_the_values_its_step_passes() {
-        // The COPY templates are the only ones with placeholders; the rest must have none.
+    fn every_catalogue_file_has_only_the_placeholders_its_step_fills() {
+        // The round's templates are filled by copy-staging (its tests render them); every other
+        // file has at most {{run}}, which render_for_run fills.
+        let copy_staging = [
+            catalogue::COPY_STAGING_FILES,
+            catalogue::COPY_STAGING_EVENTS,
+            catalogue::EVENTS_LOAD_TAG,
+            catalogue::COPY_STAGING_SONGS,
+        ];
+        let run = RunId::from_execution("run-1").unwrap();
         for file in catalogue::all() {
-            let is_copy =
-                file == catalogue::COPY_STAGING_EVENTS || file == catalogue::COPY_STAGING_SONGS;
-            assert_eq!(file.text.contains("{{"), is_copy, "sql/{}", file.path);
+            if copy_staging.contains(&file) {
+                continue;
+            }
+            let rendered = render_for_run(&[file], &run).unwrap();
+            assert!(!rendered[0].contains("{{"), "sql/{}", file.path);
+            assert_eq!(
+                file.text.contains("{{run}}"),
+                rendered[0].contains("'run-1'"),
+                "sql/{}",
+                file.path
+            );
         }
+    }
+
+    #[test]
+    fn run_ids_are_execution_names() {
+        let arn = "arn:aws:states:us-west-2:123456789012:execution:sparkify-etl:nightly-2018-12-01";
+        assert_eq!(
+            RunId::from_execution(arn).unwrap().as_str(),
+            "nightly-2018-12-01"
+        );
+        assert_eq!(
+            RunId::from_execution("manual-1").unwrap().as_str(),
+            "manual-1"
+        );
+        assert!(RunId::from_execution("").is_err());
+        assert!(RunId::from_execution(&"x".repeat(81)).is_err());
+        assert!(RunId::from_execution("a\\b").is_err());
+        let quoted = Literal::run(&RunId::from_execution("it's").unwrap());
+        assert_eq!(quoted.as_sql(), "'it''s'");
     }
 }

@@ -5,7 +5,7 @@
 
 use crate::data_api::{DataApi, Progress, client_token};
 use crate::error::EtlError;
-use crate::sql::SqlFile;
+use crate::sql::{RunId, SqlFile, render_for_run};
 use serde::{Deserialize, Serialize};
 
 /// What the state machine sends every step besides its own fields.
@@ -71,7 +71,8 @@ pub async fn advance(
     })
 }
 
-/// [`advance`] for a step whose batch is a fixed list of catalogue files.
+/// [`advance`] for a step whose batch is a fixed list of catalogue files, each with the
+/// execution's id where it has a `{{run}}` placeholder.
 pub async fn advance_files(
     api: &DataApi,
     step: &str,
@@ -79,7 +80,8 @@ pub async fn advance_files(
     files: &[SqlFile],
 ) -> Result<StepOutput, EtlError> {
     advance(api, step, input, || {
-        Ok(files.iter().map(|file| file.text.to_owned()).collect())
+        let run = RunId::from_execution(&input.execution).map_err(EtlError::InvalidInput)?;
+        render_for_run(files, &run)
     })
     .await
 }

@@ -21,6 +21,7 @@ pub fn config() -> Config {
             vars::SONG_PREFIX => "song_data/",
             vars::JSONPATHS_KEY => "log_json_path.json",
             vars::DATA_REGION => "us-west-2",
+            vars::MANIFEST_BUCKET => "sparkify-work",
             _ => return None,
         };
         Some(value.to_owned())
@@ -32,7 +33,11 @@ pub fn config() -> Config {
 pub fn deps(client: aws_sdk_redshiftdata::Client) -> Deps {
     let config = config();
     let data_api = DataApi::new(client, config.warehouse.clone());
-    Deps { config, data_api }
+    Deps {
+        config,
+        data_api,
+        aws: aws_config::SdkConfig::builder().build(),
+    }
 }
 
 pub fn submitted(id: &str) -> BatchExecuteStatementOutput {

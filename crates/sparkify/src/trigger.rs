@@ -1,5 +1,7 @@
 //! What started an execution, read from the execution input: the nightly schedule (or a manual
-//! start) loads everything under the prefixes; an S3 "Object Created" event loads that one object.
+//! start) loads every object under the prefixes that the ledger has not seen; an S3 "Object
+//! Created" event loads that one object; a manual start with `{"backfill": {"from": "YYYY-MM-DD",
+//! "to": "YYYY-MM-DD"}}` reloads the log objects of those days.
 
 use crate::config::DataSource;
 use crate::error::EtlError;
@@ -9,10 +11,51 @@ use serde_json::Value;
 /// The load an execution performs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Trigger {
-    /// Scheduled event, or a manual start whose input names no event type.
+    /// Scheduled event, or a manual start whose input names no event type: every object the
+    /// ledger has not seen (or has seen with another ETag).
     FullLoad,
     /// One new log object, already checked to lie in the data bucket under the log prefix.
     NewLogObject(S3Key),
+    /// The log objects whose key names a day from `from` to `to` (inclusive, `YYYY-MM-DD`),
+    /// reloaded whatever the ledger says.
+    Backfill { from: Day, to: Day },
+}
+
+/// A calendar day written `YYYY-MM-DD`; the text orders as the days do.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Day(String);
+
+impl Day {
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let bytes = text.as_bytes();
+        let shaped = bytes.len() == 10
+            && bytes[4] == b'-'
+            && bytes[7] == b'-'
+            && bytes
+                .iter()
+                .enumerate()
+                .all(|(i, b)| i == 4 || i == 7 || b.is_ascii_digit());
+        let number = |range: std::ops::Range<usize>| text[range].parse::<u32>().unwrap_or(0);
+        if shaped && (1..=12).contains(&number(5..7)) && (1..=31).contains(&number(8..10)) {
+            Ok(Self(text.to_owned()))
+        } else {
+            Err(format!("{text:?} is not a day written YYYY-MM-DD"))
+        }
+    }
+
+    /// The last `YYYY-MM-DD` in the object's name (the part after the last `/`), as the Sparkify
+    /// logs are named (`2018-11-05-events.json`).
+    pub fn in_key(key: &str) -> Option<Self> {
+        let name = key.rsplit('/').next().unwrap_or(key);
+        (0..name.len().saturating_sub(9))
+            .rev()
+            .filter(|&start| name.is_char_boundary(start) && name.is_char_boundary(start + 10))
+            .find_map(|start| Self::parse(&name[start..start + 10]).ok())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
 }
 
 impl Trigger {
@@ -22,6 +65,24 @@ impl Trigger {
         let event = input
             .as_object()
             .ok_or_else(|| invalid(format!("expected a JSON object, got {input}")))?;
+        if let Some(range) = event.get("backfill") {
+            let day = |name: &str| {
+                range
+                    .get(name)
+                    .and_then(Value::as_str)
+                    .ok_or_else(|| invalid(format!("backfill needs \"{name}\": \"YYYY-MM-DD\"")))
+                    .and_then(|text| Day::parse(text).map_err(invalid))
+            };
+            let (from, to) = (day("from")?, day("to")?);
+            if from > to {
+                return Err(invalid(format!(
+                    "backfill from {} is after to {}",
+                    from.as_str(),
+                    to.as_str()
+                )));
+            }
+            return Ok(Self::Backfill { from, to });
+        }
         match event.get("detail-type").and_then(Value::as_str) {
             None if !event.contains_key("detail-type") => Ok(Self::FullLoad),
             Some("Scheduled Event") => Ok(Self::FullLoad),
@@ -91,6 +152,43 @@ mod tests {
             Trigger::from_execution_input(&object_created("udacity-dend", key), &source()),
             Ok(Trigger::NewLogObject(S3Key::parse(key).unwrap()))
         );
+    }
+
+    #[test]
+    fn a_backfill_names_its_days_and_a_bad_range_is_invalid_input() {
+        let input = json!({"backfill": {"from": "2018-11-05", "to": "2018-11-07"}});
+        assert_eq!(
+            Trigger::from_execution_input(&input, &source()),
+            Ok(Trigger::Backfill {
+                from: Day::parse("2018-11-05").unwrap(),
+                to: Day::parse("2018-11-07").unwrap()
+            })
+        );
+        for bad in [
+            json!({"backfill": {"from": "2018-11-07", "to": "2018-11-05"}}),
+            json!({"backfill": {"from": "2018-13-01", "to": "2018-12-05"}}),
+            json!({"backfill": {"from": "yesterday", "to": "2018-11-05"}}),
+            json!({"backfill": {"from": "2018-11-05"}}),
+            json!({"backfill": "2018-11"}),
+        ] {
+            let err = Trigger::from_execution_input(&bad, &source()).unwrap_err();
+            assert_eq!(err.name(), "InvalidInput", "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn the_day_of_a_key_is_the_last_date_in_its_name() {
+        let day = |key| Day::in_key(key).map(|day| day.as_str().to_owned());
+        assert_eq!(
+            day("log_data/2018/11/2018-11-05-events.json").as_deref(),
+            Some("2018-11-05")
+        );
+        assert_eq!(day("log_data/2018-11-05/events.json"), None);
+        assert_eq!(
+            day("log_data/é2018-11-30é.json").as_deref(),
+            Some("2018-11-30")
+        );
+        assert_eq!(day("log_data/2018-11-99-events.json"), None);
     }
 
     #[test]

@@ -122,12 +122,24 @@ fn every_sql_statement_parses_as_redshift_sql() {
         catalogue::COPY_STAGING_EVENTS,
         catalogue::COPY_STAGING_SONGS,
     ];
+    // Placeholders stand for quoted literals (sparkify::sql::Literal); parse with one in each.
+    let filled = |text: &str| {
+        let mut out = String::new();
+        let mut rest = text;
+        while let Some(start) = rest.find("{{") {
+            out.push_str(&rest[..start]);
+            let end = rest[start..].find("}}").expect("closed placeholder") + start;
+            out.push_str("'placeholder'");
+            rest = &rest[end + 2..];
+        }
+        out + rest
+    };
     let mut parsed = 0;
     for file in catalogue::all()
         .into_iter()
         .filter(|f| !copy_templates.contains(f))
     {
-        let statements = Parser::parse_sql(&RedshiftSqlDialect {}, file.text)
+        let statements = Parser::parse_sql(&RedshiftSqlDialect {}, &filled(file.text))
             .unwrap_or_else(|err| panic!("sql/{}: {err}", file.path));
         assert_eq!(statements.len(), 1, "sql/{}", file.path);
         parsed += 1;
@@ -191,7 +203,7 @@ fn every_lambda_task_retries_only_transient_errors_with_jitter_and_catches_every
         .filter(|(_, s)| s["Resource"] == "arn:aws:states:::lambda:invoke")
         .collect();
     assert_eq!(tasks.len(), 5);
-    let transient = ["Throttled", "DataApiUnavailable"];
+    let transient = ["Throttled", "DataApiUnavailable", "S3Unavailable"];
     for (name, task) in tasks {
         assert!(
             task["TimeoutSeconds"].as_u64().is_some(),
@@ -339,4 +351,9 @@ fn every_event_file_parses_into_its_functions_input() {
             .any(|(_, t)| matches!(t, Trigger::NewLogObject(_)))
     );
     assert!(kinds.iter().any(|(_, t)| *t == Trigger::FullLoad));
+    assert!(
+        kinds
+            .iter()
+            .any(|(_, t)| matches!(t, Trigger::Backfill { .. }))
+    );
 }

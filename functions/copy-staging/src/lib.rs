@@ -1,17 +1,40 @@
-//! copy-staging: replaces the staging tables' contents with a COPY from S3, as one transaction.
-//! A full load (nightly schedule or manual start) reads every log under the log prefix; a new-file
-//! run reads just the object named by the S3 "Object Created" event. Song metadata is reloaded on
-//! both, so the songplays join always sees the whole catalogue.
+//! copy-staging: stages the S3 objects this execution loads, exactly once per object, in rounds the
+//! state machine drives like any step (submit, then poll):
+//!
+//! 1. **plan**: a query reads what the warehouse knows (`sql/copy/known_objects.sql`: the ledger,
+//!    and what this execution staged in earlier rounds);
+//! 2. once it has finished, the function lists the prefixes (or HEADs the one new object), picks
+//!    the round's objects (`plan.rs`), writes their manifests and object list to the manifest
+//!    bucket, and submits the round as one batch: log rows land in `staging_events` tagged with
+//!    the execution and their object, song rows replace their songs in the `staging_songs`
+//!    catalogue and go into the ledger, and every object is recorded in `staging_files`;
+//! 3. once the round has committed, a new plan starts if log objects were left over, and the step
+//!    is done otherwise. A plan that finds nothing to load ends the step at once.
 
-use serde::Deserialize;
+pub mod objects;
+pub mod plan;
+
+use aws_sdk_s3::Client as S3Client;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sparkify::config::DataSource;
-use sparkify::sql::{Literal, catalogue, render};
-use sparkify::step::advance;
+use sparkify::data_api::{Progress, client_token};
+use sparkify::sql::{Literal, RunId, S3Key, catalogue, render, render_for_run};
 use sparkify::trigger::Trigger;
 use sparkify::{Deps, EtlError, StepInput, StepOutput};
 
+use objects::Skipped;
+use plan::{Known, Listed, Round};
+
 pub const STEP: &str = "copy-staging";
+
+/// Where a call is in the round: its statement is a plan query or a round's batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Phase {
+    Plan,
+    Copy,
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct Input {
@@ -20,50 +43,367 @@ pub struct Input {
     /// The execution input (`$$.Execution.Input`): the EventBridge event that started the run, or
     /// a manual start's input.
     pub trigger: Value,
+    /// What `statement_id` is; required with it. Both come back from the previous call.
+    #[serde(default)]
+    pub phase: Option<Phase>,
+    /// The round number, from 1.
+    #[serde(default)]
+    pub round: u32,
+    /// The round in flight left log objects for another round.
+    #[serde(default)]
+    pub more: bool,
 }
 
-pub async fn handle(deps: &Deps, input: Input) -> Result<StepOutput, EtlError> {
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Output {
+    #[serde(flatten)]
+    pub step: StepOutput,
+    pub phase: Phase,
+    pub round: u32,
+    pub more: bool,
+    /// Set (not null) when a round has just been planned: what it stages.
+    #[serde(default)]
+    pub planned: Option<Planned>,
+}
+
+/// A planned round, as the output reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Planned {
+    pub log_objects: Vec<String>,
+    pub song_objects: usize,
+    /// Listed keys that cannot be loaded safely (reported, never loaded): the first
+    /// [`SKIPPED_SHOWN`], and how many there were in all.
+    pub skipped: Vec<Skipped>,
+    pub skipped_total: usize,
+}
+
+/// Skipped keys an output lists (the state machine's state is limited to 256 KB).
+pub const SKIPPED_SHOWN: usize = 20;
+
+pub async fn handle(deps: &Deps, s3: &S3Client, input: Input) -> Result<Output, EtlError> {
     let source = &deps.config.source;
-    advance(&deps.data_api, STEP, &input.step, || {
-        let trigger = Trigger::from_execution_input(&input.trigger, source)?;
-        tracing::info!(step = STEP, trigger = ?trigger, "planning the load");
-        copy_statements(source, &trigger)
-    })
-    .await
+    let trigger = Trigger::from_execution_input(&input.trigger, source)?;
+    let run = RunId::from_execution(&input.step.execution).map_err(EtlError::InvalidInput)?;
+    let Some(statement_id) = &input.step.statement_id else {
+        tracing::info!(step = STEP, trigger = ?trigger, run = run.as_str(), "planning the load");
+        return submit_plan(deps, &input, &run, 1).await;
+    };
+    let phase = input.phase.ok_or_else(|| {
+        EtlError::InvalidInput("a statement_id needs its phase (plan or copy)".into())
+    })?;
+    let progress = deps
+        .data_api
+        .progress(statement_id)
+        .await
+        .inspect_err(|err| {
+            tracing::error!(step = STEP, statement_id = %statement_id, error = err.name(), "statement did not commit");
+        })?;
+    let rows_affected = match progress {
+        Progress::Running { status } => {
+            return Ok(output(
+                &input,
+                statement_id,
+                status,
+                false,
+                phase,
+                input.more,
+            ));
+        }
+        Progress::Finished { rows_affected } => rows_affected,
+    };
+    match phase {
+        Phase::Plan => {
+            let known = read_known(deps, statement_id).await?;
+            let (round, skipped) = list_and_plan(s3, source, &trigger, &known).await?;
+            if round.is_empty() {
+                tracing::info!(
+                    step = STEP,
+                    round = input.round,
+                    skipped = skipped.len(),
+                    "nothing left to load"
+                );
+                let mut out = output(&input, statement_id, "FINISHED".into(), true, phase, false);
+                out.planned = Some(planned(&round, skipped));
+                return Ok(out);
+            }
+            submit_round(deps, s3, &input, &run, round, skipped).await
+        }
+        Phase::Copy if input.more => submit_plan(deps, &input, &run, input.round + 1).await,
+        Phase::Copy => {
+            tracing::info!(step = STEP, round = input.round, "every object is staged");
+            let mut out = output(&input, statement_id, "FINISHED".into(), true, phase, false);
+            out.step.rows_affected = rows_affected;
+            Ok(out)
+        }
+    }
 }
 
-/// The batch for a trigger: clear and reload each staging table.
-pub fn copy_statements(source: &DataSource, trigger: &Trigger) -> Result<Vec<String>, EtlError> {
-    let events_key = match trigger {
-        Trigger::FullLoad => &source.log_prefix,
-        Trigger::NewLogObject(key) => key,
+fn output(
+    input: &Input,
+    statement_id: &str,
+    status: String,
+    done: bool,
+    phase: Phase,
+    more: bool,
+) -> Output {
+    Output {
+        step: StepOutput {
+            step: STEP.to_owned(),
+            statement_id: statement_id.to_owned(),
+            status,
+            done,
+            rows_affected: Vec::new(),
+        },
+        phase,
+        round: input.round,
+        more,
+        planned: None,
+    }
+}
+
+fn planned(round: &Round, mut skipped: Vec<Skipped>) -> Planned {
+    let skipped_total = skipped.len();
+    skipped.truncate(SKIPPED_SHOWN);
+    Planned {
+        skipped_total,
+        log_objects: round
+            .events
+            .iter()
+            .map(|o| o.key.as_str().to_owned())
+            .collect(),
+        song_objects: round.songs.len(),
+        skipped,
+    }
+}
+
+async fn submit_plan(
+    deps: &Deps,
+    input: &Input,
+    run: &RunId,
+    round: u32,
+) -> Result<Output, EtlError> {
+    let sql = render(&catalogue::KNOWN_OBJECTS, &[("run", Literal::run(run))])?;
+    let token = client_token(&input.step.execution, &format!("{STEP}/plan/{round}"));
+    let id = deps
+        .data_api
+        .submit(vec![sql], &token, &format!("sparkify-{STEP}-plan"))
+        .await?;
+    tracing::info!(step = STEP, round, statement_id = %id, "plan query submitted");
+    let mut out = output(input, &id, "SUBMITTED".into(), false, Phase::Plan, false);
+    out.round = round;
+    Ok(out)
+}
+
+/// The planning query's rows: `(state, object_key, etag)` with state `loaded` or `staged`.
+async fn read_known(deps: &Deps, statement_id: &str) -> Result<Known, EtlError> {
+    use aws_sdk_redshiftdata::types::Field;
+    let rows = deps
+        .data_api
+        .result_rows(&format!("{statement_id}:1"))
+        .await?;
+    let mut known = Known::default();
+    for row in rows {
+        match row.as_slice() {
+            [
+                Field::StringValue(state),
+                Field::StringValue(key),
+                Field::StringValue(etag),
+            ] => {
+                if state == "loaded" {
+                    known.loaded.insert(key.clone(), etag.clone());
+                } else {
+                    known.staged.insert(key.clone());
+                }
+            }
+            other => {
+                return Err(EtlError::DataApiRejected(format!(
+                    "GetStatementResult {statement_id}:1: expected (state, key, etag), got {other:?}"
+                )));
+            }
+        }
+    }
+    Ok(known)
+}
+
+async fn list_and_plan(
+    s3: &S3Client,
+    source: &DataSource,
+    trigger: &Trigger,
+    known: &Known,
+) -> Result<(Round, Vec<Skipped>), EtlError> {
+    let (logs, mut skipped) = match trigger {
+        Trigger::NewLogObject(key) => (vec![objects::head(s3, &source.bucket, key).await?], vec![]),
+        Trigger::FullLoad | Trigger::Backfill { .. } => {
+            objects::list(
+                s3,
+                &source.bucket,
+                &source.log_prefix,
+                &source.jsonpaths_key,
+            )
+            .await?
+        }
     };
-    let shared = || {
+    let (songs, songs_skipped) = objects::list(
+        s3,
+        &source.bucket,
+        &source.song_prefix,
+        &source.jsonpaths_key,
+    )
+    .await?;
+    skipped.extend(songs_skipped);
+    for skip in &skipped {
+        tracing::warn!(step = STEP, key = %skip.key, reason = %skip.reason, "object skipped");
+    }
+    Ok((plan::next_round(trigger, logs, songs, known), skipped))
+}
+
+/// Writes the round's manifests and object list, then submits the round's batch.
+async fn submit_round(
+    deps: &Deps,
+    s3: &S3Client,
+    input: &Input,
+    run: &RunId,
+    round: Round,
+    skipped: Vec<Skipped>,
+) -> Result<Output, EtlError> {
+    let source = &deps.config.source;
+    let folder = format!("manifests/{}/round-{:03}/", run.as_str(), input.round);
+    let manifest_key = |name: String| {
+        S3Key::parse(&format!("{folder}{name}")).map_err(|why| {
+            EtlError::InvalidInput(format!("manifest key for run {}: {why}", run.as_str()))
+        })
+    };
+    let staged_at = now_utc();
+    let objects_key = manifest_key("objects.json".into())?;
+    let body = objects::object_list(run.as_str(), &staged_at, &round.events, &round.songs);
+    objects::put(s3, &source.manifest_bucket, &objects_key, body).await?;
+    let mut event_manifests = Vec::with_capacity(round.events.len());
+    for (index, object) in round.events.iter().enumerate() {
+        let key = manifest_key(format!("events-{:02}.manifest", index + 1))?;
+        let body = objects::manifest(&source.bucket, std::slice::from_ref(object));
+        objects::put(s3, &source.manifest_bucket, &key, body).await?;
+        event_manifests.push(key);
+    }
+    let songs_manifest = if round.songs.is_empty() {
+        None
+    } else {
+        let key = manifest_key("songs.manifest".into())?;
+        let body = objects::manifest(&source.bucket, &round.songs);
+        objects::put(s3, &source.manifest_bucket, &key, body).await?;
+        Some(key)
+    };
+    let sqls = round_statements(
+        source,
+        run,
+        &objects_key,
+        &round.events,
+        &event_manifests,
+        songs_manifest.as_ref(),
+    )?;
+    let token = client_token(
+        &input.step.execution,
+        &format!("{STEP}/copy/{}", input.round),
+    );
+    let id = deps
+        .data_api
+        .submit(sqls, &token, &format!("sparkify-{STEP}"))
+        .await?;
+    tracing::info!(
+        step = STEP,
+        round = input.round,
+        statement_id = %id,
+        log_objects = round.events.len(),
+        song_objects = round.songs.len(),
+        more = round.more,
+        "round submitted"
+    );
+    let mut out = output(
+        input,
+        &id,
+        "SUBMITTED".into(),
+        false,
+        Phase::Copy,
+        round.more,
+    );
+    out.planned = Some(planned(&round, skipped));
+    Ok(out)
+}
+
+/// The round's batch (see `sql/copy/`), at most 40 statements.
+pub fn round_statements(
+    source: &DataSource,
+    run: &RunId,
+    objects_key: &S3Key,
+    events: &[Listed],
+    event_manifests: &[S3Key],
+    songs_manifest: Option<&S3Key>,
+) -> Result<Vec<String>, EtlError> {
+    let access = || {
         [
             ("copy_role_arn", Literal::role(&source.copy_role_arn)),
             ("region", Literal::region(&source.region)),
-            ("max_errors", Literal::count(source.max_load_errors)),
         ]
     };
-    let mut events_values = vec![
-        ("events_source", Literal::s3_uri(&source.bucket, events_key)),
-        (
-            "jsonpaths",
-            Literal::s3_uri(&source.bucket, &source.jsonpaths_key),
-        ),
-    ];
-    events_values.extend(shared());
-    let mut songs_values = vec![(
-        "songs_source",
-        Literal::s3_uri(&source.bucket, &source.song_prefix),
+    let mut sqls = Vec::new();
+    if songs_manifest.is_some() {
+        sqls.push(render(&catalogue::LOCK_CATALOGUE, &[])?);
+    }
+    let mut values = vec![(
+        "objects_source",
+        Literal::s3_uri(&source.manifest_bucket, objects_key),
     )];
-    songs_values.extend(shared());
-    Ok(vec![
-        catalogue::CLEAR_STAGING_EVENTS.text.to_owned(),
-        render(&catalogue::COPY_STAGING_EVENTS, &events_values)?,
-        catalogue::CLEAR_STAGING_SONGS.text.to_owned(),
-        render(&catalogue::COPY_STAGING_SONGS, &songs_values)?,
-    ])
+    values.extend(access());
+    sqls.push(render(&catalogue::COPY_STAGING_FILES, &values)?);
+    if !events.is_empty() {
+        sqls.push(render(&catalogue::EVENTS_LOAD_CREATE, &[])?);
+        for (object, manifest) in events.iter().zip(event_manifests) {
+            let mut values = vec![
+                (
+                    "manifest",
+                    Literal::s3_uri(&source.manifest_bucket, manifest),
+                ),
+                (
+                    "jsonpaths",
+                    Literal::s3_uri(&source.bucket, &source.jsonpaths_key),
+                ),
+                ("max_errors", Literal::count(source.max_load_errors)),
+            ];
+            values.extend(access());
+            sqls.push(render(&catalogue::COPY_STAGING_EVENTS, &values)?);
+            sqls.push(render(
+                &catalogue::EVENTS_LOAD_TAG,
+                &[
+                    ("run", Literal::run(run)),
+                    ("object_key", Literal::key(&object.key)),
+                ],
+            )?);
+        }
+        sqls.push(render(&catalogue::EVENTS_STAGE, &[])?);
+    }
+    if let Some(manifest) = songs_manifest {
+        sqls.push(render(&catalogue::SONGS_LOAD_CREATE, &[])?);
+        let mut values = vec![
+            (
+                "manifest",
+                Literal::s3_uri(&source.manifest_bucket, manifest),
+            ),
+            ("max_errors", Literal::count(source.max_load_errors)),
+        ];
+        values.extend(access());
+        sqls.push(render(&catalogue::COPY_STAGING_SONGS, &values)?);
+        sqls.extend(render_for_run(&catalogue::SONGS_PUBLISH, run)?);
+    }
+    Ok(sqls)
+}
+
+/// Now, UTC, as `YYYY-MM-DD HH:MI:SS` (COPY's default TIMEFORMAT).
+fn now_utc() -> String {
+    let now = aws_smithy_types::DateTime::from(std::time::SystemTime::now());
+    let text = now
+        .fmt(aws_smithy_types::date_time::Format::DateTime)
+        .unwrap_or_default();
+    // RFC 3339: 2026-11-22T10:00:00Z or with a fraction.
+    text.get(..19).unwrap_or(&text).replace('T', " ")
 }
 
 #[cfg(test)]
@@ -72,70 +412,146 @@ mod tests {
     use aws_sdk_redshiftdata::Client;
     use aws_smithy_mocks::{mock, mock_client};
     use serde_json::json;
-    use sparkify::data_api::client_token;
-    use sparkify::sql::S3Key;
     use sparkify::testing::{config, deps, submitted};
 
-    fn input(trigger: Value) -> Input {
+    fn no_s3() -> S3Client {
+        mock_client!(aws_sdk_s3, [])
+    }
+
+    fn first_call(trigger: Value) -> Input {
         Input {
             step: StepInput {
-                execution: "exec-1".into(),
+                execution: "arn:aws:states:us-west-2:1:execution:sparkify-etl:run-7".into(),
                 statement_id: None,
             },
             trigger,
+            phase: None,
+            round: 0,
+            more: false,
         }
     }
 
-    #[test]
-    fn a_full_load_copies_both_prefixes_with_quoted_configuration() {
-        let sqls = copy_statements(&config().source, &Trigger::FullLoad).unwrap();
-        assert_eq!(sqls.len(), 4);
-        assert!(sqls[0].contains("DELETE FROM staging_events"));
-        assert!(sqls[1].contains("FROM 's3://udacity-dend/log_data/'"));
-        assert!(sqls[1].contains("FORMAT AS JSON 's3://udacity-dend/log_json_path.json'"));
-        assert!(sqls[1].contains("IAM_ROLE 'arn:aws:iam::123456789012:role/sparkify-copy'"));
-        assert!(sqls[1].contains("REGION 'us-west-2'"));
-        assert!(sqls[1].contains("MAXERROR 10"));
-        assert!(sqls[2].contains("DELETE FROM staging_songs"));
-        assert!(sqls[3].contains("FROM 's3://udacity-dend/song_data/'"));
-        assert!(sqls[3].contains("FORMAT AS JSON 'auto'"));
-        assert!(sqls.iter().all(|sql| !sql.contains("{{")));
-    }
-
-    #[test]
-    fn a_new_object_copies_that_key_only_with_quotes_doubled() {
-        let key = S3Key::parse("log_data/2018/11/it's-new.json").unwrap();
-        let sqls = copy_statements(&config().source, &Trigger::NewLogObject(key)).unwrap();
-        assert!(sqls[1].contains("FROM 's3://udacity-dend/log_data/2018/11/it''s-new.json'"));
-    }
-
     #[tokio::test]
-    async fn an_object_created_event_submits_its_copy_under_the_step_token() {
+    async fn the_first_call_submits_the_plan_query_for_this_run_under_its_own_token() {
         let submit = mock!(Client::batch_execute_statement)
             .match_requests(|req| {
-                req.sqls()[1].contains("s3://udacity-dend/log_data/2018/11/2018-11-30-events.json")
-                    && req.client_token() == Some(client_token("exec-1", STEP).as_str())
+                req.sqls().len() == 1
+                    && req.sqls()[0].contains("FROM staging_files WHERE run_id = 'run-7'")
+                    && req.client_token()
+                        == Some(
+                            client_token(
+                                "arn:aws:states:us-west-2:1:execution:sparkify-etl:run-7",
+                                "copy-staging/plan/1",
+                            )
+                            .as_str(),
+                        )
             })
-            .then_output(|| submitted("copy-1"));
+            .then_output(|| submitted("plan-1"));
         let client = mock_client!(aws_sdk_redshiftdata, [&submit]);
-        let event = json!({
-            "detail-type": "Object Created", "source": "aws.s3",
-            "detail": {"bucket": {"name": "udacity-dend"},
-                       "object": {"key": "log_data/2018/11/2018-11-30-events.json"}}
-        });
-        let out = handle(&deps(client), input(event)).await.unwrap();
-        assert_eq!(out.statement_id, "copy-1");
+        let out = handle(&deps(client), &no_s3(), first_call(json!({})))
+            .await
+            .unwrap();
+        assert_eq!(
+            (
+                out.step.statement_id.as_str(),
+                out.phase,
+                out.round,
+                out.step.done
+            ),
+            ("plan-1", Phase::Plan, 1, false)
+        );
         assert_eq!(submit.num_calls(), 1);
     }
 
     #[tokio::test]
-    async fn a_bad_trigger_is_invalid_input_and_submits_nothing() {
+    async fn a_bad_trigger_or_a_statement_without_its_phase_is_invalid_input() {
         let submit = mock!(Client::batch_execute_statement).then_output(|| submitted("never"));
         let client = mock_client!(aws_sdk_redshiftdata, [&submit]);
+        let deps = deps(client);
         let event = json!({"detail-type": "Object Created", "detail": {
             "bucket": {"name": "udacity-dend"}, "object": {"key": "elsewhere/x.json"}}});
-        let err = handle(&deps(client), input(event)).await.unwrap_err();
+        let err = handle(&deps, &no_s3(), first_call(event))
+            .await
+            .unwrap_err();
+        assert_eq!(err.name(), "InvalidInput");
+        let mut resumed = first_call(json!({}));
+        resumed.step.statement_id = Some("plan-1".into());
+        let err = handle(&deps, &no_s3(), resumed).await.unwrap_err();
         assert_eq!(err.name(), "InvalidInput");
         assert_eq!(submit.num_calls(), 0);
+    }
+
+    fn listed(key: &str) -> Listed {
+        Listed {
+            key: S3Key::parse(key).unwrap(),
+            etag: "e".into(),
+            size: 1,
+        }
+    }
+
+    fn key(text: &str) -> S3Key {
+        S3Key::parse(text).unwrap()
+    }
+
+    #[test]
+    fn a_full_round_fits_the_data_apis_forty_statements_and_quotes_every_key() {
+        let source = config().source;
+        let run = RunId::from_execution("arn:aws:states:us-west-2:1:execution:sm:run-1").unwrap();
+        let events: Vec<Listed> = (0..plan::MAX_LOG_OBJECTS_PER_ROUND)
+            .map(|i| listed(&format!("log_data/x'; DROP TABLE users; --{i}.json")))
+            .collect();
+        let manifests: Vec<S3Key> = (0..events.len())
+            .map(|i| key(&format!("manifests/run-1/round-001/events-{i:02}.manifest")))
+            .collect();
+        let sqls = round_statements(
+            &source,
+            &run,
+            &key("manifests/run-1/round-001/objects.json"),
+            &events,
+            &manifests,
+            Some(&key("manifests/run-1/round-001/songs.manifest")),
+        )
+        .unwrap();
+        assert_eq!(sqls.len(), 40);
+        assert!(
+            sqls[0].starts_with("-- First statement") && sqls[0].contains("LOCK staging_songs")
+        );
+        assert!(sqls[1].contains("COPY staging_files"));
+        assert!(
+            sqls[1].contains("FROM 's3://sparkify-work/manifests/run-1/round-001/objects.json'")
+        );
+        assert!(sqls[3].contains("MANIFEST") && sqls[3].contains("events-00.manifest"));
+        assert!(sqls[4].contains(
+            "SET run_id = 'run-1', object_key = 'log_data/x''; DROP TABLE users; --0.json'"
+        ));
+        assert!(sqls.iter().all(|sql| !sql.contains("{{")));
+        assert!(sqls[39].contains("INSERT INTO load_ledger"));
+    }
+
+    #[test]
+    fn a_round_without_songs_takes_no_lock_and_touches_no_catalogue() {
+        let source = config().source;
+        let run = RunId::from_execution("run-2").unwrap();
+        let sqls = round_statements(
+            &source,
+            &run,
+            &key("manifests/run-2/round-001/objects.json"),
+            &[listed("log_data/a.json")],
+            &[key("manifests/run-2/round-001/events-01.manifest")],
+            None,
+        )
+        .unwrap();
+        assert_eq!(sqls.len(), 5);
+        assert!(
+            sqls.iter()
+                .all(|sql| !sql.contains("LOCK") && !sql.contains("staging_songs"))
+        );
+    }
+
+    #[test]
+    fn now_is_copys_default_time_format() {
+        let now = now_utc();
+        assert_eq!(now.len(), 19, "{now}");
+        assert_eq!(&now[10..11], " ");
     }
 }

@@ -1,6 +1,22 @@
 //! The `copy-staging` Lambda: see the library for what it does.
 
+use std::sync::OnceLock;
+
+static S3: OnceLock<aws_sdk_s3::Client> = OnceLock::new();
+
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    sparkify::lambda::serve(copy_staging::handle).await
+    sparkify::lambda::serve(|deps, input| async move {
+        let s3 = S3.get_or_init(|| {
+            // An endpoint of its own (a local S3) is addressed path-style: bucket names are not
+            // host names there.
+            let custom_endpoint = std::env::var_os("AWS_ENDPOINT_URL_S3").is_some();
+            let config = aws_sdk_s3::config::Builder::from(&deps.aws)
+                .force_path_style(custom_endpoint)
+                .build();
+            aws_sdk_s3::Client::from_conf(config)
+        });
+        copy_staging::handle(deps, s3, input).await
+    })
+    .await
 }

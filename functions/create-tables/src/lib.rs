@@ -60,9 +60,9 @@ mod tests {
     async fn first_call_submits_every_create_as_one_batch_with_the_derived_token() {
         let submit = mock!(Client::batch_execute_statement)
             .match_requests(|req| {
-                req.sqls().len() == 7
+                req.sqls().len() == 9
                     && req.sqls()[0].contains("CREATE TABLE IF NOT EXISTS staging_events")
-                    && req.sqls()[6].contains("CREATE TABLE IF NOT EXISTS songplays")
+                    && req.sqls()[8].contains("CREATE TABLE IF NOT EXISTS songplays")
                     && req.client_token() == Some(client_token("exec-1", STEP).as_str())
                     && req.cluster_identifier() == Some("sparkify")
                     && req.db_user() == Some("etl")
@@ -81,7 +81,7 @@ mod tests {
     async fn reset_drops_first_under_a_token_of_its_own() {
         let submit = mock!(Client::batch_execute_statement)
             .match_requests(|req| {
-                req.sqls().len() == 8
+                req.sqls().len() == 10
                     && req.sqls()[0].contains("DROP TABLE IF EXISTS")
                     && req.client_token()
                         == Some(client_token("exec-1", "create-tables-reset").as_str())

@@ -1,4 +1,5 @@
-//! load-facts: upserts songplays from the staged events and songs, as one transaction.
+//! load-facts: upserts songplays from this execution's staged events and the song catalogue, as one
+//! transaction.
 
 use sparkify::sql::catalogue;
 use sparkify::step::advance_files;
@@ -21,12 +22,15 @@ mod tests {
     use sparkify::testing::{deps, described, submitted};
 
     #[tokio::test]
-    async fn submits_the_delete_then_the_insert() {
+    async fn submits_the_lock_the_delete_then_the_insert_for_this_run() {
         let submit = mock!(Client::batch_execute_statement)
             .match_requests(|req| {
-                req.sqls().len() == 2
-                    && req.sqls()[0].contains("DELETE FROM songplays")
-                    && req.sqls()[1].contains("INSERT INTO songplays")
+                req.sqls().len() == 3
+                    && req.sqls()[0].contains("LOCK songplays")
+                    && req.sqls()[1].contains("DELETE FROM songplays")
+                    && req.sqls()[1].contains("run_id = 'exec-1'")
+                    && req.sqls()[2].contains("INSERT INTO songplays")
+                    && req.sqls()[2].contains("e.run_id = 'exec-1'")
             })
             .then_output(|| submitted("facts-1"));
         let client = mock_client!(aws_sdk_redshiftdata, [&submit]);

@@ -1,5 +1,6 @@
 //! verify-counts: counts every table and runs the data-quality checks (`sql/verify/`), returns both
-//! as JSON, and fails the run with `DataQualityFailed` naming each failed check.
+//! as JSON, and fails the run with `DataQualityFailed` naming each failed check. The same batch
+//! ends the run's staging: its rows in staging_events and staging_files are removed.
 
 use aws_sdk_redshiftdata::types::Field;
 use serde::{Deserialize, Serialize};
@@ -42,7 +43,7 @@ pub struct CheckResult {
 }
 
 pub async fn handle(deps: &Deps, input: Input) -> Result<Output, EtlError> {
-    let files = [catalogue::TABLE_COUNTS, catalogue::QUALITY_CHECKS];
+    let files = catalogue::VERIFY;
     let step = advance_files(&deps.data_api, STEP, &input, &files).await?;
     if !step.done {
         return Ok(Output { step, report: None });

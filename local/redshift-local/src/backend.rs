@@ -170,8 +170,16 @@ pub async fn run(client: &impl GenericClient, statement: &Translated) -> Result<
 }
 
 /// `ERROR: <message>` from a database error, as Redshift words it; the whole error otherwise.
+/// A serialization failure reads as Redshift's error 1023, which names the conflict the same way.
 pub fn error_text(err: &tokio_postgres::Error) -> String {
     match err.as_db_error() {
+        Some(db) if db.code() == &tokio_postgres::error::SqlState::T_R_SERIALIZATION_FAILURE => {
+            format!(
+                "ERROR: 1023 DETAIL: Serializable isolation violation on table - 0, transactions forming the cycle are: {} ({})",
+                db.message(),
+                db.detail().unwrap_or("no detail")
+            )
+        }
         Some(db) => format!("ERROR: {}", db.message()),
         None => format!("ERROR: {err}"),
     }

@@ -34,11 +34,12 @@ pub struct LocalConfig {
     pub connections: usize,
     /// Rows per GetStatementResult page.
     pub page_rows: usize,
-    /// A folder to serve as S3, one sub-folder per bucket; COPY reads from it.
-    pub s3_root: Option<PathBuf>,
-    /// Address of the S3 endpoint when `s3_root` is set; port 0 picks a free one.
+    /// Folders to serve as S3, one sub-folder per bucket (a bucket is served from the first
+    /// folder that has it); COPY reads from them. Empty: no S3 endpoint.
+    pub s3_roots: Vec<PathBuf>,
+    /// Address of the S3 endpoint when `s3_roots` is set; port 0 picks a free one.
     pub s3_addr: SocketAddr,
-    /// Without `s3_root`: an S3 endpoint URL for COPY to read from instead.
+    /// Without `s3_roots`: an S3 endpoint URL for COPY to read from instead.
     pub s3_endpoint: Option<String>,
     /// Fault switch for tests: every statement stays STARTED at least this long, as a busy
     /// warehouse's would, so callers go round their polling loops.
@@ -57,7 +58,7 @@ impl LocalConfig {
             database_url: database_url.into(),
             connections: 4,
             page_rows: 1000,
-            s3_root: None,
+            s3_roots: Vec::new(),
             s3_addr: SocketAddr::from(([127, 0, 0, 1], DEFAULT_S3_PORT)),
             s3_endpoint: None,
             min_statement_time: std::time::Duration::ZERO,
@@ -120,9 +121,10 @@ pub async fn start(config: LocalConfig) -> Result<Running, String> {
                 backend::error_text(&err)
             )
         })?;
-    let s3_server = match &config.s3_root {
-        Some(root) => Some(s3::serve(root, config.s3_addr).await?),
-        None => None,
+    let s3_server = if config.s3_roots.is_empty() {
+        None
+    } else {
+        Some(s3::serve(&config.s3_roots, config.s3_addr).await?)
     };
     let s3_addr = s3_server.as_ref().map(|s| s.addr);
     let s3_endpoint = s3_addr

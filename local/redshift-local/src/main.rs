@@ -4,7 +4,6 @@ use redshift_local::embedded::EmbeddedPostgres;
 use redshift_local::managed::ManagedPostgres;
 use redshift_local::{DEFAULT_DATA_API_PORT, DEFAULT_S3_PORT, LocalConfig};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::path::PathBuf;
 
 const USAGE: &str = "\
 redshift-local: a local stand-in for the Amazon Redshift Data API (and S3), on PostgreSQL
@@ -18,7 +17,8 @@ usage: redshift-local [options]
                        (Debian's postgresql-15, or PG_BIN) in a temp dir  [REDSHIFT_LOCAL_POSTGRES_BINARIES=1]
   --connections N      connections to an external or private server (default 4)
                                                               [REDSHIFT_LOCAL_CONNECTIONS]
-  --s3-root DIR        serve DIR as S3, one sub-folder per bucket  [REDSHIFT_LOCAL_S3_ROOT]
+  --s3-root DIR[:DIR]  serve DIR as S3, one sub-folder per bucket  [REDSHIFT_LOCAL_S3_ROOT]
+                       (several folders: a bucket comes from the first that has it)
   --s3-endpoint URL    without --s3-root: the S3 COPY reads from   [REDSHIFT_LOCAL_S3_ENDPOINT]
   --bind ADDR          address to listen on (default 127.0.0.1)    [REDSHIFT_LOCAL_BIND]
   --data-api-port N    Data API port (default 9320)            [REDSHIFT_LOCAL_DATA_API_PORT]
@@ -155,7 +155,9 @@ async fn run() -> Result<(), String> {
             connections,
         )?
     };
-    config.s3_root = setting(&args, "--s3-root", "REDSHIFT_LOCAL_S3_ROOT").map(PathBuf::from);
+    config.s3_roots = setting(&args, "--s3-root", "REDSHIFT_LOCAL_S3_ROOT")
+        .map(|roots| std::env::split_paths(&roots).collect())
+        .unwrap_or_default();
     config.s3_endpoint = setting(&args, "--s3-endpoint", "REDSHIFT_LOCAL_S3_ENDPOINT");
     config.min_statement_time = std::time::Duration::from_millis(parsed(
         &args,

@@ -253,7 +253,8 @@ enum Ending {
 }
 
 /// Runs statement `id` to a final status. A batch is one transaction: the first failure rolls
-/// back every sub-statement. COPY's rejected records are written to the load-error tables once
+/// back every sub-statement. Transactions are SERIALIZABLE, Redshift's isolation level: a
+/// transaction that would break it fails with Redshift's error 1023. COPY's rejected records are written to the load-error tables once
 /// the transaction has ended, committed or not.
 pub async fn run(runner: Arc<Runner>, id: String) {
     let store = &runner.store;
@@ -297,6 +298,12 @@ pub async fn run(runner: Arc<Runner>, id: String) {
         &mut load_errors,
     )
     .await;
+    // Each Data API call runs in a session of its own, so temporary tables end with it; here the
+    // connection goes back to the pool, so they are dropped instead. (A failed batch's were
+    // already rolled back with it.)
+    if let Err(err) = client.batch_execute("DISCARD TEMP").await {
+        tracing::warn!(statement_id = %id, error = %err, "could not drop the session's temporary tables");
+    }
     if !load_errors.is_empty()
         && let Err(err) = copy::record_errors(client, query_id, &load_errors).await
     {
@@ -322,7 +329,11 @@ async fn run_sqls(
     load_errors: &mut Vec<copy::LoadError>,
 ) -> Ending {
     let store = &runner.store;
-    if is_batch && let Err(err) = client.batch_execute("BEGIN").await {
+    if is_batch
+        && let Err(err) = client
+            .batch_execute("BEGIN ISOLATION LEVEL SERIALIZABLE")
+            .await
+    {
         return Ending::Failed {
             sub: None,
             error: backend::error_text(&err),

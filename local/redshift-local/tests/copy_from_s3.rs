@@ -81,7 +81,7 @@ async fn start(backend: Backend) -> Env {
     ));
     bucket(&root);
     let (postgres, mut config) = common::server(backend);
-    config.s3_root = Some(root.clone());
+    config.s3_roots = vec![root.clone()];
     let local = redshift_local::start(config)
         .await
         .expect("stand-in starts");

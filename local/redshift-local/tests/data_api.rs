@@ -220,6 +220,75 @@ async fn a_batch_is_one_transaction_and_a_failure_rolls_back_every_sub_statement
     assert_eq!(env.single_long("SELECT COUNT(*) FROM t").await, 2);
 }
 
+async fn temporary_tables_end_with_their_statement_as_sessions_do(backend: Backend) {
+    let env = start(backend).await;
+    let batch = [
+        "CREATE TABLE t (a INTEGER)",
+        "LOCK t",
+        "CREATE TEMP TABLE scratch (LIKE t)",
+        "INSERT INTO scratch VALUES (1), (2)",
+        "INSERT INTO t SELECT * FROM scratch",
+    ];
+    let id = env.batch(&batch).await;
+    assert_eq!(env.wait(&id).await.last(), Some(&StatusString::Finished));
+    // A new call is a new session: the temporary table is gone and can be made again.
+    let id = env
+        .batch(&[
+            "CREATE TEMP TABLE scratch (LIKE t)",
+            "INSERT INTO scratch SELECT * FROM t",
+        ])
+        .await;
+    assert_eq!(env.wait(&id).await.last(), Some(&StatusString::Finished));
+    assert_eq!(env.single_long("SELECT COUNT(*) FROM t").await, 2);
+}
+
+/// Two batches that each read what the other writes cannot both commit under SERIALIZABLE, as in
+/// Redshift: one fails with Redshift's error 1023. (The embedded server runs one statement at a
+/// time, so it never meets the conflict.)
+async fn a_serialization_conflict_fails_one_batch_with_redshifts_1023(backend: Backend) {
+    let env = start(backend).await;
+    let id = env.batch(&["CREATE TABLE t (k INTEGER)"]).await;
+    assert_eq!(env.wait(&id).await.last(), Some(&StatusString::Finished));
+    let first = env
+        .batch(&[
+            "SELECT COUNT(*) FROM t WHERE k = 1",
+            "SELECT pg_sleep(1)",
+            "INSERT INTO t VALUES (2)",
+        ])
+        .await;
+    let second = env
+        .batch(&[
+            "SELECT COUNT(*) FROM t WHERE k = 2",
+            "SELECT pg_sleep(1)",
+            "INSERT INTO t VALUES (1)",
+        ])
+        .await;
+    let ends = [
+        env.wait(&first).await.last().cloned(),
+        env.wait(&second).await.last().cloned(),
+    ];
+    assert!(ends.contains(&Some(StatusString::Finished)), "{ends:?}");
+    let failed = if ends[0] == Some(StatusString::Failed) {
+        &first
+    } else {
+        &second
+    };
+    assert!(ends.contains(&Some(StatusString::Failed)), "{ends:?}");
+    let described = env
+        .client
+        .describe_statement()
+        .id(failed)
+        .send()
+        .await
+        .unwrap();
+    let error = described.error().unwrap();
+    assert!(
+        error.starts_with("ERROR: 1023 DETAIL: Serializable isolation violation"),
+        "{error}"
+    );
+    assert_eq!(env.single_long("SELECT COUNT(*) FROM t").await, 1);
+}
+
 async fn batch_results_are_read_per_sub_statement(backend: Backend) {
     let env = start(backend).await;
     let id = env.batch(&["SELECT 7", "SELECT 8"]).await;
@@ -610,6 +679,7 @@ async fn malformed_requests_get_aws_errors_and_never_hang(backend: Backend) {
 mod embedded {
     crate::on!(Embedded: a_query_returns_typed_records_and_column_metadata,
         a_batch_is_one_transaction_and_a_failure_rolls_back_every_sub_statement,
+        temporary_tables_end_with_their_statement_as_sessions_do,
         batch_results_are_read_per_sub_statement,
         status_moves_through_the_lifecycle_in_real_time,
         results_come_in_pages_linked_by_next_token,
@@ -622,10 +692,13 @@ mod embedded {
 }
 
 /// The embedded server takes one connection at a time, so it cannot receive PostgreSQL's cancel
-/// request while a statement runs: CancelStatement is tested on a real server only.
+/// request while a statement runs, nor run two transactions at once: CancelStatement and
+/// serialization conflicts are tested on a real server only.
 mod binaries {
     crate::on!(Binaries: a_query_returns_typed_records_and_column_metadata,
         a_batch_is_one_transaction_and_a_failure_rolls_back_every_sub_statement,
+        temporary_tables_end_with_their_statement_as_sessions_do,
+        a_serialization_conflict_fails_one_batch_with_redshifts_1023,
         batch_results_are_read_per_sub_statement,
         status_moves_through_the_lifecycle_in_real_time,
         cancel_aborts_a_running_statement_and_refuses_a_finished_one,

@@ -1,0 +1,173 @@
+//! copy-staging's S3 side: listing the data prefixes, and writing each round's manifests and object
+//! list for COPY to read.
+
+use crate::plan::Listed;
+use aws_sdk_s3::Client;
+use aws_sdk_s3::primitives::ByteStream;
+use serde_json::json;
+use sparkify::EtlError;
+use sparkify::sql::{BucketName, S3Key};
+
+/// A listed key that cannot be loaded safely, and why. Reported in the step's output.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Skipped {
+    pub key: String,
+    pub reason: String,
+}
+
+/// Every object under `prefix` (folder markers aside), with its ETag and size.
+pub async fn list(
+    s3: &Client,
+    bucket: &BucketName,
+    prefix: &S3Key,
+    exclude: &S3Key,
+) -> Result<(Vec<Listed>, Vec<Skipped>), EtlError> {
+    let mut listed = Vec::new();
+    let mut skipped = Vec::new();
+    let mut pages = s3
+        .list_objects_v2()
+        .bucket(bucket.as_str())
+        .prefix(prefix.as_str())
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|err| EtlError::from_s3("ListObjectsV2", err))?;
+        for object in page.contents() {
+            let Some(key) = object.key() else { continue };
+            if key.ends_with('/') || key == exclude.as_str() {
+                continue;
+            }
+            match S3Key::parse(key) {
+                Ok(parsed) => listed.push(Listed {
+                    key: parsed,
+                    etag: unquoted(object.e_tag().unwrap_or_default()),
+                    size: object.size().unwrap_or_default(),
+                }),
+                Err(reason) => skipped.push(Skipped {
+                    key: key.to_owned(),
+                    reason,
+                }),
+            }
+        }
+    }
+    Ok((listed, skipped))
+}
+
+/// The one object a new-file event names, as HEAD describes it.
+pub async fn head(s3: &Client, bucket: &BucketName, key: &S3Key) -> Result<Listed, EtlError> {
+    let head = s3
+        .head_object()
+        .bucket(bucket.as_str())
+        .key(key.as_str())
+        .send()
+        .await
+        .map_err(|err| EtlError::from_s3("HeadObject", err))?;
+    Ok(Listed {
+        key: key.clone(),
+        etag: unquoted(head.e_tag().unwrap_or_default()),
+        size: head.content_length().unwrap_or_default(),
+    })
+}
+
+fn unquoted(etag: &str) -> String {
+    etag.trim_matches('"').to_owned()
+}
+
+/// A manifest naming exactly `objects`, each mandatory: COPY fails if one is gone.
+pub fn manifest(bucket: &BucketName, objects: &[Listed]) -> Vec<u8> {
+    let entries: Vec<_> = objects
+        .iter()
+        .map(|object| {
+            json!({
+                "url": format!("s3://{}/{}", bucket.as_str(), object.key.as_str()),
+                "mandatory": true,
+            })
+        })
+        .collect();
+    serde_json::to_vec(&json!({ "entries": entries })).expect("JSON values serialise")
+}
+
+/// The object list `sql/copy/staging_files.sql` loads: one JSON object per line, keyed by column.
+pub fn object_list(run: &str, staged_at: &str, events: &[Listed], songs: &[Listed]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let kinds = events
+        .iter()
+        .map(|o| ("events", o))
+        .chain(songs.iter().map(|o| ("songs", o)));
+    for (kind, object) in kinds {
+        let line = json!({
+            "run_id": run,
+            "object_key": object.key.as_str(),
+            "kind": kind,
+            "etag": object.etag,
+            "size_bytes": object.size,
+            "staged_at": staged_at,
+        });
+        serde_json::to_writer(&mut out, &line).expect("JSON values serialise");
+        out.push(b'\n');
+    }
+    out
+}
+
+/// Writes `body` to `bucket/key`.
+pub async fn put(
+    s3: &Client,
+    bucket: &BucketName,
+    key: &S3Key,
+    body: Vec<u8>,
+) -> Result<(), EtlError> {
+    s3.put_object()
+        .bucket(bucket.as_str())
+        .key(key.as_str())
+        .content_type("application/json")
+        .body(ByteStream::from(body))
+        .send()
+        .await
+        .map_err(|err| EtlError::from_s3("PutObject", err))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn listed(key: &str) -> Listed {
+        Listed {
+            key: S3Key::parse(key).unwrap(),
+            etag: "abc".into(),
+            size: 7,
+        }
+    }
+
+    #[test]
+    fn a_manifest_lists_each_object_as_a_mandatory_url_with_the_key_json_escaped() {
+        let bucket = BucketName::parse("udacity-dend").unwrap();
+        let body = manifest(&bucket, &[listed("log_data/it's \"odd\"; DROP.json")]);
+        let parsed: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(
+            parsed["entries"][0]["url"],
+            "s3://udacity-dend/log_data/it's \"odd\"; DROP.json"
+        );
+        assert_eq!(parsed["entries"][0]["mandatory"], true);
+    }
+
+    #[test]
+    fn the_object_list_has_one_line_per_object_with_its_kind() {
+        let body = object_list(
+            "run-1",
+            "2026-11-22 10:00:00",
+            &[listed("log_data/a.json")],
+            &[listed("song_data/b.json")],
+        );
+        let lines: Vec<serde_json::Value> = String::from_utf8(body)
+            .unwrap()
+            .lines()
+            .map(|line| serde_json::from_str(line).unwrap())
+            .collect();
+        assert_eq!(lines.len(), 2);
+        assert_eq!(lines[0]["kind"], "events");
+        assert_eq!(lines[1]["kind"], "songs");
+        assert_eq!(lines[1]["size_bytes"], 7);
+        assert_eq!(lines[0]["run_id"], "run-1");
+    }
+}

@@ -1,2 +1,0 @@
--- DELETE, not TRUNCATE: see clear_staging_events.sql.
-DELETE FROM staging_songs;

@@ -1,0 +1,173 @@
+"""Exactly once per S3 object, through the deployable state machine executed locally: the ledger,
+new-file and nightly loads, changed objects, backfills and reruns.
+
+The oracle is a second warehouse loaded once, from scratch, with the bucket as it ends up: after any
+sequence of incremental runs, every table must have the same checksum as there.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import sparkify_local as local  # noqa: E402
+
+ROOT = local.ROOT
+SCHEDULED = json.loads((ROOT / "events/triggers/scheduled.json").read_text())
+NEW_FILE = json.loads((ROOT / "events/triggers/s3-object-created.json").read_text())
+STAR = ["songplays", "users", "songs", "artists", "time"]
+
+
+@pytest.fixture(scope="session")
+def built():
+    local.build(quiet=True)
+
+
+@pytest.fixture
+def sample(built, tmp_path):
+    local.generate_sample(tmp_path / "sample")
+    return tmp_path / "sample" / "udacity-dend"
+
+
+def object_created(key: str) -> dict:
+    event = json.loads(json.dumps(NEW_FILE))
+    event["detail"]["object"]["key"] = key
+    return event
+
+
+def succeeded(execution: local.Execution) -> dict:
+    assert execution.status == "SUCCEEDED", (execution.error, execution.cause)
+    assert execution.report["passed"]
+    return {c["table"]: c["rows"] for c in execution.report["counts"]}
+
+
+def copied_objects(execution: local.Execution) -> list[str]:
+    """The log objects copy-staging planned, over all its rounds."""
+    keys = []
+    for event in execution.history:
+        if event["type"] == "TaskStateExited" and event["stateExitedEventDetails"]["name"] == "CopyStaging":
+            output = json.loads(event["stateExitedEventDetails"]["output"])
+            planned = output["steps"]["copy_staging"].get("planned")
+            if planned:
+                keys += planned["log_objects"]
+    return keys
+
+
+def from_scratch(data: Path, logs: Path) -> dict[str, str]:
+    """Checksums of a warehouse that loaded `data` in one nightly run."""
+    with local.LocalPipeline(data, logs) as pipeline:
+        succeeded(pipeline.execute(SCHEDULED))
+        return pipeline.checksums()
+
+
+def a_later_day(data: Path) -> str:
+    """Writes a new log object: the sample's first day again, one month later, in new sessions
+    (so every event is new, and plays and start times are too). Returns its key."""
+    source = sorted((data / "log_data").rglob("*.json"))[0]
+    key = "log_data/2018/12/2018-12-01-events.json"
+    lines = []
+    for line in source.read_text().splitlines():
+        event = json.loads(line)
+        event["ts"] += 30 * 86_400_000
+        event["sessionId"] += 100_000
+        lines.append(json.dumps(event))
+    (data / key).parent.mkdir(parents=True, exist_ok=True)
+    (data / key).write_text("\n".join(lines) + "\n")
+    return key
+
+
+def test_each_object_loads_once_and_incremental_runs_end_where_one_full_load_does(sample, tmp_path):
+    log_keys = sorted(str(p.relative_to(sample)) for p in (sample / "log_data").rglob("*.json"))
+    song_count = len(list((sample / "song_data").rglob("*.json")))
+    with local.LocalPipeline(sample, tmp_path / "logs") as pipeline:
+        # 1. The first nightly run loads every object and records each in the ledger.
+        first = pipeline.execute(SCHEDULED)
+        counts = succeeded(first)
+        assert sorted(copied_objects(first)) == log_keys
+        ledger = pipeline.ledger()
+        assert len(ledger) == len(log_keys) + song_count
+        for key in log_keys:
+            lines = len((sample / key).read_text().splitlines())
+            assert ledger[key]["rows_loaded"] == lines, key
+            assert ledger[key]["kind"] == "events" and ledger[key]["run_id"] == first.name
+        assert counts["staging_events"] == sum(ledger[k]["rows_loaded"] for k in log_keys)
+        after_first = pipeline.checksums()
+
+        # 2. The next nightly run finds nothing new: it stages nothing and changes nothing.
+        second = pipeline.execute(SCHEDULED)
+        assert succeeded(second)["staging_events"] == 0
+        assert copied_objects(second) == []
+        assert pipeline.checksums() == after_first
+
+        # 3. A new object's event loads that object only.
+        new_key = a_later_day(sample)
+        new_file = pipeline.execute(object_created(new_key))
+        assert copied_objects(new_file) == [new_key]
+        assert succeeded(new_file)["staging_events"] == len((sample / new_key).read_text().splitlines())
+        assert pipeline.ledger()[new_key]["run_id"] == new_file.name
+        # ... and the same event again (S3 delivers at least once) loads nothing.
+        again = pipeline.execute(object_created(new_key))
+        assert copied_objects(again) == []
+
+        # 4. A changed object (new ETag) is reloaded by the nightly run, replacing its rows: plays
+        #    of the lines it lost are gone.
+        changed = sample / log_keys[3]
+        kept = changed.read_text().splitlines()[::2]
+        changed.write_text("\n".join(kept) + "\n")
+        reload = pipeline.execute(SCHEDULED)
+        assert copied_objects(reload) == [log_keys[3]]
+        assert succeeded(reload)["staging_events"] == len(kept)
+        assert pipeline.ledger()[log_keys[3]]["rows_loaded"] == len(kept)
+        incremental = pipeline.checksums()
+
+    # The oracle: one nightly run over the bucket as it is now.
+    scratch_copy = tmp_path / "scratch" / "udacity-dend"
+    shutil.copytree(sample, scratch_copy)
+    expected = from_scratch(scratch_copy, tmp_path / "logs-scratch")
+    for table in STAR + ["staging_songs", "load_ledger"]:
+        assert incremental[table] == expected[table], table
+    assert incremental["staging_events"].endswith("/0") and incremental["staging_files"].endswith("/0")
+
+
+def test_a_backfill_reloads_its_days_and_leaves_every_table_as_it_was(sample, tmp_path):
+    with local.LocalPipeline(sample, tmp_path / "logs") as pipeline:
+        succeeded(pipeline.execute(SCHEDULED))
+        before = pipeline.checksums()
+        backfill = pipeline.execute({"backfill": {"from": "2018-11-05", "to": "2018-11-07"}})
+        counts = succeeded(backfill)
+        days = copied_objects(backfill)
+        assert [Path(k).name for k in days] == [
+            "2018-11-05-events.json", "2018-11-06-events.json", "2018-11-07-events.json"
+        ]
+        assert counts["staging_events"] == sum(
+            len((sample / k).read_text().splitlines()) for k in days
+        )
+        ledger = pipeline.ledger()
+        assert {k for k, v in ledger.items() if v["run_id"] == backfill.name} == set(days)
+        assert pipeline.checksums() == before
+
+
+def test_a_backfill_of_old_days_never_brings_back_an_older_level(sample, tmp_path):
+    """users keeps the level of each user's latest event across loads: reloading the first day
+    after the last must not undo a level change seen later."""
+    log_keys = sorted(str(p.relative_to(sample)) for p in (sample / "log_data").rglob("*.json"))
+    with local.LocalPipeline(sample, tmp_path / "logs") as pipeline:
+        succeeded(pipeline.execute(SCHEDULED))
+        users = pipeline.query("SELECT user_id, level, last_event_at FROM users ORDER BY user_id")
+        first_day = Path(log_keys[0]).name[:10]
+        succeeded(pipeline.execute({"backfill": {"from": first_day, "to": first_day}}))
+        assert pipeline.query("SELECT user_id, level, last_event_at FROM users ORDER BY user_id") == users
+
+
+def test_three_reruns_leave_every_table_as_one_run_did(sample, tmp_path):
+    with local.LocalPipeline(sample, tmp_path / "logs") as pipeline:
+        succeeded(pipeline.execute(SCHEDULED))
+        once = pipeline.checksums()
+        for _ in range(3):
+            succeeded(pipeline.execute(SCHEDULED))
+        assert pipeline.checksums() == once
