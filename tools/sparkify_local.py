@@ -242,24 +242,41 @@ class LocalPipeline:
                 raise RunError(f"{name} does not listen on {port} after 300 s")
             time.sleep(0.1)
 
+    def _spawn_on_free_ports(self, name: str, argv_for, count: int, env: dict | None = None) -> list[int]:
+        """Spawns `argv_for(ports)` on `count` free ports, listening on the first. A free port can
+        be taken by another process between choosing and binding it (the embedded PostgreSQL binds
+        one of its own as the stand-in starts), so an 'address in use' start is retried on new ports."""
+        for attempt in range(1, 4):
+            ports = [free_port() for _ in range(count)]
+            try:
+                self._spawn(name, argv_for(ports), ports[0], env)
+                return ports
+            except RunError as err:
+                if "Address already in use" not in str(err) or attempt == 3:
+                    raise
+                self.processes.pop()
+                self.ports.pop()
+        raise AssertionError("unreachable")
+
     def _start(self) -> None:
         self.logs.mkdir(parents=True, exist_ok=True)
-        api, s3, lam = free_port(), free_port(), free_port()
-        self.data_api_url = f"http://127.0.0.1:{api}"
-        self.s3_url = f"http://127.0.0.1:{s3}"
         # The manifest bucket copy-staging writes to, beside the (read-only) data.
         scratch = self.logs / "s3-scratch"
         (scratch / MANIFEST_BUCKET).mkdir(parents=True, exist_ok=True)
-        argv = [
-            str(TARGET / "debug" / "redshift-local"),
-            "--s3-root", f"{self.data_root.parent}{os.pathsep}{scratch}",
-            "--data-api-port", str(api),
-            "--s3-port", str(s3),
-            "--min-statement-ms", str(self.min_statement_ms),
-        ]
-        if self.postgres_binaries:
-            argv.append("--postgres-binaries")
-        self._spawn("redshift-local", argv, api)
+
+        def stand_in(ports: list[int]) -> list[str]:
+            argv = [
+                str(TARGET / "debug" / "redshift-local"),
+                "--s3-root", f"{self.data_root.parent}{os.pathsep}{scratch}",
+                "--data-api-port", str(ports[0]),
+                "--s3-port", str(ports[1]),
+                "--min-statement-ms", str(self.min_statement_ms),
+            ]
+            return argv + (["--postgres-binaries"] if self.postgres_binaries else [])
+
+        api, s3 = self._spawn_on_free_ports("redshift-local", stand_in, 2)
+        self.data_api_url = f"http://127.0.0.1:{api}"
+        self.s3_url = f"http://127.0.0.1:{s3}"
 
         env_file = self.logs / "functions.env"
         static = (ROOT / "local" / "functions.env").read_text()
@@ -269,11 +286,11 @@ class LocalPipeline:
             + f"AWS_ENDPOINT_URL_REDSHIFT_DATA={self.data_api_url}\n"
             + f"AWS_ENDPOINT_URL_S3={self.s3_url}\n"
         )
-        self._spawn(
+        [lam] = self._spawn_on_free_ports(
             "functions",
-            ["cargo", "lambda", "watch", "--invoke-address", "127.0.0.1",
-             "--invoke-port", str(lam), "--env-file", str(env_file)],
-            lam,
+            lambda ports: ["cargo", "lambda", "watch", "--invoke-address", "127.0.0.1",
+                           "--invoke-port", str(ports[0]), "--env-file", str(env_file)],
+            1,
         )
 
         # The engine's lambda client takes its endpoint from here; nothing else reads it.
