@@ -490,7 +490,9 @@ def _progress(out):
             took = at - entered.get(state, at)
             rows = [r for r in step.get("rows_affected") or [] if r >= 0]
             shown = ", ".join(f"{r:,}" for r in rows) if rows else "-"
-            out(f"{elapsed:7.1f}s  {state:<15} {step.get('status', '?'):<9} "
+            # copy-staging works in rounds: say which statement (plan query or round) it follows.
+            phase = f"{step['phase']} {step['round']}" if step.get("phase") else ""
+            out(f"{elapsed:7.1f}s  {state:<15} {step.get('status', '?'):<9} {phase:<7} "
                 f"call {took * 1000:5.0f} ms   rows {shown}")
         elif kind == "WaitStateEntered":
             out(f"{elapsed:7.1f}s  {'':<15} waiting for the statement")
