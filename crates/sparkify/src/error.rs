@@ -86,30 +86,21 @@ impl EtlError {
         E: ProvideErrorMetadata + std::error::Error + 'static,
         R: std::fmt::Debug + 'static,
     {
-        match &err {
-            SdkError::ServiceError(service) => {
-                let inner = service.err();
-                let code = inner.code().unwrap_or("Unknown");
-                let text = format!(
-                    "{operation}: {code}: {}",
-                    inner.message().unwrap_or("no message")
-                );
-                match code {
-                    "SlowDown"
-                    | "ServiceUnavailable"
-                    | "InternalError"
-                    | "RequestTimeout"
-                    | "RequestTimeTooSkewed" => Self::S3Unavailable(text),
-                    _ => Self::S3Rejected(text),
-                }
-            }
-            SdkError::TimeoutError(_)
-            | SdkError::DispatchFailure(_)
-            | SdkError::ResponseError(_) => {
-                Self::S3Unavailable(format!("{operation}: {}", error_chain(&err)))
-            }
-            _ => Self::S3Rejected(format!("{operation}: {}", error_chain(&err))),
-        }
+        let by_code = |code: &str, text| match code {
+            "SlowDown"
+            | "ServiceUnavailable"
+            | "InternalError"
+            | "RequestTimeout"
+            | "RequestTimeTooSkewed" => Self::S3Unavailable(text),
+            _ => Self::S3Rejected(text),
+        };
+        Self::classify(
+            operation,
+            err,
+            by_code,
+            Self::S3Unavailable,
+            Self::S3Rejected,
+        )
     }
 
     /// Classifies a Data API SDK error into a retryable or final named error.
@@ -118,31 +109,55 @@ impl EtlError {
         E: ProvideErrorMetadata + std::error::Error + 'static,
         R: std::fmt::Debug + 'static,
     {
-        let detail = |code: &str, message: Option<&str>| {
-            format!("{operation}: {code}: {}", message.unwrap_or("no message"))
+        let by_code = |code: &str, text| match code {
+            "ThrottlingException"
+            | "TooManyRequestsException"
+            | "ActiveStatementsExceededException"
+            | "ActiveSessionsExceededException" => Self::Throttled(text),
+            "InternalServerException"
+            | "ServiceUnavailableException"
+            | "DatabaseConnectionException" => Self::DataApiUnavailable(text),
+            _ => Self::DataApiRejected(text),
         };
+        Self::classify(
+            operation,
+            err,
+            by_code,
+            Self::DataApiUnavailable,
+            Self::DataApiRejected,
+        )
+    }
+
+    /// The shape both services share: a service error is named by its code (`by_code` gets the
+    /// code and `operation: code: message`); a timeout, a dispatch or a response failure is
+    /// `unavailable`; anything else is `rejected`.
+    fn classify<E, R>(
+        operation: &str,
+        err: SdkError<E, R>,
+        by_code: impl Fn(&str, String) -> Self,
+        unavailable: fn(String) -> Self,
+        rejected: fn(String) -> Self,
+    ) -> Self
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+        R: std::fmt::Debug + 'static,
+    {
         match &err {
             SdkError::ServiceError(service) => {
                 let inner = service.err();
                 let code = inner.code().unwrap_or("Unknown");
-                let text = detail(code, inner.message());
-                match code {
-                    "ThrottlingException"
-                    | "TooManyRequestsException"
-                    | "ActiveStatementsExceededException"
-                    | "ActiveSessionsExceededException" => Self::Throttled(text),
-                    "InternalServerException"
-                    | "ServiceUnavailableException"
-                    | "DatabaseConnectionException" => Self::DataApiUnavailable(text),
-                    _ => Self::DataApiRejected(text),
-                }
+                let text = format!(
+                    "{operation}: {code}: {}",
+                    inner.message().unwrap_or("no message")
+                );
+                by_code(code, text)
             }
             SdkError::TimeoutError(_)
             | SdkError::DispatchFailure(_)
             | SdkError::ResponseError(_) => {
-                Self::DataApiUnavailable(format!("{operation}: {}", error_chain(&err)))
+                unavailable(format!("{operation}: {}", error_chain(&err)))
             }
-            _ => Self::DataApiRejected(format!("{operation}: {}", error_chain(&err))),
+            _ => rejected(format!("{operation}: {}", error_chain(&err))),
         }
     }
 }
