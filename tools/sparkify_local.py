@@ -90,7 +90,30 @@ def render_definition(substitutions: dict[str, str]) -> str:
     missing = names - substitutions.keys()
     if missing:
         raise RunError(f"no local value for DefinitionSubstitutions {sorted(missing)}")
-    return re.sub(r"\$\{(\w+)\}", lambda m: substitutions[m.group(1)], text)
+    return _boto_casing_for_sdk_tasks(
+        re.sub(r"\$\{(\w+)\}", lambda m: substitutions[m.group(1)], text)
+    )
+
+
+def _boto_casing_for_sdk_tasks(definition: str) -> str:
+    """Step Functions takes an AWS SDK integration's parameters, and gives its result, in
+    PascalCase whatever the service's own casing (`StateMachineArn`, `Executions[*].Name`); moto's
+    engine passes them to boto3 as they are, so for a camelCase API such as Step Functions' own it
+    needs boto3's names. This rewrites those tasks' parameter names and result paths to them."""
+    asl = json.loads(definition)
+
+    def lower_first(name: str) -> str:
+        return name[:1].lower() + name[1:]
+
+    for state in asl["States"].values():
+        if not state.get("Resource", "").startswith("arn:aws:states:::aws-sdk:sfn:"):
+            continue
+        state["Parameters"] = {lower_first(k): v for k, v in state.get("Parameters", {}).items()}
+        state["ResultSelector"] = {
+            k: re.sub(r"(?<=\.)([A-Z])", lambda m: m.group(1).lower(), v)
+            for k, v in state.get("ResultSelector", {}).items()
+        }
+    return json.dumps(asl)
 
 
 class LambdaInvokeAdapter:
@@ -362,18 +385,23 @@ class LocalPipeline:
 
     # -- running -------------------------------------------------------------------------------
 
-    def execute(self, trigger: dict, *, name: str | None = None, progress=None,
-                timeout: float = 900) -> Execution:
-        """Starts one execution with `trigger` as its input (what EventBridge would give) and
-        waits for it to end, calling `progress(event, started)` for each history event."""
+    def start(self, trigger: dict, *, name: str | None = None) -> str:
+        """Starts one execution with `trigger` as its input (what EventBridge would give); returns
+        its ARN at once."""
         kind = {"Scheduled Event": "nightly", "Object Created": "new-file"}.get(
             trigger.get("detail-type"), "manual"
         )
         name = name or f"{kind}-{dt.datetime.now(dt.timezone.utc):%Y%m%dT%H%M%S%f}"
-        started = time.monotonic()
-        arn = self.sfn.start_execution(
+        return self.sfn.start_execution(
             stateMachineArn=self.state_machine_arn, name=name, input=json.dumps(trigger)
         )["executionArn"]
+
+    def wait(self, arn: str, *, progress=None, timeout: float = 900, started: float | None = None,
+             stop_when=None) -> Execution:
+        """Waits for execution `arn` to end, calling `progress(event, started)` for each history
+        event. `stop_when(event)` returning true stops the execution there, as an operator (or
+        a crash of the service) would."""
+        started = time.monotonic() if started is None else started
         seen = 0
         while True:
             # Status first: once it has ended, the history read after it is complete.
@@ -382,16 +410,19 @@ class LocalPipeline:
             for event in history[seen:]:
                 if progress:
                     progress(event, started)
+                if stop_when and described["status"] == "RUNNING" and stop_when(event):
+                    self.sfn.stop_execution(executionArn=arn, error="Stopped", cause="stop_when")
+                    stop_when = None
             seen = len(history)
             if described["status"] != "RUNNING":
                 break
             if time.monotonic() - started > timeout:
                 self.sfn.stop_execution(executionArn=arn, error="LocalTimeout")
-                raise RunError(f"execution {name} still running after {timeout} s")
+                raise RunError(f"execution {arn} still running after {timeout} s")
             time.sleep(0.1)
         output = described.get("output")
         return Execution(
-            name=name,
+            name=described["name"],
             arn=arn,
             status=described["status"],
             output=json.loads(output) if output else None,
@@ -401,6 +432,34 @@ class LocalPipeline:
             notifications=self._notifications(),
             seconds=time.monotonic() - started,
         )
+
+    def execute(self, trigger: dict, *, name: str | None = None, progress=None,
+                timeout: float = 900, stop_when=None) -> Execution:
+        """Starts one execution and waits for it to end (`start`, then `wait`)."""
+        started = time.monotonic()
+        arn = self.start(trigger, name=name)
+        return self.wait(arn, progress=progress, timeout=timeout, started=started,
+                         stop_when=stop_when)
+
+    # -- fault switches of the stand-in ---------------------------------------------------------
+
+    def arm_fault(self, fault: dict) -> None:
+        """Arms one of redshift-local's faults (local/redshift-local/src/faults.rs)."""
+        self._faults("POST", json.dumps(fault).encode())
+
+    def clear_faults(self) -> None:
+        self._faults("DELETE", None)
+
+    def _faults(self, method: str, body: bytes | None) -> None:
+        import urllib.request
+
+        request = urllib.request.Request(
+            f"{self.data_api_url}/_local/faults", data=body, method=method,
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            if answer.status != 204:
+                raise RunError(f"{method} /_local/faults answered {answer.status}")
 
     def _history(self, arn: str) -> list[dict]:
         pages = self.sfn.get_paginator("get_execution_history").paginate(executionArn=arn)
@@ -500,6 +559,9 @@ def _progress(out):
             details = next((v for k, v in event.items() if k.endswith("EventDetails")), {})
             out(f"{elapsed:7.1f}s  task failed: {details.get('error')}: "
                 f"{(details.get('cause') or '')[:300]}")
+        elif kind == "PassStateEntered" and event["stateEnteredEventDetails"]["name"].endswith("Resubmit"):
+            out(f"{elapsed:7.1f}s  {event['stateEnteredEventDetails']['name'][:-8]:<15} "
+                f"serialization conflict: submitting again")
         elif kind == "PassStateEntered" and event["stateEnteredEventDetails"]["name"] == "DescribeFailure":
             out(f"{elapsed:7.1f}s  Catch -> DescribeFailure -> NotifyFailure")
         elif kind == "ExecutionSucceeded":

@@ -128,6 +128,7 @@ fn step_input<O>(
     move |previous| StepInput {
         execution: execution.to_owned(),
         statement_id: previous.map(|o| step_of(o).statement_id.clone()),
+        attempt: 0,
     }
 }
 
@@ -147,6 +148,9 @@ async fn run_all(
         |previous| create_tables::Input {
             step: plain()(previous),
             reset: false,
+            // By hand nobody lists the running executions: nothing is cleaned up.
+            running: None,
+            started: None,
         },
         |i| create_tables::handle(deps, i),
         same,
@@ -157,6 +161,7 @@ async fn run_all(
             step: StepInput {
                 execution: execution.to_owned(),
                 statement_id: previous.map(|o| o.step.statement_id.clone()),
+                attempt: 0,
             },
             trigger: trigger.clone(),
             phase: previous.map(|o| o.phase),

@@ -16,11 +16,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import sparkify_local as local  # noqa: E402
-
-ROOT = local.ROOT
-SCHEDULED = json.loads((ROOT / "events/triggers/scheduled.json").read_text())
-NEW_FILE = json.loads((ROOT / "events/triggers/s3-object-created.json").read_text())
-STAR = ["songplays", "users", "songs", "artists", "time"]
+from helpers import SCHEDULED, STAR, copied_objects, from_scratch, object_created, succeeded  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -32,37 +28,6 @@ def built():
 def sample(built, tmp_path):
     local.generate_sample(tmp_path / "sample")
     return tmp_path / "sample" / "udacity-dend"
-
-
-def object_created(key: str) -> dict:
-    event = json.loads(json.dumps(NEW_FILE))
-    event["detail"]["object"]["key"] = key
-    return event
-
-
-def succeeded(execution: local.Execution) -> dict:
-    assert execution.status == "SUCCEEDED", (execution.error, execution.cause)
-    assert execution.report["passed"]
-    return {c["table"]: c["rows"] for c in execution.report["counts"]}
-
-
-def copied_objects(execution: local.Execution) -> list[str]:
-    """The log objects copy-staging planned, over all its rounds."""
-    keys = []
-    for event in execution.history:
-        if event["type"] == "TaskStateExited" and event["stateExitedEventDetails"]["name"] == "CopyStaging":
-            output = json.loads(event["stateExitedEventDetails"]["output"])
-            planned = output["steps"]["copy_staging"].get("planned")
-            if planned:
-                keys += planned["log_objects"]
-    return keys
-
-
-def from_scratch(data: Path, logs: Path) -> dict[str, str]:
-    """Checksums of a warehouse that loaded `data` in one nightly run."""
-    with local.LocalPipeline(data, logs) as pipeline:
-        succeeded(pipeline.execute(SCHEDULED))
-        return pipeline.checksums()
 
 
 def a_later_day(data: Path) -> str:

@@ -82,7 +82,7 @@ impl DataApi {
     }
 
     /// Where statement `id` stands. FAILED and ABORTED become named errors carrying Redshift's text
-    /// and the failed sub-statement.
+    /// and the failed sub-statement; a lost serialization conflict is `SerializationConflict`.
     pub async fn progress(&self, id: &str) -> Result<Progress, EtlError> {
         let described = self
             .client
@@ -105,15 +105,14 @@ impl DataApi {
                 let failed = subs.iter().find(|sub| {
                     sub.error().is_some() || sub.status().map(|s| s.as_str()) == Some("FAILED")
                 });
-                Err(EtlError::StatementFailed {
-                    statement_id: id.to_owned(),
-                    sub_statement: failed.and_then(|sub| sub_statement_index(sub.id())),
-                    error: failed
+                Err(EtlError::from_failed_statement(
+                    id,
+                    failed.and_then(|sub| sub_statement_index(sub.id())),
+                    failed
                         .and_then(|sub| sub.error())
                         .or(described.error())
-                        .unwrap_or("Redshift reported no error text")
-                        .to_owned(),
-                })
+                        .unwrap_or("Redshift reported no error text"),
+                ))
             }
             Some(StatusString::Aborted) => Err(EtlError::StatementAborted {
                 statement_id: id.to_owned(),

@@ -22,6 +22,10 @@ pub enum EtlError {
         sub_statement: Option<u32>,
         error: String,
     },
+    /// The batch lost a serializable-isolation conflict with a concurrent transaction (Redshift's
+    /// error 1023) and was rolled back whole. The state machine submits it again as a new attempt.
+    #[error("statement {statement_id} lost a serialization conflict: {error}")]
+    SerializationConflict { statement_id: String, error: String },
     /// The batch was cancelled (by a user or by the warehouse); nothing of it was committed.
     #[error("statement {statement_id} was aborted")]
     StatementAborted { statement_id: String },
@@ -49,12 +53,16 @@ fn sub_statement_label(sub_statement: Option<u32>) -> String {
     sub_statement.map_or_else(String::new, |n| format!(" at sub-statement {n}"))
 }
 
+/// How Redshift words a serializable isolation violation (error 1023); the Data API passes the text on.
+pub const SERIALIZATION_CONFLICT_TEXT: &str = "Serializable isolation violation";
+
 impl EtlError {
     /// Every name [`EtlError::name`] can return, for the house-rule tests over the ASL.
-    pub const NAMES: [&'static str; 10] = [
+    pub const NAMES: [&'static str; 11] = [
         "ConfigError",
         "InvalidInput",
         "StatementFailed",
+        "SerializationConflict",
         "StatementAborted",
         "Throttled",
         "DataApiUnavailable",
@@ -70,6 +78,7 @@ impl EtlError {
             Self::Config(_) => "ConfigError",
             Self::InvalidInput(_) => "InvalidInput",
             Self::StatementFailed { .. } => "StatementFailed",
+            Self::SerializationConflict { .. } => "SerializationConflict",
             Self::StatementAborted { .. } => "StatementAborted",
             Self::Throttled(_) => "Throttled",
             Self::DataApiUnavailable(_) => "DataApiUnavailable",
@@ -77,6 +86,26 @@ impl EtlError {
             Self::S3Unavailable(_) => "S3Unavailable",
             Self::S3Rejected(_) => "S3Rejected",
             Self::DataQualityFailed(_) => "DataQualityFailed",
+        }
+    }
+
+    /// A failed batch's error: a serialization conflict (which a new attempt can win) or a failure.
+    pub fn from_failed_statement(
+        statement_id: &str,
+        sub_statement: Option<u32>,
+        error: &str,
+    ) -> Self {
+        if error.contains(SERIALIZATION_CONFLICT_TEXT) {
+            Self::SerializationConflict {
+                statement_id: statement_id.to_owned(),
+                error: error.to_owned(),
+            }
+        } else {
+            Self::StatementFailed {
+                statement_id: statement_id.to_owned(),
+                sub_statement,
+                error: error.to_owned(),
+            }
         }
     }
 
@@ -196,6 +225,10 @@ mod tests {
                 sub_statement: Some(2),
                 error: "boom".into(),
             },
+            EtlError::SerializationConflict {
+                statement_id: "id".into(),
+                error: "ERROR: 1023".into(),
+            },
             EtlError::StatementAborted {
                 statement_id: "id".into(),
             },
@@ -229,6 +262,25 @@ mod tests {
         assert_eq!(
             err.to_string(),
             "statement abc failed at sub-statement 3: ERROR: relation \"songs\" does not exist"
+        );
+    }
+
+    #[test]
+    fn a_failed_batch_is_a_conflict_only_when_redshift_says_serializable_isolation_violation() {
+        let conflict = "ERROR: 1023 DETAIL: Serializable isolation violation on table - 156, \
+                        transactions forming the cycle are: 3455, 3442 (pid:15440)";
+        assert_eq!(
+            EtlError::from_failed_statement("s-1", Some(4), conflict).name(),
+            "SerializationConflict"
+        );
+        let other = EtlError::from_failed_statement("s-1", Some(4), "ERROR: division by zero");
+        assert_eq!(
+            other,
+            EtlError::StatementFailed {
+                statement_id: "s-1".into(),
+                sub_statement: Some(4),
+                error: "ERROR: division by zero".into()
+            }
         );
     }
 

@@ -38,6 +38,11 @@ pub mod catalogue {
         sql_file!("create/songplays.sql"),
     ];
     pub const DROP_TABLES: SqlFile = sql_file!("reset/drop_tables.sql");
+    /// create-tables' clean-up of staging rows that ended executions left behind.
+    pub const REAP_STAGING: [SqlFile; 2] = [
+        sql_file!("reap/staging_events.sql"),
+        sql_file!("reap/staging_files.sql"),
+    ];
 
     /// copy-staging's planning query.
     pub const KNOWN_OBJECTS: SqlFile = sql_file!("copy/known_objects.sql");
@@ -110,6 +115,7 @@ pub mod catalogue {
         CREATE_TABLES
             .into_iter()
             .chain(singles)
+            .chain(REAP_STAGING)
             .chain(SONGS_PUBLISH)
             .chain(LOAD_FACTS)
             .chain(LOAD_DIMENSIONS)
@@ -144,6 +150,23 @@ impl Literal {
     /// An execution's id.
     pub fn run(run: &RunId) -> Self {
         Self::quoted(&run.0)
+    }
+
+    /// `'a', 'b'`: execution ids for `IN (...)`; None for an empty list, which SQL cannot write.
+    pub fn runs(runs: &[RunId]) -> Option<Self> {
+        (!runs.is_empty()).then(|| {
+            Self(
+                runs.iter()
+                    .map(|run| Self::run(run).0)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            )
+        })
+    }
+
+    /// `CAST('2026-11-22 18:00:00.123' AS TIMESTAMP)`.
+    pub fn timestamp(at: &Timestamp) -> Self {
+        Self(format!("CAST('{}' AS TIMESTAMP)", at.0))
     }
 
     /// An S3 key as text (not as a URI), for the ledger and the lineage columns.
@@ -239,6 +262,40 @@ impl RunId {
 
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+}
+
+/// A UTC time as Step Functions gives it (`$$.Execution.StartTime`, RFC 3339 with a `Z` or
+/// `+00:00`), kept as `YYYY-MM-DD HH:MM:SS[.fff]` for SQL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Timestamp(String);
+
+impl Timestamp {
+    pub fn parse_utc(text: &str) -> Result<Self, String> {
+        let bad = || format!("{text:?} is not a UTC time like 2026-11-22T18:00:00.123Z");
+        let body = text
+            .strip_suffix('Z')
+            .or_else(|| text.strip_suffix("+00:00"))
+            .ok_or_else(bad)?;
+        let (seconds, fraction) = body.split_once('.').unwrap_or((body, ""));
+        let shape = "dddd-dd-ddTdd:dd:dd";
+        let fits = seconds.len() == shape.len()
+            && seconds.bytes().zip(shape.bytes()).all(|(c, s)| match s {
+                b'd' => c.is_ascii_digit(),
+                _ => c == s,
+            })
+            && fraction.len() <= 9
+            && fraction.bytes().all(|c| c.is_ascii_digit());
+        if !fits {
+            return Err(bad());
+        }
+        let mut out = seconds.replace('T', " ");
+        if !fraction.is_empty() {
+            out.push('.');
+            // Redshift keeps microseconds.
+            out.push_str(&fraction[..fraction.len().min(6)]);
+        }
+        Ok(Self(out))
     }
 }
 
@@ -348,6 +405,42 @@ mod tests {
     }
 
     #[test]
+    fn step_functions_times_become_sql_timestamps_and_nothing_else_does() {
+        let at = Timestamp::parse_utc("2026-11-22T18:00:00.123Z").unwrap();
+        assert_eq!(
+            Literal::timestamp(&at).as_sql(),
+            "CAST('2026-11-22 18:00:00.123' AS TIMESTAMP)"
+        );
+        let plain = Timestamp::parse_utc("2026-11-22T18:00:00+00:00").unwrap();
+        assert_eq!(
+            Literal::timestamp(&plain).as_sql(),
+            "CAST('2026-11-22 18:00:00' AS TIMESTAMP)"
+        );
+        let nanos = Timestamp::parse_utc("2026-11-22T18:00:00.123456789Z").unwrap();
+        assert!(Literal::timestamp(&nanos).as_sql().contains(":00.123456'"));
+        for bad in [
+            "2026-11-22T18:00:00",
+            "2026-11-22T18:00:00+01:00",
+            "2026-11-22 18:00:00Z",
+            "2026-11-22T18:00:00.1x3Z",
+            "2026-11-22T18:00:00'); DROP TABLE users; --Z",
+            "",
+        ] {
+            assert!(Timestamp::parse_utc(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn a_list_of_runs_is_quoted_literals_and_an_empty_one_is_none() {
+        let runs = ["nightly-1", "it's-2"].map(|r| RunId::from_execution(r).unwrap());
+        assert_eq!(
+            Literal::runs(&runs).unwrap().as_sql(),
+            "'nightly-1', 'it''s-2'"
+        );
+        assert_eq!(Literal::runs(&[]), None);
+    }
+
+    #[test]
     fn render_fills_placeholders_with_quoted_literals() {
         let key = S3Key::parse("log_data/it's here.json").unwrap();
         let sql = render(
@@ -421,17 +514,19 @@ mod tests {
 
     #[test]
     fn every_catalogue_file_has_only_the_placeholders_its_step_fills() {
-        // The round's templates are filled by copy-staging (its tests render them); every other
-        // file has at most {{run}}, which render_for_run fills.
-        let copy_staging = [
+        // The round's templates are filled by copy-staging and the clean-up by create-tables (their
+        // tests render them); every other file has at most {{run}}, which render_for_run fills.
+        let filled_by_their_step = [
             catalogue::COPY_STAGING_FILES,
             catalogue::COPY_STAGING_EVENTS,
             catalogue::EVENTS_LOAD_TAG,
             catalogue::COPY_STAGING_SONGS,
+            catalogue::REAP_STAGING[0],
+            catalogue::REAP_STAGING[1],
         ];
         let run = RunId::from_execution("run-1").unwrap();
         for file in catalogue::all() {
-            if copy_staging.contains(&file) {
+            if filled_by_their_step.contains(&file) {
                 continue;
             }
             let rendered = render_for_run(&[file], &run).unwrap();

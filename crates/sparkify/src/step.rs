@@ -2,6 +2,10 @@
 //! submits the step's batch and returns its id at once; each later call, after the state machine's
 //! Wait, reports where that statement stands. A step never resubmits: a retried first call sends the
 //! same client token and gets the same statement back.
+//!
+//! The one exception is a batch that lost a serialization conflict: it was rolled back whole, so
+//! the state machine clears `statement_id`, counts up `attempt` and calls again, and the step
+//! submits the same batch under a client token of its own for that attempt.
 
 use crate::data_api::{DataApi, Progress, client_token};
 use crate::error::EtlError;
@@ -16,6 +20,21 @@ pub struct StepInput {
     /// Absent or null on the first call; the id the first call returned on every later one.
     #[serde(default)]
     pub statement_id: Option<String>,
+    /// 0 for the first submission; the state machine counts it up each time it resubmits a batch
+    /// that lost a serialization conflict.
+    #[serde(default)]
+    pub attempt: u32,
+}
+
+impl StepInput {
+    /// The client token of this call's submission of `batch` (the step, or a part of it): stable
+    /// across retries of the call, new for each attempt.
+    pub fn client_token(&self, batch: &str) -> String {
+        match self.attempt {
+            0 => client_token(&self.execution, batch),
+            n => client_token(&self.execution, &format!("{batch}/attempt/{n}")),
+        }
+    }
 }
 
 /// What every step returns: enough for the state machine's Choice and for people watching.
@@ -29,6 +48,9 @@ pub struct StepOutput {
     pub done: bool,
     /// Rows each SQL of the batch affected, in order, once done (-1 where Redshift gives none).
     pub rows_affected: Vec<i64>,
+    /// The input's attempt, handed back so the state machine can count the next one.
+    #[serde(default)]
+    pub attempt: u32,
 }
 
 /// Submits the batch `plan` builds (first call) or reports on `input.statement_id` (later calls).
@@ -41,7 +63,7 @@ pub async fn advance(
 ) -> Result<StepOutput, EtlError> {
     let Some(statement_id) = &input.statement_id else {
         let sqls = plan()?;
-        let token = client_token(&input.execution, step);
+        let token = input.client_token(step);
         let statement_id = api
             .submit(sqls, &token, &format!("sparkify-{step}"))
             .await?;
@@ -52,6 +74,7 @@ pub async fn advance(
             status: "SUBMITTED".to_owned(),
             done: false,
             rows_affected: Vec::new(),
+            attempt: input.attempt,
         });
     };
     let progress = api.progress(statement_id).await.inspect_err(|err| {
@@ -68,6 +91,7 @@ pub async fn advance(
         status,
         done,
         rows_affected,
+        attempt: input.attempt,
     })
 }
 
@@ -84,4 +108,29 @@ pub async fn advance_files(
         render_for_run(files, &run)
     })
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_attempt_has_a_token_of_its_own_and_the_first_keeps_the_plain_one() {
+        let input = |attempt| StepInput {
+            execution: "arn:aws:states:us-west-2:123456789012:execution:etl:run-1".into(),
+            statement_id: None,
+            attempt,
+        };
+        let plain = client_token(&input(0).execution, "load-facts");
+        assert_eq!(input(0).client_token("load-facts"), plain);
+        assert_ne!(input(1).client_token("load-facts"), plain);
+        assert_ne!(
+            input(1).client_token("load-facts"),
+            input(2).client_token("load-facts")
+        );
+        assert_eq!(
+            input(2).client_token("load-facts"),
+            input(2).client_token("load-facts")
+        );
+    }
 }

@@ -233,6 +233,76 @@ fn every_lambda_task_retries_only_transient_errors_with_jitter_and_catches_every
 }
 
 #[test]
+fn a_lost_serialization_conflict_resubmits_the_step_as_a_new_attempt_a_bounded_number_of_times() {
+    let asl = asl();
+    let states = &asl["States"];
+    let tasks: Vec<(&String, &Value)> = states
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(_, s)| s["Resource"] == "arn:aws:states:::lambda:invoke")
+        .collect();
+    for (name, task) in tasks {
+        // The step's key in $.steps, from where the Task puts its answer.
+        let path = task["ResultPath"].as_str().unwrap();
+        let first = &task["Catch"][0];
+        assert_eq!(
+            first["ErrorEquals"],
+            serde_json::json!(["SerializationConflict"]),
+            "{name}"
+        );
+        assert_eq!(first["ResultPath"], "$.conflict", "{name}");
+        assert_eq!(
+            task["Parameters"]["Payload"]["attempt.$"],
+            format!("{path}.attempt"),
+            "{name} must send the function its attempt"
+        );
+        assert_eq!(
+            task["ResultSelector"]["attempt.$"], "$.Payload.attempt",
+            "{name} must keep the attempt the function hands back"
+        );
+        let choice = &states[first["Next"].as_str().unwrap()];
+        assert_eq!(choice["Type"], "Choice", "{name}");
+        let [cap] = choice["Choices"].as_array().unwrap().as_slice() else {
+            panic!("{name}: one cap")
+        };
+        assert_eq!(cap["Variable"], format!("{path}.attempt"), "{name}");
+        assert!(
+            cap["NumericGreaterThanEquals"].as_u64().unwrap() <= 10,
+            "{name}"
+        );
+        let exhausted = &states[cap["Next"].as_str().unwrap()];
+        assert_eq!(exhausted["InputPath"], "$.conflict", "{name}");
+        assert_eq!(exhausted["ResultPath"], "$.error", "{name}");
+        assert_eq!(exhausted["Next"], "DescribeFailure", "{name}");
+        let resubmit = &states[choice["Default"].as_str().unwrap()];
+        assert_eq!(resubmit["Type"], "Pass", "{name}");
+        assert_eq!(resubmit["ResultPath"], path, "{name}");
+        let params = &resubmit["Parameters"];
+        assert_eq!(params["statement_id"], Value::Null, "{name}");
+        assert_eq!(
+            params["attempt.$"],
+            format!("States.MathAdd({path}.attempt, 1)"),
+            "{name}"
+        );
+        // Back to the same Task, through its Wait.
+        let wait = &states[resubmit["Next"].as_str().unwrap()];
+        assert_eq!(wait["Type"], "Wait", "{name}");
+        assert_eq!(wait["Next"], name.as_str(), "{name}");
+        let start = format!("{}.attempt", path.replacen("$.", "", 1));
+        let mut initial = &states["Start"]["Parameters"];
+        for part in start.split('.') {
+            initial = &initial[part];
+        }
+        assert_eq!(
+            initial,
+            &serde_json::json!(0),
+            "{name}: Start sets attempt 0"
+        );
+    }
+}
+
+#[test]
 fn the_template_sets_exactly_the_variables_the_config_reads() {
     let set = mapping_keys(&template()["Globals"]["Function"]["Environment"]["Variables"]);
     let read: BTreeSet<String> = vars::ALL.iter().map(|v| (*v).to_owned()).collect();

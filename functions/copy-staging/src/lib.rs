@@ -18,7 +18,7 @@ use aws_sdk_s3::Client as S3Client;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sparkify::config::DataSource;
-use sparkify::data_api::{Progress, client_token};
+use sparkify::data_api::Progress;
 use sparkify::sql::{Literal, RunId, S3Key, catalogue, render, render_for_run};
 use sparkify::trigger::Trigger;
 use sparkify::{Deps, EtlError, StepInput, StepOutput};
@@ -85,8 +85,11 @@ pub async fn handle(deps: &Deps, s3: &S3Client, input: Input) -> Result<Output, 
     let trigger = Trigger::from_execution_input(&input.trigger, source)?;
     let run = RunId::from_execution(&input.step.execution).map_err(EtlError::InvalidInput)?;
     let Some(statement_id) = &input.step.statement_id else {
-        tracing::info!(step = STEP, trigger = ?trigger, run = run.as_str(), "planning the load");
-        return submit_plan(deps, &input, &run, 1).await;
+        // Round 0 is the step's start; a later round comes back without a statement when its
+        // batch lost a serialization conflict, and is planned again (under a new attempt's token).
+        let round = input.round.max(1);
+        tracing::info!(step = STEP, trigger = ?trigger, run = run.as_str(), round, attempt = input.step.attempt, "planning the load");
+        return submit_plan(deps, &input, &run, round).await;
     };
     let phase = input.phase.ok_or_else(|| {
         EtlError::InvalidInput("a statement_id needs its phase (plan or copy)".into())
@@ -153,6 +156,7 @@ fn output(
             status,
             done,
             rows_affected: Vec::new(),
+            attempt: input.step.attempt,
         },
         phase,
         round: input.round,
@@ -183,7 +187,7 @@ async fn submit_plan(
     round: u32,
 ) -> Result<Output, EtlError> {
     let sql = render(&catalogue::KNOWN_OBJECTS, &[("run", Literal::run(run))])?;
-    let token = client_token(&input.step.execution, &format!("{STEP}/plan/{round}"));
+    let token = input.step.client_token(&format!("{STEP}/plan/{round}"));
     let id = deps
         .data_api
         .submit(vec![sql], &token, &format!("sparkify-{STEP}-plan"))
@@ -300,10 +304,9 @@ async fn submit_round(
         &event_manifests,
         songs_manifest.as_ref(),
     )?;
-    let token = client_token(
-        &input.step.execution,
-        &format!("{STEP}/copy/{}", input.round),
-    );
+    let token = input
+        .step
+        .client_token(&format!("{STEP}/copy/{}", input.round));
     let id = deps
         .data_api
         .submit(sqls, &token, &format!("sparkify-{STEP}"))
@@ -412,6 +415,7 @@ mod tests {
     use aws_sdk_redshiftdata::Client;
     use aws_smithy_mocks::{mock, mock_client};
     use serde_json::json;
+    use sparkify::data_api::client_token;
     use sparkify::testing::{config, deps, submitted};
 
     fn no_s3() -> S3Client {
@@ -423,6 +427,7 @@ mod tests {
             step: StepInput {
                 execution: "arn:aws:states:us-west-2:1:execution:sparkify-etl:run-7".into(),
                 statement_id: None,
+                attempt: 0,
             },
             trigger,
             phase: None,

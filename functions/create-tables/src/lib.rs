@@ -1,8 +1,9 @@
 //! create-tables: creates the staging, fact and dimension tables if they do not exist (optionally
-//! dropping them first), as one transaction.
+//! dropping them first), and removes the staging rows of executions that ended without clearing
+//! them, as one transaction.
 
 use serde::Deserialize;
-use sparkify::sql::catalogue;
+use sparkify::sql::{Literal, RunId, Timestamp, catalogue, render};
 use sparkify::step::advance;
 use sparkify::{Deps, EtlError, StepInput, StepOutput};
 
@@ -17,6 +18,14 @@ pub struct Input {
     /// sets it.
     #[serde(default)]
     pub reset: bool,
+    /// The names of the state machine's executions running when this one started (this one
+    /// among them), from the state machine's `ListExecutions`; absent or null when unknown, and
+    /// then nothing is removed.
+    #[serde(default)]
+    pub running: Option<Vec<String>>,
+    /// This execution's start time (`$$.Execution.StartTime`), with `running`.
+    #[serde(default)]
+    pub started: Option<String>,
 }
 
 pub async fn handle(deps: &Deps, input: Input) -> Result<StepOutput, EtlError> {
@@ -28,13 +37,50 @@ pub async fn handle(deps: &Deps, input: Input) -> Result<StepOutput, EtlError> {
     };
     advance(&deps.data_api, step, &input.step, || {
         let drop = input.reset.then_some(catalogue::DROP_TABLES);
-        Ok(drop
+        let mut sqls: Vec<String> = drop
             .into_iter()
             .chain(catalogue::CREATE_TABLES)
             .map(|file| file.text.to_owned())
-            .collect())
+            .collect();
+        sqls.extend(reap_statements(&input)?);
+        Ok(sqls)
     })
     .await
+}
+
+/// The clean-up of ended executions' staging rows, when the input says which are still running
+/// (`sql/reap/`); nothing after a reset, which dropped them all.
+fn reap_statements(input: &Input) -> Result<Vec<String>, EtlError> {
+    let (Some(running), Some(started), false) = (&input.running, &input.started, input.reset)
+    else {
+        return Ok(Vec::new());
+    };
+    let runs = running
+        .iter()
+        .map(|name| RunId::from_execution(name))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(EtlError::InvalidInput)?;
+    let started = Timestamp::parse_utc(started).map_err(EtlError::InvalidInput)?;
+    let Some(runs) = Literal::runs(&runs) else {
+        // Not even this execution is listed: the list cannot be trusted.
+        tracing::warn!(
+            step = STEP,
+            "no running executions listed: nothing is removed"
+        );
+        return Ok(Vec::new());
+    };
+    catalogue::REAP_STAGING
+        .iter()
+        .map(|file| {
+            render(
+                file,
+                &[
+                    ("running", runs.clone()),
+                    ("started", Literal::timestamp(&started)),
+                ],
+            )
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -51,8 +97,11 @@ mod tests {
             step: StepInput {
                 execution: "exec-1".into(),
                 statement_id: statement_id.map(str::to_owned),
+                attempt: 0,
             },
             reset,
+            running: None,
+            started: None,
         }
     }
 
@@ -74,6 +123,36 @@ mod tests {
         assert_eq!(out.statement_id, "stmt-1");
         assert_eq!(out.status, "SUBMITTED");
         assert!(!out.done);
+        assert_eq!(submit.num_calls(), 1);
+    }
+
+    #[tokio::test]
+    async fn with_the_running_executions_it_also_removes_what_ended_ones_left_staged() {
+        let submit = mock!(Client::batch_execute_statement)
+            .match_requests(|req| {
+                let sqls = req.sqls();
+                sqls.len() == 11
+                    && sqls[9].starts_with("-- Staging rows left by executions")
+                    && sqls[9].contains("DELETE FROM staging_events")
+                    && sqls[9].contains("NOT IN ('nightly-2', 'new-file-3')")
+                    && sqls[9].contains("staged_at < CAST('2026-11-22 18:00:00.500' AS TIMESTAMP)")
+                    && sqls[10].contains("DELETE FROM staging_files")
+                    && sqls[10].contains("NOT IN ('nightly-2', 'new-file-3')")
+            })
+            .then_output(|| submitted("stmt-3"));
+        let client = mock_client!(aws_sdk_redshiftdata, [&submit]);
+        let mut first = input(None, false);
+        first.running = Some(vec!["nightly-2".into(), "new-file-3".into()]);
+        first.started = Some("2026-11-22T18:00:00.500Z".into());
+        let out = handle(&deps(client), first.clone()).await.unwrap();
+        assert_eq!(out.statement_id, "stmt-3");
+        assert_eq!(submit.num_calls(), 1);
+
+        // A start time that is not one is refused before anything is submitted.
+        let client = mock_client!(aws_sdk_redshiftdata, [&submit]);
+        first.started = Some("2026-11-22 18:00:00'; DROP TABLE users; --".into());
+        let err = handle(&deps(client), first).await.unwrap_err();
+        assert_eq!(err.name(), "InvalidInput");
         assert_eq!(submit.num_calls(), 1);
     }
 

@@ -25,6 +25,7 @@ mod tests {
         StepInput {
             execution: "exec-1".into(),
             statement_id: Some("dims-1".into()),
+            attempt: 0,
         }
     }
 

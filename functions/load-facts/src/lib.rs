@@ -37,6 +37,7 @@ mod tests {
         let input = StepInput {
             execution: "exec-1".into(),
             statement_id: None,
+            attempt: 0,
         };
         assert_eq!(
             handle(&deps(client), input).await.unwrap().statement_id,
@@ -64,6 +65,7 @@ mod tests {
         let input = StepInput {
             execution: "exec-1".into(),
             statement_id: Some("facts-1".into()),
+            attempt: 0,
         };
         let err = handle(&deps(client), input).await.unwrap_err();
         assert_eq!(err.name(), "StatementFailed");

@@ -116,6 +116,7 @@ mod tests {
         StepInput {
             execution: "exec-1".into(),
             statement_id: Some("verify-1".into()),
+            attempt: 0,
         }
     }
 

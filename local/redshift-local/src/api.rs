@@ -47,6 +47,14 @@ impl ApiError {
         }
     }
 
+    fn throttled(operation: &str) -> Self {
+        Self {
+            kind: "ThrottlingException",
+            status: StatusCode::BAD_REQUEST,
+            message: format!("Rate exceeded for {operation}"),
+        }
+    }
+
     fn unknown_operation(target: &str) -> Self {
         Self {
             kind: "UnknownOperationException",
@@ -93,7 +101,13 @@ impl Api {
     }
 
     async fn dispatch(&self, target: &str, body: &Bytes) -> Result<Value, ApiError> {
-        match target.strip_prefix("RedshiftData.") {
+        let operation = target.strip_prefix("RedshiftData.");
+        if let Some(operation) = operation
+            && self.runner.faults.throttle(operation)
+        {
+            return Err(ApiError::throttled(operation));
+        }
+        match operation {
             Some("ExecuteStatement") => self.execute(parse(body)?).await,
             Some("BatchExecuteStatement") => self.batch(parse(body)?).await,
             Some("DescribeStatement") => self.describe(parse(body)?),

@@ -49,6 +49,29 @@ impl Pool {
         Ok(client)
     }
 
+    /// Ends `client`'s session from another connection, as a restarting warehouse node would;
+    /// the pool replaces the connection once it is given back.
+    pub async fn terminate(&self, client: &Client) -> Result<(), String> {
+        let pid: i32 = client
+            .query_one("SELECT pg_backend_pid()", &[])
+            .await
+            .map_err(|err| error_text(&err))?
+            .get(0);
+        let killer = self.open().await?;
+        killer
+            .execute("SELECT pg_terminate_backend($1)", &[&pid])
+            .await
+            .map_err(|err| error_text(&err))?;
+        // The session is gone once the server has removed it.
+        for _ in 0..100 {
+            if client.is_closed() || client.simple_query("SELECT 1").await.is_err() {
+                return Ok(());
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        Err(format!("session {pid} outlived pg_terminate_backend"))
+    }
+
     /// Waits for a free connection.
     pub async fn get(&self) -> Result<Conn<'_>, String> {
         let permit = self
@@ -168,6 +191,9 @@ pub async fn run(client: &impl GenericClient, statement: &Translated) -> Result<
         result: Some(ResultSet { columns, rows: out }),
     })
 }
+
+/// The error of a batch that a `conflict` fault makes lose, worded as Redshift's error 1023.
+pub const SERIALIZATION_CONFLICT_INJECTED: &str = "ERROR: 1023 DETAIL: Serializable isolation violation on table - 0, transactions forming the cycle are: (a conflict injected by a fault switch)";
 
 /// `ERROR: <message>` from a database error, as Redshift words it; the whole error otherwise.
 /// A serialization failure reads as Redshift's error 1023, which names the conflict the same way.

@@ -6,6 +6,7 @@ pub mod backend;
 pub mod copy;
 pub mod dialect;
 pub mod embedded;
+pub mod faults;
 pub mod managed;
 pub mod s3;
 pub mod statements;
@@ -14,6 +15,7 @@ use api::Api;
 use axum::Router;
 use axum::body::Bytes;
 use axum::http::HeaderMap;
+use axum::http::StatusCode;
 use axum::routing::post;
 use backend::Pool;
 use statements::{Runner, Store};
@@ -44,6 +46,8 @@ pub struct LocalConfig {
     /// Fault switch for tests: every statement stays STARTED at least this long, as a busy
     /// warehouse's would, so callers go round their polling loops.
     pub min_statement_time: std::time::Duration,
+    /// Faults armed from the start (tests arm more at `POST /_local/faults`).
+    pub faults: Vec<faults::Fault>,
 }
 
 /// The Data API default port of `redshift-local`.
@@ -62,6 +66,7 @@ impl LocalConfig {
             s3_addr: SocketAddr::from(([127, 0, 0, 1], DEFAULT_S3_PORT)),
             s3_endpoint: None,
             min_statement_time: std::time::Duration::ZERO,
+            faults: Vec::new(),
         }
     }
 }
@@ -130,23 +135,46 @@ pub async fn start(config: LocalConfig) -> Result<Running, String> {
     let s3_endpoint = s3_addr
         .map(|addr| format!("http://{addr}"))
         .or(config.s3_endpoint.clone());
+    let faults = Arc::new(faults::Faults::default());
+    for fault in config.faults.iter().cloned() {
+        faults.arm(fault);
+    }
     let runner = Arc::new(Runner {
         store: Arc::new(Store::default()),
         pool,
         s3: s3_endpoint.as_deref().map(s3::client),
         min_statement_time: config.min_statement_time,
+        faults: faults.clone(),
     });
     let api = Arc::new(Api {
         runner,
         page_rows: config.page_rows.max(1),
     });
-    let router = Router::new().route(
-        "/",
-        post(move |headers: HeaderMap, body: Bytes| {
-            let api = api.clone();
-            async move { api.handle(&headers, &body).await }
-        }),
-    );
+    let (arm, clear) = (faults.clone(), faults);
+    let router = Router::new()
+        .route(
+            "/",
+            post(move |headers: HeaderMap, body: Bytes| {
+                let api = api.clone();
+                async move { api.handle(&headers, &body).await }
+            }),
+        )
+        .route(
+            "/_local/faults",
+            post(move |body: Bytes| async move {
+                match serde_json::from_slice::<faults::Fault>(&body) {
+                    Ok(fault) => {
+                        arm.arm(fault);
+                        (StatusCode::NO_CONTENT, String::new())
+                    }
+                    Err(err) => (StatusCode::BAD_REQUEST, format!("not a fault: {err}")),
+                }
+            })
+            .delete(move || async move {
+                clear.clear();
+                StatusCode::NO_CONTENT
+            }),
+        );
     let listener = TcpListener::bind(config.data_api_addr)
         .await
         .map_err(|err| format!("cannot listen on {}: {err}", config.data_api_addr))?;

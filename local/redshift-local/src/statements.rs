@@ -2,6 +2,7 @@
 //! SUBMITTED → PICKED → STARTED → FINISHED / FAILED / ABORTED in real time.
 
 use crate::backend::{self, Outcome, Pool, ResultSet};
+use crate::faults::BatchFaults;
 use crate::{copy, dialect};
 use serde::Serialize;
 use std::collections::HashMap;
@@ -243,6 +244,8 @@ pub struct Runner {
     pub s3: Option<aws_sdk_s3::Client>,
     /// Every statement stays STARTED at least this long (a test switch; zero by default).
     pub min_statement_time: std::time::Duration,
+    /// Fault switches armed by tests (none by default).
+    pub faults: Arc<crate::faults::Faults>,
 }
 
 /// How a statement's SQL ended, before its final status is written.
@@ -264,7 +267,7 @@ pub async fn run(runner: Arc<Runner>, id: String) {
         Err(error) => return finish_failed(store, &id, None, error),
     };
     let token = conn.cancel_token();
-    let (sqls, parameters, is_batch, query_id, cancelled) = store.update(&id, |s| {
+    let (sqls, parameters, is_batch, query_id, cancelled, name) = store.update(&id, |s| {
         if !s.cancel_requested {
             s.status = Status::Started;
             s.cancel_token = Some(token);
@@ -275,6 +278,7 @@ pub async fn run(runner: Arc<Runner>, id: String) {
             s.is_batch,
             s.query_id,
             s.cancel_requested,
+            s.name.clone(),
         )
     });
     if cancelled {
@@ -286,18 +290,20 @@ pub async fn run(runner: Arc<Runner>, id: String) {
             return finish_aborted(store, &id);
         }
     }
+    let faults = if is_batch {
+        runner.faults.for_batch(name.as_deref(), sqls.len())
+    } else {
+        BatchFaults::default()
+    };
     let client = conn.client();
     let mut load_errors = Vec::new();
-    let ending = run_sqls(
-        &runner,
-        client,
-        &id,
-        &sqls,
-        &parameters,
+    let work = Work {
+        sqls: &sqls,
+        parameters: &parameters,
         is_batch,
-        &mut load_errors,
-    )
-    .await;
+        faults,
+    };
+    let ending = run_sqls(&runner, client, &id, work, &mut load_errors).await;
     // Each Data API call runs in a session of its own, so temporary tables end with it; here the
     // connection goes back to the pool, so they are dropped instead. (A failed batch's were
     // already rolled back with it.)
@@ -319,15 +325,28 @@ pub async fn run(runner: Arc<Runner>, id: String) {
     }
 }
 
+/// What a statement runs: its SQL, its parameters, whether it is a batch (one transaction), and
+/// the faults it runs into.
+struct Work<'a> {
+    sqls: &'a [String],
+    parameters: &'a HashMap<String, String>,
+    is_batch: bool,
+    faults: BatchFaults,
+}
+
 async fn run_sqls(
     runner: &Runner,
     client: &tokio_postgres::Client,
     id: &str,
-    sqls: &[String],
-    parameters: &HashMap<String, String>,
-    is_batch: bool,
+    work: Work<'_>,
     load_errors: &mut Vec<copy::LoadError>,
 ) -> Ending {
+    let Work {
+        sqls,
+        parameters,
+        is_batch,
+        faults,
+    } = work;
     let store = &runner.store;
     if is_batch
         && let Err(err) = client
@@ -344,31 +363,19 @@ async fn run_sqls(
             s.subs[index].status = Status::Started;
             s.subs[index].started = Some(now());
         });
-        let outcome = match copy::parse(sql) {
-            Ok(Some(command)) => match &runner.s3 {
-                None => Err(
-                    "ERROR: COPY needs S3, and the local stand-in was started without it"
-                        .to_owned(),
-                ),
-                Some(s3) => match copy::run(client, s3, &command).await {
-                    Ok(report) => {
-                        load_errors.extend(report.errors);
-                        Ok(Outcome {
-                            rows: report.rows_loaded,
-                            result: None,
-                        })
-                    }
-                    Err((error, errors)) => {
-                        load_errors.extend(errors);
-                        Err(error)
-                    }
-                },
-            },
-            Ok(None) => match dialect::translate(sql, parameters) {
-                Ok(translated) => backend::run(client, &translated).await,
-                Err(err) => Err(err.to_string()),
-            },
-            Err(error) => Err(error),
+        if faults.drop_at == Some(index) {
+            // The session ends under the open transaction, as when a warehouse node restarts.
+            if let Err(error) = runner.pool.terminate(client).await {
+                tracing::warn!(statement_id = %id, %error, "could not drop the connection");
+            }
+        }
+        let outcome = if faults.fail_at == Some(index) {
+            Err(format!(
+                "ERROR: injected failure at sub-statement {}",
+                index + 1
+            ))
+        } else {
+            run_sql(runner, client, sql, parameters, load_errors).await
         };
         match outcome {
             Ok(Outcome { rows, result }) => store.update(id, |s| {
@@ -395,6 +402,13 @@ async fn run_sqls(
             }
         }
     }
+    if faults.conflict {
+        let _ = client.batch_execute("ROLLBACK").await;
+        return Ending::Failed {
+            sub: Some(sqls.len() - 1),
+            error: backend::SERIALIZATION_CONFLICT_INJECTED.to_owned(),
+        };
+    }
     if is_batch && let Err(err) = client.batch_execute("COMMIT").await {
         return Ending::Failed {
             sub: None,
@@ -402,6 +416,43 @@ async fn run_sqls(
         };
     }
     Ending::Committed
+}
+
+/// Runs one SQL of a statement: a COPY through the S3 client, anything else translated.
+async fn run_sql(
+    runner: &Runner,
+    client: &tokio_postgres::Client,
+    sql: &str,
+    parameters: &HashMap<String, String>,
+    load_errors: &mut Vec<copy::LoadError>,
+) -> Result<Outcome, String> {
+    match copy::parse(sql)? {
+        Some(command) => {
+            let Some(s3) = &runner.s3 else {
+                return Err(
+                    "ERROR: COPY needs S3, and the local stand-in was started without it"
+                        .to_owned(),
+                );
+            };
+            match copy::run(client, s3, &command).await {
+                Ok(report) => {
+                    load_errors.extend(report.errors);
+                    Ok(Outcome {
+                        rows: report.rows_loaded,
+                        result: None,
+                    })
+                }
+                Err((error, errors)) => {
+                    load_errors.extend(errors);
+                    Err(error)
+                }
+            }
+        }
+        None => {
+            let translated = dialect::translate(sql, parameters).map_err(|err| err.to_string())?;
+            backend::run(client, &translated).await
+        }
+    }
 }
 
 fn finish_failed(store: &Store, id: &str, failed_sub: Option<usize>, error: String) {

@@ -1,0 +1,199 @@
+"""Overlapping executions, runs killed part way, and the faults a warehouse and the Data API
+throw, through the deployable state machine executed locally.
+
+Faults come from redshift-local's switches (local/redshift-local/src/faults.rs). Whatever happens,
+the warehouse must end where one clean nightly run over the same bucket ends (the oracle): a run
+either succeeds after its retries, or fails with a named error and leaves nothing half-loaded that
+a rerun would not put right.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import sparkify_local as local  # noqa: E402
+from helpers import SCHEDULED, copied_objects, from_scratch, object_created, succeeded  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def built():
+    local.build(quiet=True)
+
+
+@pytest.fixture
+def sample(built, tmp_path):
+    local.generate_sample(tmp_path / "sample")
+    return tmp_path / "sample" / "udacity-dend"
+
+
+@pytest.fixture
+def oracle(sample, tmp_path):
+    """Checksums of every table after one clean nightly run over the sample as generated."""
+    copy = tmp_path / "oracle" / "udacity-dend"
+    shutil.copytree(sample, copy)
+    return from_scratch(copy, tmp_path / "logs-oracle")
+
+
+def states_entered(execution: local.Execution) -> list[str]:
+    return [
+        e["stateEnteredEventDetails"]["name"] for e in execution.history if "stateEnteredEventDetails" in e
+    ]
+
+
+def failed_task_errors(execution: local.Execution) -> list[str]:
+    return [
+        e["taskFailedEventDetails"]["error"]
+        for e in execution.history
+        if e["type"] == "TaskFailed"
+    ]
+
+
+def step_committed(state: str):
+    """A `stop_when` that fires once `state`'s step reports its batch committed."""
+    key = local.STEPS[state]
+
+    def seen(event) -> bool:
+        if event["type"] != "TaskStateExited" or event["stateExitedEventDetails"]["name"] != state:
+            return False
+        return json.loads(event["stateExitedEventDetails"]["output"])["steps"][key]["done"]
+
+    return seen
+
+
+def staged_rows(pipeline: local.LocalPipeline) -> tuple[int, int]:
+    return (
+        pipeline.query("SELECT COUNT(*) FROM staging_events")[0][0],
+        pipeline.query("SELECT COUNT(*) FROM staging_files")[0][0],
+    )
+
+
+def test_ten_new_files_at_once_start_ten_executions_that_end_with_exact_totals(sample, oracle, tmp_path):
+    log_keys = sorted(str(p.relative_to(sample)) for p in (sample / "log_data").rglob("*.json"))
+    late = log_keys[-10:]
+    held = tmp_path / "held"
+    for key in late:
+        (held / key).parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(sample / key, held / key)
+    # The embedded PostgreSQL runs one statement at a time; this needs transactions that overlap.
+    with local.LocalPipeline(sample, tmp_path / "logs", postgres_binaries=True) as pipeline:
+        succeeded(pipeline.execute(SCHEDULED))
+        # Ten files land within a second; each one's event starts an execution.
+        for key in late:
+            shutil.move(held / key, sample / key)
+        arns = [pipeline.start(object_created(key), name=f"new-file-{n}") for n, key in enumerate(late)]
+        runs = [pipeline.wait(arn, timeout=1200) for arn in arns]
+        for key, run in zip(late, runs):
+            counts = succeeded(run)
+            # Each saw only its own staging rows: its object's lines, no one else's.
+            assert copied_objects(run) == [key]
+            assert counts["staging_events"] == len((sample / key).read_text().splitlines()), key
+        ledger = pipeline.ledger()
+        assert {ledger[key]["run_id"] for key in late} == {run.name for run in runs}
+        # No execution removed another's staging rows before it was done with them, and each
+        # removed its own.
+        assert staged_rows(pipeline) == (0, 0)
+        assert pipeline.checksums() == oracle
+        overlapping = sum("Resubmit" in " ".join(states_entered(run)) for run in runs)
+        print(f"\n{overlapping} of 10 executions lost a serialization conflict and resubmitted")
+
+
+def test_a_lost_serialization_conflict_is_submitted_again_and_the_run_succeeds(sample, oracle, tmp_path):
+    with local.LocalPipeline(sample, tmp_path / "logs") as pipeline:
+        pipeline.arm_fault({"kind": "conflict", "statement_name": "sparkify-load-facts", "times": 2})
+        pipeline.arm_fault({"kind": "conflict", "statement_name": "sparkify-copy-staging", "times": 1})
+        run = pipeline.execute(SCHEDULED)
+        succeeded(run)
+        entered = states_entered(run)
+        assert entered.count("LoadFactsResubmit") == 2
+        assert entered.count("CopyStagingResubmit") == 1
+        assert run.output["load_facts"]["attempt"] == 2
+        assert run.output["copy_staging"]["attempt"] == 1
+        # Each attempt was a statement of its own; the lost ones are FAILED with Redshift's 1023.
+        facts = [s for s in pipeline.statements() if s.get("StatementName") == "sparkify-load-facts"]
+        assert sorted(s["Status"] for s in facts) == ["FAILED", "FAILED", "FINISHED"]
+        assert pipeline.checksums() == oracle
+
+
+def test_conflicts_past_the_cap_end_in_the_named_error_with_nothing_half_loaded(sample, oracle, tmp_path):
+    with local.LocalPipeline(sample, tmp_path / "logs") as pipeline:
+        pipeline.arm_fault({"kind": "conflict", "statement_name": "sparkify-load-dimensions", "times": 6})
+        run = pipeline.execute(SCHEDULED)
+        assert run.status == "FAILED"
+        assert run.error == "SerializationConflict"
+        assert states_entered(run).count("LoadDimensionsResubmit") == 5
+        [notice] = run.notifications
+        assert notice["message"]["error"] == "SerializationConflict"
+        # Not one dimension row or ledger entry of the lost batch is there.
+        for table in ["users", "songs", "artists", "time"]:
+            assert pipeline.query(f"SELECT COUNT(*) FROM {table}")[0][0] == 0, table
+        assert pipeline.query("SELECT COUNT(*) FROM load_ledger WHERE kind = 'events'")[0][0] == 0
+        # A rerun puts everything right.
+        succeeded(pipeline.execute(SCHEDULED))
+        assert pipeline.checksums() == oracle
+
+
+def test_throttling_past_the_sdk_retries_is_retried_by_the_state_machine(sample, oracle, tmp_path):
+    with local.LocalPipeline(sample, tmp_path / "logs") as pipeline:
+        # The SDK tries each call 3 times; the fourth throttled answer reaches the state machine.
+        pipeline.arm_fault({"kind": "throttle", "operation": "BatchExecuteStatement", "times": 4})
+        run = pipeline.execute(SCHEDULED)
+        succeeded(run)
+        assert "Throttled" in failed_task_errors(run)
+        assert pipeline.checksums() == oracle
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        # The round's batch: LOCK, COPY staging_files, CREATE TEMP, COPY events_load, ...
+        {"kind": "fail", "statement_name": "sparkify-copy-staging", "sub_statement": 5},
+        {"kind": "drop-connection", "statement_name": "sparkify-copy-staging", "sub_statement": 4},
+    ],
+    ids=["statement-fails-mid-batch", "connection-dropped-at-copy"],
+)
+def test_a_batch_that_dies_part_way_fails_the_run_by_name_and_leaves_nothing_behind(
+    fault, sample, oracle, tmp_path
+):
+    # Ending a session from outside needs a second connection, which the embedded server lacks.
+    with local.LocalPipeline(sample, tmp_path / "logs", postgres_binaries=True) as pipeline:
+        pipeline.arm_fault(fault)
+        run = pipeline.execute(SCHEDULED)
+        assert run.status == "FAILED"
+        assert run.error == "StatementFailed"
+        assert "sub-statement" in run.cause
+        assert staged_rows(pipeline) == (0, 0)
+        for table in ["staging_songs", "load_ledger", "songplays", "users"]:
+            assert pipeline.query(f"SELECT COUNT(*) FROM {table}")[0][0] == 0, table
+        succeeded(pipeline.execute(SCHEDULED))
+        assert pipeline.checksums() == oracle
+
+
+@pytest.mark.parametrize("killed_after", ["CopyStaging", "LoadFacts", "LoadDimensions"])
+def test_a_run_killed_after_any_step_and_run_again_ends_where_one_clean_run_does(
+    killed_after, sample, oracle, tmp_path
+):
+    with local.LocalPipeline(sample, tmp_path / "logs") as pipeline:
+        killed = pipeline.execute(SCHEDULED, stop_when=step_committed(killed_after))
+        assert killed.status == "ABORTED"
+        # What the killed run staged is still there ...
+        assert staged_rows(pipeline) != (0, 0)
+        time.sleep(1)  # the rerun starts strictly later than the killed run staged
+        again = pipeline.execute(SCHEDULED)
+        succeeded(again)
+        # ... until the next run starts: create-tables removes it.
+        reaped = json.loads(
+            next(
+                e["stateExitedEventDetails"]["output"]
+                for e in again.history
+                if e["type"] == "TaskStateExited" and e["stateExitedEventDetails"]["name"] == "ListRunning"
+            )
+        )["running"]["names"]
+        assert reaped == [again.name]
+        assert pipeline.checksums() == oracle
