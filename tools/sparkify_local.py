@@ -128,6 +128,12 @@ class LambdaInvokeAdapter:
 
     def __init__(self, upstream_port: int) -> None:
         import http.client
+
+        adapter = self
+        # Tests set this to `refuse(function, payload) -> bool`: a refused invocation never reaches
+        # the function; it is answered with a function error, which moto's engine needs to reach
+        # the end of the Task state and see that the execution was stopped meanwhile.
+        self.refuse = None
         from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
         import uuid
 
@@ -137,15 +143,21 @@ class LambdaInvokeAdapter:
 
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                conn = http.client.HTTPConnection("127.0.0.1", upstream_port, timeout=900)
-                try:
-                    conn.request("POST", self.path, body, {"Content-Type": "application/json"})
-                    answer = conn.getresponse()
-                    status, payload = answer.status, answer.read()
-                except OSError as err:
-                    status, payload = 599, str(err).encode()
-                finally:
-                    conn.close()
+                function = self.path.split("/functions/", 1)[-1].split("/", 1)[0]
+                if adapter.refuse and adapter.refuse(function, json.loads(body or b"{}")):
+                    status, payload = 500, json.dumps({
+                        "errorType": "NotInvoked", "errorMessage": "the execution was stopped",
+                    }).encode()
+                else:
+                    conn = http.client.HTTPConnection("127.0.0.1", upstream_port, timeout=900)
+                    try:
+                        conn.request("POST", self.path, body, {"Content-Type": "application/json"})
+                        answer = conn.getresponse()
+                        status, payload = answer.status, answer.read()
+                    except OSError as err:
+                        status, payload = 599, str(err).encode()
+                    finally:
+                        conn.close()
                 headers = {"x-amzn-RequestId": str(uuid.uuid4())}
                 if status >= 400:
                     try:
@@ -218,6 +230,7 @@ class LocalPipeline:
         poll_seconds: int = 1,
         min_statement_ms: int = 0,
         postgres_binaries: bool = False,
+        function_env: dict[str, str] | None = None,
     ) -> None:
         self.data_root = Path(data_root).resolve()
         self.bucket = self.data_root.name
@@ -225,6 +238,8 @@ class LocalPipeline:
         self.poll_seconds = poll_seconds
         self.min_statement_ms = min_statement_ms
         self.postgres_binaries = postgres_binaries
+        # More variables for the functions (after local/functions.env, so they win).
+        self.function_env = function_env or {}
         self.processes: list[subprocess.Popen] = []
         self.ports: list[int] = []
         self._mock = None
@@ -308,6 +323,7 @@ class LocalPipeline:
             static
             + f"AWS_ENDPOINT_URL_REDSHIFT_DATA={self.data_api_url}\n"
             + f"AWS_ENDPOINT_URL_S3={self.s3_url}\n"
+            + "".join(f"{name}={value}\n" for name, value in self.function_env.items())
         )
         [lam] = self._spawn_on_free_ports(
             "functions",
@@ -358,6 +374,43 @@ class LocalPipeline:
             "redshift-data", region_name=REGION, endpoint_url=self.data_api_url
         )
 
+    def listening(self) -> list[tuple[str, int, int]]:
+        """Every TCP socket listening in a process this pipeline started (or in its children),
+        as (address, port, pid), read from /proc."""
+        inodes: dict[str, int] = {}
+        pids = {proc.pid for proc in self.processes}
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                try:
+                    if os.getpgid(int(entry.name)) in pids:
+                        pids.add(int(entry.name))
+                except ProcessLookupError:
+                    pass
+        for pid in pids:
+            try:
+                for fd in (Path("/proc") / str(pid) / "fd").iterdir():
+                    target = os.readlink(fd)
+                    if target.startswith("socket:["):
+                        inodes[target[8:-1]] = pid
+            except (FileNotFoundError, PermissionError):
+                continue
+        found = []
+        for table, width in (("tcp", 8), ("tcp6", 32)):
+            for line in (Path("/proc/net") / table).read_text().splitlines()[1:]:
+                fields = line.split()
+                local_address, state, inode = fields[1], fields[3], fields[9]
+                if state != "0A" or inode not in inodes:  # 0A: LISTEN
+                    continue
+                hex_addr, hex_port = local_address.split(":")
+                raw = bytes.fromhex(hex_addr)
+                if width == 8:
+                    address = ".".join(str(b) for b in reversed(raw))
+                else:
+                    words = [raw[i:i + 4][::-1] for i in range(0, 16, 4)]
+                    address = ":".join(w.hex() for w in words)
+                found.append((address, int(hex_port, 16), inodes[inode]))
+        return found
+
     def close(self) -> None:
         if self._mock is not None:
             self._mock.stop()
@@ -396,11 +449,10 @@ class LocalPipeline:
             stateMachineArn=self.state_machine_arn, name=name, input=json.dumps(trigger)
         )["executionArn"]
 
-    def wait(self, arn: str, *, progress=None, timeout: float = 900, started: float | None = None,
-             stop_when=None) -> Execution:
+    def wait(self, arn: str, *, progress=None, timeout: float = 900,
+             started: float | None = None) -> Execution:
         """Waits for execution `arn` to end, calling `progress(event, started)` for each history
-        event. `stop_when(event)` returning true stops the execution there, as an operator (or
-        a crash of the service) would."""
+        event."""
         started = time.monotonic() if started is None else started
         seen = 0
         while True:
@@ -410,9 +462,6 @@ class LocalPipeline:
             for event in history[seen:]:
                 if progress:
                     progress(event, started)
-                if stop_when and described["status"] == "RUNNING" and stop_when(event):
-                    self.sfn.stop_execution(executionArn=arn, error="Stopped", cause="stop_when")
-                    stop_when = None
             seen = len(history)
             if described["status"] != "RUNNING":
                 break
@@ -434,12 +483,25 @@ class LocalPipeline:
         )
 
     def execute(self, trigger: dict, *, name: str | None = None, progress=None,
-                timeout: float = 900, stop_when=None) -> Execution:
-        """Starts one execution and waits for it to end (`start`, then `wait`)."""
+                timeout: float = 900, stop_before: str | None = None) -> Execution:
+        """Starts one execution and waits for it to end (`start`, then `wait`). With
+        `stop_before`, the execution is stopped (as an operator, or the end of the world, would)
+        at its first invocation of that function, which never runs."""
         started = time.monotonic()
-        arn = self.start(trigger, name=name)
-        return self.wait(arn, progress=progress, timeout=timeout, started=started,
-                         stop_when=stop_when)
+
+        def stop_there(function: str, payload: dict) -> bool:
+            if function != stop_before:
+                return False
+            self.sfn.stop_execution(executionArn=payload["execution"], error="Stopped",
+                                    cause=f"stopped before {function}")
+            return True
+
+        self._adapter.refuse = stop_there if stop_before else None
+        try:
+            arn = self.start(trigger, name=name)
+            return self.wait(arn, progress=progress, timeout=timeout, started=started)
+        finally:
+            self._adapter.refuse = None
 
     # -- fault switches of the stand-in ---------------------------------------------------------
 

@@ -366,6 +366,54 @@ fn no_iam_statement_grants_a_wildcard_action() {
     walk(&template(), "");
 }
 
+#[test]
+fn secrets_are_named_only_by_arn_never_held_in_a_parameter_or_variable() {
+    let template = template();
+    let is_secretish = |name: &str| {
+        let lower = name.to_ascii_lowercase();
+        ["secret", "password", "token", "credential"]
+            .iter()
+            .any(|word| lower.contains(word))
+    };
+    for (name, parameter) in template["Parameters"].as_mapping().unwrap() {
+        let name = name.as_str().unwrap();
+        assert!(
+            parameter["NoEcho"].is_null(),
+            "{name}: a NoEcho parameter means a secret passes through the stack; pass its ARN"
+        );
+        if is_secretish(name) {
+            assert!(name.ends_with("Arn"), "{name}: secrets are passed by ARN");
+            let pattern = parameter["AllowedPattern"].as_str().unwrap_or_default();
+            assert!(
+                pattern.contains(":secretsmanager:"),
+                "{name}: its AllowedPattern must admit only a Secrets Manager ARN"
+            );
+            let default = parameter["Default"].as_str().unwrap_or_default();
+            assert_eq!(default, "", "{name}: no default secret");
+        }
+    }
+    let variables = &template["Globals"]["Function"]["Environment"]["Variables"];
+    for (name, value) in variables.as_mapping().unwrap() {
+        let name = name.as_str().unwrap();
+        if is_secretish(name) {
+            assert!(
+                name.ends_with("_ARN"),
+                "{name}: only a secret's ARN may be set"
+            );
+            assert!(
+                matches!(value, Yaml::Tagged(_)),
+                "{name}: set from the ARN parameter, never a literal"
+            );
+        }
+    }
+    // A resource that takes a password (a namespace's admin, a cluster's master user) must let
+    // Secrets Manager manage it instead.
+    let text = read("template.yaml");
+    for key in ["AdminUserPassword:", "MasterUserPassword:"] {
+        assert!(!text.contains(key), "template.yaml sets {key}");
+    }
+}
+
 fn parse_events<I: DeserializeOwned>(folder: &str) -> Vec<(String, I)> {
     let files = files_under(&format!("events/{folder}"), "json");
     assert!(!files.is_empty(), "events/{folder} is empty");
