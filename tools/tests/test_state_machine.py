@@ -64,7 +64,7 @@ def test_nightly_run_on_the_sample_succeeds_with_its_counts(sample, tmp_path):
         ports = list(pipeline.ports)
     assert_succeeded_with(execution, expected)
     # Each step in order, entered once to submit and again for each poll.
-    assert list(dict.fromkeys(execution.states_entered("Task"))) == list(local.STEPS)
+    assert list(dict.fromkeys(execution.states_entered("Task"))) == ["ListRunning", *local.STEPS]
     assert execution.notifications == []
     # Everything stopped: nothing listens any more.
     assert not any(local.port_open(p) for p in ports)
