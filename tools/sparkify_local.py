@@ -607,8 +607,14 @@ def _progress(out):
         elif kind == "TaskStateExited":
             details = event["stateExitedEventDetails"]
             state = details["name"]
-            step = json.loads(details["output"]).get("steps", {}).get(STEPS.get(state, ""), {})
+            output = json.loads(details["output"])
             took = at - entered.get(state, at)
+            if state not in STEPS:  # ListRunning: the executions whose staging rows are kept
+                names = (output.get("running") or {}).get("names")
+                out(f"{elapsed:7.1f}s  {state:<15} {len(names or []):<9} running "
+                    f"call {took * 1000:5.0f} ms")
+                return
+            step = output.get("steps", {}).get(STEPS[state], {})
             rows = [r for r in step.get("rows_affected") or [] if r >= 0]
             shown = ", ".join(f"{r:,}" for r in rows) if rows else "-"
             # copy-staging works in rounds: say which statement (plan query or round) it follows.
@@ -677,6 +683,10 @@ def main(argv: list[str] | None = None) -> int:
     def stop(signum, frame):
         raise KeyboardInterrupt
 
+    # Ctrl-C and SIGTERM both stop everything. SIGINT is set explicitly: a process started in the
+    # background by a non-interactive shell (CI, nohup-like wrappers) inherits SIGINT ignored, and
+    # Python keeps an inherited SIG_IGN, which would leave the run impossible to interrupt.
+    signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
     if not args.no_build:
         print("==> building the stand-in and the five functions (cargo build)", flush=True)
