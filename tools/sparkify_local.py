@@ -95,6 +95,17 @@ def render_definition(substitutions: dict[str, str]) -> str:
     )
 
 
+def with_task_timeouts(definition: str, seconds: int | None) -> str:
+    """The definition with every Lambda Task's TimeoutSeconds set to `seconds` (None: as it is)."""
+    if seconds is None:
+        return definition
+    asl = json.loads(definition)
+    for state in asl["States"].values():
+        if state.get("Resource") == "arn:aws:states:::lambda:invoke":
+            state["TimeoutSeconds"] = seconds
+    return json.dumps(asl)
+
+
 def _boto_casing_for_sdk_tasks(definition: str) -> str:
     """Step Functions takes an AWS SDK integration's parameters, and gives its result, in
     PascalCase whatever the service's own casing (`StateMachineArn`, `Executions[*].Name`); moto's
@@ -231,6 +242,7 @@ class LocalPipeline:
         min_statement_ms: int = 0,
         postgres_binaries: bool = False,
         function_env: dict[str, str] | None = None,
+        task_timeout_seconds: int | None = None,
     ) -> None:
         self.data_root = Path(data_root).resolve()
         self.bucket = self.data_root.name
@@ -240,6 +252,9 @@ class LocalPipeline:
         self.postgres_binaries = postgres_binaries
         # More variables for the functions (after local/functions.env, so they win).
         self.function_env = function_env or {}
+        # Tests of a timed-out step shorten the steps' Task timeouts (60 s deployed); nothing else
+        # of the definition changes.
+        self.task_timeout_seconds = task_timeout_seconds
         self.processes: list[subprocess.Popen] = []
         self.ports: list[int] = []
         self._mock = None
@@ -367,7 +382,8 @@ class LocalPipeline:
         }
         self.state_machine_arn = self.sfn.create_state_machine(
             name="sparkify-etl",
-            definition=render_definition(substitutions),
+            definition=with_task_timeouts(render_definition(substitutions),
+                                          self.task_timeout_seconds),
             roleArn=f"arn:aws:iam::{ACCOUNT}:role/sparkify-etl-local",
         )["stateMachineArn"]
         self.redshift = boto3.client(
@@ -660,6 +676,14 @@ def print_report(execution: Execution, expected: dict | None, out=print) -> bool
     failed = [c for c in checks if not c["passed"]]
     out(f"  checks: {len(checks) - len(failed)} passed, {len(failed)} failed"
         + "".join(f"\n    failed: {c['check']} ({c['failing_rows']} rows)" for c in failed))
+    rejects = report.get("rejects") or []
+    if rejects:
+        out(f"  not loaded: {report.get('rejected_rows', 0):,} records (the first {len(rejects)} are "
+            f"listed in the execution output, verify_counts.report.rejects)")
+        for r in rejects[:10]:
+            where = (f"line {r['line']}" if r.get("line") is not None
+                     else f"{r['rows']} row{'s' if r['rows'] != 1 else ''}")
+            out(f"    {r['file']}: {where}, {r['column'] or '-'}: {r['reason']}")
     ok = bool(report.get("passed")) and not failed and (expected is None or counts == expected)
     return ok
 

@@ -8,5 +8,5 @@ WHERE source_key IN (
 OR songplay_id IN (
     SELECT MD5(CAST(session_id AS VARCHAR) || ':' || CAST(item_in_session AS VARCHAR) || ':' || user_id)
     FROM staging_events
-    WHERE run_id = {{run}} AND page = 'NextSong' AND user_id <> ''
+    WHERE run_id = {{run}} AND page = 'NextSong' AND user_id ~ '^[0-9]{1,9}$'
 );

@@ -3,6 +3,8 @@
 -- natural key (session, item in session, user): the same event gets the same id on every run, and
 -- an event staged twice (in two objects, or twice in one) is inserted once, from the object whose
 -- key sorts first. start_time keeps ts's milliseconds.
+-- An event is usable when its user id is a whole number (1 to 9 digits, so the cast cannot fail)
+-- and it has a time, a session and an item; sql/verify/refused_events.sql reports the others.
 INSERT INTO songplays (songplay_id, start_time, user_id, level, song_id, artist_id, session_id, location, user_agent, source_key)
 SELECT songplay_id, start_time, user_id, level, song_id, artist_id, session_id, location, user_agent, object_key
 FROM (
@@ -27,6 +29,9 @@ FROM (
      AND e.artist = s.artist_name
     WHERE e.run_id = {{run}}
       AND e.page = 'NextSong'
-      AND e.user_id <> ''
+      AND e.user_id ~ '^[0-9]{1,9}$'
+      AND e.ts IS NOT NULL
+      AND e.session_id IS NOT NULL
+      AND e.item_in_session IS NOT NULL
 ) plays
 WHERE copy_number = 1;

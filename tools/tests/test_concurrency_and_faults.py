@@ -22,17 +22,6 @@ import sparkify_local as local  # noqa: E402
 from helpers import SCHEDULED, copied_objects, from_scratch, object_created, succeeded  # noqa: E402
 
 
-@pytest.fixture(scope="session")
-def built():
-    local.build(quiet=True)
-
-
-@pytest.fixture
-def sample(built, tmp_path):
-    local.generate_sample(tmp_path / "sample")
-    return tmp_path / "sample" / "udacity-dend"
-
-
 @pytest.fixture
 def oracle(sample, tmp_path):
     """Checksums of every table after one clean nightly run over the sample as generated."""
@@ -134,6 +123,51 @@ def test_throttling_past_the_sdk_retries_is_retried_by_the_state_machine(sample,
         run = pipeline.execute(SCHEDULED)
         succeeded(run)
         assert "Throttled" in failed_task_errors(run)
+        assert pipeline.checksums() == oracle
+
+
+def timed_out_tasks(execution: local.Execution) -> list[str]:
+    return [e["type"] for e in execution.history if e["type"].endswith("TimedOut")]
+
+
+def batches_named(pipeline: local.LocalPipeline, name: str) -> int:
+    return sum(1 for s in pipeline.statements() if s.get("StatementName") == name)
+
+
+# The Data API stalls on load-facts' submit for longer than the Task's timeout (shortened to 4 s
+# here, 60 s deployed), so the call times out: States.Timeout, retried twice.
+STALLED_SUBMIT = {"kind": "delay", "operation": "BatchExecuteStatement",
+                  "statement_name": "sparkify-load-facts", "millis": 6000}
+
+
+def test_a_step_whose_call_times_out_is_called_again_and_submits_its_batch_once(sample, oracle, tmp_path):
+    with local.LocalPipeline(sample, tmp_path / "logs", task_timeout_seconds=4) as pipeline:
+        pipeline.arm_fault({**STALLED_SUBMIT, "times": 1})
+        run = pipeline.execute(SCHEDULED)
+        succeeded(run)
+        assert timed_out_tasks(run) == ["TaskTimedOut"]
+        # The stalled submit and its retry carry the same ClientToken: one batch ran.
+        assert batches_named(pipeline, "sparkify-load-facts") == 1
+        assert pipeline.checksums() == oracle
+
+
+def test_a_step_that_keeps_timing_out_fails_the_run_as_step_timed_out_and_a_rerun_mends_it(
+    sample, oracle, tmp_path
+):
+    with local.LocalPipeline(sample, tmp_path / "logs", task_timeout_seconds=4) as pipeline:
+        pipeline.arm_fault({**STALLED_SUBMIT, "times": 3})
+        run = pipeline.execute(SCHEDULED)
+        assert run.status == "FAILED"
+        # A Fail state cannot end with States.Timeout: NameFailure names it.
+        assert run.error == "StepTimedOut"
+        assert timed_out_tasks(run) == ["TaskTimedOut"] * 3
+        [notice] = run.notifications
+        assert notice["message"]["error"] == "StepTimedOut"
+        assert "LoadDimensions" not in states_entered(run)
+        # Nothing was published past the step that timed out; a rerun ends where a clean run does.
+        for table in ["users", "songs", "artists", "time"]:
+            assert pipeline.query(f"SELECT COUNT(*) FROM {table}")[0][0] == 0, table
+        succeeded(pipeline.execute(SCHEDULED))
         assert pipeline.checksums() == oracle
 
 

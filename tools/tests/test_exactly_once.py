@@ -12,22 +12,10 @@ import shutil
 import sys
 from pathlib import Path
 
-import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import sparkify_local as local  # noqa: E402
 from helpers import SCHEDULED, STAR, copied_objects, from_scratch, object_created, succeeded  # noqa: E402
-
-
-@pytest.fixture(scope="session")
-def built():
-    local.build(quiet=True)
-
-
-@pytest.fixture
-def sample(built, tmp_path):
-    local.generate_sample(tmp_path / "sample")
-    return tmp_path / "sample" / "udacity-dend"
 
 
 def a_later_day(data: Path) -> str:

@@ -10,24 +10,12 @@ import sys
 import uuid
 from pathlib import Path
 
-import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import sparkify_local as local  # noqa: E402
 from helpers import SCHEDULED, succeeded  # noqa: E402
 
 LOOPBACK = {"127.0.0.1", "00000000:00000000:00000000:00000001"}
-
-
-@pytest.fixture(scope="session")
-def built():
-    local.build(quiet=True)
-
-
-@pytest.fixture
-def sample(built, tmp_path):
-    local.generate_sample(tmp_path / "sample")
-    return tmp_path / "sample" / "udacity-dend"
 
 
 def test_a_known_credential_appears_in_no_log_line_output_or_statement(sample, tmp_path):

@@ -32,11 +32,6 @@ SCHEDULED = json.loads((ROOT / "events/triggers/scheduled.json").read_text())
 NEW_FILE = json.loads((ROOT / "events/triggers/s3-object-created.json").read_text())
 
 
-@pytest.fixture(scope="session")
-def built():
-    local.build(quiet=True)
-
-
 @pytest.fixture
 def sample(built, tmp_path):
     """A fresh copy of the generated sample, with its expected counts."""

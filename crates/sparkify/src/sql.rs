@@ -83,10 +83,14 @@ pub mod catalogue {
         sql_file!("dimensions/events_ledger_insert.sql"),
     ];
 
-    /// verify-counts' batch: the two reports, then the end of the run's staging.
-    pub const VERIFY: [SqlFile; 4] = [
+    /// verify-counts' batch: the reports (counts, checks, what the loads refused), then the end
+    /// of the run's staging. The handler reads results by position in this list.
+    pub const VERIFY: [SqlFile; 7] = [
         sql_file!("verify/table_counts.sql"),
         sql_file!("verify/quality_checks.sql"),
+        sql_file!("verify/load_errors.sql"),
+        sql_file!("verify/run_objects.sql"),
+        sql_file!("verify/refused_events.sql"),
         sql_file!("verify/clear_staging_events.sql"),
         sql_file!("verify/clear_staging_files.sql"),
     ];
@@ -133,6 +137,12 @@ impl Literal {
     /// `'s3://bucket/key'`, quotes in the key doubled.
     pub fn s3_uri(bucket: &BucketName, key: &S3Key) -> Self {
         Self::quoted(&format!("s3://{}/{}", bucket.0, key.0))
+    }
+
+    /// `'s3://bucket/%'`: a LIKE pattern for every object of the bucket. A bucket name holds no
+    /// `%` or `_`, so the pattern matches exactly that prefix.
+    pub fn bucket_files(bucket: &BucketName) -> Self {
+        Self::quoted(&format!("s3://{}/%", bucket.0))
     }
 
     pub fn role(arn: &IamRoleArn) -> Self {
@@ -514,8 +524,9 @@ mod tests {
 
     #[test]
     fn every_catalogue_file_has_only_the_placeholders_its_step_fills() {
-        // The round's templates are filled by copy-staging and the clean-up by create-tables (their
-        // tests render them); every other file has at most {{run}}, which render_for_run fills.
+        // The round's templates are filled by copy-staging, the clean-up by create-tables and the
+        // load-error query by verify-counts (their tests render them); every other file has at
+        // most {{run}}, which render_for_run fills.
         let filled_by_their_step = [
             catalogue::COPY_STAGING_FILES,
             catalogue::COPY_STAGING_EVENTS,
@@ -523,6 +534,7 @@ mod tests {
             catalogue::COPY_STAGING_SONGS,
             catalogue::REAP_STAGING[0],
             catalogue::REAP_STAGING[1],
+            catalogue::VERIFY[2],
         ];
         let run = RunId::from_execution("run-1").unwrap();
         for file in catalogue::all() {

@@ -14,7 +14,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+    manifest_dir().join("../..")
 }
 
 fn read(relative: &str) -> String {
@@ -203,7 +203,15 @@ fn every_lambda_task_retries_only_transient_errors_with_jitter_and_catches_every
         .filter(|(_, s)| s["Resource"] == "arn:aws:states:::lambda:invoke")
         .collect();
     assert_eq!(tasks.len(), 5);
-    let transient = ["Throttled", "DataApiUnavailable", "S3Unavailable"];
+    // A step's call is idempotent (a submit carries its ClientToken, a poll only reads), so a
+    // call that timed out (States.Timeout, or Lambda.Unknown for the function's own timeout) can be
+    // made again.
+    let transient = [
+        "Throttled",
+        "DataApiUnavailable",
+        "S3Unavailable",
+        "States.Timeout",
+    ];
     for (name, task) in tasks {
         assert!(
             task["TimeoutSeconds"].as_u64().is_some(),
@@ -225,11 +233,47 @@ fn every_lambda_task_retries_only_transient_errors_with_jitter_and_catches_every
             serde_json::json!(["States.ALL"]),
             "{name}"
         );
+        // What States.ALL catches may be a States.* name, which a Fail state cannot end with.
+        assert_eq!(catch_all_last["Next"], "NameFailure", "{name}");
+        let retried: Vec<&str> = task["Retry"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|r| r["ErrorEquals"].as_array().unwrap())
+            .filter_map(Value::as_str)
+            .collect();
+        assert!(
+            retried.contains(&"States.Timeout") && retried.contains(&"Lambda.Unknown"),
+            "{name} must retry a timed-out call"
+        );
     }
     assert!(
         asl["TimeoutSeconds"].as_u64().is_some(),
         "the execution has no timeout"
     );
+    // Every States.* name is renamed before the Fail state; any other reaches it as it is.
+    let name_failure = &asl["States"]["NameFailure"];
+    let renamed: Vec<(&str, &str)> = name_failure["Choices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            let pattern = c["StringEquals"].as_str().or(c["StringMatches"].as_str());
+            let target = &asl["States"][c["Next"].as_str().unwrap()];
+            (
+                pattern.unwrap(),
+                target["Parameters"]["Error"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        renamed,
+        [
+            ("States.Timeout", "StepTimedOut"),
+            ("States.*", "StepFailed")
+        ]
+    );
+    assert_eq!(name_failure["Default"], "DescribeFailure");
 }
 
 #[test]
@@ -474,4 +518,14 @@ fn every_event_file_parses_into_its_functions_input() {
             .iter()
             .any(|(_, t)| matches!(t, Trigger::Backfill { .. }))
     );
+}
+
+/// This package's folder, read when the test runs (cargo sets it for every test process): a test
+/// binary reused from a build in another checkout keeps that checkout's path in
+/// `env!("CARGO_MANIFEST_DIR")`, and would read the other checkout's files.
+fn manifest_dir() -> std::path::PathBuf {
+    std::path::PathBuf::from(
+        std::env::var_os("CARGO_MANIFEST_DIR")
+            .expect("tests are run by cargo, which sets CARGO_MANIFEST_DIR"),
+    )
 }

@@ -1,16 +1,32 @@
-//! verify-counts: counts every table and runs the data-quality checks (`sql/verify/`), returns both
-//! as JSON, and fails the run with `DataQualityFailed` naming each failed check. The same batch
-//! ends the run's staging: its rows in staging_events and staging_files are removed.
+//! verify-counts: counts every table and runs the data-quality checks (`sql/verify/`), reports what
+//! the run's loads refused, returns all of it as JSON, and fails the run with `DataQualityFailed`
+//! naming each failed check. The same batch ends the run's staging: its rows in staging_events and
+//! staging_files are removed.
 
 use aws_sdk_redshiftdata::types::Field;
 use serde::{Deserialize, Serialize};
-use sparkify::sql::catalogue;
-use sparkify::step::advance_files;
+use sparkify::sql::{Literal, RunId, Timestamp, catalogue, render};
+use sparkify::step::advance;
 use sparkify::{Deps, EtlError, StepInput, StepOutput};
 
 pub const STEP: &str = "verify-counts";
 
-pub type Input = StepInput;
+/// The most rejects a report lists; `rejected_rows` still counts them all.
+pub const MAX_REJECTS: usize = 100;
+
+/// When the input gives no start time (a hand invocation), load errors are read from this time on.
+const SINCE_EVER: &str = "1970-01-01T00:00:00Z";
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Input {
+    #[serde(flatten)]
+    pub step: StepInput,
+    /// This execution's start time (`$$.Execution.StartTime`): only load errors recorded since
+    /// then can be this run's. Absent when invoked by hand: every recorded load error of the
+    /// run's objects is reported.
+    #[serde(default)]
+    pub started: Option<String>,
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Output {
@@ -27,6 +43,11 @@ pub struct Report {
     pub checks: Vec<CheckResult>,
     /// True when every check passed.
     pub passed: bool,
+    /// What this run's loads refused, by file (at most [`MAX_REJECTS`] entries): the records COPY
+    /// rejected, one per line, and the staged events the transforms could not use, per reason.
+    pub rejects: Vec<Reject>,
+    /// Every refused record, including those past the listed ones.
+    pub rejected_rows: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -42,15 +63,39 @@ pub struct CheckResult {
     pub passed: bool,
 }
 
+/// Records of one file that were not loaded, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reject {
+    /// `s3://bucket/key`, as COPY names the object.
+    pub file: String,
+    /// The line COPY rejected; null for staged events the transforms refused (staging keeps no
+    /// line numbers; `rows` says how many).
+    pub line: Option<i64>,
+    pub column: String,
+    /// Redshift's load error code (`SYS_LOAD_ERROR_DETAIL.error_code`); null for a refusal.
+    pub code: Option<i64>,
+    pub reason: String,
+    pub rows: i64,
+}
+
 pub async fn handle(deps: &Deps, input: Input) -> Result<Output, EtlError> {
-    let files = catalogue::VERIFY;
-    let step = advance_files(&deps.data_api, STEP, &input, &files).await?;
+    let step = advance(&deps.data_api, STEP, &input.step, || {
+        batch(&input, &deps.config.source.bucket)
+    })
+    .await?;
     if !step.done {
         return Ok(Output { step, report: None });
     }
-    // A batch's results are read per sub-statement, `<id>:N`, in the order of `files`.
-    let counts = named_numbers(&deps.data_api, &format!("{}:1", step.statement_id)).await?;
-    let checks = named_numbers(&deps.data_api, &format!("{}:2", step.statement_id)).await?;
+    // A batch's results are read per sub-statement, `<id>:N`, in the order of the catalogue.
+    let result = |n: usize| format!("{}:{n}", step.statement_id);
+    let api = &deps.data_api;
+    let counts = named_numbers(api, &result(1)).await?;
+    let checks = named_numbers(api, &result(2)).await?;
+    let load_errors = api.result_rows(&result(3)).await?;
+    let run_objects = api.result_rows(&result(4)).await?;
+    let refused = api.result_rows(&result(5)).await?;
+    let bucket_uri = format!("s3://{}/", deps.config.source.bucket.as_str());
+    let all_rejects = rejects(&bucket_uri, &load_errors, &run_objects, &refused)?;
     let report = Report {
         counts: counts
             .into_iter()
@@ -65,6 +110,8 @@ pub async fn handle(deps: &Deps, input: Input) -> Result<Output, EtlError> {
                 passed: failing_rows == 0,
             })
             .collect(),
+        rejected_rows: all_rejects.iter().map(|reject| reject.rows).sum(),
+        rejects: all_rejects.into_iter().take(MAX_REJECTS).collect(),
     };
     tracing::info!(step = STEP, report = %serde_json::json!(report), "verification finished");
     if !report.passed {
@@ -80,6 +127,99 @@ pub async fn handle(deps: &Deps, input: Input) -> Result<Output, EtlError> {
         step,
         report: Some(report),
     })
+}
+
+/// The batch: every file of `catalogue::VERIFY`, each given the values it names.
+fn batch(input: &Input, bucket: &sparkify::sql::BucketName) -> Result<Vec<String>, EtlError> {
+    let run = RunId::from_execution(&input.step.execution).map_err(EtlError::InvalidInput)?;
+    let started = Timestamp::parse_utc(input.started.as_deref().unwrap_or(SINCE_EVER))
+        .map_err(|why| EtlError::InvalidInput(format!("started: {why}")))?;
+    catalogue::VERIFY
+        .iter()
+        .map(|file| {
+            let values: Vec<(&str, Literal)> = [
+                ("run", Literal::run(&run)),
+                ("started", Literal::timestamp(&started)),
+                ("bucket_files", Literal::bucket_files(bucket)),
+            ]
+            .into_iter()
+            .filter(|(name, _)| file.text.contains(&format!("{{{{{name}}}}}")))
+            .collect();
+            render(file, &values)
+        })
+        .collect()
+}
+
+/// This run's rejects: the load errors of the objects it staged, then the refused events, each
+/// group by file and line as the queries order them.
+fn rejects(
+    bucket_uri: &str,
+    load_errors: &[Vec<Field>],
+    run_objects: &[Vec<Field>],
+    refused: &[Vec<Field>],
+) -> Result<Vec<Reject>, EtlError> {
+    let unexpected = |what: &str, row: &[Field]| {
+        EtlError::DataApiRejected(format!("{what}: unexpected row {row:?}"))
+    };
+    let ours: std::collections::HashSet<String> = run_objects
+        .iter()
+        .map(|row| {
+            match row.as_slice() {
+                [key] => text(key).map(|key| format!("{bucket_uri}{key}")),
+                _ => None,
+            }
+            .ok_or_else(|| unexpected("run objects", row))
+        })
+        .collect::<Result<_, _>>()?;
+    let mut out = Vec::new();
+    for row in load_errors {
+        let [file, line, column, code, reason] = row.as_slice() else {
+            return Err(unexpected("load errors", row));
+        };
+        let file = text(file).ok_or_else(|| unexpected("load errors", row))?;
+        if ours.contains(&file) {
+            out.push(Reject {
+                file,
+                line: number(line),
+                column: text(column).unwrap_or_default(),
+                code: number(code),
+                reason: text(reason).unwrap_or_default(),
+                rows: 1,
+            });
+        }
+    }
+    for row in refused {
+        let [key, column, reason, rows] = row.as_slice() else {
+            return Err(unexpected("refused events", row));
+        };
+        let (Some(key), Some(rows)) = (text(key), number(rows)) else {
+            return Err(unexpected("refused events", row));
+        };
+        out.push(Reject {
+            file: format!("{bucket_uri}{key}"),
+            line: None,
+            column: text(column).unwrap_or_default(),
+            code: None,
+            reason: text(reason).unwrap_or_default(),
+            rows,
+        });
+    }
+    Ok(out)
+}
+
+fn text(field: &Field) -> Option<String> {
+    match field {
+        Field::StringValue(s) => Some(s.clone()),
+        _ => None,
+    }
+}
+
+fn number(field: &Field) -> Option<i64> {
+    match field {
+        Field::LongValue(n) => Some(*n),
+        Field::StringValue(s) => s.parse().ok(),
+        _ => None,
+    }
 }
 
 /// Reads a `(name, number)` result: both verification queries return that shape.
@@ -112,12 +252,84 @@ mod tests {
     use aws_smithy_mocks::{RuleMode, mock, mock_client};
     use sparkify::testing::{deps, described};
 
-    fn resume() -> StepInput {
-        StepInput {
-            execution: "exec-1".into(),
-            statement_id: Some("verify-1".into()),
-            attempt: 0,
+    fn resume() -> Input {
+        Input {
+            step: StepInput {
+                execution: "exec-1".into(),
+                statement_id: Some("verify-1".into()),
+                attempt: 0,
+            },
+            started: Some("2026-11-22T18:00:00.123Z".into()),
         }
+    }
+
+    fn s(text: &str) -> Field {
+        Field::StringValue(text.into())
+    }
+
+    fn n(value: i64) -> Field {
+        Field::LongValue(value)
+    }
+
+    fn rows_of(id: &'static str, rows: Vec<Vec<Field>>) -> aws_smithy_mocks::Rule {
+        mock!(Client::get_statement_result)
+            .match_requests(move |req| req.id() == Some(id))
+            .then_output(move || {
+                GetStatementResultOutput::builder()
+                    .set_records(Some(rows.clone()))
+                    .build()
+                    .unwrap()
+            })
+    }
+
+    /// A finished batch: its counts, its checks (`failing_users` failing) and its rejects.
+    fn finished_batch(failing_users: i64) -> [aws_smithy_mocks::Rule; 6] {
+        let [errors, objects, refused] = reject_results();
+        [
+            finished(),
+            counts(),
+            checks(failing_users),
+            errors,
+            objects,
+            refused,
+        ]
+    }
+
+    /// The three reject queries of a run that staged two objects: one load error of each of its
+    /// objects, one of another execution's object, and one refused user id.
+    fn reject_results() -> [aws_smithy_mocks::Rule; 3] {
+        let error = |file: &str, line: i64| {
+            vec![
+                s(file),
+                n(line),
+                s("ts"),
+                n(1207),
+                s("Invalid digit, Value 'x'"),
+            ]
+        };
+        [
+            rows_of(
+                "verify-1:3",
+                vec![
+                    error("s3://udacity-dend/log_data/a.json", 3),
+                    error("s3://udacity-dend/log_data/elsewhere.json", 1),
+                    error("s3://udacity-dend/log_data/it's; b.json", 9),
+                ],
+            ),
+            rows_of(
+                "verify-1:4",
+                vec![vec![s("log_data/a.json")], vec![s("log_data/it's; b.json")]],
+            ),
+            rows_of(
+                "verify-1:5",
+                vec![vec![
+                    s("log_data/a.json"),
+                    s("user_id"),
+                    s("user id is not a whole number of 1 to 9 digits"),
+                    n(2),
+                ]],
+            ),
+        ]
     }
 
     fn page(rows: &[(&str, i64)], next_token: Option<&str>) -> GetStatementResultOutput {
@@ -173,12 +385,8 @@ mod tests {
 
     #[tokio::test]
     async fn a_finished_run_reports_every_count_and_check() {
-        let (finished, counts, checks) = (finished(), counts(), checks(0));
-        let client = mock_client!(
-            aws_sdk_redshiftdata,
-            RuleMode::MatchAny,
-            [&finished, &counts, &checks]
-        );
+        let rules = finished_batch(0);
+        let client = mock_client!(aws_sdk_redshiftdata, RuleMode::MatchAny, &rules);
         let out = handle(&deps(client), resume()).await.unwrap();
         let report = out.report.unwrap();
         assert!(report.passed);
@@ -197,17 +405,69 @@ mod tests {
             ]
         );
         assert_eq!(report.checks.len(), 2);
-        assert_eq!(counts.num_calls(), 2);
+        // The counts came in two pages: NextToken was followed.
+        assert_eq!(rules[1].num_calls(), 2);
+    }
+
+    #[tokio::test]
+    async fn the_report_lists_the_runs_own_load_errors_and_refused_events_by_file() {
+        let rules = finished_batch(0);
+        let client = mock_client!(aws_sdk_redshiftdata, RuleMode::MatchAny, &rules);
+        let report = handle(&deps(client), resume())
+            .await
+            .unwrap()
+            .report
+            .unwrap();
+        let listed: Vec<(&str, Option<i64>, Option<i64>, i64)> = report
+            .rejects
+            .iter()
+            .map(|r| (r.file.as_str(), r.line, r.code, r.rows))
+            .collect();
+        // Another execution's object is not this run's; a refusal has no line and counts rows.
+        assert_eq!(
+            listed,
+            [
+                ("s3://udacity-dend/log_data/a.json", Some(3), Some(1207), 1),
+                (
+                    "s3://udacity-dend/log_data/it's; b.json",
+                    Some(9),
+                    Some(1207),
+                    1
+                ),
+                ("s3://udacity-dend/log_data/a.json", None, None, 2),
+            ]
+        );
+        assert_eq!(report.rejected_rows, 4);
+        assert_eq!(report.rejects[2].column, "user_id");
+    }
+
+    #[test]
+    fn the_batch_fills_the_start_time_and_the_bucket() {
+        let sqls = batch(&resume(), &sparkify::testing::config().source.bucket).unwrap();
+        assert_eq!(sqls.len(), catalogue::VERIFY.len());
+        assert!(sqls[2].contains("start_time >= CAST('2026-11-22 18:00:00.123' AS TIMESTAMP)"));
+        assert!(sqls[2].contains("LIKE 's3://udacity-dend/%'"));
+        assert!(sqls[3].contains("run_id = 'exec-1'"));
+        // By hand, without a start time: every recorded error of the run's objects.
+        let by_hand = Input {
+            started: None,
+            ..resume()
+        };
+        let sqls = batch(&by_hand, &sparkify::testing::config().source.bucket).unwrap();
+        assert!(sqls[2].contains("CAST('1970-01-01 00:00:00' AS TIMESTAMP)"));
+        // A start time that is not one is a named error, not SQL.
+        let bad = Input {
+            started: Some("2026-11-22'; DROP TABLE users; --".into()),
+            ..resume()
+        };
+        let err = batch(&bad, &sparkify::testing::config().source.bucket).unwrap_err();
+        assert_eq!(err.name(), "InvalidInput");
     }
 
     #[tokio::test]
     async fn a_failing_check_is_data_quality_failed_naming_it() {
-        let (finished, counts, checks) = (finished(), counts(), checks(3));
-        let client = mock_client!(
-            aws_sdk_redshiftdata,
-            RuleMode::MatchAny,
-            [&finished, &counts, &checks]
-        );
+        let rules = finished_batch(3);
+        let client = mock_client!(aws_sdk_redshiftdata, RuleMode::MatchAny, &rules);
         let err = handle(&deps(client), resume()).await.unwrap_err();
         assert_eq!(err.name(), "DataQualityFailed");
         assert_eq!(

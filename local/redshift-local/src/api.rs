@@ -102,6 +102,14 @@ impl Api {
 
     async fn dispatch(&self, target: &str, body: &Bytes) -> Result<Value, ApiError> {
         let operation = target.strip_prefix("RedshiftData.");
+        let statement_name = serde_json::from_slice::<Value>(body)
+            .ok()
+            .and_then(|v| v.get("StatementName")?.as_str().map(str::to_owned));
+        if let Some(pause) =
+            operation.and_then(|o| self.runner.faults.delay(o, statement_name.as_deref()))
+        {
+            tokio::time::sleep(pause).await;
+        }
         if let Some(operation) = operation
             && self.runner.faults.throttle(operation)
         {

@@ -15,6 +15,12 @@
 //!   `YYYY-MM-DD HH:MI:SS` (1206); dates follow DATEFORMAT (`auto` or `YYYY-MM-DD`, 1205).
 //! - a missing key or JSON null is NULL; NULL in a NOT NULL column is rejected (1213).
 //! - a line that is not valid JSON is rejected (1216), and loading goes on at the next line.
+//! - a record holding bytes that are not UTF-8 is rejected with 1220 and the bad bytes in hex,
+//!   as Redshift does without ACCEPTINVCHARS (the documentation's VARCHAR error numbers: 1 for a
+//!   sequence longer than four bytes, 2 for an incomplete one, 3 for a byte that cannot start
+//!   one, 4 for a continuation byte out of range).
+//! - a JSON record larger than 4 MB (Redshift's documented maximum for one JSON object) is
+//!   rejected; the documentation gives no code for it, so it is recorded as 1216.
 //!
 //! Every rejected record is kept as a [`LoadError`] (file, line, column, reason) and written to
 //! `stl_load_errors` after the transaction ends, whether it committed or not, as Redshift's
@@ -33,6 +39,10 @@ use tokio_postgres::Client;
 
 /// S3 objects a COPY reads at once.
 const OBJECTS_IN_FLIGHT: usize = 64;
+
+/// The largest JSON record Redshift loads: "The maximum size of a JSON object in Amazon Redshift
+/// is 4 MB, which applies before any shredding or parsing."
+const MAX_JSON_RECORD_BYTES: usize = 4 * 1024 * 1024;
 
 /// How JSON fields map to columns.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -377,6 +387,23 @@ fn load_object(
                 offset += stream.byte_offset();
                 let line = line_of(start);
                 let raw_line = String::from_utf8_lossy(&raw[start..offset]);
+                if offset - start > MAX_JSON_RECORD_BYTES {
+                    report.errors.push(LoadError {
+                        table: command.table.clone(),
+                        file: uri.to_owned(),
+                        line,
+                        column: String::new(),
+                        column_type: String::new(),
+                        raw_line: truncate_chars(&raw_line, 1024),
+                        raw_value: String::new(),
+                        code: 1216,
+                        reason: format!(
+                            "Invalid JSON: the record is {} bytes; a JSON object may be at most 4 MB",
+                            offset - start
+                        ),
+                    });
+                    continue;
+                }
                 match convert_record(command, columns, paths, &value) {
                     Ok(fields) => write_row(buffer, &fields),
                     Err((column, raw_value, code, reason)) => report.errors.push(LoadError {
@@ -398,6 +425,10 @@ fn load_object(
                     .iter()
                     .position(|b| *b == b'\n')
                     .map_or(raw.len(), |p| start + p);
+                let (code, reason) = match invalid_utf8(&raw[start..end]) {
+                    Some(reason) => (1220, reason),
+                    None => (1216, format!("Invalid JSON: {err}")),
+                };
                 report.errors.push(LoadError {
                     table: command.table.clone(),
                     file: uri.to_owned(),
@@ -406,14 +437,32 @@ fn load_object(
                     column_type: String::new(),
                     raw_line: truncate_chars(&String::from_utf8_lossy(&raw[start..end]), 1024),
                     raw_value: String::new(),
-                    code: 1216,
-                    reason: format!("Invalid JSON: {err}"),
+                    code,
+                    reason,
                 });
                 offset = end;
             }
             None => break,
         }
     }
+}
+
+/// Redshift's reason for a line with bytes that are not UTF-8, or None when the line is UTF-8.
+fn invalid_utf8(line: &[u8]) -> Option<String> {
+    let err = std::str::from_utf8(line).err()?;
+    let at = err.valid_up_to();
+    let bad = &line[at..at + err.error_len().unwrap_or(line.len() - at)];
+    let kind = match (err.error_len(), bad[0]) {
+        (None, _) => 2,
+        (_, 0xF8..=0xFF) => 1,
+        (_, 0x80..=0xC1) => 3,
+        _ => 4,
+    };
+    let hex: Vec<String> = bad.iter().map(|b| format!("{b:02x}")).collect();
+    Some(format!(
+        "String contains invalid or unsupported UTF8 codepoints. Bad UTF8 hex sequence: {} (error {kind})",
+        hex.join(" ")
+    ))
 }
 
 type FieldError<'a> = (&'a Column, String, i32, String);
@@ -929,7 +978,7 @@ pub async fn record_errors(
             .execute(
                 "INSERT INTO stl_load_errors (query, tbl_name, starttime, filename, line_number, colname, type, \
                  raw_line, raw_field_value, err_code, err_reason) \
-                 VALUES ($1, $2, now(), $3, $4, $5, $6, $7, $8, $9, $10)",
+                 VALUES ($1, $2, now() AT TIME ZONE 'UTC', $3, $4, $5, $6, $7, $8, $9, $10)",
                 &[
                     &query,
                     &error.table,
@@ -1143,5 +1192,46 @@ mod tests {
             .collect();
         assert_eq!(rejected, [(2, 1216, ""), (3, 1207, "a"), (4, 1204, "b")]);
         assert!(report.errors.iter().all(|e| e.file == "s3://b/f.json"));
+    }
+
+    #[test]
+    fn bytes_that_are_not_utf8_and_records_over_4_mb_are_rejected_as_redshift_documents() {
+        let columns = vec![Column {
+            name: "b".into(),
+            type_name: "character varying(8)".into(),
+            kind: Kind::Text { max_bytes: Some(8) },
+            not_null: false,
+        }];
+        let mut cmd = command();
+        cmd.truncate_columns = true;
+        let mut raw = b"{\"b\": \"ok\"}\n{\"b\": \"caf\xe9\"}\n{\"b\": \"\xa4\"}\n".to_vec();
+        raw.extend(format!("{{\"b\": \"{}\"}}\n", "x".repeat(MAX_JSON_RECORD_BYTES)).bytes());
+        raw.extend(b"{\"b\": \"last\"}");
+        let mut buffer = BytesMut::new();
+        let mut report = CopyReport::default();
+        load_object(
+            &cmd,
+            &columns,
+            None,
+            "s3://b/f.json",
+            &raw,
+            &mut buffer,
+            &mut report,
+        );
+        assert_eq!(String::from_utf8(buffer.to_vec()).unwrap(), "ok\nlast\n");
+        let rejected: Vec<(i64, i32)> = report.errors.iter().map(|e| (e.line, e.code)).collect();
+        assert_eq!(rejected, [(2, 1220), (3, 1220), (4, 1216)]);
+        // 0xe9 starts a three-byte sequence that the quote cuts short; 0xa4 cannot start one.
+        assert!(
+            report.errors[0]
+                .reason
+                .ends_with("Bad UTF8 hex sequence: e9 (error 4)")
+        );
+        assert!(
+            report.errors[1]
+                .reason
+                .ends_with("Bad UTF8 hex sequence: a4 (error 3)")
+        );
+        assert!(report.errors[2].reason.contains("at most 4 MB"));
     }
 }

@@ -20,6 +20,17 @@ pub enum Fault {
         #[serde(default = "once")]
         times: u32,
     },
+    /// The Data API answers `operation` only after `millis` milliseconds, as a stalled endpoint
+    /// would: a function waiting on it outlives its Task's timeout. The request is then served
+    /// as usual. With `statement_name`, only requests that name that statement are delayed.
+    Delay {
+        operation: String,
+        #[serde(default)]
+        statement_name: Option<String>,
+        millis: u64,
+        #[serde(default = "once")]
+        times: u32,
+    },
     /// A batch named `statement_name` runs every statement, then loses a serializable-isolation
     /// conflict at its commit: rolled back, FAILED with Redshift's error 1023.
     Conflict {
@@ -53,6 +64,7 @@ impl Fault {
     fn times(&mut self) -> &mut u32 {
         match self {
             Fault::Throttle { times, .. }
+            | Fault::Delay { times, .. }
             | Fault::Conflict { times, .. }
             | Fault::Fail { times, .. }
             | Fault::DropConnection { times, .. } => times,
@@ -104,6 +116,19 @@ impl Faults {
     pub fn throttle(&self, operation: &str) -> bool {
         self.take(|f| matches!(f, Fault::Throttle { operation: o, .. } if o == operation))
             .is_some()
+    }
+
+    /// How long this call of `operation` (naming statement `name`, if it does) must wait before
+    /// it is served, if at all.
+    pub fn delay(&self, operation: &str, name: Option<&str>) -> Option<std::time::Duration> {
+        let fired = self.take(|f| {
+            matches!(f, Fault::Delay { operation: o, statement_name: n, .. }
+                if o == operation && (n.is_none() || n.as_deref() == name))
+        })?;
+        match fired {
+            Fault::Delay { millis, .. } => Some(std::time::Duration::from_millis(millis)),
+            _ => None,
+        }
     }
 
     /// The faults a statement named `name` with `subs` SQLs runs into (at most one of each kind).

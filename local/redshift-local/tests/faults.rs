@@ -188,6 +188,24 @@ async fn throttling_answers_as_the_data_api_does_and_the_sdk_retries_it(backend:
     assert_eq!(env.rows_in_t().await, 0);
 }
 
+async fn a_delayed_operation_answers_late_and_then_as_usual(backend: Backend) {
+    let env = start(backend).await;
+    let created = env.batch("setup", &["CREATE TABLE t (a INTEGER)"]).await;
+    let id = created.id().to_owned();
+    let delay = std::time::Duration::from_millis(800);
+    env.arm(r#"{"kind": "delay", "operation": "DescribeStatement", "millis": 800}"#)
+        .await;
+    let describe = || env.client.describe_statement().id(&id).send();
+    let started = std::time::Instant::now();
+    let late = describe().await.unwrap();
+    assert!(started.elapsed() >= delay, "{:?}", started.elapsed());
+    // The answer itself is the usual one, and the fault fired once.
+    assert_eq!(late.status(), Some(&StatusString::Finished));
+    let started = std::time::Instant::now();
+    describe().await.unwrap();
+    assert!(started.elapsed() < delay, "{:?}", started.elapsed());
+}
+
 /// The embedded server takes one connection at a time, so nothing can end its session from
 /// outside: a dropped connection is tested on a real server only.
 async fn a_dropped_connection_fails_the_batch_with_nothing_committed_and_the_next_one_runs(
@@ -218,7 +236,8 @@ async fn a_dropped_connection_fails_the_batch_with_nothing_committed_and_the_nex
 
 mod embedded {
     crate::on!(Embedded: a_conflict_or_a_failure_fails_the_named_batch_as_redshift_does_and_rolls_it_back,
-        throttling_answers_as_the_data_api_does_and_the_sdk_retries_it);
+        throttling_answers_as_the_data_api_does_and_the_sdk_retries_it,
+        a_delayed_operation_answers_late_and_then_as_usual);
 }
 
 mod binaries {
