@@ -411,6 +411,75 @@ fn no_iam_statement_grants_a_wildcard_action() {
 }
 
 #[test]
+fn the_copy_role_reads_only_the_data_under_its_prefixes_and_the_manifests() {
+    let template = template();
+    // `!Sub text` / `!GetAtt text` / plain text, to compare resources as written.
+    let written = |value: &Yaml| match value {
+        Yaml::Tagged(tagged) => format!("{} {}", tagged.tag, tagged.value.as_str().unwrap()),
+        other => other.as_str().unwrap().to_owned(),
+    };
+    let listed = |value: &Yaml| -> Vec<String> {
+        match value {
+            Yaml::Sequence(items) => items.iter().map(written).collect(),
+            single => vec![written(single)],
+        }
+    };
+    let role = &template["Resources"]["CopyRole"];
+    assert_eq!(role["Condition"], "CreateCopyRole");
+    let properties = &role["Properties"];
+    assert!(
+        properties["ManagedPolicyArns"].is_null(),
+        "no managed policy widens it"
+    );
+    let policies = properties["Policies"].as_sequence().unwrap();
+    assert_eq!(policies.len(), 1);
+    let mut granted: BTreeSet<(String, String)> = BTreeSet::new();
+    for statement in policies[0]["PolicyDocument"]["Statement"]
+        .as_sequence()
+        .unwrap()
+    {
+        assert_eq!(statement["Effect"], "Allow");
+        for action in listed(&statement["Action"]) {
+            for resource in listed(&statement["Resource"]) {
+                granted.insert((action.clone(), resource));
+            }
+        }
+        if listed(&statement["Action"]) == ["s3:ListBucket"] {
+            // Listing is limited to the manifests' prefix.
+            assert_eq!(
+                statement["Condition"]["StringLike"]["s3:prefix"],
+                "manifests/*"
+            );
+        }
+    }
+    let data = |path: &str| {
+        (
+            "s3:GetObject".to_owned(),
+            format!("!Sub arn:${{AWS::Partition}}:s3:::${{DataBucket}}/{path}"),
+        )
+    };
+    let expected: BTreeSet<(String, String)> = [
+        data("${LogPrefix}*"),
+        data("${SongPrefix}*"),
+        data("${JsonPathsKey}"),
+        (
+            "s3:GetObject".into(),
+            "!Sub ${ManifestBucket.Arn}/manifests/*".into(),
+        ),
+        ("s3:ListBucket".into(), "!GetAtt ManifestBucket.Arn".into()),
+    ]
+    .into_iter()
+    .collect();
+    assert_eq!(granted, expected);
+    // The functions name this role to COPY when the stack creates it.
+    let copy_role = serde_yaml_ng::to_string(
+        &template["Globals"]["Function"]["Environment"]["Variables"]["COPY_ROLE_ARN"],
+    )
+    .unwrap();
+    assert!(copy_role.contains("CopyRole.Arn"), "{copy_role}");
+}
+
+#[test]
 fn secrets_are_named_only_by_arn_never_held_in_a_parameter_or_variable() {
     let template = template();
     let is_secretish = |name: &str| {
