@@ -17,6 +17,7 @@ use axum::body::Bytes;
 use axum::http::HeaderMap;
 use axum::http::StatusCode;
 use axum::routing::post;
+use axum::serve::ListenerExt;
 use backend::Pool;
 use statements::{Runner, Store};
 use std::net::SocketAddr;
@@ -184,6 +185,12 @@ pub async fn start(config: LocalConfig) -> Result<Running, String> {
         let shutdown = async {
             let _ = rx.await;
         };
+        // TCP_NODELAY, as for S3: no response waits on the client's delayed ACK.
+        let listener = listener.tap_io(|tcp| {
+            if let Err(err) = tcp.set_nodelay(true) {
+                tracing::warn!(error = %err, "Data API socket: TCP_NODELAY refused");
+            }
+        });
         if let Err(err) = axum::serve(listener, router)
             .with_graceful_shutdown(shutdown)
             .await

@@ -19,12 +19,13 @@ use s3s::dto::{
     DeleteObjectsInput, DeleteObjectsOutput, ETag, GetObjectInput, GetObjectOutput,
     HeadBucketInput, HeadBucketOutput, HeadObjectInput, HeadObjectOutput, ListBucketsInput,
     ListBucketsOutput, ListObjectsInput, ListObjectsOutput, ListObjectsV2Input,
-    ListObjectsV2Output, PutObjectInput, PutObjectOutput,
+    ListObjectsV2Output, Object, PutObjectInput, PutObjectOutput,
 };
 use s3s::service::S3ServiceBuilder;
 use s3s::{S3, S3Request, S3Response, S3Result};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
@@ -41,9 +42,90 @@ impl S3Auth for AnyAccessKey {
 }
 
 /// s3s-fs with ETags in object listings, over one or more roots: every operation the stand-in
-/// serves is s3s-fs's own.
+/// serves is s3s-fs's own, but for ListObjectsV2 without a delimiter (below).
 struct LocalS3 {
     roots: Vec<(PathBuf, s3s_fs::FileSystem)>,
+    listings: Arc<Mutex<Listings>>,
+}
+
+/// One object as a listing found it.
+struct Listed {
+    key: String,
+    size: i64,
+    modified: std::time::SystemTime,
+}
+
+/// The sorted listings of recent ListObjectsV2 calls, by id, so that the later pages of one
+/// paginated listing read the snapshot its first page took. s3s-fs walks the whole bucket folder
+/// for every page, which makes listing N objects cost N²/1000 file reads: 15 pages of the real
+/// song prefix re-read all 14,896 files 15 times, and a prefix 16 times as large 256 times as
+/// many. A continuation token is `<id>:<last key>`; a token whose snapshot was dropped lists again
+/// and resumes after its key. The one difference from S3, which reads every page live: an object
+/// that lands while a paginated listing is under way is in the next listing, not in this one.
+#[derive(Default)]
+struct Listings {
+    next_id: u64,
+    recent: std::collections::VecDeque<(u64, Arc<Vec<Listed>>)>,
+}
+
+impl Listings {
+    const KEPT: usize = 16;
+
+    fn keep(&mut self, listing: Arc<Vec<Listed>>) -> u64 {
+        self.next_id += 1;
+        if self.recent.len() == Self::KEPT {
+            self.recent.pop_front();
+        }
+        self.recent.push_back((self.next_id, listing));
+        self.next_id
+    }
+
+    fn get(&self, id: u64) -> Option<Arc<Vec<Listed>>> {
+        self.recent
+            .iter()
+            .find(|(kept, _)| *kept == id)
+            .map(|(_, listing)| listing.clone())
+    }
+}
+
+/// Every file under `bucket_dir` whose key starts with `prefix`, sorted by key. Only the folder
+/// the prefix names is walked (`song_data/A/` walks that folder, not the bucket).
+fn walk(bucket_dir: &Path, prefix: &str) -> std::io::Result<Vec<Listed>> {
+    let folder = &prefix[..prefix.rfind('/').map_or(0, |slash| slash + 1)];
+    let mut found = Vec::new();
+    let mut pending = vec![bucket_dir.join(folder)];
+    while let Some(dir) = pending.pop() {
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(err) => return Err(err),
+        };
+        for entry in entries {
+            let path = entry?.path();
+            let metadata = std::fs::metadata(&path)?;
+            if metadata.is_dir() {
+                pending.push(path);
+                continue;
+            }
+            let Some(key) = path
+                .strip_prefix(bucket_dir)
+                .ok()
+                .and_then(|relative| relative.to_str())
+                .map(|relative| relative.replace(std::path::MAIN_SEPARATOR, "/"))
+            else {
+                continue;
+            };
+            if key.starts_with(prefix) {
+                found.push(Listed {
+                    key,
+                    size: metadata.len() as i64,
+                    modified: metadata.modified()?,
+                });
+            }
+        }
+    }
+    found.sort_by(|a, b| a.key.cmp(&b.key));
+    Ok(found)
 }
 
 impl LocalS3 {
@@ -53,6 +135,97 @@ impl LocalS3 {
             .iter()
             .find(|(root, _)| root.join(bucket).is_dir())
             .unwrap_or(&self.roots[0])
+    }
+
+    /// ListObjectsV2 without a delimiter, as S3 answers it (keys in order, at most MaxKeys — 1000
+    /// by default and at most — per page, after StartAfter or the continuation token), each
+    /// page read from the snapshot the listing's first page took (see [`Listings`]).
+    async fn list_from_snapshot(
+        &self,
+        input: ListObjectsV2Input,
+    ) -> S3Result<S3Response<ListObjectsV2Output>> {
+        let (root, _) = self.route(&input.bucket);
+        let bucket_dir = root.join(&input.bucket);
+        if !bucket_dir.is_dir() {
+            return Err(s3s::s3_error!(NoSuchBucket));
+        }
+        let prefix = input.prefix.clone().unwrap_or_default();
+        let resumed = match input.continuation_token.as_deref() {
+            None => None,
+            Some(token) => {
+                let (id, after) = token
+                    .split_once(':')
+                    .and_then(|(id, after)| Some((id.parse::<u64>().ok()?, after.to_owned())))
+                    .ok_or_else(|| {
+                        s3s::s3_error!(
+                            InvalidArgument,
+                            "The continuation token provided is incorrect"
+                        )
+                    })?;
+                let kept = self.listings.lock().expect("listings").get(id);
+                Some((id, kept, after))
+            }
+        };
+        let (id, listing, after) = match resumed {
+            Some((id, Some(listing), after)) => (id, listing, Some(after)),
+            kept_or_not => {
+                let walked = {
+                    let (dir, prefix) = (bucket_dir.clone(), prefix.clone());
+                    tokio::task::spawn_blocking(move || walk(&dir, &prefix))
+                        .await
+                        .map_err(|err| s3s::s3_error!(InternalError, "listing: {err}"))?
+                        .map_err(|err| s3s::s3_error!(InternalError, "listing: {err}"))?
+                };
+                let listing = Arc::new(walked);
+                let id = self
+                    .listings
+                    .lock()
+                    .expect("listings")
+                    .keep(listing.clone());
+                (id, listing, kept_or_not.map(|(_, _, after)| after))
+            }
+        };
+        let after = match (after, input.start_after.clone()) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+        let start = after.map_or(0, |after| {
+            listing.partition_point(|object| object.key.as_str() <= after.as_str())
+        });
+        let max_keys = input.max_keys.unwrap_or(1000).clamp(0, 1000);
+        let end = (start + max_keys as usize).min(listing.len());
+        let page: Vec<(String, i64, std::time::SystemTime)> = listing[start..end]
+            .iter()
+            .map(|object| (object.key.clone(), object.size, object.modified))
+            .collect();
+        let truncated = end < listing.len();
+        let next = (truncated && end > start).then(|| format!("{id}:{}", listing[end - 1].key));
+        let contents = tokio::task::spawn_blocking(move || {
+            page.into_iter()
+                .map(|(key, size, modified)| Object {
+                    e_tag: md5_hex(&bucket_dir.join(&key)).ok().map(ETag::Strong),
+                    key: Some(key),
+                    size: Some(size),
+                    last_modified: Some(modified.into()),
+                    ..Default::default()
+                })
+                .collect::<Vec<_>>()
+        })
+        .await
+        .map_err(|err| s3s::s3_error!(InternalError, "listing: {err}"))?;
+        Ok(S3Response::new(ListObjectsV2Output {
+            key_count: Some(contents.len() as i32),
+            max_keys: Some(max_keys),
+            is_truncated: Some(truncated),
+            contents: (!contents.is_empty()).then_some(contents),
+            continuation_token: input.continuation_token,
+            next_continuation_token: next,
+            encoding_type: input.encoding_type,
+            name: Some(input.bucket),
+            prefix: input.prefix,
+            start_after: input.start_after,
+            ..Default::default()
+        }))
     }
 }
 
@@ -72,6 +245,9 @@ impl S3 for LocalS3 {
         &self,
         req: S3Request<ListObjectsV2Input>,
     ) -> S3Result<S3Response<ListObjectsV2Output>> {
+        if req.input.delimiter.is_none() {
+            return self.list_from_snapshot(req.input).await;
+        }
         let bucket = req.input.bucket.clone();
         let (root, fs) = self.route(&bucket);
         let mut response = fs.list_objects_v2(req).await?;
@@ -203,7 +379,10 @@ pub async fn serve(roots: &[PathBuf], addr: SocketAddr) -> Result<S3Server, Stri
         .map(|(root, _)| root.display().to_string())
         .collect::<Vec<_>>()
         .join(", ");
-    let mut builder = S3ServiceBuilder::new(LocalS3 { roots });
+    let mut builder = S3ServiceBuilder::new(LocalS3 {
+        roots,
+        listings: Arc::default(),
+    });
     builder.set_auth(AnyAccessKey);
     let service = builder.build();
     let listener = TcpListener::bind(addr)
@@ -216,7 +395,14 @@ pub async fn serve(roots: &[PathBuf], addr: SocketAddr) -> Result<S3Server, Stri
         loop {
             let socket = tokio::select! {
                 accepted = listener.accept() => match accepted {
-                    Ok((socket, _)) => socket,
+                    Ok((socket, _)) => {
+                        // A response's head and body are separate writes: with Nagle's algorithm
+                        // the body waits for the client's delayed ACK (40 ms on Linux).
+                        if let Err(err) = socket.set_nodelay(true) {
+                            tracing::warn!(error = %err, "S3 socket: TCP_NODELAY refused");
+                        }
+                        socket
+                    }
                     Err(err) => {
                         tracing::warn!(error = %err, "S3 accept failed");
                         continue;
