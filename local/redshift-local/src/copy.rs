@@ -324,29 +324,69 @@ pub async fn run(
             report.errors,
         ));
     }
-    let column_list = columns
-        .iter()
-        .map(|c| format!("\"{}\"", c.name.replace('"', "\"\"")))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let names: Vec<&str> = columns.iter().map(|c| c.name.as_str()).collect();
     let errors = std::mem::take(&mut report.errors);
-    let sink = client
-        .copy_in(&format!(
-            "COPY {} ({column_list}) FROM STDIN",
-            command.table
-        ))
+    let rows = copy_from_stdin(client, &command.table, &names, buffer.freeze())
         .await
-        .map_err(|err| (crate::backend::error_text(&err), errors.clone()))?;
-    futures_util::pin_mut!(sink);
-    let sent = async {
-        sink.send(buffer.freeze()).await?;
-        sink.as_mut().finish().await
-    }
-    .await;
-    let rows = sent.map_err(|err| (crate::backend::error_text(&err), errors.clone()))?;
+        .map_err(|err| (err, errors.clone()))?;
     report.rows_loaded = rows as i64;
     report.errors = errors;
     Ok(report)
+}
+
+/// Loads `rows` (COPY text format) into `columns` of `table` with `COPY ... FROM STDIN`; returns
+/// the rows loaded.
+pub async fn copy_from_stdin(
+    client: &Client,
+    table: &str,
+    columns: &[&str],
+    rows: Bytes,
+) -> Result<u64, String> {
+    let column_list = columns
+        .iter()
+        .map(|name| format!("\"{}\"", name.replace('"', "\"\"")))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sink = client
+        .copy_in(&format!("COPY {table} ({column_list}) FROM STDIN"))
+        .await
+        .map_err(|err| crate::backend::error_text(&err))?;
+    futures_util::pin_mut!(sink);
+    let sent = async {
+        sink.send(rows).await?;
+        sink.as_mut().finish().await
+    }
+    .await;
+    sent.map_err(|err| crate::backend::error_text(&err))
+}
+
+/// What a COPY of `objects` (each a URI and its bytes, already read) hands PostgreSQL: its rows
+/// in COPY text format, by the conversion rules above, and its rejects. [`run`] is this between
+/// reading S3 and [`copy_from_stdin`]; the benchmark's floor loads these rows directly.
+/// `jsonpaths` is the JSONPaths file's text when the command maps by JSONPaths.
+pub async fn convert_objects(
+    client: &Client,
+    command: &CopyCommand,
+    jsonpaths: Option<&str>,
+    objects: &[(String, Vec<u8>)],
+) -> Result<(Bytes, Vec<String>, Vec<LoadError>), String> {
+    let columns = table_columns(client, command).await?;
+    let paths = jsonpaths.map(parse_jsonpaths).transpose()?;
+    let mut report = CopyReport::default();
+    let mut buffer = BytesMut::new();
+    for (uri, raw) in objects {
+        load_object(
+            command,
+            &columns,
+            paths.as_deref(),
+            uri,
+            raw,
+            &mut buffer,
+            &mut report,
+        );
+    }
+    let names = columns.into_iter().map(|c| c.name).collect();
+    Ok((buffer.freeze(), names, report.errors))
 }
 
 /// Converts every record of one object into COPY text rows, or load errors.
