@@ -300,7 +300,7 @@ impl Api {
     }
 
     async fn cancel(&self, req: IdRequest) -> Result<Value, ApiError> {
-        match self.runner.store.cancel(&req.id).await {
+        match self.runner.store.cancel(&req.id) {
             None => Err(ApiError::not_found("Query does not exist.")),
             Some(CancelOutcome::AlreadyFinal(status)) => Err(ApiError::validation(format!(
                 "Could not cancel a query that is already in {} state.",

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use std::sync::Mutex;
 use tokio::sync::{Semaphore, SemaphorePermit};
 use tokio_postgres::types::{FromSql, Type};
-use tokio_postgres::{CancelToken, Client, GenericClient, NoTls};
+use tokio_postgres::{Client, GenericClient, NoTls};
 
 /// A fixed number of connections to one PostgreSQL server, opened on demand and reopened when
 /// one breaks.
@@ -100,11 +100,9 @@ impl Conn<'_> {
         self.client.as_mut().expect("present until dropped")
     }
 
-    pub fn cancel_token(&self) -> CancelToken {
-        self.client
-            .as_ref()
-            .expect("present until dropped")
-            .cancel_token()
+    /// Ends the session instead of giving the connection back to the pool.
+    pub fn close(&mut self) {
+        self.client = None;
     }
 }
 

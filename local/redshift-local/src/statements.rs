@@ -7,7 +7,7 @@ use crate::{copy, dialect};
 use serde::Serialize;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio_postgres::{CancelToken, NoTls};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -76,7 +76,6 @@ pub struct Statement {
     /// Redshift's numeric query id, as `stl_load_errors.query` records it.
     pub query_id: i64,
     cancel_requested: bool,
-    cancel_token: Option<CancelToken>,
 }
 
 impl Statement {
@@ -169,7 +168,6 @@ impl Store {
             parameters: submission.parameters,
             query_id,
             cancel_requested: false,
-            cancel_token: None,
         };
         if let Some(token) = submission.client_token {
             inner.client_tokens.insert(token, id.clone());
@@ -207,34 +205,63 @@ impl Store {
         result
     }
 
-    /// Marks a statement for cancellation and, if it is running, cancels its query.
-    pub async fn cancel(&self, id: &str) -> Option<CancelOutcome> {
-        let token = {
-            let mut inner = self.inner.lock().expect("store lock");
-            let statement = inner.statements.get_mut(id)?;
-            if statement.status.is_final() {
-                return Some(CancelOutcome::AlreadyFinal(statement.status));
-            }
-            statement.cancel_requested = true;
-            statement.cancel_token.clone()
-        };
-        // A server that cannot take the cancel request (the embedded one serves one connection
-        // at a time) must not hold the caller: the statement then ends when its SQL does.
-        if let Some(token) = token {
-            match tokio::time::timeout(CANCEL_WAIT, token.cancel_query(NoTls)).await {
+    fn cancel_requested(&self, id: &str) -> bool {
+        self.inner.lock().expect("store lock").statements[id].cancel_requested
+    }
+
+    /// Marks a statement for cancellation; its runner then cancels the query it is running.
+    pub fn cancel(&self, id: &str) -> Option<CancelOutcome> {
+        let mut inner = self.inner.lock().expect("store lock");
+        let statement = inner.statements.get_mut(id)?;
+        if statement.status.is_final() {
+            return Some(CancelOutcome::AlreadyFinal(statement.status));
+        }
+        statement.cancel_requested = true;
+        Some(CancelOutcome::Cancelled)
+    }
+}
+
+/// How often a runner looks for a cancel request while its SQL runs.
+const CANCEL_POLL: Duration = Duration::from_millis(20);
+
+/// How long one cancel request may wait for the server to take it (the embedded server serves
+/// one connection at a time, so it never does: the statement then ends when its SQL does).
+const CANCEL_WAIT: Duration = Duration::from_secs(2);
+
+/// Runs `work`, one SQL of statement `id` on the connection `token` belongs to, to its end.
+/// Once the statement is marked for cancellation, asks the server to cancel the query, and asks
+/// again until the SQL ends: PostgreSQL ignores a cancel request that reaches it before the query
+/// does. Also says whether any request was sent, since a late one could still land on whatever
+/// the connection runs next.
+async fn cancellable<T>(
+    store: &Store,
+    id: &str,
+    token: &CancelToken,
+    work: impl Future<Output = T>,
+) -> (T, bool) {
+    let mut work = std::pin::pin!(work);
+    let mut sent = false;
+    loop {
+        tokio::select! {
+            out = &mut work => return (out, sent),
+            () = tokio::time::sleep(CANCEL_POLL) => {}
+        }
+        if !store.cancel_requested(id) {
+            continue;
+        }
+        sent = true;
+        tokio::select! {
+            out = &mut work => return (out, sent),
+            asked = tokio::time::timeout(CANCEL_WAIT, token.cancel_query(NoTls)) => match asked {
                 Ok(Ok(())) => {}
                 Ok(Err(err)) => {
                     tracing::warn!(statement_id = id, error = %err, "cancel request failed")
                 }
                 Err(_) => tracing::warn!(statement_id = id, "cancel request not answered"),
-            }
+            },
         }
-        Some(CancelOutcome::Cancelled)
     }
 }
-
-/// How long CancelStatement waits for the server to take a cancel request.
-const CANCEL_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// What the runner needs besides the statement.
 pub struct Runner {
@@ -266,11 +293,9 @@ pub async fn run(runner: Arc<Runner>, id: String) {
         Ok(conn) => conn,
         Err(error) => return finish_failed(store, &id, None, error),
     };
-    let token = conn.cancel_token();
     let (sqls, parameters, is_batch, query_id, cancelled, name) = store.update(&id, |s| {
         if !s.cancel_requested {
             s.status = Status::Started;
-            s.cancel_token = Some(token);
         }
         (
             s.subs.iter().map(|sub| sub.sql.clone()).collect::<Vec<_>>(),
@@ -303,23 +328,32 @@ pub async fn run(runner: Arc<Runner>, id: String) {
         is_batch,
         faults,
     };
-    let ending = run_sqls(&runner, client, &id, work, &mut load_errors).await;
-    // Each Data API call runs in a session of its own, so temporary tables end with it; here the
-    // connection goes back to the pool, so they are dropped instead. (A failed batch's were
-    // already rolled back with it.)
-    if let Err(err) = client.batch_execute("DISCARD TEMP").await {
-        tracing::warn!(statement_id = %id, error = %err, "could not drop the session's temporary tables");
-    }
+    let mut cancel_sent = false;
+    let ending = run_sqls(
+        &runner,
+        client,
+        &id,
+        work,
+        &mut load_errors,
+        &mut cancel_sent,
+    )
+    .await;
     if !load_errors.is_empty()
         && let Err(err) = copy::record_errors(client, query_id, &load_errors).await
     {
         tracing::error!(statement_id = %id, error = %err, "could not record load errors");
     }
+    if cancel_sent {
+        // A cancel request still on its way would hit whatever the connection ran next.
+        conn.close();
+    } else if let Err(err) = client.batch_execute("DISCARD TEMP").await {
+        // Each Data API call runs in a session of its own, so temporary tables end with it; here
+        // the connection goes back to the pool, so they are dropped instead. (A failed batch's
+        // were already rolled back with it.)
+        tracing::warn!(statement_id = %id, error = %err, "could not drop the session's temporary tables");
+    }
     match ending {
-        Ending::Committed => store.update(&id, |s| {
-            s.status = Status::Finished;
-            s.cancel_token = None;
-        }),
+        Ending::Committed => store.update(&id, |s| s.status = Status::Finished),
         Ending::Aborted => finish_aborted(store, &id),
         Ending::Failed { sub, error } => finish_failed(store, &id, sub, error),
     }
@@ -340,7 +374,9 @@ async fn run_sqls(
     id: &str,
     work: Work<'_>,
     load_errors: &mut Vec<copy::LoadError>,
+    cancel_sent: &mut bool,
 ) -> Ending {
+    let token = client.cancel_token();
     let Work {
         sqls,
         parameters,
@@ -369,13 +405,18 @@ async fn run_sqls(
                 tracing::warn!(statement_id = %id, %error, "could not drop the connection");
             }
         }
-        let outcome = if faults.fail_at == Some(index) {
+        let outcome = if store.cancel_requested(id) {
+            Err("ERROR: canceling statement due to user request".to_owned())
+        } else if faults.fail_at == Some(index) {
             Err(format!(
                 "ERROR: injected failure at sub-statement {}",
                 index + 1
             ))
         } else {
-            run_sql(runner, client, sql, parameters, load_errors).await
+            let sql = run_sql(runner, client, sql, parameters, load_errors);
+            let (outcome, sent) = cancellable(store, id, &token, sql).await;
+            *cancel_sent |= sent;
+            outcome
         };
         match outcome {
             Ok(Outcome { rows, result }) => store.update(id, |s| {
@@ -469,7 +510,6 @@ fn finish_failed(store: &Store, id: &str, failed_sub: Option<usize>, error: Stri
         }
         s.status = Status::Failed;
         s.error = Some(error);
-        s.cancel_token = None;
     });
 }
 
@@ -481,6 +521,5 @@ fn finish_aborted(store: &Store, id: &str) {
             }
         }
         s.status = Status::Aborted;
-        s.cancel_token = None;
     });
 }

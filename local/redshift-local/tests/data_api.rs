@@ -373,6 +373,24 @@ async fn cancel_aborts_a_running_statement_and_refuses_a_finished_one(backend: B
     assert!(again.message().unwrap().contains("ABORTED"));
 }
 
+/// A cancel that comes at once after ExecuteStatement can reach the server before the query
+/// does, which PostgreSQL ignores: the statement must still end ABORTED, and at once.
+async fn a_cancel_racing_the_query_to_the_server_still_aborts_it(backend: Backend) {
+    let env = start(backend).await;
+    for round in 0..20 {
+        let id = env.execute("SELECT pg_sleep(30)").await;
+        let cancelled = env.client.cancel_statement().id(&id).send().await.unwrap();
+        assert_eq!(cancelled.status(), Some(true));
+        let started = Instant::now();
+        let seen = env.wait(&id).await;
+        assert_eq!(seen.last(), Some(&StatusString::Aborted), "round {round}");
+        assert!(started.elapsed() < Duration::from_secs(5), "round {round}");
+    }
+    // The connections the cancels touched were closed, not handed to the next statement.
+    let id = env.execute("SELECT pg_sleep(0.3)").await;
+    assert_eq!(env.wait(&id).await.last(), Some(&StatusString::Finished));
+}
+
 async fn results_come_in_pages_linked_by_next_token(backend: Backend) {
     let env = start_with(backend, 2).await;
     let id = env
@@ -702,6 +720,7 @@ mod binaries {
         batch_results_are_read_per_sub_statement,
         status_moves_through_the_lifecycle_in_real_time,
         cancel_aborts_a_running_statement_and_refuses_a_finished_one,
+        a_cancel_racing_the_query_to_the_server_still_aborts_it,
         results_come_in_pages_linked_by_next_token,
         named_parameters_are_bound_as_values_never_as_sql,
         a_repeated_client_token_returns_the_same_statement_and_runs_it_once,
