@@ -521,6 +521,12 @@ class LocalPipeline:
 
     # -- fault switches of the stand-in ---------------------------------------------------------
 
+    def before_calls(self, hook) -> None:
+        """From now on calls `hook(function, payload)` before each function invocation, in the
+        invocation's own thread (so a hook can hold it); a true answer refuses the call, as
+        `execute(stop_before=...)` does. None removes the hook."""
+        self._adapter.refuse = hook
+
     def arm_fault(self, fault: dict) -> None:
         """Arms one of redshift-local's faults (local/redshift-local/src/faults.rs)."""
         self._faults("POST", json.dumps(fault).encode())

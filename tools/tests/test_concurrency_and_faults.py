@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import shutil
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -79,6 +80,47 @@ def test_ten_new_files_at_once_start_ten_executions_that_end_with_exact_totals(s
         assert pipeline.checksums() == oracle
         overlapping = sum("Resubmit" in " ".join(states_entered(run)) for run in runs)
         print(f"\n{overlapping} of 10 executions lost a serialization conflict and resubmitted")
+
+
+def test_a_run_that_verifies_while_another_is_between_facts_and_dimensions_passes(sample, oracle, tmp_path):
+    # One execution commits its plays after a second one loaded its dimensions and before the
+    # second runs its checks: the plays the first still has staged are the first's to check.
+    first, second = sorted(str(p.relative_to(sample)) for p in (sample / "log_data").rglob("*.json"))[-2:]
+    held = tmp_path / "held"
+    for key in (first, second):
+        (held / key).parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(sample / key, held / key)
+    with local.LocalPipeline(sample, tmp_path / "logs") as pipeline:
+        succeeded(pipeline.execute(SCHEDULED))
+        for key in (first, second):
+            shutil.move(held / key, sample / key)
+        checking, facts_in, release = threading.Event(), threading.Event(), threading.Event()
+
+        def interleave(function: str, payload: dict) -> bool:
+            execution = payload["execution"]
+            if function == "verify-counts" and execution.endswith(":new-file-checks"):
+                checking.set()
+                facts_in.wait(300)  # ... until the other's plays are in
+            if function == "load-dimensions" and execution.endswith(":new-file-plays"):
+                facts_in.set()
+                release.wait(300)  # ... until the checks are done
+            return False
+
+        pipeline.before_calls(interleave)
+        try:
+            checks = pipeline.start(object_created(second), name="new-file-checks")
+            assert checking.wait(300), "the first execution never reached verify-counts"
+            plays = pipeline.start(object_created(first), name="new-file-plays")
+            checked = pipeline.wait(checks)
+        finally:
+            facts_in.set()
+            release.set()
+            pipeline.before_calls(None)
+        assert facts_in.is_set()
+        played = pipeline.wait(plays)
+        succeeded(checked)
+        succeeded(played)
+        assert pipeline.checksums() == oracle
 
 
 def test_a_lost_serialization_conflict_is_submitted_again_and_the_run_succeeds(sample, oracle, tmp_path):

@@ -58,8 +58,10 @@ def test_nightly_run_on_the_sample_succeeds_with_its_counts(sample, tmp_path):
         execution = pipeline.execute(SCHEDULED)
         ports = list(pipeline.ports)
     assert_succeeded_with(execution, expected)
-    # Each step in order, entered once to submit and again for each poll.
-    assert list(dict.fromkeys(execution.states_entered("Task"))) == ["ListRunning", *local.STEPS]
+    # Each step in order, entered once: its call follows its batch for up to the statement wait
+    # (5 s by default), and the sample's batches commit well inside it, so no Wait is entered.
+    assert execution.states_entered("Task") == ["ListRunning", *local.STEPS]
+    assert execution.states_entered("Wait") == []
     assert execution.notifications == []
     # Everything stopped: nothing listens any more.
     assert not any(local.port_open(p) for p in ports)
@@ -117,7 +119,9 @@ def test_file_beyond_maxerror_fails_into_catch_and_leaves_tables_as_they_were(sa
 
 def test_slow_statements_go_round_the_wait_loop_and_are_submitted_once(sample, tmp_path):
     data, expected, _ = sample
-    with local.LocalPipeline(data, tmp_path / "logs", min_statement_ms=2500) as pipeline:
+    # Every statement runs 2.5 s, and a call follows it for 1 s only.
+    slow = {"min_statement_ms": 2500, "function_env": {"STATEMENT_WAIT_SECONDS": "1"}}
+    with local.LocalPipeline(data, tmp_path / "logs", **slow) as pipeline:
         execution = pipeline.execute(SCHEDULED)
         statements = pipeline.statements()
     assert_succeeded_with(execution, expected)

@@ -4,6 +4,7 @@
 
 use crate::error::EtlError;
 use crate::sql::{BucketName, IamRoleArn, Region, S3Key};
+use std::time::Duration;
 
 /// Where the SQL runs: a provisioned cluster or a Redshift Serverless workgroup.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,11 +30,14 @@ pub enum ClusterCredentials {
     Secret(String),
 }
 
-/// The warehouse and database every statement runs in.
+/// The warehouse and database every statement runs in, and how long a call follows a statement.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Warehouse {
     pub target: Target,
     pub database: String,
+    /// How long one invocation follows its statements before leaving the rest to the state
+    /// machine's Wait: a statement that commits within it saves a Wait and three transitions.
+    pub statement_wait: Duration,
 }
 
 /// Where the raw JSON lives and how COPY reads it.
@@ -74,9 +78,10 @@ pub mod vars {
     pub const DATA_REGION: &str = "DATA_REGION";
     pub const MAX_LOAD_ERRORS: &str = "MAX_LOAD_ERRORS";
     pub const MANIFEST_BUCKET: &str = "MANIFEST_BUCKET";
+    pub const STATEMENT_WAIT_SECONDS: &str = "STATEMENT_WAIT_SECONDS";
 
     /// Every variable the functions read, for the house-rule test against the template.
-    pub const ALL: [&str; 13] = [
+    pub const ALL: [&str; 14] = [
         CLUSTER_ID,
         WORKGROUP,
         DB_USER,
@@ -90,11 +95,17 @@ pub mod vars {
         DATA_REGION,
         MAX_LOAD_ERRORS,
         MANIFEST_BUCKET,
+        STATEMENT_WAIT_SECONDS,
     ];
 }
 
 /// MAXERROR when `MAX_LOAD_ERRORS` is unset.
 pub const DEFAULT_MAX_LOAD_ERRORS: u32 = 10;
+
+/// `STATEMENT_WAIT_SECONDS` when unset, and the most it may be: a call must end well inside the
+/// functions' 30-second timeout.
+pub const DEFAULT_STATEMENT_WAIT_SECONDS: u64 = 5;
+pub const MAX_STATEMENT_WAIT_SECONDS: u64 = 20;
 
 impl Config {
     /// Reads the process environment. The only place the functions read it.
@@ -161,10 +172,26 @@ impl Config {
             })?,
         };
 
+        let statement_wait = match get(vars::STATEMENT_WAIT_SECONDS) {
+            None => DEFAULT_STATEMENT_WAIT_SECONDS,
+            Some(text) => text
+                .trim()
+                .parse()
+                .ok()
+                .filter(|seconds| *seconds <= MAX_STATEMENT_WAIT_SECONDS)
+                .ok_or_else(|| {
+                    EtlError::Config(format!(
+                        "{} must be a whole number of seconds from 0 to {MAX_STATEMENT_WAIT_SECONDS}, got {text:?}",
+                        vars::STATEMENT_WAIT_SECONDS
+                    ))
+                })?,
+        };
+
         Ok(Config {
             warehouse: Warehouse {
                 target,
                 database: require(vars::DATABASE)?,
+                statement_wait: Duration::from_secs(statement_wait),
             },
             source: DataSource {
                 bucket: BucketName::parse(&require(vars::DATA_BUCKET)?)
@@ -227,6 +254,25 @@ pub(crate) mod tests {
         );
         assert_eq!(config.source.max_load_errors, DEFAULT_MAX_LOAD_ERRORS);
         assert_eq!(config.source.bucket.as_str(), "udacity-dend");
+    }
+
+    #[test]
+    fn the_statement_wait_defaults_to_five_seconds_and_stays_inside_the_timeout() {
+        let wait = |value: Option<&str>| {
+            let mut env = cluster_env();
+            if let Some(value) = value {
+                env.insert(vars::STATEMENT_WAIT_SECONDS, value.to_owned());
+            }
+            read(&env).map(|config| config.warehouse.statement_wait.as_secs())
+        };
+        assert_eq!(wait(None).unwrap(), DEFAULT_STATEMENT_WAIT_SECONDS);
+        assert_eq!(wait(Some("0")).unwrap(), 0);
+        assert_eq!(wait(Some("20")).unwrap(), 20);
+        for bad in ["21", "-1", "2.5", "soon"] {
+            let err = wait(Some(bad)).unwrap_err();
+            assert_eq!(err.name(), "ConfigError", "{bad}");
+            assert!(err.to_string().contains("STATEMENT_WAIT_SECONDS"), "{bad}");
+        }
     }
 
     #[test]

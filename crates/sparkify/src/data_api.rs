@@ -1,11 +1,14 @@
 //! Running SQL through the Redshift Data API: submit a batch as one transaction, follow its status,
-//! read its results. Nothing here waits for SQL to finish: the state machine does the waiting.
+//! read its results. A call follows its statements for at most the configured statement wait; the
+//! state machine's Wait states do the longer waiting.
 
 use crate::config::{ClusterCredentials, Target, Warehouse};
 use crate::error::EtlError;
 use aws_sdk_redshiftdata::Client;
 use aws_sdk_redshiftdata::types::{Field, StatusString};
 use sha2::{Digest, Sha256};
+use std::time::Duration;
+use tokio::time::Instant;
 
 /// Where a submitted batch stands.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -79,6 +82,43 @@ impl DataApi {
                 "BatchExecuteStatement: the response has no statement id".into(),
             )
         })
+    }
+
+    /// When a call that starts now stops following its statements.
+    pub fn deadline(&self) -> Instant {
+        Instant::now() + self.warehouse.statement_wait
+    }
+
+    /// Follows statement `id` until it commits, fails or `deadline` passes, asking
+    /// DescribeStatement after 50 ms, then ever less often (at most every 500 ms). `fresh`: the
+    /// statement was just submitted, so with no time to wait it is SUBMITTED without asking.
+    pub async fn settle(
+        &self,
+        id: &str,
+        deadline: Instant,
+        fresh: bool,
+    ) -> Result<Progress, EtlError> {
+        let mut pause = Duration::from_millis(50);
+        let rest = |pause: &mut Duration| {
+            let until = (Instant::now() + *pause).min(deadline);
+            *pause = (*pause * 2).min(Duration::from_millis(500));
+            tokio::time::sleep_until(until)
+        };
+        if fresh {
+            if Instant::now() >= deadline {
+                return Ok(Progress::Running {
+                    status: "SUBMITTED".to_owned(),
+                });
+            }
+            rest(&mut pause).await;
+        }
+        loop {
+            let progress = self.progress(id).await?;
+            if matches!(progress, Progress::Finished { .. }) || Instant::now() >= deadline {
+                return Ok(progress);
+            }
+            rest(&mut pause).await;
+        }
     }
 
     /// Where statement `id` stands. FAILED and ABORTED become named errors carrying Redshift's text
@@ -182,7 +222,9 @@ mod tests {
 mod sdk_tests {
     //! The Data API's own error answers, as HTTP, through the real SDK client and its retries.
     use super::*;
-    use crate::testing::{config, submitted};
+    use crate::testing::{config, described, submitted};
+    use aws_sdk_redshiftdata::operation::describe_statement::DescribeStatementOutput;
+    use aws_sdk_redshiftdata::types::StatementStatusString;
     use aws_smithy_mocks::{RuleMode, mock, mock_client};
 
     fn api(client: Client) -> DataApi {
@@ -195,6 +237,79 @@ mod sdk_tests {
         ))
     }
 
+    fn waiting(client: Client, wait: Duration) -> DataApi {
+        let mut warehouse = config().warehouse;
+        warehouse.statement_wait = wait;
+        DataApi::new(client, warehouse)
+    }
+
+    fn described_as(status: StatusString) -> DescribeStatementOutput {
+        let sub = match status {
+            StatusString::Finished => StatementStatusString::Finished,
+            _ => StatementStatusString::Started,
+        };
+        described("s-1", status, &[(sub, 4, None)])
+    }
+
+    #[tokio::test]
+    async fn settle_follows_a_statement_until_it_commits_within_the_wait() {
+        let describe = mock!(Client::describe_statement)
+            .sequence()
+            .output(|| described_as(StatusString::Submitted))
+            .output(|| described_as(StatusString::Started))
+            .output(|| described_as(StatusString::Finished))
+            .build();
+        let client = mock_client!(aws_sdk_redshiftdata, RuleMode::Sequential, [&describe]);
+        let api = waiting(client, Duration::from_secs(5));
+        let started = Instant::now();
+        let progress = api.settle("s-1", api.deadline(), true).await.unwrap();
+        assert_eq!(
+            progress,
+            Progress::Finished {
+                rows_affected: vec![4]
+            }
+        );
+        assert_eq!(describe.num_calls(), 3);
+        // Asked after 50, 150 and 350 ms: well inside the wait, not at its end.
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "{:?}",
+            started.elapsed()
+        );
+    }
+
+    #[tokio::test]
+    async fn settle_hands_a_running_statement_back_when_the_wait_is_over() {
+        let describe =
+            mock!(Client::describe_statement).then_output(|| described_as(StatusString::Started));
+        let client = mock_client!(aws_sdk_redshiftdata, RuleMode::MatchAny, [&describe]);
+        let api = waiting(client.clone(), Duration::from_millis(400));
+        let started = Instant::now();
+        let progress = api.settle("s-1", api.deadline(), false).await.unwrap();
+        assert_eq!(
+            progress,
+            Progress::Running {
+                status: "STARTED".into()
+            }
+        );
+        assert!(started.elapsed() >= Duration::from_millis(400));
+        assert!(describe.num_calls() >= 3, "{}", describe.num_calls());
+        // With no wait, a statement just submitted is SUBMITTED without a DescribeStatement, and
+        // a later call asks exactly once.
+        let calls = describe.num_calls();
+        let api = waiting(client, Duration::ZERO);
+        let progress = api.settle("s-1", api.deadline(), true).await.unwrap();
+        assert_eq!(
+            progress,
+            Progress::Running {
+                status: "SUBMITTED".into()
+            }
+        );
+        assert_eq!(describe.num_calls(), calls);
+        api.settle("s-1", api.deadline(), false).await.unwrap();
+        assert_eq!(describe.num_calls(), calls + 1);
+    }
+
     #[tokio::test]
     async fn each_target_signs_in_its_own_way() {
         let secret = "arn:aws:secretsmanager:us-west-2:123456789012:secret:etl";
@@ -204,6 +319,7 @@ mod sdk_tests {
                 secret_arn: Some(secret.into()),
             },
             database: "dev".into(),
+            statement_wait: Duration::ZERO,
         };
         let cluster_with_secret = Warehouse {
             target: Target::Cluster {
@@ -211,6 +327,7 @@ mod sdk_tests {
                 credentials: ClusterCredentials::Secret(secret.into()),
             },
             database: "dev".into(),
+            statement_wait: Duration::ZERO,
         };
         let submit = mock!(Client::batch_execute_statement)
             .match_requests(move |req| {

@@ -44,8 +44,9 @@ pub mod catalogue {
         sql_file!("reap/staging_files.sql"),
     ];
 
-    /// copy-staging's planning query.
+    /// copy-staging's planning query for its first round, and for each later round.
     pub const KNOWN_OBJECTS: SqlFile = sql_file!("copy/known_objects.sql");
+    pub const KNOWN_LOGS: SqlFile = sql_file!("copy/known_logs.sql");
     /// copy-staging's round, in batch order (copy-staging assembles it from these).
     pub const LOCK_CATALOGUE: SqlFile = sql_file!("copy/lock_catalogue.sql");
     pub const COPY_STAGING_FILES: SqlFile = sql_file!("copy/staging_files.sql");
@@ -107,6 +108,7 @@ pub mod catalogue {
         let singles = [
             DROP_TABLES,
             KNOWN_OBJECTS,
+            KNOWN_LOGS,
             LOCK_CATALOGUE,
             COPY_STAGING_FILES,
             EVENTS_LOAD_CREATE,
@@ -528,6 +530,7 @@ mod tests {
         // load-error query by verify-counts (their tests render them); every other file has at
         // most {{run}}, which render_for_run fills.
         let filled_by_their_step = [
+            catalogue::KNOWN_LOGS,
             catalogue::COPY_STAGING_FILES,
             catalogue::COPY_STAGING_EVENTS,
             catalogue::EVENTS_LOAD_TAG,

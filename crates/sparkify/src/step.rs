@@ -1,6 +1,8 @@
 //! The protocol every step follows with the state machine. The first call (no `statement_id`)
-//! submits the step's batch and returns its id at once; each later call, after the state machine's
-//! Wait, reports where that statement stands. A step never resubmits: a retried first call sends the
+//! submits the step's batch and returns its id; each later call, after the state machine's Wait,
+//! reports where that statement stands. Every call follows its statement for up to the
+//! configured statement wait (`STATEMENT_WAIT_SECONDS`) before returning, so a batch that commits
+//! within it needs no Wait at all. A step never resubmits: a retried first call sends the
 //! same client token and gets the same statement back.
 //!
 //! The one exception is a batch that lost a serialization conflict: it was rolled back whole, so
@@ -53,33 +55,35 @@ pub struct StepOutput {
     pub attempt: u32,
 }
 
-/// Submits the batch `plan` builds (first call) or reports on `input.statement_id` (later calls).
-/// `plan` runs only on the first call, so a resumed step never re-reads its trigger.
+/// Submits the batch `plan` builds (first call) or reports on `input.statement_id` (later calls),
+/// following the statement for up to the configured statement wait either way, so a batch that
+/// commits within it is done in this call. `plan` runs only on the first call, so a resumed step
+/// never re-reads its trigger.
 pub async fn advance(
     api: &DataApi,
     step: &str,
     input: &StepInput,
     plan: impl FnOnce() -> Result<Vec<String>, EtlError>,
 ) -> Result<StepOutput, EtlError> {
-    let Some(statement_id) = &input.statement_id else {
-        let sqls = plan()?;
-        let token = input.client_token(step);
-        let statement_id = api
-            .submit(sqls, &token, &format!("sparkify-{step}"))
-            .await?;
-        tracing::info!(step, statement_id = %statement_id, "batch submitted");
-        return Ok(StepOutput {
-            step: step.to_owned(),
-            statement_id,
-            status: "SUBMITTED".to_owned(),
-            done: false,
-            rows_affected: Vec::new(),
-            attempt: input.attempt,
-        });
+    let deadline = api.deadline();
+    let (statement_id, fresh) = match &input.statement_id {
+        Some(id) => (id.clone(), false),
+        None => {
+            let sqls = plan()?;
+            let token = input.client_token(step);
+            let id = api
+                .submit(sqls, &token, &format!("sparkify-{step}"))
+                .await?;
+            tracing::info!(step, statement_id = %id, "batch submitted");
+            (id, true)
+        }
     };
-    let progress = api.progress(statement_id).await.inspect_err(|err| {
-        tracing::error!(step, statement_id = %statement_id, error = err.name(), "batch did not commit");
-    })?;
+    let progress = api
+        .settle(&statement_id, deadline, fresh)
+        .await
+        .inspect_err(|err| {
+            tracing::error!(step, statement_id = %statement_id, error = err.name(), "batch did not commit");
+        })?;
     let (status, done, rows_affected) = match progress {
         Progress::Running { status } => (status, false, Vec::new()),
         Progress::Finished { rows_affected } => ("FINISHED".to_owned(), true, rows_affected),
@@ -87,7 +91,7 @@ pub async fn advance(
     tracing::info!(step, statement_id = %statement_id, status = %status, "batch status");
     Ok(StepOutput {
         step: step.to_owned(),
-        statement_id: statement_id.clone(),
+        statement_id,
         status,
         done,
         rows_affected,
@@ -113,6 +117,56 @@ pub async fn advance_files(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// With a statement wait, a batch that commits within it is done in the call that submits
+    /// it; without one, the first call returns at once.
+    #[tokio::test]
+    async fn a_batch_that_commits_within_the_wait_is_done_in_its_first_call() {
+        use crate::testing::{config, described, submitted};
+        use aws_sdk_redshiftdata::Client;
+        use aws_sdk_redshiftdata::types::{StatementStatusString as Sub, StatusString};
+        use aws_smithy_mocks::{RuleMode, mock, mock_client};
+
+        let submit = mock!(Client::batch_execute_statement).then_output(|| submitted("b-1"));
+        let describe = mock!(Client::describe_statement)
+            .sequence()
+            .output(|| described("b-1", StatusString::Started, &[(Sub::Started, 0, None)]))
+            .output(|| described("b-1", StatusString::Finished, &[(Sub::Finished, 3, None)]))
+            .build();
+        let client = mock_client!(
+            aws_sdk_redshiftdata,
+            RuleMode::MatchAny,
+            [&submit, &describe]
+        );
+        let first = StepInput {
+            execution: "run-1".into(),
+            statement_id: None,
+            attempt: 0,
+        };
+        let mut warehouse = config().warehouse;
+        warehouse.statement_wait = std::time::Duration::from_secs(5);
+        let api = DataApi::new(client.clone(), warehouse);
+        let out = advance(&api, "load-facts", &first, || Ok(vec!["SELECT 1".into()]))
+            .await
+            .unwrap();
+        assert_eq!(
+            (
+                out.statement_id.as_str(),
+                out.status.as_str(),
+                out.done,
+                out.rows_affected
+            ),
+            ("b-1", "FINISHED", true, vec![3])
+        );
+        assert_eq!(describe.num_calls(), 2);
+
+        let api = DataApi::new(client, config().warehouse);
+        let out = advance(&api, "load-facts", &first, || Ok(vec!["SELECT 1".into()]))
+            .await
+            .unwrap();
+        assert_eq!((out.status.as_str(), out.done), ("SUBMITTED", false));
+        assert_eq!(describe.num_calls(), 2);
+    }
 
     #[test]
     fn each_attempt_has_a_token_of_its_own_and_the_first_keeps_the_plain_one() {

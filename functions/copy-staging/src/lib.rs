@@ -2,8 +2,10 @@
 //! state machine drives like any step (submit, then poll):
 //!
 //! 1. **plan**: a query reads what the warehouse knows (`sql/copy/known_objects.sql`: the ledger,
-//!    and what this execution staged in earlier rounds);
-//! 2. once it has finished, the function lists the prefixes (or HEADs the one new object), picks
+//!    and what this execution staged in earlier rounds; from the second round on,
+//!    `known_logs.sql`, their log part only);
+//! 2. once it has finished, the function lists the prefixes (or HEADs the one new object; songs in
+//!    the first round only, since they all go in it), picks
 //!    the round's objects (`plan.rs`), writes their manifests and object list to the manifest
 //!    bucket, and submits the round as one batch: log rows land in `staging_events` tagged with
 //!    the execution and their object, song rows replace their songs in the `staging_songs`
@@ -22,6 +24,7 @@ use sparkify::data_api::Progress;
 use sparkify::sql::{Literal, RunId, S3Key, catalogue, render, render_for_run};
 use sparkify::trigger::Trigger;
 use sparkify::{Deps, EtlError, StepInput, StepOutput};
+use tokio::time::Instant;
 
 use objects::Skipped;
 use plan::{Known, Listed, Round};
@@ -66,7 +69,7 @@ pub struct Output {
     pub planned: Option<Planned>,
 }
 
-/// A planned round, as the output reports it.
+/// The rounds one call planned, as its output reports them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Planned {
     pub log_objects: Vec<String>,
@@ -80,73 +83,169 @@ pub struct Planned {
 /// Skipped keys an output lists (the state machine's state is limited to 256 KB).
 pub const SKIPPED_SHOWN: usize = 20;
 
+impl Planned {
+    /// What two rounds planned in one call stage together. Each round lists the log prefix
+    /// again, so a key skipped in both counts once.
+    fn merge(earlier: Option<Self>, later: Option<Self>) -> Option<Self> {
+        let (mut earlier, later) = match (earlier, later) {
+            (Some(earlier), Some(later)) => (earlier, later),
+            (one, other) => return one.or(other),
+        };
+        earlier.log_objects.extend(later.log_objects);
+        earlier.song_objects += later.song_objects;
+        let seen = earlier.skipped_total;
+        let new: Vec<Skipped> = later
+            .skipped
+            .into_iter()
+            .filter(|skip| !earlier.skipped.contains(skip))
+            .collect();
+        earlier.skipped_total = seen.max(later.skipped_total);
+        earlier.skipped.extend(new);
+        earlier.skipped.truncate(SKIPPED_SHOWN);
+        Some(earlier)
+    }
+}
+
 pub async fn handle(deps: &Deps, s3: &S3Client, input: Input) -> Result<Output, EtlError> {
-    let source = &deps.config.source;
-    let trigger = Trigger::from_execution_input(&input.trigger, source)?;
-    let run = RunId::from_execution(&input.step.execution).map_err(EtlError::InvalidInput)?;
+    let deadline = deps.data_api.deadline();
+    let at = At {
+        deps,
+        s3,
+        step: &input.step,
+        trigger: Trigger::from_execution_input(&input.trigger, &deps.config.source)?,
+        run: RunId::from_execution(&input.step.execution).map_err(EtlError::InvalidInput)?,
+    };
     let Some(statement_id) = &input.step.statement_id else {
         // Round 0 is the step's start; a later round comes back without a statement when its
         // batch lost a serialization conflict, and is planned again (under a new attempt's token).
         let round = input.round.max(1);
-        tracing::info!(step = STEP, trigger = ?trigger, run = run.as_str(), round, attempt = input.step.attempt, "planning the load");
-        return submit_plan(deps, &input, &run, round).await;
+        tracing::info!(step = STEP, trigger = ?at.trigger, run = at.run.as_str(), round, attempt = input.step.attempt, "planning the load");
+        let out = at.submit_plan(round).await?;
+        return at.follow(out, deadline).await;
     };
     let phase = input.phase.ok_or_else(|| {
         EtlError::InvalidInput("a statement_id needs its phase (plan or copy)".into())
     })?;
     let progress = deps
         .data_api
-        .progress(statement_id)
+        .settle(statement_id, deadline, false)
         .await
         .inspect_err(|err| {
             tracing::error!(step = STEP, statement_id = %statement_id, error = err.name(), "statement did not commit");
         })?;
-    let rows_affected = match progress {
+    let mut current = output(
+        input.step.attempt,
+        statement_id,
+        String::new(),
+        phase,
+        input.round,
+        input.more,
+    );
+    match progress {
         Progress::Running { status } => {
-            return Ok(output(
-                &input,
-                statement_id,
-                status,
-                false,
-                phase,
-                input.more,
-            ));
+            current.step.status = status;
+            Ok(current)
         }
-        Progress::Finished { rows_affected } => rows_affected,
-    };
-    match phase {
-        Phase::Plan => {
-            let known = read_known(deps, statement_id).await?;
-            let (round, skipped) = list_and_plan(s3, source, &trigger, &known).await?;
-            if round.is_empty() {
-                tracing::info!(
-                    step = STEP,
-                    round = input.round,
-                    skipped = skipped.len(),
-                    "nothing left to load"
-                );
-                let mut out = output(&input, statement_id, "FINISHED".into(), true, phase, false);
-                out.planned = Some(planned(&round, skipped));
-                return Ok(out);
+        Progress::Finished { rows_affected } => {
+            let out = at.after_commit(current, rows_affected).await?;
+            at.follow(out, deadline).await
+        }
+    }
+}
+
+/// What one call works with.
+struct At<'a> {
+    deps: &'a Deps,
+    s3: &'a S3Client,
+    step: &'a StepInput,
+    trigger: Trigger,
+    run: RunId,
+}
+
+impl At<'_> {
+    /// Follows what this call submitted while the statement wait lasts, moving on each time a
+    /// statement commits. A statement submitted here that fails is left for the next call to
+    /// report, so that the state machine holds the round its error belongs to (a lost
+    /// serialization conflict plans that round again).
+    async fn follow(&self, mut out: Output, deadline: Instant) -> Result<Output, EtlError> {
+        let mut planned = out.planned.take();
+        while !out.step.done {
+            let id = out.step.statement_id.clone();
+            match self.deps.data_api.settle(&id, deadline, true).await {
+                Ok(Progress::Running { status }) => {
+                    out.step.status = status;
+                    break;
+                }
+                Ok(Progress::Finished { rows_affected }) => {
+                    out = self.after_commit(out, rows_affected).await?;
+                    planned = Planned::merge(planned, out.planned.take());
+                }
+                Err(err) => {
+                    tracing::warn!(step = STEP, statement_id = %id, error = err.name(), "statement did not commit; the next call reports it");
+                    break;
+                }
             }
-            submit_round(deps, s3, &input, &run, round, skipped).await
         }
-        Phase::Copy if input.more => submit_plan(deps, &input, &run, input.round + 1).await,
-        Phase::Copy => {
-            tracing::info!(step = STEP, round = input.round, "every object is staged");
-            let mut out = output(&input, statement_id, "FINISHED".into(), true, phase, false);
-            out.step.rows_affected = rows_affected;
-            Ok(out)
+        out.planned = planned;
+        Ok(out)
+    }
+
+    /// What follows the commit of `current`'s statement: after a plan, the round it plans (or
+    /// the end, if it finds nothing to load); after a round, the next plan, or the end.
+    async fn after_commit(
+        &self,
+        current: Output,
+        rows_affected: Vec<i64>,
+    ) -> Result<Output, EtlError> {
+        let source = &self.deps.config.source;
+        let finished = |current: &Output| {
+            let mut out = output(
+                self.step.attempt,
+                &current.step.statement_id,
+                "FINISHED".into(),
+                current.phase,
+                current.round,
+                false,
+            );
+            out.step.done = true;
+            out
+        };
+        match current.phase {
+            Phase::Plan => {
+                let known = read_known(self.deps, &current.step.statement_id).await?;
+                let with_songs = current.round <= 1;
+                let (round, skipped) =
+                    list_and_plan(self.s3, source, &self.trigger, &known, with_songs).await?;
+                if round.is_empty() {
+                    tracing::info!(
+                        step = STEP,
+                        round = current.round,
+                        skipped = skipped.len(),
+                        "nothing left to load"
+                    );
+                    let mut out = finished(&current);
+                    out.planned = Some(planned(&round, skipped));
+                    return Ok(out);
+                }
+                submit_round(self, current.round, round, skipped).await
+            }
+            Phase::Copy if current.more => self.submit_plan(current.round + 1).await,
+            Phase::Copy => {
+                tracing::info!(step = STEP, round = current.round, "every object is staged");
+                let mut out = finished(&current);
+                out.step.rows_affected = rows_affected;
+                Ok(out)
+            }
         }
     }
 }
 
 fn output(
-    input: &Input,
+    attempt: u32,
     statement_id: &str,
     status: String,
-    done: bool,
     phase: Phase,
+    round: u32,
     more: bool,
 ) -> Output {
     Output {
@@ -154,12 +253,12 @@ fn output(
             step: STEP.to_owned(),
             statement_id: statement_id.to_owned(),
             status,
-            done,
+            done: false,
             rows_affected: Vec::new(),
-            attempt: input.step.attempt,
+            attempt,
         },
         phase,
-        round: input.round,
+        round,
         more,
         planned: None,
     }
@@ -180,22 +279,40 @@ fn planned(round: &Round, mut skipped: Vec<Skipped>) -> Planned {
     }
 }
 
-async fn submit_plan(
-    deps: &Deps,
-    input: &Input,
-    run: &RunId,
-    round: u32,
-) -> Result<Output, EtlError> {
-    let sql = render(&catalogue::KNOWN_OBJECTS, &[("run", Literal::run(run))])?;
-    let token = input.step.client_token(&format!("{STEP}/plan/{round}"));
-    let id = deps
-        .data_api
-        .submit(vec![sql], &token, &format!("sparkify-{STEP}-plan"))
-        .await?;
-    tracing::info!(step = STEP, round, statement_id = %id, "plan query submitted");
-    let mut out = output(input, &id, "SUBMITTED".into(), false, Phase::Plan, false);
-    out.round = round;
-    Ok(out)
+impl At<'_> {
+    async fn submit_plan(&self, round: u32) -> Result<Output, EtlError> {
+        let run = &self.run;
+        let sql = if round == 1 {
+            render(&catalogue::KNOWN_OBJECTS, &[("run", Literal::run(run))])?
+        } else {
+            let prefix = &self.deps.config.source.log_prefix;
+            let length = u32::try_from(prefix.as_str().chars().count())
+                .map_err(|_| EtlError::InvalidInput("the log prefix is too long".into()))?;
+            render(
+                &catalogue::KNOWN_LOGS,
+                &[
+                    ("run", Literal::run(run)),
+                    ("log_prefix", Literal::key(prefix)),
+                    ("prefix_length", Literal::count(length)),
+                ],
+            )?
+        };
+        let token = self.step.client_token(&format!("{STEP}/plan/{round}"));
+        let id = self
+            .deps
+            .data_api
+            .submit(vec![sql], &token, &format!("sparkify-{STEP}-plan"))
+            .await?;
+        tracing::info!(step = STEP, round, statement_id = %id, "plan query submitted");
+        Ok(output(
+            self.step.attempt,
+            &id,
+            "SUBMITTED".into(),
+            Phase::Plan,
+            round,
+            false,
+        ))
+    }
 }
 
 /// The planning query's rows: `(state, object_key, etag)` with state `loaded` or `staged`.
@@ -234,6 +351,7 @@ async fn list_and_plan(
     source: &DataSource,
     trigger: &Trigger,
     known: &Known,
+    with_songs: bool,
 ) -> Result<(Round, Vec<Skipped>), EtlError> {
     let (logs, mut skipped) = match trigger {
         Trigger::NewLogObject(key) => (vec![objects::head(s3, &source.bucket, key).await?], vec![]),
@@ -247,14 +365,20 @@ async fn list_and_plan(
             .await?
         }
     };
-    let (songs, songs_skipped) = objects::list(
-        s3,
-        &source.bucket,
-        &source.song_prefix,
-        &source.jsonpaths_key,
-    )
-    .await?;
-    skipped.extend(songs_skipped);
+    // Songs all go in the first round; a later one plans the log objects left over.
+    let songs = if with_songs {
+        let (songs, songs_skipped) = objects::list(
+            s3,
+            &source.bucket,
+            &source.song_prefix,
+            &source.jsonpaths_key,
+        )
+        .await?;
+        skipped.extend(songs_skipped);
+        songs
+    } else {
+        Vec::new()
+    };
     for skip in &skipped {
         tracing::warn!(step = STEP, key = %skip.key, reason = %skip.reason, "object skipped");
     }
@@ -263,15 +387,14 @@ async fn list_and_plan(
 
 /// Writes the round's manifests and object list, then submits the round's batch.
 async fn submit_round(
-    deps: &Deps,
-    s3: &S3Client,
-    input: &Input,
-    run: &RunId,
+    at: &At<'_>,
+    number: u32,
     round: Round,
     skipped: Vec<Skipped>,
 ) -> Result<Output, EtlError> {
+    let (deps, s3, run) = (at.deps, at.s3, &at.run);
     let source = &deps.config.source;
-    let folder = format!("manifests/{}/round-{:03}/", run.as_str(), input.round);
+    let folder = format!("manifests/{}/round-{number:03}/", run.as_str());
     let manifest_key = |name: String| {
         S3Key::parse(&format!("{folder}{name}")).map_err(|why| {
             EtlError::InvalidInput(format!("manifest key for run {}: {why}", run.as_str()))
@@ -304,16 +427,14 @@ async fn submit_round(
         &event_manifests,
         songs_manifest.as_ref(),
     )?;
-    let token = input
-        .step
-        .client_token(&format!("{STEP}/copy/{}", input.round));
+    let token = at.step.client_token(&format!("{STEP}/copy/{number}"));
     let id = deps
         .data_api
         .submit(sqls, &token, &format!("sparkify-{STEP}"))
         .await?;
     tracing::info!(
         step = STEP,
-        round = input.round,
+        round = number,
         statement_id = %id,
         log_objects = round.events.len(),
         song_objects = round.songs.len(),
@@ -321,11 +442,11 @@ async fn submit_round(
         "round submitted"
     );
     let mut out = output(
-        input,
+        at.step.attempt,
         &id,
         "SUBMITTED".into(),
-        false,
         Phase::Copy,
+        number,
         round.more,
     );
     out.planned = Some(planned(&round, skipped));
@@ -413,7 +534,7 @@ fn now_utc() -> String {
 mod tests {
     use super::*;
     use aws_sdk_redshiftdata::Client;
-    use aws_smithy_mocks::{mock, mock_client};
+    use aws_smithy_mocks::{RuleMode, mock, mock_client};
     use serde_json::json;
     use sparkify::data_api::client_token;
     use sparkify::testing::{config, deps, submitted};
@@ -484,6 +605,280 @@ mod tests {
         let err = handle(&deps, &no_s3(), resumed).await.unwrap_err();
         assert_eq!(err.name(), "InvalidInput");
         assert_eq!(submit.num_calls(), 0);
+    }
+
+    /// Songs all go in the first round: a later round's plan query reads only the log part of
+    /// the ledger and of this run's staged objects, and its planning lists only the log prefix.
+    #[tokio::test]
+    async fn a_later_round_plans_against_the_log_prefix_only() {
+        use aws_sdk_redshiftdata::operation::get_statement_result::GetStatementResultOutput;
+        use aws_sdk_redshiftdata::types::{Field, StatementStatusString as Sub, StatusString};
+        use aws_sdk_s3::operation::list_objects_v2::ListObjectsV2Output;
+        use aws_sdk_s3::operation::put_object::PutObjectOutput;
+        use aws_sdk_s3::types::Object;
+        use sparkify::testing::described;
+
+        let finished = |id: &'static str| {
+            mock!(Client::describe_statement)
+                .match_requests(move |req| req.id() == Some(id))
+                .then_output(move || {
+                    described(id, StatusString::Finished, &[(Sub::Finished, 1, None)])
+                })
+        };
+        let plan_two = mock!(Client::batch_execute_statement)
+            .match_requests(|req| {
+                let sql = &req.sqls()[0];
+                sql.contains("FROM load_ledger\nWHERE LEFT(object_key, 9) = 'log_data/'")
+                    && sql.contains("run_id = 'run-7' AND LEFT(object_key, 9) = 'log_data/'")
+                    && req.client_token()
+                        == Some(
+                            client_token(
+                                "arn:aws:states:us-west-2:1:execution:sparkify-etl:run-7",
+                                "copy-staging/plan/2",
+                            )
+                            .as_str(),
+                        )
+            })
+            .then_output(|| submitted("plan-2"));
+        let known = mock!(Client::get_statement_result)
+            .match_requests(|req| req.id() == Some("plan-2:1"))
+            .then_output(|| {
+                let row = |state: &str, key: &str| {
+                    vec![
+                        Field::StringValue(state.into()),
+                        Field::StringValue(key.into()),
+                        Field::StringValue("e".into()),
+                    ]
+                };
+                GetStatementResultOutput::builder()
+                    .set_records(Some(vec![
+                        row("loaded", "log_data/2018/11/a.json"),
+                        row("staged", "log_data/2018/11/b.json"),
+                    ]))
+                    .build()
+                    .unwrap()
+            });
+        let round_two = mock!(Client::batch_execute_statement)
+            .match_requests(|req| {
+                req.sqls()
+                    .iter()
+                    .any(|sql| sql.contains("'log_data/2018/11/c.json'"))
+            })
+            .then_output(|| submitted("copy-2"));
+        let client = mock_client!(
+            aws_sdk_redshiftdata,
+            RuleMode::MatchAny,
+            [
+                &finished("copy-1"),
+                &plan_two,
+                &finished("plan-2"),
+                &known,
+                &round_two
+            ]
+        );
+        let logs = mock!(aws_sdk_s3::Client::list_objects_v2)
+            .match_requests(|req| req.prefix() == Some("log_data/"))
+            .then_output(|| {
+                let object = |key: &str| Object::builder().key(key).e_tag("\"e\"").size(5).build();
+                ListObjectsV2Output::builder()
+                    .contents(object("log_data/2018/11/a.json"))
+                    .contents(object("log_data/2018/11/b.json"))
+                    .contents(object("log_data/2018/11/c.json"))
+                    .build()
+            });
+        let puts = mock!(aws_sdk_s3::Client::put_object)
+            .then_output(|| PutObjectOutput::builder().build());
+        let s3 = mock_client!(aws_sdk_s3, RuleMode::MatchAny, [&logs, &puts]);
+        let deps = deps(client);
+
+        let mut after_round_one = first_call(json!({}));
+        after_round_one.step.statement_id = Some("copy-1".into());
+        after_round_one.phase = Some(Phase::Copy);
+        after_round_one.round = 1;
+        after_round_one.more = true;
+        let out = handle(&deps, &s3, after_round_one.clone()).await.unwrap();
+        assert_eq!(
+            (out.step.statement_id.as_str(), out.phase, out.round),
+            ("plan-2", Phase::Plan, 2)
+        );
+
+        let mut planned_two = after_round_one;
+        planned_two.step.statement_id = Some("plan-2".into());
+        planned_two.phase = Some(Phase::Plan);
+        planned_two.round = 2;
+        planned_two.more = false;
+        let out = handle(&deps, &s3, planned_two).await.unwrap();
+        let planned = out.planned.unwrap();
+        assert_eq!(planned.log_objects, vec!["log_data/2018/11/c.json"]);
+        assert_eq!(planned.song_objects, 0);
+        assert_eq!((plan_two.num_calls(), round_two.num_calls()), (1, 1));
+        // Every listing was of the log prefix: a song listing would have found no rule.
+        assert_eq!(logs.num_calls(), 1);
+    }
+
+    /// Mocks for a nightly run's first round, all in one call: the plan query, its (empty)
+    /// result, one log and one song listed, the manifests, and the round's batch, whose
+    /// DescribeStatement answer is `round_described`.
+    fn one_round(
+        round_described: fn() -> aws_sdk_redshiftdata::operation::describe_statement::DescribeStatementOutput,
+    ) -> (Deps, S3Client, [aws_smithy_mocks::Rule; 3]) {
+        use aws_sdk_redshiftdata::operation::get_statement_result::GetStatementResultOutput;
+        use aws_sdk_redshiftdata::types::{StatementStatusString as Sub, StatusString};
+        use aws_sdk_s3::operation::list_objects_v2::ListObjectsV2Output;
+        use aws_sdk_s3::operation::put_object::PutObjectOutput;
+        use aws_sdk_s3::types::Object;
+        use sparkify::data_api::DataApi;
+        use sparkify::testing::described;
+
+        let plan = mock!(Client::batch_execute_statement)
+            .match_requests(|req| req.sqls().len() == 1)
+            .then_output(|| submitted("plan-1"));
+        let planned = mock!(Client::describe_statement)
+            .match_requests(|req| req.id() == Some("plan-1"))
+            .then_output(|| {
+                described(
+                    "plan-1",
+                    StatusString::Finished,
+                    &[(Sub::Finished, 0, None)],
+                )
+            });
+        let known = mock!(Client::get_statement_result).then_output(|| {
+            GetStatementResultOutput::builder()
+                .set_records(Some(vec![]))
+                .build()
+                .unwrap()
+        });
+        let round = mock!(Client::batch_execute_statement)
+            .match_requests(|req| req.sqls().len() > 1)
+            .then_output(|| submitted("copy-1"));
+        let staged = mock!(Client::describe_statement)
+            .match_requests(|req| req.id() == Some("copy-1"))
+            .then_output(round_described);
+        let client = mock_client!(
+            aws_sdk_redshiftdata,
+            RuleMode::MatchAny,
+            [&plan, &planned, &known, &round, &staged]
+        );
+        let listing = mock!(aws_sdk_s3::Client::list_objects_v2).then_compute_output(|req| {
+            let key = if req.prefix() == Some("log_data/") {
+                "log_data/2018/11/a.json"
+            } else {
+                "song_data/A/A/A/TRAAA.json"
+            };
+            ListObjectsV2Output::builder()
+                .contents(Object::builder().key(key).e_tag("\"e\"").size(5).build())
+                .build()
+        });
+        let puts = mock!(aws_sdk_s3::Client::put_object)
+            .then_output(|| PutObjectOutput::builder().build());
+        let s3 = mock_client!(aws_sdk_s3, RuleMode::MatchAny, [&listing, &puts]);
+        let mut deps = deps(client.clone());
+        let mut warehouse = deps.config.warehouse.clone();
+        warehouse.statement_wait = std::time::Duration::from_secs(5);
+        deps.data_api = DataApi::new(client, warehouse);
+        (deps, s3, [plan, round, staged])
+    }
+
+    /// With a statement wait, one call goes from the plan to its round to the end as each
+    /// commits: no Wait state at all.
+    #[tokio::test]
+    async fn within_the_statement_wait_one_call_plans_stages_and_finishes() {
+        use aws_sdk_redshiftdata::types::{StatementStatusString as Sub, StatusString};
+        let (deps, s3, [plan, round, staged]) = one_round(|| {
+            sparkify::testing::described(
+                "copy-1",
+                StatusString::Finished,
+                &[(Sub::Finished, 1, None), (Sub::Finished, 7, None)],
+            )
+        });
+        let out = handle(&deps, &s3, first_call(json!({}))).await.unwrap();
+        assert!(out.step.done, "{out:?}");
+        // The output still says what the call planned, though a later state came after it.
+        let planned = out.planned.clone().unwrap();
+        assert_eq!(planned.log_objects, vec!["log_data/2018/11/a.json"]);
+        assert_eq!(planned.song_objects, 1);
+        assert_eq!(
+            (
+                out.step.statement_id.as_str(),
+                out.phase,
+                out.round,
+                out.step.rows_affected
+            ),
+            ("copy-1", Phase::Copy, 1, vec![1, 7])
+        );
+        assert_eq!(
+            (plan.num_calls(), round.num_calls(), staged.num_calls()),
+            (1, 1, 1)
+        );
+    }
+
+    /// A round this call submitted that loses a serialization conflict is not this call's error:
+    /// the call hands the round back, and the next call, given its statement, raises
+    /// SerializationConflict, so the state machine plans that round again.
+    #[tokio::test]
+    async fn a_round_submitted_in_this_call_that_fails_is_reported_by_the_next() {
+        use aws_sdk_redshiftdata::types::{StatementStatusString as Sub, StatusString};
+        let (deps, s3, _) = one_round(|| {
+            sparkify::testing::described(
+                "copy-1",
+                StatusString::Failed,
+                &[(
+                    Sub::Failed,
+                    -1,
+                    Some(
+                        "ERROR: 1023 DETAIL: Serializable isolation violation on table - 100, transactions forming the cycle are: 1, 2",
+                    ),
+                )],
+            )
+        });
+        let out = handle(&deps, &s3, first_call(json!({}))).await.unwrap();
+        assert_eq!(
+            (
+                out.step.statement_id.as_str(),
+                out.phase,
+                out.round,
+                out.step.done
+            ),
+            ("copy-1", Phase::Copy, 1, false)
+        );
+        let mut next = first_call(json!({}));
+        next.step.statement_id = Some(out.step.statement_id);
+        next.phase = Some(out.phase);
+        next.round = out.round;
+        let err = handle(&deps, &s3, next).await.unwrap_err();
+        assert_eq!(err.name(), "SerializationConflict");
+    }
+
+    #[test]
+    fn rounds_planned_in_one_call_are_reported_together() {
+        let skip = |key: &str| Skipped {
+            key: key.into(),
+            reason: "r".into(),
+        };
+        let round = |logs: &[&str], songs, skipped: Vec<Skipped>| Planned {
+            log_objects: logs.iter().map(|k| (*k).to_owned()).collect(),
+            song_objects: songs,
+            skipped_total: skipped.len(),
+            skipped,
+        };
+        let first = round(
+            &["log_data/a"],
+            3,
+            vec![skip("log_data/x\n"), skip("song_data/y\n")],
+        );
+        let second = round(&["log_data/b"], 0, vec![skip("log_data/x\n")]);
+        let both = Planned::merge(Some(first.clone()), Some(second)).unwrap();
+        assert_eq!(both.log_objects, vec!["log_data/a", "log_data/b"]);
+        assert_eq!(
+            (both.song_objects, both.skipped_total, both.skipped.len()),
+            (3, 2, 2)
+        );
+        assert_eq!(
+            Planned::merge(None, Some(first.clone())),
+            Some(first.clone())
+        );
+        assert_eq!(Planned::merge(Some(first.clone()), None), Some(first));
+        assert_eq!(Planned::merge(None, None), None);
     }
 
     fn listed(key: &str) -> Listed {
