@@ -66,7 +66,7 @@ def build(quiet: bool = False) -> None:
     unify features differently and compile the shared dependencies twice, and a function still
     compiling at its first invocation would outlast the Task's 60 s timeout."""
     flags = ["--locked"] + (["--quiet"] if quiet else [])
-    commands = [["-p", "redshift-local"], ["-p", "sparkify-gen"]]
+    commands = [["-p", "redshift-local"], ["-p", "sparkify-gen"], ["-p", "sparkify-analytics"]]
     commands += [["--bin", function] for function in FUNCTIONS]
     for selection in commands:
         subprocess.run(["cargo", "build", *flags, *selection], cwd=ROOT, check=True)
@@ -521,6 +521,17 @@ class LocalPipeline:
 
     # -- fault switches of the stand-in ---------------------------------------------------------
 
+    def analytics(self, *names: str) -> str:
+        """Runs the analysts' queries (sparkify-analytics, crates/analytics) on this pipeline's
+        warehouse through the Data API, as the functions reach it; returns the tables printed."""
+        env_file = (self.logs / "functions.env").read_text()
+        env = {**os.environ, **dict(line.split("=", 1) for line in env_file.splitlines() if "=" in line)}
+        run = subprocess.run([str(TARGET / "debug" / "sparkify-analytics"), *names], env=env,
+                             capture_output=True, text=True, timeout=600)
+        if run.returncode != 0:
+            raise RunError(f"sparkify-analytics: {run.stderr.strip()}")
+        return run.stdout
+
     def before_calls(self, hook) -> None:
         """From now on calls `hook(function, payload)` before each function invocation, in the
         invocation's own thread (so a hook can hold it); a true answer refuses the call, as
@@ -756,6 +767,9 @@ def main(argv: list[str] | None = None) -> int:
                 ok = False
             else:
                 ok = print_report(execution, expected)
+                print("\n==> the analysts' queries (sql/analytics/), through the Data API as "
+                      "`./dev analytics` runs them on a warehouse", flush=True)
+                print(pipeline.analytics(), end="", flush=True)
             print(f"\n{'done' if ok else 'FAILED'} in {execution.seconds:.1f} s. Where to look next:")
             print(f"  logs:            {args.logs}/ (redshift-local.log, functions.log, "
                   f"{history.name})")

@@ -225,6 +225,26 @@ async fn the_project_fixtures_load_with_their_hand_derived_counts() {
         ])
     );
     assert!(report.passed, "{:?}", report.checks);
+
+    // The analysts' queries through the same Data API agree with the counts: every play is in
+    // one level and one hour, and with 4 songs every played song is in the top ten.
+    let reports = sparkify_analytics::run(&pipeline.deps.data_api, &[])
+        .await
+        .unwrap();
+    let names: Vec<&str> = reports.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(names, sparkify_analytics::names());
+    let plays = |name: &str| -> i64 {
+        let report = reports.iter().find(|r| r.name == name).unwrap();
+        let column = report.columns.iter().position(|c| c == "plays").unwrap();
+        report
+            .rows
+            .iter()
+            .map(|row| row[column].parse::<i64>().unwrap())
+            .sum()
+    };
+    for name in ["free_vs_paid", "plays_by_hour", "most_played_songs"] {
+        assert_eq!(plays(name), 5, "{name}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

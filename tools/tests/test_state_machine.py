@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -65,6 +66,37 @@ def test_nightly_run_on_the_sample_succeeds_with_its_counts(sample, tmp_path):
     assert execution.notifications == []
     # Everything stopped: nothing listens any more.
     assert not any(local.port_open(p) for p in ports)
+
+
+def table_of(printed: str, name: str) -> list[dict]:
+    """The rows of one table sparkify-analytics printed, as dicts by column."""
+    block = printed.split(f"{name}: ", 1)[1].split("\n\n", 1)[0].splitlines()
+    header, rows = block[1].split(), block[3:-1]
+    assert re.fullmatch(r"  \(\d+ rows?\)", block[-1]), block[-1]
+    return [dict(zip(header, re.split(r"\s{2,}", row.strip()))) for row in rows]
+
+
+def test_the_analytics_queries_run_through_the_data_api_and_agree_with_the_counts(sample, tmp_path):
+    data, expected, _ = sample
+    with local.LocalPipeline(data, tmp_path / "logs") as pipeline:
+        assert_succeeded_with(pipeline.execute(SCHEDULED), expected)
+        printed = pipeline.analytics()
+        only = pipeline.analytics("plays_by_hour")
+        with pytest.raises(local.RunError, match="UnknownQuery"):
+            pipeline.analytics("no_such_query")
+    plays = expected["songplays"]
+    by_level = table_of(printed, "free_vs_paid")
+    assert {row["level"] for row in by_level} <= {"free", "paid", "NULL"}
+    assert sum(int(row["plays"]) for row in by_level) == plays
+    assert sum(int(row["listeners"]) for row in by_level) >= 1
+    by_hour = table_of(printed, "plays_by_hour")
+    assert sum(int(row["plays"]) for row in by_hour) == plays
+    assert all(0 <= int(row["hour"]) <= 23 for row in by_hour)
+    top = table_of(printed, "most_played_songs")
+    assert 1 <= len(top) <= 10
+    counts = [int(row["plays"]) for row in top]
+    assert counts == sorted(counts, reverse=True) and sum(counts) <= plays
+    assert only.startswith("plays_by_hour: ") and table_of(only, "plays_by_hour") == by_hour
 
 
 def test_full_data_set_gives_the_measured_counts(built, tmp_path):

@@ -107,20 +107,18 @@ pub const DEFAULT_MAX_LOAD_ERRORS: u32 = 10;
 pub const DEFAULT_STATEMENT_WAIT_SECONDS: u64 = 5;
 pub const MAX_STATEMENT_WAIT_SECONDS: u64 = 20;
 
-impl Config {
-    /// Reads the process environment. The only place the functions read it.
+impl Warehouse {
+    /// Reads the warehouse part of the process environment.
     pub fn from_env() -> Result<Self, EtlError> {
         Self::from_lookup(|name| std::env::var(name).ok())
     }
 
-    /// Reads configuration through `lookup`; empty values count as unset, as CloudFormation passes
-    /// empty parameters through as empty strings.
+    /// The warehouse part of the configuration alone, for a tool that only runs SQL (the
+    /// analytics command); [`Config::from_lookup`] reads it the same way.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, EtlError> {
         let get = |name: &str| lookup(name).filter(|value| !value.trim().is_empty());
         let require =
             |name: &str| get(name).ok_or_else(|| EtlError::Config(format!("{name} is not set")));
-        let config_err =
-            |name: &'static str| move |why: String| EtlError::Config(format!("{name}: {why}"));
 
         let target = match (get(vars::CLUSTER_ID), get(vars::WORKGROUP)) {
             (Some(identifier), None) => {
@@ -162,16 +160,6 @@ impl Config {
             }
         };
 
-        let max_load_errors = match get(vars::MAX_LOAD_ERRORS) {
-            None => DEFAULT_MAX_LOAD_ERRORS,
-            Some(text) => text.trim().parse().map_err(|_| {
-                EtlError::Config(format!(
-                    "{} must be a whole number, got {text:?}",
-                    vars::MAX_LOAD_ERRORS
-                ))
-            })?,
-        };
-
         let statement_wait = match get(vars::STATEMENT_WAIT_SECONDS) {
             None => DEFAULT_STATEMENT_WAIT_SECONDS,
             Some(text) => text
@@ -187,12 +175,42 @@ impl Config {
                 })?,
         };
 
+        Ok(Warehouse {
+            target,
+            database: require(vars::DATABASE)?,
+            statement_wait: Duration::from_secs(statement_wait),
+        })
+    }
+}
+
+impl Config {
+    /// Reads the process environment. The only place the functions read it.
+    pub fn from_env() -> Result<Self, EtlError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads configuration through `lookup`; empty values count as unset, as CloudFormation passes
+    /// empty parameters through as empty strings.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, EtlError> {
+        let warehouse = Warehouse::from_lookup(&lookup)?;
+        let get = |name: &str| lookup(name).filter(|value| !value.trim().is_empty());
+        let require =
+            |name: &str| get(name).ok_or_else(|| EtlError::Config(format!("{name} is not set")));
+        let config_err =
+            |name: &'static str| move |why: String| EtlError::Config(format!("{name}: {why}"));
+
+        let max_load_errors = match get(vars::MAX_LOAD_ERRORS) {
+            None => DEFAULT_MAX_LOAD_ERRORS,
+            Some(text) => text.trim().parse().map_err(|_| {
+                EtlError::Config(format!(
+                    "{} must be a whole number, got {text:?}",
+                    vars::MAX_LOAD_ERRORS
+                ))
+            })?,
+        };
+
         Ok(Config {
-            warehouse: Warehouse {
-                target,
-                database: require(vars::DATABASE)?,
-                statement_wait: Duration::from_secs(statement_wait),
-            },
+            warehouse,
             source: DataSource {
                 bucket: BucketName::parse(&require(vars::DATA_BUCKET)?)
                     .map_err(config_err(vars::DATA_BUCKET))?,

@@ -169,6 +169,12 @@ impl DataApi {
     /// Every row of a finished statement's result (for a batch, of sub-statement `<id>:N`),
     /// following NextToken through all pages.
     pub async fn result_rows(&self, id: &str) -> Result<Vec<Vec<Field>>, EtlError> {
+        Ok(self.result_table(id).await?.1)
+    }
+
+    /// [`result_rows`](Self::result_rows) with the columns' names (labels), in order.
+    pub async fn result_table(&self, id: &str) -> Result<(Vec<String>, Vec<Vec<Field>>), EtlError> {
+        let mut columns = Vec::new();
         let mut rows = Vec::new();
         let mut next_token: Option<String> = None;
         loop {
@@ -181,9 +187,22 @@ impl DataApi {
                 .await
                 .map_err(|err| EtlError::from_sdk("GetStatementResult", err))?;
             next_token = page.next_token().map(str::to_owned);
+            if columns.is_empty() {
+                columns = page
+                    .column_metadata()
+                    .iter()
+                    .map(|column| {
+                        column
+                            .label()
+                            .or(column.name())
+                            .unwrap_or_default()
+                            .to_owned()
+                    })
+                    .collect();
+            }
             rows.extend(page.records);
             if next_token.is_none() {
-                return Ok(rows);
+                return Ok((columns, rows));
             }
         }
     }
