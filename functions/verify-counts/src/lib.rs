@@ -92,7 +92,13 @@ pub async fn handle(deps: &Deps, input: Input) -> Result<Output, EtlError> {
     let counts = named_numbers(api, &result(1)).await?;
     let checks = named_numbers(api, &result(2)).await?;
     let load_errors = api.result_rows(&result(3)).await?;
-    let run_objects = api.result_rows(&result(4)).await?;
+    // Every object the run staged (hundreds of thousands on a first load of a large bucket) is
+    // needed only to pick out its own load errors: on a night without any, it is not read.
+    let run_objects = if load_errors.is_empty() {
+        Vec::new()
+    } else {
+        api.result_rows(&result(4)).await?
+    };
     let refused = api.result_rows(&result(5)).await?;
     let bucket_uri = format!("s3://{}/", deps.config.source.bucket.as_str());
     let all_rejects = rejects(&bucket_uri, &load_errors, &run_objects, &refused)?;
@@ -474,6 +480,27 @@ mod tests {
             err,
             EtlError::DataQualityFailed(vec!["users_key_unique (3)".into()])
         );
+    }
+
+    #[tokio::test]
+    async fn without_load_errors_the_staged_objects_are_not_read() {
+        let [_, objects, _] = reject_results();
+        let rules = [
+            finished(),
+            counts(),
+            checks(0),
+            rows_of("verify-1:3", vec![]),
+            rows_of("verify-1:5", vec![]),
+        ];
+        let client = mock_client!(
+            aws_sdk_redshiftdata,
+            RuleMode::MatchAny,
+            rules.iter().chain([&objects])
+        );
+        let out = handle(&deps(client), resume()).await.unwrap();
+        let report = out.report.unwrap();
+        assert!(report.passed && report.rejects.is_empty());
+        assert_eq!(objects.num_calls(), 0);
     }
 
     #[tokio::test]

@@ -45,7 +45,9 @@ pub struct Sub {
     pub status: Status,
     pub error: Option<String>,
     pub result_rows: i64,
-    pub result: Option<ResultSet>,
+    /// Shared, not copied: every DescribeStatement and GetStatementResult takes a copy of the
+    /// statement, and a result can hold hundreds of thousands of rows.
+    pub result: Option<Arc<ResultSet>>,
     pub created_at: f64,
     pub updated_at: f64,
     pub started: Option<f64>,
@@ -423,7 +425,7 @@ async fn run_sqls(
                 let sub = &mut s.subs[index];
                 sub.status = Status::Finished;
                 sub.result_rows = rows;
-                sub.result = result;
+                sub.result = result.map(Arc::new);
                 sub.updated_at = now();
             }),
             Err(error) => {
