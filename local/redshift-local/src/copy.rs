@@ -277,18 +277,32 @@ pub async fn run(
     let mut bytes_read = 0;
     // Many small objects (one per song) make the round trips the cost: keep several in flight,
     // in order, so rows and load errors come out the same on every run.
-    let mut fetches = futures_util::stream::iter(objects.clone())
-        .map(|uri: String| {
+    let object_count = objects.len();
+    let mut fetches = futures_util::stream::iter(objects)
+        .map(|source: Source| {
             let s3 = s3.clone();
             async move {
-                let fetched = get_object(&s3, &uri).await;
-                (uri, fetched)
+                let fetched = fetch_object(&s3, &source.uri).await;
+                (source, fetched)
             }
         })
         .buffered(OBJECTS_IN_FLIGHT);
-    while let Some((uri, fetched)) = fetches.next().await {
-        let uri = uri.as_str();
-        let mut raw = fetched.map_err(fail)?;
+    while let Some((source, fetched)) = fetches.next().await {
+        let uri = source.uri.as_str();
+        let mut raw = match (fetched.map_err(fail)?, source.need) {
+            (Some(raw), _) => raw,
+            (None, Need::Optional) => continue,
+            (None, Need::Mandatory) => {
+                return Err(fail(format!(
+                    "ERROR: Manifest file entry {uri} is mandatory but was not found (code 1212)"
+                )));
+            }
+            (None, Need::Listed) => {
+                return Err(fail(format!(
+                    "ERROR: S3 object {uri} could not be read: it is gone (NoSuchKey)"
+                )));
+            }
+        };
         bytes_read += raw.len();
         if command.gzip {
             let mut inflated = Vec::new();
@@ -309,7 +323,7 @@ pub async fn run(
     }
     tracing::info!(
         table = %command.table,
-        objects = objects.len(),
+        objects = object_count,
         bytes = bytes_read,
         rejected = report.errors.len(),
         seconds = started.elapsed().as_secs_f64(),
@@ -904,7 +918,7 @@ fn split_uri(uri: &str) -> Result<(&str, &str), String> {
 }
 
 /// The objects a COPY reads: every key under the prefix, or the manifest's entries.
-async fn source_objects(s3: &S3Client, command: &CopyCommand) -> Result<Vec<String>, String> {
+async fn source_objects(s3: &S3Client, command: &CopyCommand) -> Result<Vec<Source>, String> {
     if command.manifest {
         let manifest: Value = serde_json::from_slice(&get_object(s3, &command.from).await?)
             .map_err(|err| format!("ERROR: manifest {} is not valid JSON: {err}", command.from))?;
@@ -922,21 +936,16 @@ async fn source_objects(s3: &S3Client, command: &CopyCommand) -> Result<Vec<Stri
                 .get("mandatory")
                 .and_then(Value::as_bool)
                 .unwrap_or(false);
-            let (bucket, key) = split_uri(url)?;
-            let exists = s3
-                .head_object()
-                .bucket(bucket)
-                .key(key)
-                .send()
-                .await
-                .is_ok();
-            if exists {
-                uris.push(url.to_owned());
-            } else if mandatory {
-                return Err(format!(
-                    "ERROR: Manifest file entry {url} is mandatory but was not found (code 1212)"
-                ));
-            }
+            split_uri(url)?;
+            // Whether it exists is learnt when it is read: one request per entry, not two.
+            uris.push(Source {
+                uri: url.to_owned(),
+                need: if mandatory {
+                    Need::Mandatory
+                } else {
+                    Need::Optional
+                },
+            });
         }
         return Ok(uris);
     }
@@ -960,7 +969,10 @@ async fn source_objects(s3: &S3Client, command: &CopyCommand) -> Result<Vec<Stri
             if let Some(key) = object.key()
                 && !key.ends_with('/')
             {
-                uris.push(format!("s3://{bucket}/{key}"));
+                uris.push(Source {
+                    uri: format!("s3://{bucket}/{key}"),
+                    need: Need::Listed,
+                });
             }
         }
     }
@@ -969,8 +981,49 @@ async fn source_objects(s3: &S3Client, command: &CopyCommand) -> Result<Vec<Stri
             "ERROR: The specified S3 prefix '{prefix}' does not exist"
         ));
     }
-    uris.sort();
+    uris.sort_by(|a, b| a.uri.cmp(&b.uri));
     Ok(uris)
+}
+
+/// An object a COPY reads, and what its absence means.
+#[derive(Debug, Clone)]
+struct Source {
+    uri: String,
+    need: Need,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Need {
+    /// Listed under the prefix: gone by the time it is read is an error.
+    Listed,
+    /// A manifest entry with `"mandatory": true`: its absence fails the COPY (error 1212).
+    Mandatory,
+    /// Any other manifest entry: skipped when absent.
+    Optional,
+}
+
+/// [`get_object`], with an object that does not exist as None.
+async fn fetch_object(s3: &S3Client, uri: &str) -> Result<Option<Vec<u8>>, String> {
+    let (bucket, key) = split_uri(uri)?;
+    let object = match s3.get_object().bucket(bucket).key(key).send().await {
+        Ok(object) => object,
+        Err(err) if err.as_service_error().is_some_and(|e| e.is_no_such_key()) => {
+            return Ok(None);
+        }
+        Err(err) => {
+            return Err(format!(
+                "ERROR: S3 object {uri} could not be read: {}",
+                sdk_error(&err)
+            ));
+        }
+    };
+    let bytes: Bytes = object
+        .body
+        .collect()
+        .await
+        .map_err(|err| format!("ERROR: reading {uri} failed: {err}"))?
+        .into_bytes();
+    Ok(Some(bytes.to_vec()))
 }
 
 async fn get_object(s3: &S3Client, uri: &str) -> Result<Vec<u8>, String> {
