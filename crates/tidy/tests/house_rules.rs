@@ -598,3 +598,131 @@ fn manifest_dir() -> std::path::PathBuf {
             .expect("tests are run by cargo, which sets CARGO_MANIFEST_DIR"),
     )
 }
+
+/// `!Tag value` for a tagged scalar, the text for a plain one, the YAML for anything else.
+fn written(value: &Yaml) -> String {
+    match value {
+        Yaml::Tagged(tagged) => match tagged.value.as_str() {
+            Some(text) => format!("{} {text}", tagged.tag),
+            None => format!("{} {:?}", tagged.tag, tagged.value),
+        },
+        other => other
+            .as_str()
+            .map(str::to_owned)
+            .unwrap_or_else(|| format!("{other:?}")),
+    }
+}
+
+#[test]
+fn a_created_warehouse_is_serverless_private_with_a_managed_password_and_the_copy_role() {
+    let template = template();
+    let resources = &template["Resources"];
+    let namespace = &resources["Namespace"];
+    let workgroup = &resources["Workgroup"];
+    for (name, resource, kind) in [
+        ("Namespace", namespace, "AWS::RedshiftServerless::Namespace"),
+        ("Workgroup", workgroup, "AWS::RedshiftServerless::Workgroup"),
+    ] {
+        assert_eq!(resource["Type"], kind, "{name}");
+        assert_eq!(resource["Condition"], "CreateWarehouse", "{name}");
+    }
+    // Created only when no warehouse is named.
+    let condition = format!("{:?}", template["Conditions"]["CreateWarehouse"]);
+    assert!(
+        condition.contains("ClusterIdentifier") && condition.contains("WorkgroupArn"),
+        "{condition}"
+    );
+    let properties = &namespace["Properties"];
+    assert_eq!(properties["ManageAdminPassword"], Yaml::Bool(true));
+    assert!(properties["AdminUserPassword"].is_null());
+    let roles = format!("{:?}", properties["IamRoles"]);
+    assert!(
+        roles.contains("CopyRole.Arn") && roles.contains("CopyRoleArn"),
+        "{roles}"
+    );
+    let properties = &workgroup["Properties"];
+    assert_eq!(properties["PubliclyAccessible"], Yaml::Bool(false));
+    assert_eq!(written(&properties["NamespaceName"]), "!Ref Namespace");
+    assert_eq!(
+        written(&properties["BaseCapacity"]),
+        "!Ref WarehouseBaseCapacity"
+    );
+    // The smallest capacity every region offers, by default.
+    let capacity = &template["Parameters"]["WarehouseBaseCapacity"];
+    assert_eq!(capacity["Default"].as_u64(), Some(8));
+    // The functions reach the created workgroup, and only it.
+    let variable = format!(
+        "{:?}",
+        template["Globals"]["Function"]["Environment"]["Variables"]["REDSHIFT_WORKGROUP"]
+    );
+    assert!(
+        variable.contains("CreateWarehouse")
+            && variable.contains("Workgroup.Workgroup.WorkgroupArn"),
+        "{variable}"
+    );
+}
+
+#[test]
+fn every_run_that_does_not_succeed_alarms_the_failure_topic_which_alarms_can_decrypt() {
+    let template = template();
+    let resources = &template["Resources"];
+    let alarm = &resources["RunsNotSucceededAlarm"];
+    assert_eq!(alarm["Type"], "AWS::CloudWatch::Alarm");
+    let properties = &alarm["Properties"];
+    let actions: Vec<String> = properties["AlarmActions"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(written)
+        .collect();
+    assert_eq!(actions, ["!Ref FailureTopic"]);
+    let metrics = properties["Metrics"].as_sequence().unwrap();
+    let watched: BTreeSet<String> = metrics
+        .iter()
+        .filter_map(|metric| metric["MetricStat"]["Metric"]["MetricName"].as_str())
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(
+        watched,
+        BTreeSet::from(
+            [
+                "ExecutionsAborted",
+                "ExecutionsFailed",
+                "ExecutionsTimedOut"
+            ]
+            .map(String::from)
+        )
+    );
+    for metric in metrics {
+        if metric["MetricStat"].is_null() {
+            continue;
+        }
+        let dimensions = format!("{:?}", metric["MetricStat"]["Metric"]["Dimensions"]);
+        assert!(dimensions.contains("EtlStateMachine"), "{dimensions}");
+    }
+    let summed = metrics
+        .iter()
+        .find(|metric| metric["ReturnData"] == Yaml::Bool(true))
+        .expect("one metric is the alarm's");
+    let expression = summed["Expression"].as_str().unwrap();
+    for id in ["failed", "timedout", "aborted"] {
+        assert!(expression.contains(id), "{expression}");
+    }
+    assert_eq!(properties["Threshold"].as_u64(), Some(1));
+    assert_eq!(properties["TreatMissingData"], "notBreaching");
+    // CloudWatch cannot use the AWS managed SNS key: the topic's key must let it in.
+    let topic = &resources["FailureTopic"]["Properties"];
+    assert_eq!(written(&topic["KmsMasterKeyId"]), "!Ref NotificationKey");
+    let key_policy = format!(
+        "{:?}",
+        resources["NotificationKey"]["Properties"]["KeyPolicy"]
+    );
+    assert!(
+        key_policy.contains("cloudwatch.amazonaws.com"),
+        "{key_policy}"
+    );
+    // The e-mail subscription exists only when an address is given.
+    let email = &resources["FailureEmail"];
+    assert_eq!(email["Condition"], "SubscribeEmail");
+    assert_eq!(email["Properties"]["Protocol"], "email");
+}
