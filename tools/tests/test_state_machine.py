@@ -99,6 +99,27 @@ def test_the_analytics_queries_run_through_the_data_api_and_agree_with_the_count
     assert only.startswith("plays_by_hour: ") and table_of(only, "plays_by_hour") == by_hour
 
 
+def test_function_logs_are_json_with_the_request_and_statement_ids(sample, tmp_path):
+    # What Lambda sets when the template's LoggingConfig says LogFormat: JSON.
+    data, expected, _ = sample
+    logs = tmp_path / "logs"
+    json_logs = {"AWS_LAMBDA_LOG_FORMAT": "JSON", "AWS_LAMBDA_LOG_LEVEL": "INFO"}
+    with local.LocalPipeline(data, logs, function_env=json_logs) as pipeline:
+        assert_succeeded_with(pipeline.execute(SCHEDULED), expected)
+        statements = {s["Id"] for s in pipeline.statements()}
+    # cargo lambda watch's own lines are plain text; the functions' are JSON objects.
+    lines = [json.loads(line) for line in (logs / "functions.log").read_text().splitlines()
+             if line.startswith("{")]
+    in_calls = [line for line in lines if "span" in line]
+    assert len(in_calls) >= 10, len(in_calls)
+    for line in in_calls:
+        assert re.fullmatch(r"[0-9a-f-]{36}", line["span"]["requestId"]), line
+    about_statements = [line["fields"] for line in in_calls if "statement_id" in line["fields"]]
+    assert {fields["step"] for fields in about_statements} == set(local.FUNCTIONS)
+    assert {fields["statement_id"] for fields in about_statements} <= statements
+    assert len({line["span"]["requestId"] for line in in_calls}) >= len(local.FUNCTIONS)
+
+
 def test_full_data_set_gives_the_measured_counts(built, tmp_path):
     assert SHARED.is_dir(), f"the Sparkify data set is missing at {SHARED} (required, not optional)"
     with local.LocalPipeline(SHARED, tmp_path / "logs") as pipeline:
