@@ -28,6 +28,7 @@
 
 use crate::dialect::LocalRedshift;
 use aws_sdk_s3::Client as S3Client;
+use aws_sdk_s3::operation::get_object::GetObjectOutput;
 use bytes::{BufMut, Bytes, BytesMut};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::Value;
@@ -1017,13 +1018,7 @@ async fn fetch_object(s3: &S3Client, uri: &str) -> Result<Option<Vec<u8>>, Strin
             ));
         }
     };
-    let bytes: Bytes = object
-        .body
-        .collect()
-        .await
-        .map_err(|err| format!("ERROR: reading {uri} failed: {err}"))?
-        .into_bytes();
-    Ok(Some(bytes.to_vec()))
+    read_body(object, uri).await.map(Some)
 }
 
 async fn get_object(s3: &S3Client, uri: &str) -> Result<Vec<u8>, String> {
@@ -1040,6 +1035,10 @@ async fn get_object(s3: &S3Client, uri: &str) -> Result<Vec<u8>, String> {
                 sdk_error(&err)
             )
         })?;
+    read_body(object, uri).await
+}
+
+async fn read_body(object: GetObjectOutput, uri: &str) -> Result<Vec<u8>, String> {
     let bytes: Bytes = object
         .body
         .collect()

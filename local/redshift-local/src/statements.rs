@@ -313,7 +313,7 @@ pub async fn run(runner: Arc<Runner>, id: String) {
     }
     if !runner.min_statement_time.is_zero() {
         tokio::time::sleep(runner.min_statement_time).await;
-        if store.update(&id, |s| s.cancel_requested) {
+        if store.cancel_requested(&id) {
             return finish_aborted(store, &id);
         }
     }
@@ -434,7 +434,7 @@ async fn run_sqls(
                     // transaction just the same.
                     let _ = client.batch_execute("ROLLBACK").await;
                 }
-                let cancelled = store.update(id, |s| s.cancel_requested);
+                let cancelled = store.cancel_requested(id);
                 if cancelled || backend::is_cancellation(&error) {
                     return Ending::Aborted;
                 }
