@@ -1,5 +1,6 @@
-"""The README's two mermaid diagrams, generated from what they show: the star schema from
-sql/create/*.sql and the state machine from statemachine/etl.asl.json.
+"""The README's mermaid diagrams, generated from what they show: the star schema from
+sql/create/*.sql, the state machine from statemachine/etl.asl.json and the triggers' starter from
+statemachine/start.asl.json.
 
     python tools/diagrams.py          rewrites the diagrams in README.md
     python tools/diagrams.py --check  exits 1 if README.md's diagrams are out of date
@@ -19,6 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
 ASL = ROOT / "statemachine" / "etl.asl.json"
+STARTER = ROOT / "statemachine" / "start.asl.json"
 CREATE = ROOT / "sql" / "create"
 
 # The star schema: the fact table first, then its dimensions (staging and ledger tables are the
@@ -78,10 +80,11 @@ def _label(errors: list[str]) -> str:
     return "States.ALL" if errors == ["States.ALL"] else " / ".join(errors) if len(errors) <= 2 else "named errors"
 
 
-def state_machine() -> str:
-    """Every state of the ASL and every way out of it, as a mermaid flowchart: Next, Choice
-    branches (labelled with their condition), Catch (labelled with the errors) and the end."""
-    asl = json.loads(ASL.read_text())
+def state_machine(path: Path | None = None) -> str:
+    """Every state of the ASL at `path` (the ETL's by default) and every way out of it, as a
+    mermaid flowchart: Next, Choice branches (labelled with their condition), Catch (labelled
+    with the errors) and the end."""
+    asl = json.loads((path or ASL).read_text())
     states = asl["States"]
     shapes = {
         "Task": '["{}"]', "Pass": '(["{}"])', "Choice": '{{"{}"}}', "Wait": '[/"{}"/]',
@@ -114,6 +117,7 @@ def state_machine() -> str:
 DIAGRAMS = {
     "star schema": ("sql/create/", star_schema),
     "state machine": ("statemachine/etl.asl.json", state_machine),
+    "starter": ("statemachine/start.asl.json", lambda: state_machine(STARTER)),
 }
 
 

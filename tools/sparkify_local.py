@@ -24,6 +24,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -82,10 +83,10 @@ def generate_sample(out: Path, *extra: str) -> dict:
     return json.loads((out / "expected-counts.json").read_text())
 
 
-def render_definition(substitutions: dict[str, str]) -> str:
-    """statemachine/etl.asl.json with ${Name} replaced, as CloudFormation's
-    DefinitionSubstitutions does; an unknown name is an error, not a silent blank."""
-    text = (ROOT / "statemachine" / "etl.asl.json").read_text()
+def render_definition(substitutions: dict[str, str], file: str = "etl.asl.json") -> str:
+    """statemachine/`file` with ${Name} replaced, as CloudFormation's DefinitionSubstitutions
+    does; an unknown name is an error, not a silent blank."""
+    text = (ROOT / "statemachine" / file).read_text()
     names = set(re.findall(r"\$\{(\w+)\}", text))
     missing = names - substitutions.keys()
     if missing:
@@ -125,6 +126,18 @@ def _boto_casing_for_sdk_tasks(definition: str) -> str:
             for k, v in state.get("ResultSelector", {}).items()
         }
     return json.dumps(asl)
+
+
+# The detail-types of the events the deployed triggers deliver (template.yaml: Nightly, NewLogFile).
+TRIGGER_EVENTS = ("Scheduled Event", "Object Created")
+
+
+def new_event(event: dict) -> dict:
+    """`event` as EventBridge would deliver it now: a new id and the current time."""
+    stamped = json.loads(json.dumps(event))
+    stamped["id"] = str(uuid.uuid4())
+    stamped["time"] = f"{dt.datetime.now(dt.timezone.utc):%Y-%m-%dT%H:%M:%SZ}"
+    return stamped
 
 
 class LambdaInvokeAdapter:
@@ -214,6 +227,7 @@ class Execution:
     history: list[dict]
     notifications: list[dict] = field(default_factory=list)
     seconds: float = 0.0
+    input: dict | None = None
 
     def states_entered(self, kind: str) -> list[str]:
         return [
@@ -386,6 +400,14 @@ class LocalPipeline:
                                           self.task_timeout_seconds),
             roleArn=f"arn:aws:iam::{ACCOUNT}:role/sparkify-etl-local",
         )["stateMachineArn"]
+        # The triggers' way in, as deployed: EventBridge starts this one with the event.
+        self.starter_arn = self.sfn.create_state_machine(
+            name="sparkify-etl-start",
+            type="EXPRESS",
+            definition=render_definition({"EtlStateMachineArn": self.state_machine_arn},
+                                         "start.asl.json"),
+            roleArn=f"arn:aws:iam::{ACCOUNT}:role/sparkify-etl-local",
+        )["stateMachineArn"]
         self.redshift = boto3.client(
             "redshift-data", region_name=REGION, endpoint_url=self.data_api_url
         )
@@ -455,20 +477,38 @@ class LocalPipeline:
     # -- running -------------------------------------------------------------------------------
 
     def start(self, trigger: dict, *, name: str | None = None) -> str:
-        """Starts one execution with `trigger` as its input (what EventBridge would give); returns
-        its ARN at once."""
-        kind = {"Scheduled Event": "nightly", "Object Created": "new-file"}.get(
-            trigger.get("detail-type"), "manual"
-        )
-        name = name or f"{kind}-{dt.datetime.now(dt.timezone.utc):%Y%m%dT%H%M%S%f}"
+        """Starts one execution with `trigger` as its input; returns its ARN at once.
+
+        An EventBridge event (the nightly schedule, a new log file) goes the deployed way: it is
+        stamped as EventBridge stamps a new event (a fresh id, the time now) and delivered to the
+        starter (statemachine/start.asl.json), which starts and names the execution. Any other
+        input is a start by hand, named `name` or manual-<time>."""
+        if trigger.get("detail-type") in TRIGGER_EVENTS:
+            if name is not None:
+                raise RunError("the starter names the executions of triggers")
+            delivered = self.deliver(new_event(trigger))
+            if delivered.status != "SUCCEEDED" or "etl_execution" not in (delivered.output or {}):
+                raise RunError(f"the starter did not start a run: {delivered.status} "
+                               f"{delivered.error}: {delivered.cause or delivered.output}")
+            return delivered.output["etl_execution"]
+        name = name or f"manual-{dt.datetime.now(dt.timezone.utc):%Y%m%dT%H%M%S%f}"
         return self.sfn.start_execution(
             stateMachineArn=self.state_machine_arn, name=name, input=json.dumps(trigger)
         )["executionArn"]
 
+    def deliver(self, event: dict) -> Execution:
+        """Delivers `event` exactly as given to the starter, as an EventBridge rule target would
+        (a starter execution of a generated name), and returns the starter's execution once it
+        has ended: its output names the ETL execution it started (`etl_execution`)."""
+        arn = self.sfn.start_execution(
+            stateMachineArn=self.starter_arn, name=str(uuid.uuid4()), input=json.dumps(event)
+        )["executionArn"]
+        return self.wait(arn, timeout=60, notifications=False)
+
     def wait(self, arn: str, *, progress=None, timeout: float = 900,
-             started: float | None = None) -> Execution:
+             started: float | None = None, notifications: bool = True) -> Execution:
         """Waits for execution `arn` to end, calling `progress(event, started)` for each history
-        event."""
+        event; with `notifications`, takes the failure notices published so far."""
         started = time.monotonic() if started is None else started
         seen = 0
         while True:
@@ -494,8 +534,9 @@ class LocalPipeline:
             error=described.get("error"),
             cause=described.get("cause"),
             history=history,
-            notifications=self._notifications(),
+            notifications=self._notifications() if notifications else [],
             seconds=time.monotonic() - started,
+            input=json.loads(described["input"]) if described.get("input") else None,
         )
 
     def execute(self, trigger: dict, *, name: str | None = None, progress=None,
@@ -756,8 +797,12 @@ def main(argv: list[str] | None = None) -> int:
           "and the state machine engine (moto)", flush=True)
     try:
         with LocalPipeline(data, args.logs) as pipeline:
-            print(f"==> executing statemachine/etl.asl.json", flush=True)
+            how = (" (the event delivered to statemachine/start.asl.json, which starts and names "
+                   "it, as the deployed triggers do)" if trigger.get("detail-type") in TRIGGER_EVENTS
+                   else "")
+            print(f"==> executing statemachine/etl.asl.json{how}", flush=True)
             execution = pipeline.execute(trigger, progress=_progress(lambda s: print(s, flush=True)))
+            print(f"==> execution {execution.name}", flush=True)
             history = args.logs / f"{execution.name}.history.json"
             history.write_text(json.dumps(execution.history, default=str, indent=1))
             if execution.status != "SUCCEEDED":
@@ -774,7 +819,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  logs:            {args.logs}/ (redshift-local.log, functions.log, "
                   f"{history.name})")
             print("  the SQL:         sql/ (create, copy, facts, dimensions, verify, analytics)")
-            print("  the definition:  statemachine/etl.asl.json and statemachine/README.md")
+            print("  the definition:  statemachine/ (etl.asl.json; start.asl.json, the triggers' "
+                  "way in) and statemachine/README.md")
             print("  by hand:         README.md, 'Invoking the functions by hand'")
             print("  on AWS:          sam build && sam deploy --guided")
             return 0 if ok else 1

@@ -65,7 +65,7 @@ def test_ten_new_files_at_once_start_ten_executions_that_end_with_exact_totals(s
         # Ten files land within a second; each one's event starts an execution.
         for key in late:
             shutil.move(held / key, sample / key)
-        arns = [pipeline.start(object_created(key), name=f"new-file-{n}") for n, key in enumerate(late)]
+        arns = [pipeline.start(object_created(key)) for key in late]
         runs = [pipeline.wait(arn, timeout=1200) for arn in arns]
         for key, run in zip(late, runs):
             counts = succeeded(run)
@@ -95,22 +95,24 @@ def test_a_run_that_verifies_while_another_is_between_facts_and_dimensions_passe
         for key in (first, second):
             shutil.move(held / key, sample / key)
         checking, facts_in, release = threading.Event(), threading.Event(), threading.Event()
+        # Each run's name ends with its event's id.
+        checks_event, plays_event = (local.new_event(object_created(key)) for key in (second, first))
 
         def interleave(function: str, payload: dict) -> bool:
             execution = payload["execution"]
-            if function == "verify-counts" and execution.endswith(":new-file-checks"):
+            if function == "verify-counts" and execution.endswith(checks_event["id"]):
                 checking.set()
                 facts_in.wait(300)  # ... until the other's plays are in
-            if function == "load-dimensions" and execution.endswith(":new-file-plays"):
+            if function == "load-dimensions" and execution.endswith(plays_event["id"]):
                 facts_in.set()
                 release.wait(300)  # ... until the checks are done
             return False
 
         pipeline.before_calls(interleave)
         try:
-            checks = pipeline.start(object_created(second), name="new-file-checks")
+            checks = pipeline.deliver(checks_event).output["etl_execution"]
             assert checking.wait(300), "the first execution never reached verify-counts"
-            plays = pipeline.start(object_created(first), name="new-file-plays")
+            plays = pipeline.deliver(plays_event).output["etl_execution"]
             checked = pipeline.wait(checks)
         finally:
             facts_in.set()

@@ -23,9 +23,10 @@ def test_the_readme_diagrams_are_up_to_date():
     assert check.returncode == 0, check.stderr
 
 
-def test_the_state_machine_diagram_has_every_state_and_every_transition():
-    asl = json.loads(diagrams.ASL.read_text())
-    drawn = diagrams.state_machine()
+@pytest.mark.parametrize("path", [diagrams.ASL, diagrams.STARTER], ids=lambda p: p.name)
+def test_the_state_machine_diagrams_have_every_state_and_every_transition(path):
+    asl = json.loads(path.read_text())
+    drawn = diagrams.state_machine(path)
     edges = set(re.findall(r"^    (\w+) -\.?->(?:\|[^|]*\|)? (\w+)$", drawn, re.M))
     for name, state in asl["States"].items():
         assert re.search(rf"^    {name}\W", drawn, re.M), name

@@ -14,6 +14,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from pathlib import Path
@@ -137,6 +138,53 @@ def test_new_log_file_event_loads_just_that_file(sample, tmp_path):
     assert by_file[key]["staging_events"] == len((data / key).read_text().splitlines())
 
 
+def test_a_trigger_starts_one_run_named_after_its_event_however_often_it_is_delivered(
+        sample, tmp_path):
+    data, expected, _ = sample
+    with local.LocalPipeline(data, tmp_path / "logs") as pipeline:
+        def etl_runs() -> list[str]:
+            listed = pipeline.sfn.list_executions(stateMachineArn=pipeline.state_machine_arn)
+            return sorted(e["name"] for e in listed["executions"])
+
+        event = local.new_event(SCHEDULED)
+        # The run is held at its first function call, so the second delivery meets it running.
+        release = threading.Event()
+        pipeline.before_calls(lambda function, payload: not release.wait(60))
+        first = pipeline.deliver(event)
+        second = pipeline.deliver(event)
+        release.set()
+        pipeline.before_calls(None)
+        assert first.status == "SUCCEEDED", (first.error, first.cause)
+        arn = first.output["etl_execution"]
+        # Step Functions answers the same name and input of a running execution with it.
+        assert second.status == "SUCCEEDED" and second.output == {"etl_execution": arn}
+        run = pipeline.wait(arn)
+        assert_succeeded_with(run, expected)
+        assert run.name == f"nightly-{event['time'].replace(':', '')}-{event['id']}"
+        assert re.fullmatch(r"nightly-\d{4}-\d\d-\d\dT\d{6}Z-[0-9a-f-]{36}", run.name)
+
+        # Delivered again after the run ended: refused as existing, which is the starter's success.
+        late = pipeline.deliver(event)
+        assert late.status == "SUCCEEDED", (late.error, late.cause)
+        assert late.states_entered("Succeed") == ["AlreadyStarted"]
+        assert late.output["Error"] == "Sfn.ExecutionAlreadyExistsException"
+        assert arn in late.output["Cause"]
+        assert etl_runs() == [run.name]
+
+        # A new log file: its own kind, its own run; names fit Step Functions' 80 characters.
+        new_file = local.new_event(NEW_FILE)
+        started = pipeline.deliver(new_file)
+        file_run = pipeline.wait(started.output["etl_execution"])
+        assert file_run.status == "SUCCEEDED", (file_run.error, file_run.cause)
+        assert file_run.name == f"new-file-{new_file['time'].replace(':', '')}-{new_file['id']}"
+        assert max(len(name) for name in etl_runs()) <= 80
+
+        # Anything else is not a trigger: the starter fails by name and starts nothing.
+        stray = pipeline.deliver({**local.new_event(SCHEDULED), "detail-type": "Object Deleted"})
+        assert (stray.status, stray.error) == ("FAILED", "UnknownTrigger")
+        assert etl_runs() == sorted([run.name, file_run.name])
+
+
 def test_file_beyond_maxerror_fails_into_catch_and_leaves_tables_as_they_were(sample, tmp_path):
     data, expected, _ = sample
     with local.LocalPipeline(data, tmp_path / "logs") as pipeline:
@@ -163,7 +211,9 @@ def test_file_beyond_maxerror_fails_into_catch_and_leaves_tables_as_they_were(sa
     message = notification["message"]
     assert message["error"] == "StatementFailed"
     assert message["execution"] == failed.arn
-    assert message["trigger"] == SCHEDULED
+    # The trigger as the run got it: the schedule's event (with the id and time of its delivery).
+    assert message["trigger"] == failed.input
+    assert {**message["trigger"], "id": SCHEDULED["id"], "time": SCHEDULED["time"]} == SCHEDULED
     assert "stl_load_errors" in message["cause"]
     # The COPY batch rolled back whole: staging and the star schema are what the good run left.
     assert after == before

@@ -149,16 +149,110 @@ fn every_sql_statement_parses_as_redshift_sql() {
 
 #[test]
 fn every_asl_substitution_is_defined_in_the_template_and_back() {
-    let text = read("statemachine/etl.asl.json");
-    let used: BTreeSet<String> = text
-        .split("${")
-        .skip(1)
-        .map(|rest| rest.split('}').next().unwrap().to_owned())
-        .collect();
-    let defined = mapping_keys(
-        &template()["Resources"]["EtlStateMachine"]["Properties"]["DefinitionSubstitutions"],
+    let template = template();
+    for (file, machine) in [
+        ("statemachine/etl.asl.json", "EtlStateMachine"),
+        ("statemachine/start.asl.json", "StartStateMachine"),
+    ] {
+        let text = read(file);
+        let used: BTreeSet<String> = text
+            .split("${")
+            .skip(1)
+            .map(|rest| rest.split('}').next().unwrap().to_owned())
+            .collect();
+        let properties = &template["Resources"][machine]["Properties"];
+        assert_eq!(written(&properties["DefinitionUri"]), file);
+        assert_eq!(
+            used,
+            mapping_keys(&properties["DefinitionSubstitutions"]),
+            "{file}"
+        );
+    }
+}
+
+/// EventBridge cannot name the executions it starts: both triggers start the Express starter,
+/// which names the ETL execution after the trigger, the event's time and its id, and ends as
+/// AlreadyStarted (a success) when the event came before.
+#[test]
+fn the_triggers_start_the_etl_through_the_starter_under_a_name_of_the_event() {
+    let template = template();
+    let resources = &template["Resources"];
+    assert!(
+        resources["EtlStateMachine"]["Properties"]["Events"].is_null(),
+        "no trigger may start the ETL unnamed"
     );
-    assert_eq!(used, defined);
+    let starter = &resources["StartStateMachine"]["Properties"];
+    assert_eq!(starter["Type"], "EXPRESS");
+    let events = starter["Events"].as_mapping().expect("the triggers");
+    let kinds: BTreeSet<String> = events
+        .values()
+        .map(|event| event["Type"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        kinds,
+        BTreeSet::from(["EventBridgeRule", "Schedule"].map(String::from))
+    );
+    assert_eq!(
+        written(&starter["DefinitionSubstitutions"]["EtlStateMachineArn"]),
+        "!Ref EtlStateMachine"
+    );
+    // It may start the ETL and nothing else.
+    let policy = format!("{:?}", starter["Policies"]);
+    assert_eq!(policy.matches("states:").count(), 1, "{policy}");
+    assert!(policy.contains("states:StartExecution"), "{policy}");
+
+    let asl: Value =
+        serde_json::from_str(&read("statemachine/start.asl.json")).expect("the ASL is JSON");
+    let states = asl["States"].as_object().unwrap();
+    // One branch per trigger the functions know, named as the local runs name them.
+    let mut branches = BTreeSet::new();
+    for choice in states["Trigger"]["Choices"].as_array().unwrap() {
+        let detail_type = choice["StringEquals"].as_str().unwrap();
+        let kind = states[choice["Next"].as_str().unwrap()]["Parameters"]["kind"]
+            .as_str()
+            .unwrap();
+        let source = sparkify::testing::config().source;
+        let event = serde_json::json!({"detail-type": detail_type, "detail": {
+            "bucket": {"name": source.bucket.as_str()},
+            "object": {"key": format!("{}2018/11/x.json", source.log_prefix.as_str())}}});
+        Trigger::from_execution_input(&event, &source)
+            .unwrap_or_else(|err| panic!("{detail_type}: {err:?}"));
+        branches.insert((detail_type.to_owned(), kind.to_owned()));
+    }
+    assert_eq!(
+        branches,
+        BTreeSet::from([
+            ("Object Created".to_owned(), "new-file".to_owned()),
+            ("Scheduled Event".to_owned(), "nightly".to_owned()),
+        ])
+    );
+    let start = &states["StartEtl"];
+    assert_eq!(
+        start["Resource"],
+        "arn:aws:states:::aws-sdk:sfn:startExecution"
+    );
+    let name = start["Parameters"]["Name.$"].as_str().unwrap();
+    assert!(name.starts_with("States.Format('{}-"), "{name}");
+    for part in ["$.kind", "$.time", "$.event.id"] {
+        assert!(name.contains(part), "{name} lacks {part}");
+    }
+    assert_eq!(
+        start["Parameters"]["Input.$"],
+        "States.JsonToString($.event)"
+    );
+    // A refusal because the run exists is never retried and ends in success.
+    let retries = start["Retry"].as_array().unwrap();
+    assert_eq!(
+        retries[0]["ErrorEquals"],
+        serde_json::json!(["Sfn.ExecutionAlreadyExistsException"])
+    );
+    assert_eq!(retries[0]["MaxAttempts"], 0);
+    let catch = &start["Catch"][0];
+    assert_eq!(
+        catch["ErrorEquals"],
+        serde_json::json!(["Sfn.ExecutionAlreadyExistsException"])
+    );
+    assert_eq!(states[catch["Next"].as_str().unwrap()]["Type"], "Succeed");
 }
 
 #[test]
@@ -698,14 +792,17 @@ fn every_run_that_does_not_succeed_alarms_the_failure_topic_which_alarms_can_dec
             continue;
         }
         let dimensions = format!("{:?}", metric["MetricStat"]["Metric"]["Dimensions"]);
-        assert!(dimensions.contains("EtlStateMachine"), "{dimensions}");
+        assert!(
+            dimensions.contains("EtlStateMachine") || dimensions.contains("StartStateMachine"),
+            "{dimensions}"
+        );
     }
     let summed = metrics
         .iter()
         .find(|metric| metric["ReturnData"] == Yaml::Bool(true))
         .expect("one metric is the alarm's");
     let expression = summed["Expression"].as_str().unwrap();
-    for id in ["failed", "timedout", "aborted"] {
+    for id in ["failed", "timedout", "aborted", "unstarted"] {
         assert!(expression.contains(id), "{expression}");
     }
     assert_eq!(properties["Threshold"].as_u64(), Some(1));
