@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Invokes every function with each of its events/ files through `cargo lambda watch`, as a user
-# would, and checks the named error each must end in. The Data API endpoint is a closed loopback
-# port, so a well-formed event gets through input parsing and configuration and stops at the first
-# Data API call with DataApiUnavailable; a watch with no configuration answers ConfigError.
+# would, and checks the named error each must end in. The Data API and S3 endpoints are a closed
+# loopback port, so a well-formed event gets through input parsing and configuration and stops at
+# the first Data API call with DataApiUnavailable; a watch with no configuration answers ConfigError.
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source tools/functions-env.sh
@@ -20,7 +20,7 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-functions_env "$WORK/configured.env" "http://127.0.0.1:$CLOSED_PORT"
+functions_env "$WORK/configured.env" "http://127.0.0.1:$CLOSED_PORT" "http://127.0.0.1:$CLOSED_PORT"
 echo "AWS_MAX_ATTEMPTS=1" >> "$WORK/configured.env"
 grep -E '^AWS_' "$WORK/configured.env" > "$WORK/unconfigured.env"
 
@@ -57,6 +57,15 @@ for fn in create-tables copy-staging load-facts load-dimensions verify-counts; d
     expect "$PORT_CONFIGURED" "$fn" DataApiUnavailable --data-file "$event"
   done
 done
+# The teardown helper, its S3 and CloudFormation's response URL both on the closed port: it
+# cannot list the bucket (on Delete), answers, and cannot deliver the answer: S3Unavailable.
+for event in events/empty-manifests/*.json; do
+  local_event="$WORK/$(basename "$event")"
+  sed "s#https://cloudformation-custom-resource-response[^\"]*#http://127.0.0.1:$CLOSED_PORT/response#" \
+    "$event" > "$local_event"
+  expect "$PORT_CONFIGURED" empty-manifests S3Unavailable --data-file "$local_event"
+done
+expect "$PORT_CONFIGURED" empty-manifests InvalidInput --data-ascii '{"RequestType": "Delete"}'
 expect "$PORT_CONFIGURED" load-facts InvalidInput --data-ascii '{"statement_id": 5}'
 expect "$PORT_CONFIGURED" copy-staging InvalidInput --data-file events/create-tables/first-call.json
 expect "$PORT_UNCONFIGURED" verify-counts ConfigError --data-file events/verify-counts/first-call.json

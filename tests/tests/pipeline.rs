@@ -1,4 +1,4 @@
-//! The five functions' handlers, through the real `aws-sdk-redshiftdata` and `aws-sdk-s3` clients
+//! The five functions' handlers (and the stack's teardown helper), through the real `aws-sdk-redshiftdata` and `aws-sdk-s3` clients
 //! over HTTP, against the local Data API and S3 stand-ins on a real PostgreSQL: the whole
 //! pipeline, step by step, polling each statement as the state machine does.
 
@@ -8,6 +8,7 @@ use sparkify::{DataApi, Deps, EtlError, StepInput, StepOutput};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// The shared Sparkify data set, laid out as its bucket. Missing data fails the test.
@@ -24,7 +25,7 @@ fn shared_data() -> PathBuf {
 struct Pipeline {
     _postgres: ManagedPostgres,
     _local: Running,
-    _scratch: Scratch,
+    scratch: Scratch,
     deps: Deps,
     s3: aws_sdk_s3::Client,
 }
@@ -91,7 +92,7 @@ async fn pipeline(s3_root: PathBuf) -> Pipeline {
     Pipeline {
         _postgres: postgres,
         _local: local,
-        _scratch: scratch,
+        scratch,
         deps: Deps {
             config,
             data_api,
@@ -277,6 +278,123 @@ async fn the_full_sparkify_data_set_loads_with_the_measured_counts_and_every_che
     let mut unchanged = counts(&report);
     unchanged[0].1 = 0;
     assert_eq!(counts(&again), unchanged);
+}
+
+/// Every file under `dir`.
+fn files_under(dir: &std::path::Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap().map(Result::unwrap) {
+            if entry.file_type().unwrap().is_dir() {
+                pending.push(entry.path());
+            } else {
+                found.push(entry.path());
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
+/// The PUTs a response URL received: each one's content type and body.
+type Received = Arc<Mutex<Vec<(Option<String>, String)>>>;
+
+/// A stand-in for CloudFormation's presigned response URL: records each PUT and answers
+/// `/refuse` with 403 as S3 answers an expired signature.
+async fn response_url_server() -> (SocketAddr, Received) {
+    use axum::http::{HeaderMap, StatusCode};
+    let received = Received::default();
+    let record = |received: Received, answer: StatusCode| {
+        move |headers: HeaderMap, body: String| async move {
+            let content_type = headers
+                .get("content-type")
+                .map(|v| v.to_str().unwrap().to_owned());
+            received.lock().unwrap().push((content_type, body));
+            answer
+        }
+    };
+    let app = axum::Router::new()
+        .route(
+            "/response",
+            axum::routing::put(record(received.clone(), StatusCode::OK)),
+        )
+        .route(
+            "/refuse",
+            axum::routing::put(record(received.clone(), StatusCode::FORBIDDEN)),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (addr, received)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleting_the_stack_empties_the_manifest_bucket_the_runs_filled_and_answers_cloudformation()
+{
+    let pipeline = pipeline(fixtures()).await;
+    run_all(&pipeline, "mini-teardown", serde_json::json!({}))
+        .await
+        .unwrap();
+    let bucket = pipeline.deps.config.source.manifest_bucket.clone();
+    let manifests = pipeline.scratch.0.join(bucket.as_str());
+    let written = files_under(&manifests).len();
+    assert!(written > 0, "the run wrote its manifests");
+    let data_before = files_under(&fixtures());
+
+    let (addr, received) = response_url_server().await;
+    let request = |url: &str| {
+        serde_json::json!({
+            "RequestType": "Delete",
+            "ResponseURL": url,
+            "StackId": "arn:aws:cloudformation:us-west-2:123456789012:stack/sparkify-etl/1",
+            "RequestId": "r-1",
+            "ResourceType": "Custom::EmptyManifests",
+            "LogicalResourceId": "EmptyManifestsOnDelete",
+            "PhysicalResourceId": "EmptyManifestsOnDelete-empty-on-delete",
+            // A bucket in the request is not what gets emptied: the configured one is.
+            "ResourceProperties": {"ServiceToken": "arn", "Bucket": "udacity-dend"}
+        })
+    };
+    let url = format!("http://{addr}/response?X-Amz-Signature=0f1e");
+    let answered = empty_manifests::run(&pipeline.s3, Ok(&bucket), request(&url))
+        .await
+        .unwrap();
+    assert_eq!(answered.status, empty_manifests::Status::Success);
+    assert_eq!(
+        answered.reason,
+        format!("deleted {written} objects from {}", bucket.as_str())
+    );
+    assert_eq!(files_under(&manifests), Vec::<PathBuf>::new());
+    assert_eq!(files_under(&fixtures()), data_before);
+    {
+        let received = received.lock().unwrap();
+        let [(content_type, body)] = received.as_slice() else {
+            panic!("one answer: {received:?}")
+        };
+        assert_eq!(
+            *content_type, None,
+            "the URL is signed without a content type"
+        );
+        let body: empty_manifests::Response = serde_json::from_str(body).unwrap();
+        assert_eq!(body, answered);
+    }
+
+    // Delivered again (Lambda retries an asynchronous invocation): nothing left, still success.
+    let again = empty_manifests::run(&pipeline.s3, Ok(&bucket), request(&url))
+        .await
+        .unwrap();
+    assert_eq!(
+        again.reason,
+        format!("deleted 0 objects from {}", bucket.as_str())
+    );
+
+    // An answer S3 refuses is the function's error, so Lambda tries the invocation again.
+    let refused = format!("http://{addr}/refuse");
+    let err = empty_manifests::run(&pipeline.s3, Ok(&bucket), request(&refused))
+        .await
+        .unwrap_err();
+    assert_eq!(err.name(), "S3Rejected", "{err}");
 }
 
 /// This package's folder, read when the test runs (cargo sets it for every test process): a test

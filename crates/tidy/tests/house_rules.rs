@@ -476,6 +476,66 @@ fn every_function_folder_is_a_template_function_built_by_cargo_lambda_and_back()
     }
 }
 
+/// `sam delete` removes everything: CloudFormation deletes only empty buckets, so every bucket
+/// the stack creates is emptied first by the teardown custom resource, whose function may list and
+/// delete that bucket's objects and nothing else.
+#[test]
+fn every_bucket_the_stack_creates_is_emptied_before_it_is_deleted() {
+    let template = template();
+    let resources = template["Resources"].as_mapping().unwrap();
+    let buckets: Vec<String> = resources
+        .iter()
+        .filter(|(_, r)| r["Type"] == "AWS::S3::Bucket")
+        .map(|(name, _)| name.as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(buckets, ["ManifestBucket"]);
+    let bucket = &template["Resources"]["ManifestBucket"];
+    assert!(
+        bucket["DeletionPolicy"].is_null(),
+        "the bucket is deleted with the stack"
+    );
+    // Deleting the current objects is all it takes only while versioning is off.
+    assert!(bucket["Properties"]["VersioningConfiguration"].is_null());
+
+    let teardown = &template["Resources"]["EmptyManifestsOnDelete"];
+    assert_eq!(teardown["Type"], "Custom::EmptyManifests");
+    let properties = &teardown["Properties"];
+    assert_eq!(
+        written(&properties["ServiceToken"]),
+        "!GetAtt EmptyManifestsFunction.Arn"
+    );
+    // Referring to the bucket makes CloudFormation delete this resource (and so run its Delete)
+    // before the bucket.
+    assert_eq!(written(&properties["Bucket"]), "!Ref ManifestBucket");
+
+    let function = &template["Resources"]["EmptyManifestsFunction"]["Properties"];
+    assert_eq!(function["CodeUri"], "functions/empty-manifests");
+    let policies = function["Policies"].as_sequence().unwrap();
+    assert_eq!(policies.len(), 1, "no warehouse access: {policies:?}");
+    let mut granted = Vec::new();
+    for statement in policies[0]["Statement"].as_sequence().unwrap() {
+        assert_eq!(statement["Effect"], "Allow");
+        granted.push((
+            statement["Action"].as_str().unwrap().to_owned(),
+            written(&statement["Resource"]),
+        ));
+    }
+    granted.sort();
+    assert_eq!(
+        granted,
+        [
+            (
+                "s3:DeleteObject".to_owned(),
+                "!Sub ${ManifestBucket.Arn}/*".to_owned()
+            ),
+            (
+                "s3:ListBucket".to_owned(),
+                "!GetAtt ManifestBucket.Arn".to_owned()
+            ),
+        ]
+    );
+}
+
 #[test]
 fn no_iam_statement_grants_a_wildcard_action() {
     fn walk(value: &Yaml, path: &str) {
@@ -645,6 +705,7 @@ fn every_event_file_parses_into_its_functions_input() {
     let known = [
         "copy-staging",
         "create-tables",
+        "empty-manifests",
         "load-dimensions",
         "load-facts",
         "triggers",
@@ -657,6 +718,12 @@ fn every_event_file_parses_into_its_functions_input() {
     parse_events::<load_facts::Input>("load-facts");
     parse_events::<load_dimensions::Input>("load-dimensions");
     parse_events::<verify_counts::Input>("verify-counts");
+    let teardown = parse_events::<empty_manifests::Request>("empty-manifests");
+    assert!(
+        teardown
+            .iter()
+            .any(|(_, r)| r.request_type == empty_manifests::RequestType::Delete)
+    );
     for (name, input) in parse_events::<copy_staging::Input>("copy-staging") {
         Trigger::from_execution_input(&input.trigger, &source)
             .unwrap_or_else(|err| panic!("{name}: {err}"));

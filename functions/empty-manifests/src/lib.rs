@@ -1,0 +1,429 @@
+//! The `empty-manifests` Lambda: the CloudFormation custom resource that empties the manifest
+//! bucket when the stack is deleted. CloudFormation deletes only empty buckets, and copy-staging
+//! leaves manifests behind (they expire after a week), so without it `sam delete` would stop at
+//! the bucket.
+//!
+//! - `Delete`: every object of the manifest bucket is deleted (ListObjectsV2 pages, one
+//!   DeleteObjects per page); a bucket that is already gone is fine.
+//! - `Create` and `Update`: nothing to do.
+//!
+//! The bucket is the one the configuration names (`MANIFEST_BUCKET`), never one from the
+//! request, so this function cannot be turned on another bucket. CloudFormation is always
+//! answered (the PUT to the request's presigned `ResponseURL`), with `FAILED` and the error's
+//! name when the bucket could not be emptied or the configuration is wrong: a stack deletion then
+//! stops with that reason instead of waiting an hour for an answer.
+
+use aws_sdk_s3::Client;
+use aws_sdk_s3::types::{Delete, ObjectIdentifier};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use hyper_util::client::legacy::Client as HttpClient;
+use hyper_util::rt::TokioExecutor;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sparkify::EtlError;
+use sparkify::sql::BucketName;
+
+/// What CloudFormation sends a custom resource (the fields this function reads).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Request {
+    pub request_type: RequestType,
+    #[serde(rename = "ResponseURL")]
+    pub response_url: String,
+    pub stack_id: String,
+    pub request_id: String,
+    pub logical_resource_id: String,
+    /// Absent on Create.
+    #[serde(default)]
+    pub physical_resource_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub enum RequestType {
+    Create,
+    Update,
+    Delete,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Status {
+    Success,
+    Failed,
+}
+
+/// The answer CloudFormation reads from the response URL.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Response {
+    pub status: Status,
+    pub reason: String,
+    pub physical_resource_id: String,
+    pub stack_id: String,
+    pub request_id: String,
+    pub logical_resource_id: String,
+}
+
+/// CloudFormation takes at most 4 KiB of response; the reason is cut well below that.
+const MAX_REASON: usize = 1000;
+
+/// One invocation: the request parsed, the bucket emptied if the stack is being deleted, and
+/// CloudFormation answered. An event without a response URL cannot be answered and is
+/// `InvalidInput`; a PUT that fails is `S3Unavailable` or `S3Rejected` (the URL is S3's), so
+/// Lambda's retry of the asynchronous invocation tries again (emptying twice is harmless).
+pub async fn run(
+    s3: &Client,
+    bucket: Result<&BucketName, &EtlError>,
+    payload: Value,
+) -> Result<Response, EtlError> {
+    let request: Request = sparkify::lambda::parse_input(payload)?;
+    let response = answer(s3, bucket, &request).await;
+    tracing::info!(
+        request_type = ?request.request_type,
+        status = ?response.status,
+        reason = %response.reason,
+        "answering CloudFormation"
+    );
+    respond(&request.response_url, &response).await?;
+    Ok(response)
+}
+
+/// What to tell CloudFormation about `request`.
+pub async fn answer(
+    s3: &Client,
+    bucket: Result<&BucketName, &EtlError>,
+    request: &Request,
+) -> Response {
+    let outcome = match (request.request_type, bucket) {
+        (_, Err(err)) => Err(err.clone()),
+        (RequestType::Delete, Ok(bucket)) => empty(s3, bucket)
+            .await
+            .map(|deleted| format!("deleted {deleted} objects from {}", bucket.as_str())),
+        (_, Ok(bucket)) => Ok(format!(
+            "{} is emptied when the stack is deleted",
+            bucket.as_str()
+        )),
+    };
+    let (status, reason) = match outcome {
+        Ok(done) => (Status::Success, done),
+        Err(err) => {
+            let mut reason = format!("{}: {err}", err.name());
+            if reason.len() > MAX_REASON {
+                let cut = (0..=MAX_REASON)
+                    .rev()
+                    .find(|&i| reason.is_char_boundary(i))
+                    .unwrap_or(0);
+                reason.truncate(cut);
+            }
+            (Status::Failed, reason)
+        }
+    };
+    Response {
+        status,
+        reason,
+        // Kept as CloudFormation gave it: a new id on Update would make it delete the "old" one.
+        physical_resource_id: request
+            .physical_resource_id
+            .clone()
+            .unwrap_or_else(|| format!("{}-empty-on-delete", request.logical_resource_id)),
+        stack_id: request.stack_id.clone(),
+        request_id: request.request_id.clone(),
+        logical_resource_id: request.logical_resource_id.clone(),
+    }
+}
+
+/// Deletes every object of `bucket`; returns how many. A bucket that does not exist is empty.
+pub async fn empty(s3: &Client, bucket: &BucketName) -> Result<usize, EtlError> {
+    let mut deleted = 0;
+    let mut token: Option<String> = None;
+    loop {
+        let page = match s3
+            .list_objects_v2()
+            .bucket(bucket.as_str())
+            .set_continuation_token(token.take())
+            .send()
+            .await
+        {
+            Ok(page) => page,
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_no_such_bucket()) =>
+            {
+                return Ok(deleted);
+            }
+            Err(err) => return Err(EtlError::from_s3("ListObjectsV2", err)),
+        };
+        let keys = page
+            .contents()
+            .iter()
+            .filter_map(|object| object.key())
+            .map(|key| ObjectIdentifier::builder().key(key).build())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|err| EtlError::S3Rejected(err.to_string()))?;
+        if !keys.is_empty() {
+            let count = keys.len();
+            let batch = Delete::builder()
+                .set_objects(Some(keys))
+                .quiet(true)
+                .build()
+                .map_err(|err| EtlError::S3Rejected(err.to_string()))?;
+            let answer = s3
+                .delete_objects()
+                .bucket(bucket.as_str())
+                .delete(batch)
+                .send()
+                .await
+                .map_err(|err| EtlError::from_s3("DeleteObjects", err))?;
+            if let Some(refused) = answer.errors().first() {
+                return Err(EtlError::S3Rejected(format!(
+                    "DeleteObjects refused {} of {count} objects of {}, the first {:?}: {} {}",
+                    answer.errors().len(),
+                    bucket.as_str(),
+                    refused.key().unwrap_or_default(),
+                    refused.code().unwrap_or_default(),
+                    refused.message().unwrap_or_default(),
+                )));
+            }
+            deleted += count;
+            tracing::info!(
+                deleted,
+                bucket = bucket.as_str(),
+                "deleted a page of objects"
+            );
+        }
+        match page.next_continuation_token() {
+            Some(next) if page.is_truncated() == Some(true) => token = Some(next.to_owned()),
+            _ => return Ok(deleted),
+        }
+    }
+}
+
+/// PUTs `response` to CloudFormation's presigned URL, as its cfn-response helper does (a JSON
+/// body, no content type: the URL was signed without one).
+pub async fn respond(url: &str, response: &Response) -> Result<(), EtlError> {
+    let body = serde_json::to_vec(response).expect("a response serialises");
+    let https = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_provider_and_native_roots(rustls::crypto::aws_lc_rs::default_provider())
+        .map_err(|err| EtlError::S3Unavailable(format!("no TLS roots for the response: {err}")))?
+        .https_or_http()
+        .enable_http1()
+        .build();
+    let client: HttpClient<_, Full<Bytes>> = HttpClient::builder(TokioExecutor::new()).build(https);
+    let request = hyper::Request::put(url)
+        .header(hyper::header::CONTENT_LENGTH, body.len())
+        .body(Full::new(Bytes::from(body)))
+        .map_err(|err| EtlError::InvalidInput(format!("ResponseURL {url:?}: {err}")))?;
+    let answer = client
+        .request(request)
+        .await
+        .map_err(|err| EtlError::S3Unavailable(format!("PUT to the response URL: {err}")))?;
+    let status = answer.status();
+    if status.is_success() {
+        return Ok(());
+    }
+    let text = answer
+        .into_body()
+        .collect()
+        .await
+        .map(|body| String::from_utf8_lossy(&body.to_bytes()).into_owned())
+        .unwrap_or_default();
+    let message = format!("PUT to the response URL answered {status}: {text}");
+    Err(if status.is_server_error() {
+        EtlError::S3Unavailable(message)
+    } else {
+        EtlError::S3Rejected(message)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_s3::operation::delete_objects::DeleteObjectsOutput;
+    use aws_sdk_s3::operation::list_objects_v2::{ListObjectsV2Error, ListObjectsV2Output};
+    use aws_sdk_s3::types::error::NoSuchBucket;
+    use aws_sdk_s3::types::{Error as S3Error, Object};
+    use aws_smithy_mocks::{RuleMode, mock, mock_client};
+    use std::sync::{Arc, Mutex};
+
+    fn bucket() -> BucketName {
+        BucketName::parse("sparkify-work").unwrap()
+    }
+
+    fn request(request_type: &str) -> Request {
+        serde_json::from_value(serde_json::json!({
+            "RequestType": request_type,
+            "ServiceToken": "arn:aws:lambda:us-west-2:123456789012:function:empty-manifests",
+            "ResponseURL": "https://cloudformation-custom-resource-response-uswest2.s3.amazonaws.com/x",
+            "StackId": "arn:aws:cloudformation:us-west-2:123456789012:stack/sparkify-etl/1",
+            "RequestId": "5d478078-13e9-baf0-464a-7ef285ecc786",
+            "ResourceType": "Custom::EmptyManifests",
+            "LogicalResourceId": "EmptyManifestsOnDelete",
+            "PhysicalResourceId": if request_type == "Create" { None } else { Some("EmptyManifestsOnDelete-empty-on-delete") },
+            "ResourceProperties": {"ServiceToken": "arn", "Bucket": "another-bucket"}
+        }))
+        .unwrap()
+    }
+
+    fn object(key: &str) -> Object {
+        Object::builder().key(key).build()
+    }
+
+    #[tokio::test]
+    async fn delete_empties_every_page_of_the_configured_bucket_only() {
+        let first = mock!(Client::list_objects_v2)
+            .match_requests(|req| {
+                req.bucket() == Some("sparkify-work") && req.continuation_token().is_none()
+            })
+            .then_output(|| {
+                ListObjectsV2Output::builder()
+                    .contents(object("manifests/run-1/logs.manifest"))
+                    .contents(object("manifests/run-1/songs.manifest"))
+                    .is_truncated(true)
+                    .next_continuation_token("page-2")
+                    .build()
+            });
+        let second = mock!(Client::list_objects_v2)
+            .match_requests(|req| {
+                req.bucket() == Some("sparkify-work") && req.continuation_token() == Some("page-2")
+            })
+            .then_output(|| {
+                ListObjectsV2Output::builder()
+                    .contents(object("manifests/run-2/logs.manifest"))
+                    .is_truncated(false)
+                    .build()
+            });
+        let deleted = Arc::new(Mutex::new(Vec::new()));
+        let seen = deleted.clone();
+        let delete = mock!(Client::delete_objects)
+            .match_requests(move |req| {
+                assert_eq!(req.bucket(), Some("sparkify-work"));
+                let keys = req
+                    .delete()
+                    .unwrap()
+                    .objects()
+                    .iter()
+                    .map(|o| o.key().to_owned());
+                seen.lock().unwrap().extend(keys);
+                true
+            })
+            .then_output(|| DeleteObjectsOutput::builder().build());
+        let s3 = mock_client!(aws_sdk_s3, RuleMode::MatchAny, [&first, &second, &delete]);
+        let answer = answer(&s3, Ok(&bucket()), &request("Delete")).await;
+        assert_eq!(answer.status, Status::Success, "{}", answer.reason);
+        assert_eq!(answer.reason, "deleted 3 objects from sparkify-work");
+        assert_eq!(
+            *deleted.lock().unwrap(),
+            [
+                "manifests/run-1/logs.manifest",
+                "manifests/run-1/songs.manifest",
+                "manifests/run-2/logs.manifest"
+            ]
+        );
+        assert_eq!(delete.num_calls(), 2);
+        // CloudFormation's own ids are echoed; the physical id is the one it gave.
+        assert_eq!(
+            answer.physical_resource_id,
+            "EmptyManifestsOnDelete-empty-on-delete"
+        );
+        assert_eq!(answer.logical_resource_id, "EmptyManifestsOnDelete");
+        assert_eq!(answer.request_id, "5d478078-13e9-baf0-464a-7ef285ecc786");
+        assert!(answer.stack_id.ends_with("stack/sparkify-etl/1"));
+    }
+
+    #[tokio::test]
+    async fn a_bucket_already_gone_is_empty() {
+        let gone = mock!(Client::list_objects_v2)
+            .then_error(|| ListObjectsV2Error::NoSuchBucket(NoSuchBucket::builder().build()));
+        let s3 = mock_client!(aws_sdk_s3, [&gone]);
+        let answer = answer(&s3, Ok(&bucket()), &request("Delete")).await;
+        assert_eq!(answer.status, Status::Success, "{}", answer.reason);
+        assert_eq!(answer.reason, "deleted 0 objects from sparkify-work");
+    }
+
+    #[tokio::test]
+    async fn objects_s3_will_not_delete_fail_the_deletion_by_name() {
+        let listed = mock!(Client::list_objects_v2).then_output(|| {
+            ListObjectsV2Output::builder()
+                .contents(object("manifests/run-1/logs.manifest"))
+                .build()
+        });
+        let refused = mock!(Client::delete_objects).then_output(|| {
+            DeleteObjectsOutput::builder()
+                .errors(
+                    S3Error::builder()
+                        .key("manifests/run-1/logs.manifest")
+                        .code("AccessDenied")
+                        .message("Access Denied")
+                        .build(),
+                )
+                .build()
+        });
+        let s3 = mock_client!(aws_sdk_s3, RuleMode::MatchAny, [&listed, &refused]);
+        let answer = answer(&s3, Ok(&bucket()), &request("Delete")).await;
+        assert_eq!(answer.status, Status::Failed);
+        assert!(
+            answer.reason.starts_with("S3Rejected: "),
+            "{}",
+            answer.reason
+        );
+        assert!(answer.reason.contains("AccessDenied"), "{}", answer.reason);
+    }
+
+    #[tokio::test]
+    async fn create_and_update_touch_nothing() {
+        let s3 = mock_client!(aws_sdk_s3, []);
+        for kind in ["Create", "Update"] {
+            let answer = answer(&s3, Ok(&bucket()), &request(kind)).await;
+            assert_eq!(answer.status, Status::Success, "{kind}");
+            assert_eq!(
+                answer.physical_resource_id, "EmptyManifestsOnDelete-empty-on-delete",
+                "{kind}: the id Create gives is the one later requests carry"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_configuration_error_is_answered_as_a_failure_by_name() {
+        let s3 = mock_client!(aws_sdk_s3, []);
+        let err = EtlError::Config("MANIFEST_BUCKET is not set".into());
+        let answer = answer(&s3, Err(&err), &request("Delete")).await;
+        assert_eq!(answer.status, Status::Failed);
+        assert_eq!(
+            answer.reason,
+            "ConfigError: configuration error: MANIFEST_BUCKET is not set"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_event_without_a_response_url_cannot_be_answered_and_is_invalid_input() {
+        let s3 = mock_client!(aws_sdk_s3, []);
+        let err = run(
+            &s3,
+            Ok(&bucket()),
+            serde_json::json!({"RequestType": "Delete"}),
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(err.name(), "InvalidInput");
+    }
+
+    #[test]
+    fn the_response_has_cloudformations_field_names() {
+        let response = Response {
+            status: Status::Failed,
+            reason: "S3Rejected: no".into(),
+            physical_resource_id: "p".into(),
+            stack_id: "s".into(),
+            request_id: "r".into(),
+            logical_resource_id: "l".into(),
+        };
+        assert_eq!(
+            serde_json::to_value(&response).unwrap(),
+            serde_json::json!({"Status": "FAILED", "Reason": "S3Rejected: no",
+                "PhysicalResourceId": "p", "StackId": "s", "RequestId": "r",
+                "LogicalResourceId": "l"})
+        );
+    }
+}
