@@ -107,6 +107,36 @@ pub const DEFAULT_MAX_LOAD_ERRORS: u32 = 10;
 pub const DEFAULT_STATEMENT_WAIT_SECONDS: u64 = 5;
 pub const MAX_STATEMENT_WAIT_SECONDS: u64 = 20;
 
+/// Variables read through a lookup (the process environment, or a test's map). Empty values count
+/// as unset, as CloudFormation passes empty parameters through as empty strings.
+struct Lookup<L>(L);
+
+impl<L: Fn(&str) -> Option<String>> Lookup<L> {
+    fn get(&self, name: &str) -> Option<String> {
+        (self.0)(name).filter(|value| !value.trim().is_empty())
+    }
+
+    fn require(&self, name: &str) -> Result<String, EtlError> {
+        self.get(name)
+            .ok_or_else(|| EtlError::Config(format!("{name} is not set")))
+    }
+
+    /// A required variable, parsed; a value the parser refuses is a `ConfigError` naming it.
+    fn parse<T>(
+        &self,
+        name: &'static str,
+        parse: impl FnOnce(&str) -> Result<T, String>,
+    ) -> Result<T, EtlError> {
+        parse(&self.require(name)?).map_err(|why| EtlError::Config(format!("{name}: {why}")))
+    }
+}
+
+/// The manifest bucket alone (`MANIFEST_BUCKET`), for the stack's teardown function, which needs
+/// nothing else; [`Config::from_lookup`] reads it the same way.
+pub fn manifest_bucket_from_env() -> Result<BucketName, EtlError> {
+    Lookup(|name: &str| std::env::var(name).ok()).parse(vars::MANIFEST_BUCKET, BucketName::parse)
+}
+
 impl Warehouse {
     /// Reads the warehouse part of the process environment.
     pub fn from_env() -> Result<Self, EtlError> {
@@ -116,9 +146,8 @@ impl Warehouse {
     /// The warehouse part of the configuration alone, for a tool that only runs SQL (the
     /// analytics command); [`Config::from_lookup`] reads it the same way.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, EtlError> {
-        let get = |name: &str| lookup(name).filter(|value| !value.trim().is_empty());
-        let require =
-            |name: &str| get(name).ok_or_else(|| EtlError::Config(format!("{name} is not set")));
+        let env = Lookup(lookup);
+        let get = |name: &str| env.get(name);
 
         let target = match (get(vars::CLUSTER_ID), get(vars::WORKGROUP)) {
             (Some(identifier), None) => {
@@ -177,7 +206,7 @@ impl Warehouse {
 
         Ok(Warehouse {
             target,
-            database: require(vars::DATABASE)?,
+            database: env.require(vars::DATABASE)?,
             statement_wait: Duration::from_secs(statement_wait),
         })
     }
@@ -193,13 +222,9 @@ impl Config {
     /// empty parameters through as empty strings.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, EtlError> {
         let warehouse = Warehouse::from_lookup(&lookup)?;
-        let get = |name: &str| lookup(name).filter(|value| !value.trim().is_empty());
-        let require =
-            |name: &str| get(name).ok_or_else(|| EtlError::Config(format!("{name} is not set")));
-        let config_err =
-            |name: &'static str| move |why: String| EtlError::Config(format!("{name}: {why}"));
+        let env = Lookup(lookup);
 
-        let max_load_errors = match get(vars::MAX_LOAD_ERRORS) {
+        let max_load_errors = match env.get(vars::MAX_LOAD_ERRORS) {
             None => DEFAULT_MAX_LOAD_ERRORS,
             Some(text) => text.trim().parse().map_err(|_| {
                 EtlError::Config(format!(
@@ -212,20 +237,13 @@ impl Config {
         Ok(Config {
             warehouse,
             source: DataSource {
-                bucket: BucketName::parse(&require(vars::DATA_BUCKET)?)
-                    .map_err(config_err(vars::DATA_BUCKET))?,
-                log_prefix: S3Key::parse(&require(vars::LOG_PREFIX)?)
-                    .map_err(config_err(vars::LOG_PREFIX))?,
-                song_prefix: S3Key::parse(&require(vars::SONG_PREFIX)?)
-                    .map_err(config_err(vars::SONG_PREFIX))?,
-                jsonpaths_key: S3Key::parse(&require(vars::JSONPATHS_KEY)?)
-                    .map_err(config_err(vars::JSONPATHS_KEY))?,
-                manifest_bucket: BucketName::parse(&require(vars::MANIFEST_BUCKET)?)
-                    .map_err(config_err(vars::MANIFEST_BUCKET))?,
-                copy_role_arn: IamRoleArn::parse(&require(vars::COPY_ROLE_ARN)?)
-                    .map_err(config_err(vars::COPY_ROLE_ARN))?,
-                region: Region::parse(&require(vars::DATA_REGION)?)
-                    .map_err(config_err(vars::DATA_REGION))?,
+                bucket: env.parse(vars::DATA_BUCKET, BucketName::parse)?,
+                log_prefix: env.parse(vars::LOG_PREFIX, S3Key::parse)?,
+                song_prefix: env.parse(vars::SONG_PREFIX, S3Key::parse)?,
+                jsonpaths_key: env.parse(vars::JSONPATHS_KEY, S3Key::parse)?,
+                manifest_bucket: env.parse(vars::MANIFEST_BUCKET, BucketName::parse)?,
+                copy_role_arn: env.parse(vars::COPY_ROLE_ARN, IamRoleArn::parse)?,
+                region: env.parse(vars::DATA_REGION, Region::parse)?,
                 max_load_errors,
             },
         })

@@ -2,18 +2,12 @@
 
 use lambda_runtime::{LambdaEvent, service_fn};
 use serde_json::Value;
-use sparkify::EtlError;
-use sparkify::config::vars;
-use sparkify::sql::BucketName;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     lambda_runtime::tracing::init_default_subscriber();
     // A configuration error is reported to CloudFormation on every request, not a crash at init.
-    let bucket = std::env::var(vars::MANIFEST_BUCKET)
-        .map_err(|_| format!("{} is not set", vars::MANIFEST_BUCKET))
-        .and_then(|name| BucketName::parse(&name))
-        .map_err(EtlError::Config);
+    let bucket = sparkify::config::manifest_bucket_from_env();
     let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     // An endpoint of its own (a local S3) is addressed path-style.
     let custom_endpoint = std::env::var_os("AWS_ENDPOINT_URL_S3").is_some();
