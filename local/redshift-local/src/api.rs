@@ -1,9 +1,11 @@
 //! The Data API's wire protocol as `aws-sdk-redshiftdata`, boto3 and the AWS CLI speak it:
 //! `POST /` with `X-Amz-Target: RedshiftData.<Operation>` and an `application/x-amz-json-1.1`
 //! body; errors as `{"__type": ..., "message": ...}` with AWS's status codes. Request signatures
-//! are accepted without checking.
+//! are accepted without checking; their access key ID names the caller ([`crate::identity`]).
 
+use crate::identity::{self, SignInError};
 use crate::statements::{self, CancelOutcome, Runner, Statement, Status, Submission, Target};
+use crate::transactions::Isolation;
 use axum::body::Bytes;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -16,10 +18,30 @@ use std::sync::Arc;
 /// The most SQL statements one BatchExecuteStatement takes, as in AWS.
 pub const MAX_BATCH_SQLS: usize = 40;
 
+/// "The maximum query statement size is 100 KB." The documentation does not say whether a
+/// batch's limit is per SQL or for all of them; both are held to it here (the strict reading).
+pub const MAX_SQL_BYTES: usize = 100 * 1024;
+
+/// "The maximum number of active queries (STARTED and SUBMITTED queries) per Amazon Redshift
+/// cluster is 200."
+pub const MAX_ACTIVE_STATEMENTS: usize = 200;
+
 pub struct Api {
     pub runner: Arc<Runner>,
     /// Rows per GetStatementResult page.
     pub page_rows: usize,
+    /// The database user each known Secrets Manager secret signs in as, by ARN.
+    pub secrets: HashMap<String, String>,
+    /// One isolation level for every target, instead of each target's default.
+    pub isolation: Option<Isolation>,
+    /// Statements that may be active at once ([`MAX_ACTIVE_STATEMENTS`]).
+    pub max_active: usize,
+}
+
+/// Who sent a request: its access key ID, if it was signed.
+#[derive(Debug, Clone, Default)]
+struct Caller {
+    access_key: Option<String>,
 }
 
 /// An error answer: the exception name, its HTTP status and the message.
@@ -47,11 +69,33 @@ impl ApiError {
         }
     }
 
+    fn active_statements_exceeded() -> Self {
+        Self {
+            kind: "ActiveStatementsExceededException",
+            status: StatusCode::BAD_REQUEST,
+            message: "The number of active statements exceeds the limit.".to_owned(),
+        }
+    }
+
     fn throttled(operation: &str) -> Self {
         Self {
             kind: "ThrottlingException",
             status: StatusCode::BAD_REQUEST,
             message: format!("Rate exceeded for {operation}"),
+        }
+    }
+
+    /// The Data API's server-side fault of ExecuteStatement or BatchExecuteStatement.
+    fn server_fault(operation: &str) -> Self {
+        Self {
+            kind: if operation == "ExecuteStatement" {
+                "ExecuteStatementException"
+            } else {
+                "BatchExecuteStatementException"
+            },
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            message: "An SQL statement encountered an environmental error while running."
+                .to_owned(),
         }
     }
 
@@ -89,7 +133,14 @@ impl Api {
             .get("x-amz-target")
             .and_then(|v| v.to_str().ok())
             .unwrap_or("");
-        match self.dispatch(target, body).await {
+        let caller = Caller {
+            access_key: headers
+                .get(header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .and_then(identity::access_key_id)
+                .map(str::to_owned),
+        };
+        match self.dispatch(target, body, &caller).await {
             Ok(value) => (
                 StatusCode::OK,
                 [(header::CONTENT_TYPE, "application/x-amz-json-1.1")],
@@ -100,7 +151,12 @@ impl Api {
         }
     }
 
-    async fn dispatch(&self, target: &str, body: &Bytes) -> Result<Value, ApiError> {
+    async fn dispatch(
+        &self,
+        target: &str,
+        body: &Bytes,
+        caller: &Caller,
+    ) -> Result<Value, ApiError> {
         let operation = target.strip_prefix("RedshiftData.");
         let statement_name = serde_json::from_slice::<Value>(body)
             .ok()
@@ -115,18 +171,23 @@ impl Api {
         {
             return Err(ApiError::throttled(operation));
         }
+        if let Some(operation @ ("ExecuteStatement" | "BatchExecuteStatement")) = operation
+            && self.runner.faults.server_error(operation)
+        {
+            return Err(ApiError::server_fault(operation));
+        }
         match operation {
-            Some("ExecuteStatement") => self.execute(parse(body)?).await,
-            Some("BatchExecuteStatement") => self.batch(parse(body)?).await,
+            Some("ExecuteStatement") => self.execute(parse(body)?, caller).await,
+            Some("BatchExecuteStatement") => self.batch(parse(body)?, caller).await,
             Some("DescribeStatement") => self.describe(parse(body)?),
             Some("GetStatementResult") => self.result(parse(body)?),
             Some("CancelStatement") => self.cancel(parse(body)?).await,
-            Some("ListStatements") => self.list(parse(body)?),
+            Some("ListStatements") => self.list(parse(body)?, caller),
             _ => Err(ApiError::unknown_operation(target)),
         }
     }
 
-    async fn execute(&self, req: ExecuteRequest) -> Result<Value, ApiError> {
+    async fn execute(&self, req: ExecuteRequest, caller: &Caller) -> Result<Value, ApiError> {
         if req.sql.trim().is_empty() {
             return Err(ApiError::validation("Sql must not be empty"));
         }
@@ -138,6 +199,7 @@ impl Api {
             .collect();
         self.submit(
             req.target,
+            caller,
             vec![req.sql],
             false,
             req.statement_name,
@@ -146,7 +208,7 @@ impl Api {
         )
     }
 
-    async fn batch(&self, req: BatchRequest) -> Result<Value, ApiError> {
+    async fn batch(&self, req: BatchRequest, caller: &Caller) -> Result<Value, ApiError> {
         if req.sqls.is_empty() || req.sqls.len() > MAX_BATCH_SQLS {
             return Err(ApiError::validation(format!(
                 "Sqls must hold 1 to {MAX_BATCH_SQLS} statements, got {}",
@@ -160,6 +222,7 @@ impl Api {
         }
         self.submit(
             req.target,
+            caller,
             req.sqls,
             true,
             req.statement_name,
@@ -168,16 +231,32 @@ impl Api {
         )
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn submit(
         &self,
         target: TargetFields,
+        caller: &Caller,
         sqls: Vec<String>,
         is_batch: bool,
         name: Option<String>,
         client_token: Option<String>,
         parameters: HashMap<String, String>,
     ) -> Result<Value, ApiError> {
-        let target = target.validate()?;
+        let target = target.validate(caller, &self.secrets, self.isolation)?;
+        if let Some(big) = sqls.iter().map(String::len).find(|n| *n > MAX_SQL_BYTES) {
+            return Err(ApiError::validation(format!(
+                "The SQL statement is {big} bytes: the maximum query statement size is 100 KB"
+            )));
+        }
+        let total: usize = sqls.iter().map(String::len).sum();
+        if total > MAX_SQL_BYTES {
+            return Err(ApiError::validation(format!(
+                "The batch's SQL statements are {total} bytes together: the maximum query statement size is 100 KB"
+            )));
+        }
+        if self.runner.store.active() >= self.max_active {
+            return Err(ApiError::active_statements_exceeded());
+        }
         let (statement, is_new) = self.runner.store.submit(Submission {
             sqls,
             is_batch,
@@ -196,12 +275,15 @@ impl Api {
             "Database": t.database,
             "ClusterIdentifier": t.cluster_identifier,
             "WorkgroupName": t.workgroup_name,
-            "DbUser": t.db_user,
+            "DbUser": t.db_user.as_deref().or(t.user.name()),
             "SecretArn": t.secret_arn,
         }))
     }
 
     fn describe(&self, req: IdRequest) -> Result<Value, ApiError> {
+        if let Some((parent, n)) = req.id.rsplit_once(':') {
+            return self.describe_sub(parent, n, &req.id);
+        }
         let statement = self.find(&req.id)?;
         let t = &statement.target;
         let mut out = json!({
@@ -219,7 +301,7 @@ impl Api {
             "Database": t.database,
             "ClusterIdentifier": t.cluster_identifier,
             "WorkgroupName": t.workgroup_name,
-            "DbUser": t.db_user,
+            "DbUser": t.db_user.as_deref().or(t.user.name()),
             "SecretArn": t.secret_arn,
         });
         if statement.is_batch {
@@ -244,6 +326,36 @@ impl Api {
                 .collect();
         }
         Ok(strip_nulls(out))
+    }
+
+    /// DescribeStatement of `<id>:N`, the N-th SQL of a batch: that SQL's own description.
+    fn describe_sub(&self, parent: &str, n: &str, id: &str) -> Result<Value, ApiError> {
+        let statement = self.find(parent)?;
+        let sub = n
+            .parse::<usize>()
+            .ok()
+            .filter(|_| statement.is_batch)
+            .and_then(|n| statement.subs.get(n.wrapping_sub(1)))
+            .ok_or_else(|| ApiError::not_found("Query does not exist."))?;
+        let t = &statement.target;
+        Ok(strip_nulls(json!({
+            "Id": id,
+            "Status": sub.status.as_str(),
+            "Error": sub.error,
+            "QueryString": sub.sql,
+            "ResultRows": if sub.status == Status::Finished { sub.result_rows } else { -1 },
+            "ResultSize": -1,
+            "HasResultSet": sub.result.is_some(),
+            "CreatedAt": sub.created_at,
+            "UpdatedAt": sub.updated_at,
+            "Duration": duration_ns(sub.started.unwrap_or(sub.created_at), sub.updated_at, sub.status),
+            "RedshiftQueryId": statement.query_id,
+            "Database": t.database,
+            "ClusterIdentifier": t.cluster_identifier,
+            "WorkgroupName": t.workgroup_name,
+            "DbUser": t.db_user.as_deref().or(t.user.name()),
+            "SecretArn": t.secret_arn,
+        })))
     }
 
     fn result(&self, req: ResultRequest) -> Result<Value, ApiError> {
@@ -310,7 +422,9 @@ impl Api {
         }
     }
 
-    fn list(&self, req: ListRequest) -> Result<Value, ApiError> {
+    /// ListStatements as AWS answers it by default (RoleLevel true): the statements the caller's
+    /// own IAM identity ran, newest first.
+    fn list(&self, req: ListRequest, caller: &Caller) -> Result<Value, ApiError> {
         let max = match req.max_results {
             None | Some(0) => 100,
             Some(n) if n <= 100 => n as usize,
@@ -326,6 +440,7 @@ impl Api {
             .store
             .newest_first()
             .into_iter()
+            .filter(|s| s.target.caller == caller.access_key)
             .filter(|s| {
                 status_filter
                     .as_deref()
@@ -408,8 +523,14 @@ struct TargetFields {
 }
 
 impl TargetFields {
-    /// The Data API's sign-in rules: a database, and a cluster or a workgroup (not both).
-    fn validate(self) -> Result<Target, ApiError> {
+    /// The Data API's sign-in rules: a database, and a cluster or a workgroup (not both); then
+    /// the database user the caller signs in as.
+    fn validate(
+        self,
+        caller: &Caller,
+        secrets: &HashMap<String, String>,
+        isolation: Option<Isolation>,
+    ) -> Result<Target, ApiError> {
         let database = self
             .database
             .filter(|d| !d.is_empty())
@@ -432,12 +553,26 @@ impl TargetFields {
             }
             _ => {}
         }
+        let user = identity::sign_in(
+            caller.access_key.as_deref(),
+            self.db_user.as_deref(),
+            self.secret_arn.as_deref(),
+            secrets,
+        )
+        .map_err(|SignInError::UnknownSecret(arn)| {
+            ApiError::validation(format!(
+                "Secrets Manager can't find the specified secret: {arn}"
+            ))
+        })?;
         Ok(Target {
             database,
+            isolation: Isolation::of_target(self.workgroup_name.is_some(), isolation),
             cluster_identifier: self.cluster_identifier,
             workgroup_name: self.workgroup_name,
             db_user: self.db_user,
             secret_arn: self.secret_arn,
+            user,
+            caller: caller.access_key.clone(),
         })
     }
 }

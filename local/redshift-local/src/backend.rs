@@ -151,6 +151,16 @@ pub struct Outcome {
 
 /// Runs one translated statement; errors come back as Redshift-style text.
 pub async fn run(client: &impl GenericClient, statement: &Translated) -> Result<Outcome, String> {
+    run_at(client, statement, ConflictWords::Serializable).await
+}
+
+/// [`run`], with a lost conflict worded as `words` says.
+pub async fn run_at(
+    client: &impl GenericClient,
+    statement: &Translated,
+    words: ConflictWords,
+) -> Result<Outcome, String> {
+    let error_text = |err: &tokio_postgres::Error| error_text_at(err, words);
     let is_dml = statement.is_dml;
     let statement = client
         .prepare(&statement.sql)
@@ -193,17 +203,42 @@ pub async fn run(client: &impl GenericClient, statement: &Translated) -> Result<
 /// The error of a batch that a `conflict` fault makes lose, worded as Redshift's error 1023.
 pub const SERIALIZATION_CONFLICT_INJECTED: &str = "ERROR: 1023 DETAIL: Serializable isolation violation on table - 0, transactions forming the cycle are: (a conflict injected by a fault switch)";
 
+/// How a transaction that lost a concurrent-write conflict is told so, by isolation level.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConflictWords {
+    /// Redshift's error 1023 (documented: "Serializable isolation violation on table - [table_id],
+    /// transactions forming the cycle are: ...").
+    Serializable,
+    /// SNAPSHOT isolation: AWS documents no text for a lost write-write conflict, so the stand-in
+    /// keeps PostgreSQL's ("could not serialize access due to concurrent update"), which is not
+    /// error 1023: a caller that recognises only 1023 fails here as it could on Redshift.
+    Snapshot,
+}
+
 /// `ERROR: <message>` from a database error, as Redshift words it; the whole error otherwise.
 /// A serialization failure reads as Redshift's error 1023, which names the conflict the same way.
 pub fn error_text(err: &tokio_postgres::Error) -> String {
+    error_text_at(err, ConflictWords::Serializable)
+}
+
+/// [`error_text`], with a lost conflict worded as the transaction's isolation level words it. A
+/// deadlock keeps PostgreSQL's text (`deadlock detected`, the processes and the locks they wait
+/// for), which is the form Redshift, a PostgreSQL derivative, reports; AWS documents none.
+pub fn error_text_at(err: &tokio_postgres::Error, words: ConflictWords) -> String {
+    use tokio_postgres::error::SqlState;
     match err.as_db_error() {
-        Some(db) if db.code() == &tokio_postgres::error::SqlState::T_R_SERIALIZATION_FAILURE => {
-            format!(
+        Some(db) if db.code() == &SqlState::T_R_SERIALIZATION_FAILURE => match words {
+            ConflictWords::Serializable => format!(
                 "ERROR: 1023 DETAIL: Serializable isolation violation on table - 0, transactions forming the cycle are: {} ({})",
                 db.message(),
                 db.detail().unwrap_or("no detail")
-            )
-        }
+            ),
+            ConflictWords::Snapshot => format!("ERROR: {}", db.message()),
+        },
+        Some(db) if db.code() == &SqlState::T_R_DEADLOCK_DETECTED => format!(
+            "ERROR: deadlock detected DETAIL: {}",
+            db.detail().unwrap_or("no detail").replace('\n', " ")
+        ),
         Some(db) => format!("ERROR: {}", db.message()),
         None => format!("ERROR: {err}"),
     }

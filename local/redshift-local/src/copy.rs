@@ -19,12 +19,23 @@
 //!   as Redshift does without ACCEPTINVCHARS (the documentation's VARCHAR error numbers: 1 for a
 //!   sequence longer than four bytes, 2 for an incomplete one, 3 for a byte that cannot start
 //!   one, 4 for a continuation byte out of range).
-//! - a JSON record larger than 4 MB (Redshift's documented maximum for one JSON object) is
-//!   rejected; the documentation gives no code for it, so it is recorded as 1216.
+//! - a JSON record larger than 4 MB (Redshift's documented maximum for one JSON object) fails the
+//!   whole COPY: "If the maximum size of a single JSON object or array is exceeded ... the COPY
+//!   command fails". It is not a rejected record and records no load error.
 //!
 //! Every rejected record is kept as a [`LoadError`] (file, line, column, reason) and written to
-//! `stl_load_errors` after the transaction ends, whether it committed or not, as Redshift's
-//! system tables are. More rejects than MAXERROR (default 0) fail the COPY, and so the batch.
+//! the load-error views after the transaction ends, whether it committed or not, as Redshift's
+//! system tables are. "If the load returns the error_count number of errors or greater, the load
+//! fails" (MAXERROR; its default 0 and 1 both fail at the first reject), and MAXERROR is at most
+//! 100000: a larger one is refused (the documentation states the limit and not what happens above
+//! it; refusing is the strict reading).
+//!
+//! Regions: "By default, COPY assumes that the data is located in the same Region as the Amazon
+//! Redshift cluster"; with REGION, "all resources, including a manifest file ..., must be located
+//! in the specified Region". COPY reads S3 signed for that region, so a bucket elsewhere answers
+//! 301 PermanentRedirect ([`crate::s3`]) and the COPY fails with Redshift's S3ServiceException.
+//! A manifest that finds no file fails the COPY: "Regardless of any mandatory settings, COPY will
+//! terminate if no files are found".
 
 use crate::dialect::LocalRedshift;
 use aws_sdk_s3::Client as S3Client;
@@ -44,6 +55,9 @@ const OBJECTS_IN_FLIGHT: usize = 64;
 /// The largest JSON record Redshift loads: "The maximum size of a JSON object in Amazon Redshift
 /// is 4 MB, which applies before any shredding or parsing."
 const MAX_JSON_RECORD_BYTES: usize = 4 * 1024 * 1024;
+
+/// MAXERROR's documented limit.
+pub const MAX_MAXERROR: u64 = 100_000;
 
 /// How JSON fields map to columns.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,6 +83,8 @@ pub struct CopyCommand {
     pub gzip: bool,
     pub time_format: Option<String>,
     pub date_format: Option<String>,
+    /// REGION: where the data, the manifest and the JSONPaths file are (None: the warehouse's).
+    pub region: Option<String>,
 }
 
 /// One rejected record, as `stl_load_errors` records it.
@@ -118,6 +134,7 @@ pub fn parse(sql: &str) -> Result<Option<CopyCommand>, String> {
         gzip: false,
         time_format: None,
         date_format: None,
+        region: None,
     };
     let mut format_seen = false;
     loop {
@@ -140,7 +157,11 @@ pub fn parse(sql: &str) -> Result<Option<CopyCommand>, String> {
                     parser.parse_literal_string().map_err(syntax)?;
                 }
             }
-            "CREDENTIALS" | "REGION" | "ACCESS_KEY_ID" | "SECRET_ACCESS_KEY" | "SESSION_TOKEN" => {
+            "REGION" => {
+                skip_as(&mut parser);
+                command.region = Some(parser.parse_literal_string().map_err(syntax)?);
+            }
+            "CREDENTIALS" | "ACCESS_KEY_ID" | "SECRET_ACCESS_KEY" | "SESSION_TOKEN" => {
                 skip_as(&mut parser);
                 parser.parse_literal_string().map_err(syntax)?;
             }
@@ -173,6 +194,12 @@ pub fn parse(sql: &str) -> Result<Option<CopyCommand>, String> {
                         ));
                     }
                 };
+                if command.max_errors > MAX_MAXERROR {
+                    return Err(format!(
+                        "ERROR: MAXERROR {} is above its limit of {MAX_MAXERROR}",
+                        command.max_errors
+                    ));
+                }
             }
             "TRUNCATECOLUMNS" => command.truncate_columns = true,
             "BLANKSASNULL" => command.blanks_as_null = true,
@@ -246,12 +273,16 @@ enum Kind {
     Date,
 }
 
-/// Runs a COPY on `client` (inside the caller's transaction). The report's errors must be
-/// recorded by the caller whether this succeeds or fails; on failure they come with the error.
+/// Runs a COPY on `client` (inside the caller's transaction), reading S3 through `s3` (signed for
+/// the COPY's region). `error_view` is the system view a failed load points to: STL_LOAD_ERRORS
+/// on a cluster, SYS_LOAD_ERROR_DETAIL on a workgroup, which has no STL views. The report's
+/// errors must be recorded by the caller whether this succeeds or fails; on failure they come
+/// with the error.
 pub async fn run(
     client: &Client,
     s3: &S3Client,
     command: &CopyCommand,
+    error_view: &str,
 ) -> Result<CopyReport, (String, Vec<LoadError>)> {
     let fail = |message: String| (message, Vec::new());
     let columns = table_columns(client, command).await.map_err(fail)?;
@@ -279,6 +310,7 @@ pub async fn run(
     // Many small objects (one per song) make the round trips the cost: keep several in flight,
     // in order, so rows and load errors come out the same on every run.
     let object_count = objects.len();
+    let mut objects_found = 0;
     let mut fetches = futures_util::stream::iter(objects)
         .map(|source: Source| {
             let s3 = s3.clone();
@@ -305,6 +337,7 @@ pub async fn run(
             }
         };
         bytes_read += raw.len();
+        objects_found += 1;
         if command.gzip {
             let mut inflated = Vec::new();
             flate2::read::MultiGzDecoder::new(raw.as_slice())
@@ -320,7 +353,14 @@ pub async fn run(
             &raw,
             &mut buffer,
             &mut report,
-        );
+        )
+        .map_err(|error| (error, std::mem::take(&mut report.errors)))?;
+    }
+    if objects_found == 0 {
+        return Err(fail(format!(
+            "ERROR: COPY found no files to load: none of the entries of manifest {} exists",
+            command.from
+        )));
     }
     tracing::info!(
         table = %command.table,
@@ -330,10 +370,11 @@ pub async fn run(
         seconds = started.elapsed().as_secs_f64(),
         "COPY read its objects"
     );
-    if report.errors.len() as u64 > command.max_errors {
+    let rejected = report.errors.len() as u64;
+    if rejected > 0 && rejected >= command.max_errors.max(1) {
         return Err((
             format!(
-                "ERROR: Load into table '{}' failed. Check 'stl_load_errors' system table for details.",
+                "ERROR: Load into table '{}' failed. Check '{error_view}' system table for details.",
                 command.table
             ),
             report.errors,
@@ -398,13 +439,14 @@ pub async fn convert_objects(
             raw,
             &mut buffer,
             &mut report,
-        );
+        )?;
     }
     let names = columns.into_iter().map(|c| c.name).collect();
     Ok((buffer.freeze(), names, report.errors))
 }
 
-/// Converts every record of one object into COPY text rows, or load errors.
+/// Converts every record of one object into COPY text rows, or load errors; a record over 4 MB
+/// fails the whole COPY.
 fn load_object(
     command: &CopyCommand,
     columns: &[Column],
@@ -413,7 +455,7 @@ fn load_object(
     raw: &[u8],
     buffer: &mut BytesMut,
     report: &mut CopyReport,
-) {
+) -> Result<(), String> {
     // Line numbers advance with the offset, so counting stays linear in the object's size.
     let mut counted_to = 0;
     let mut line = 1_i64;
@@ -441,24 +483,14 @@ fn load_object(
             Some(Ok(value)) => {
                 offset += stream.byte_offset();
                 let line = line_of(start);
-                let raw_line = String::from_utf8_lossy(&raw[start..offset]);
                 if offset - start > MAX_JSON_RECORD_BYTES {
-                    report.errors.push(LoadError {
-                        table: command.table.clone(),
-                        file: uri.to_owned(),
-                        line,
-                        column: String::new(),
-                        column_type: String::new(),
-                        raw_line: truncate_chars(&raw_line, 1024),
-                        raw_value: String::new(),
-                        code: 1216,
-                        reason: format!(
-                            "Invalid JSON: the record is {} bytes; a JSON object may be at most 4 MB",
-                            offset - start
-                        ),
-                    });
-                    continue;
+                    return Err(format!(
+                        "ERROR: Load into table '{}' failed. The JSON object at line {line} of {uri} is {} bytes; the maximum size of a single JSON object is 4 MB.",
+                        command.table,
+                        offset - start
+                    ));
                 }
+                let raw_line = String::from_utf8_lossy(&raw[start..offset]);
                 match convert_record(command, columns, paths, &value) {
                     Ok(fields) => write_row(buffer, &fields),
                     Err((column, raw_value, code, reason)) => report.errors.push(LoadError {
@@ -500,6 +532,7 @@ fn load_object(
             None => break,
         }
     }
+    Ok(())
 }
 
 /// Redshift's reason for a line with bytes that are not UTF-8, or None when the line is UTF-8.
@@ -959,13 +992,7 @@ async fn source_objects(s3: &S3Client, command: &CopyCommand) -> Result<Vec<Sour
         .into_paginator()
         .send();
     while let Some(page) = pages.next().await {
-        let page = page.map_err(|err| {
-            format!(
-                "ERROR: S3 list of {} failed: {}",
-                command.from,
-                sdk_error(&err)
-            )
-        })?;
+        let page = page.map_err(|err| s3_exception(&err, &format!("listing {}", command.from)))?;
         for object in page.contents() {
             if let Some(key) = object.key()
                 && !key.ends_with('/')
@@ -1011,12 +1038,7 @@ async fn fetch_object(s3: &S3Client, uri: &str) -> Result<Option<Vec<u8>>, Strin
         Err(err) if err.as_service_error().is_some_and(|e| e.is_no_such_key()) => {
             return Ok(None);
         }
-        Err(err) => {
-            return Err(format!(
-                "ERROR: S3 object {uri} could not be read: {}",
-                sdk_error(&err)
-            ));
-        }
+        Err(err) => return Err(s3_exception(&err, &format!("reading {uri}"))),
     };
     read_body(object, uri).await.map(Some)
 }
@@ -1029,13 +1051,28 @@ async fn get_object(s3: &S3Client, uri: &str) -> Result<Vec<u8>, String> {
         .key(key)
         .send()
         .await
-        .map_err(|err| {
-            format!(
-                "ERROR: S3 object {uri} could not be read: {}",
-                sdk_error(&err)
-            )
-        })?;
+        .map_err(|err| s3_exception(&err, &format!("reading {uri}")))?;
     read_body(object, uri).await
+}
+
+/// An S3 error as Redshift reports it (`S3ServiceException:<message>,Status <n>,Error <code>`),
+/// with what COPY was doing; an error with no S3 answer (a transport failure) as the SDK words it.
+fn s3_exception<E>(
+    err: &aws_sdk_s3::error::SdkError<E, aws_sdk_s3::config::http::HttpResponse>,
+    doing: &str,
+) -> String
+where
+    E: aws_sdk_s3::error::ProvideErrorMetadata + std::error::Error + 'static,
+{
+    use aws_sdk_s3::error::ProvideErrorMetadata;
+    match (err.code(), err.raw_response()) {
+        (Some(code), Some(raw)) => format!(
+            "ERROR: S3ServiceException:{},Status {},Error {code} DETAIL: {doing}",
+            err.message().unwrap_or(""),
+            raw.status().as_u16()
+        ),
+        _ => format!("ERROR: S3 request failed ({doing}): {}", sdk_error(err)),
+    }
 }
 
 async fn read_body(object: GetObjectOutput, uri: &str) -> Result<Vec<u8>, String> {
@@ -1059,25 +1096,37 @@ fn sdk_error(err: &(dyn std::error::Error + 'static)) -> String {
     text
 }
 
-/// Writes load errors to `stl_load_errors`, outside any transaction.
+/// Writes load errors to the load-error views, outside any transaction, as the admin: they
+/// belong to `user` (who ran the COPY) and to `target`'s database.
 pub async fn record_errors(
     client: &Client,
     query: i64,
+    target: &crate::statements::Target,
     errors: &[LoadError],
 ) -> Result<(), String> {
+    let user = target.user.name().map_or_else(
+        || "CURRENT_USER".to_owned(),
+        |name| format!("'{}'", name.replace('\'', "''")),
+    );
+    let insert = format!(
+        "INSERT INTO redshift_local.load_errors (user_name, query, database_name, tbl, table_name, \
+         filename, line_number, colname, type, col_length, raw_line, raw_field_value, err_code, err_reason) \
+         SELECT {user}, $1, $2, to_regclass($3)::oid::int, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12"
+    );
     for error in errors {
+        let length = column_length(&error.column_type);
         client
             .execute(
-                "INSERT INTO stl_load_errors (query, tbl_name, starttime, filename, line_number, colname, type, \
-                 raw_line, raw_field_value, err_code, err_reason) \
-                 VALUES ($1, $2, now() AT TIME ZONE 'UTC', $3, $4, $5, $6, $7, $8, $9, $10)",
+                &insert,
                 &[
                     &query,
+                    &target.database,
                     &error.table,
                     &error.file,
                     &error.line,
                     &error.column,
                     &error.column_type,
+                    &length,
                     &error.raw_line,
                     &error.raw_value,
                     &error.code,
@@ -1090,17 +1139,58 @@ pub async fn record_errors(
     Ok(())
 }
 
-/// The load-error system views the pipeline and its users query, created at start.
+/// A column type's length limit as the load-error views show it (`32` for `character
+/// varying(32)`), empty when it has none.
+fn column_length(column_type: &str) -> String {
+    column_type
+        .split_once('(')
+        .and_then(|(_, rest)| rest.split([')', ',']).next())
+        .unwrap_or("")
+        .to_owned()
+}
+
+/// The load-error system views, created at start. The rows live in a table of the stand-in's own
+/// that users cannot read; they read them through the views, which show a regular user only their
+/// own loads and a superuser every load, as Redshift's do. STL_LOAD_ERRORS is in a schema only a
+/// cluster target's statements search (a workgroup has no STL views); SYS_LOAD_ERROR_DETAIL has
+/// exactly Redshift's columns and types (file_name is character(256), so it comes back padded).
+/// Last, PUBLIC's privileges as Redshift gives them: CREATE and USAGE on schema public (which
+/// PostgreSQL 15 revoked), and TEMP on the database.
 pub const LOAD_ERROR_VIEWS: &str = "
-CREATE TABLE IF NOT EXISTS stl_load_errors (
-    query BIGINT, tbl_name TEXT, starttime TIMESTAMP, filename TEXT, line_number BIGINT,
-    colname TEXT, type TEXT, raw_line TEXT, raw_field_value TEXT, err_code INTEGER, err_reason TEXT
+CREATE SCHEMA IF NOT EXISTS redshift_local;
+REVOKE ALL ON SCHEMA redshift_local FROM PUBLIC;
+CREATE TABLE IF NOT EXISTS redshift_local.load_errors (
+    user_name TEXT NOT NULL, query BIGINT, database_name TEXT, tbl INTEGER, table_name TEXT,
+    starttime TIMESTAMP NOT NULL DEFAULT (now() AT TIME ZONE 'UTC'), session INTEGER DEFAULT pg_backend_pid(),
+    transaction_id BIGINT DEFAULT txid_current(), filename TEXT, line_number BIGINT, colname TEXT,
+    type TEXT, col_length TEXT, raw_line TEXT, raw_field_value TEXT, err_code INTEGER, err_reason TEXT
 );
-CREATE OR REPLACE VIEW sys_load_error_detail AS
-SELECT query AS query_id, tbl_name AS table_name, starttime AS start_time, filename AS file_name,
-       line_number, colname AS column_name, type AS column_type, raw_line AS error_line,
-       raw_field_value AS error_value, err_code AS error_code, err_reason AS error_message
-FROM stl_load_errors;
+REVOKE ALL ON redshift_local.load_errors FROM PUBLIC;
+CREATE SCHEMA IF NOT EXISTS redshift_local_sys;
+CREATE SCHEMA IF NOT EXISTS redshift_local_stl;
+GRANT USAGE ON SCHEMA redshift_local_sys, redshift_local_stl TO PUBLIC;
+CREATE OR REPLACE VIEW redshift_local_sys.sys_load_error_detail AS
+SELECT CAST(r.oid AS INTEGER) AS user_id, e.query AS query_id, e.transaction_id,
+       e.session AS session_id, CAST(e.database_name AS CHARACTER(64)) AS database_name,
+       e.tbl AS table_id, e.starttime AS start_time, CAST(e.filename AS CHARACTER(256)) AS file_name,
+       e.line_number, CAST(e.colname AS CHARACTER(127)) AS column_name,
+       CAST(e.type AS CHARACTER(10)) AS column_type, CAST(e.col_length AS CHARACTER(10)) AS column_length,
+       0 AS position, e.err_code AS error_code, CAST(e.err_reason AS CHARACTER(512)) AS error_message
+FROM redshift_local.load_errors e LEFT JOIN pg_roles r ON r.rolname = e.user_name
+WHERE e.user_name = CURRENT_USER OR (SELECT rolsuper FROM pg_roles WHERE rolname = CURRENT_USER);
+CREATE OR REPLACE VIEW redshift_local_stl.stl_load_errors AS
+SELECT CAST(r.oid AS INTEGER) AS userid, 0 AS slice, e.tbl, e.starttime, e.session, e.query,
+       CAST(e.filename AS CHARACTER(256)) AS filename, e.line_number,
+       CAST(e.colname AS CHARACTER(127)) AS colname, CAST(e.type AS CHARACTER(10)) AS type,
+       CAST(e.col_length AS CHARACTER(10)) AS col_length, 0 AS position,
+       CAST(e.raw_line AS CHARACTER(1024)) AS raw_line,
+       CAST(e.raw_field_value AS CHARACTER(1024)) AS raw_field_value, e.err_code,
+       CAST(e.err_reason AS CHARACTER(100)) AS err_reason
+FROM redshift_local.load_errors e LEFT JOIN pg_roles r ON r.rolname = e.user_name
+WHERE e.user_name = CURRENT_USER OR (SELECT rolsuper FROM pg_roles WHERE rolname = CURRENT_USER);
+GRANT SELECT ON redshift_local_sys.sys_load_error_detail, redshift_local_stl.stl_load_errors TO PUBLIC;
+GRANT CREATE, USAGE ON SCHEMA public TO PUBLIC;
+DO $$ BEGIN EXECUTE format('GRANT TEMPORARY ON DATABASE %I TO PUBLIC', current_database()); END $$;
 ";
 
 #[cfg(test)]
@@ -1272,7 +1362,8 @@ mod tests {
             raw,
             &mut buffer,
             &mut report,
-        );
+        )
+        .unwrap();
         assert_eq!(
             String::from_utf8(buffer.to_vec()).unwrap(),
             "1\tx\n5\t\\N\n"
@@ -1287,7 +1378,7 @@ mod tests {
     }
 
     #[test]
-    fn bytes_that_are_not_utf8_and_records_over_4_mb_are_rejected_as_redshift_documents() {
+    fn bytes_that_are_not_utf8_are_rejected_and_a_record_over_4_mb_fails_the_copy() {
         let columns = vec![Column {
             name: "b".into(),
             type_name: "character varying(8)".into(),
@@ -1296,9 +1387,8 @@ mod tests {
         }];
         let mut cmd = command();
         cmd.truncate_columns = true;
-        let mut raw = b"{\"b\": \"ok\"}\n{\"b\": \"caf\xe9\"}\n{\"b\": \"\xa4\"}\n".to_vec();
-        raw.extend(format!("{{\"b\": \"{}\"}}\n", "x".repeat(MAX_JSON_RECORD_BYTES)).bytes());
-        raw.extend(b"{\"b\": \"last\"}");
+        let raw =
+            b"{\"b\": \"ok\"}\n{\"b\": \"caf\xe9\"}\n{\"b\": \"\xa4\"}\n{\"b\": \"last\"}".to_vec();
         let mut buffer = BytesMut::new();
         let mut report = CopyReport::default();
         load_object(
@@ -1309,10 +1399,11 @@ mod tests {
             &raw,
             &mut buffer,
             &mut report,
-        );
+        )
+        .unwrap();
         assert_eq!(String::from_utf8(buffer.to_vec()).unwrap(), "ok\nlast\n");
         let rejected: Vec<(i64, i32)> = report.errors.iter().map(|e| (e.line, e.code)).collect();
-        assert_eq!(rejected, [(2, 1220), (3, 1220), (4, 1216)]);
+        assert_eq!(rejected, [(2, 1220), (3, 1220)]);
         // 0xe9 starts a three-byte sequence that the quote cuts short; 0xa4 cannot start one.
         assert!(
             report.errors[0]
@@ -1324,6 +1415,45 @@ mod tests {
                 .reason
                 .ends_with("Bad UTF8 hex sequence: a4 (error 3)")
         );
-        assert!(report.errors[2].reason.contains("at most 4 MB"));
+
+        // One record over 4 MB: "the COPY command fails", it is not a rejected record.
+        let mut big = b"{\"b\": \"ok\"}\n".to_vec();
+        big.extend(format!("{{\"b\": \"{}\"}}\n", "x".repeat(MAX_JSON_RECORD_BYTES)).bytes());
+        let mut report = CopyReport::default();
+        let error = load_object(
+            &cmd,
+            &columns,
+            None,
+            "s3://b/f.json",
+            &big,
+            &mut BytesMut::new(),
+            &mut report,
+        )
+        .unwrap_err();
+        assert!(
+            error.contains("line 2 of s3://b/f.json") && error.contains("4 MB"),
+            "{error}"
+        );
+        assert!(report.errors.is_empty());
+    }
+
+    #[test]
+    fn maxerror_above_its_limit_is_refused() {
+        assert!(parse("COPY t FROM 's3://b/k' JSON 'auto' MAXERROR 100000").is_ok());
+        let error = parse("COPY t FROM 's3://b/k' JSON 'auto' MAXERROR 100001").unwrap_err();
+        assert!(error.contains("limit of 100000"), "{error}");
+    }
+
+    #[test]
+    fn region_is_kept_for_reading_s3() {
+        assert_eq!(
+            parsed("COPY t FROM 's3://b/k' REGION 'eu-west-1' JSON 'auto'")
+                .region
+                .as_deref(),
+            Some("eu-west-1")
+        );
+        assert_eq!(command().region, None);
+        assert_eq!(column_length("character varying(32)"), "32");
+        assert_eq!(column_length("integer"), "");
     }
 }

@@ -14,9 +14,9 @@
 //! functions and the rest of the pipeline's SQL mean the same in both and pass through unchanged.
 
 use sqlparser::ast::{
-    ColumnOption, Expr, GeneratedAs, IdentityParameters, IdentityProperty,
-    IdentityPropertyFormatKind, IdentityPropertyKind, SequenceOptions, Statement, TableConstraint,
-    Value, visit_expressions_mut,
+    ColumnOption, Expr, FromTable, GeneratedAs, IdentityParameters, IdentityProperty,
+    IdentityPropertyFormatKind, IdentityPropertyKind, SequenceOptions, Statement, TableFactor,
+    TableObject, TableWithJoins, Value, visit_expressions_mut,
 };
 use sqlparser::dialect::{Dialect, RedshiftSqlDialect};
 use sqlparser::keywords::Keyword;
@@ -158,6 +158,9 @@ pub enum DialectError {
     NotOneStatement(usize),
     #[error("ERROR: no value for parameter :{0}")]
     MissingParameter(String),
+    /// Something Redshift does not run ([`crate::unsupported`]); the text names it.
+    #[error("{0}")]
+    Unsupported(String),
 }
 
 /// One statement, ready for PostgreSQL.
@@ -166,6 +169,11 @@ pub struct Translated {
     pub sql: String,
     /// INSERT, UPDATE, DELETE or MERGE: the Data API reports the rows they touched.
     pub is_dml: bool,
+    /// The table an INSERT, UPDATE, DELETE or MERGE writes, from the syntax tree: Redshift takes
+    /// its write lock on it before the statement runs.
+    pub write_target: Option<String>,
+    /// A LOCK, which PostgreSQL runs only inside a transaction block.
+    pub is_lock: bool,
 }
 
 /// Parses one Redshift statement and returns its PostgreSQL form, with `parameters` filled in.
@@ -179,14 +187,14 @@ pub fn translate(
         return Err(DialectError::NotOneStatement(statements.len()));
     }
     let mut statement = statements.remove(0);
+    crate::unsupported::check(&statement).map_err(DialectError::Unsupported)?;
     if let Statement::CreateTable(table) = &mut statement {
         table.diststyle = None;
         table.distkey = None;
         table.sortkey = None;
         table.backup = None;
-        table
-            .constraints
-            .retain(|c| matches!(c, TableConstraint::Check(_)));
+        // Primary, unique and foreign keys are informational in Redshift; CHECK was refused above.
+        table.constraints.clear();
         for column in &mut table.columns {
             column.options.retain(|option| {
                 !matches!(
@@ -230,9 +238,36 @@ pub fn translate(
         Statement::Insert(_) | Statement::Update(_) | Statement::Delete(_) | Statement::Merge(_)
     );
     Ok(Translated {
+        write_target: write_target(&statement),
+        is_lock: matches!(statement, Statement::Lock(_)),
         sql: statement.to_string(),
         is_dml,
     })
+}
+
+/// The table a data-changing statement writes, as its name is printed.
+fn write_target(statement: &Statement) -> Option<String> {
+    let relation = |table: &TableWithJoins| match &table.relation {
+        TableFactor::Table { name, .. } => Some(name.to_string()),
+        _ => None,
+    };
+    match statement {
+        Statement::Insert(insert) => match &insert.table {
+            TableObject::TableName(name) => Some(name.to_string()),
+            TableObject::TableFunction(_) | TableObject::TableQuery(_) => None,
+        },
+        Statement::Update(update) => relation(&update.table),
+        Statement::Delete(delete) => match &delete.from {
+            FromTable::WithFromKeyword(tables) | FromTable::WithoutKeyword(tables) => {
+                tables.first().and_then(relation)
+            }
+        },
+        Statement::Merge(merge) => match &merge.table {
+            TableFactor::Table { name, .. } => Some(name.to_string()),
+            _ => None,
+        },
+        _ => None,
+    }
 }
 
 fn identity_to_postgres(parameters: Option<&IdentityPropertyFormatKind>) -> ColumnOption {
@@ -268,6 +303,33 @@ mod tests {
     }
 
     #[test]
+    fn the_table_a_write_takes_its_lock_on_comes_from_the_syntax_tree() {
+        let target = |sql| translate(sql, &HashMap::new()).unwrap().write_target;
+        assert_eq!(
+            target("INSERT INTO staging_events SELECT * FROM events_load").as_deref(),
+            Some("staging_events")
+        );
+        assert_eq!(
+            target("DELETE FROM users USING users_latest l WHERE users.user_id = l.user_id")
+                .as_deref(),
+            Some("users")
+        );
+        assert_eq!(
+            target("UPDATE events_load SET run_id = 'x' WHERE object_key IS NULL").as_deref(),
+            Some("events_load")
+        );
+        assert_eq!(
+            target("SELECT * FROM staging_events -- INSERT INTO x"),
+            None
+        );
+        assert!(
+            translate("LOCK songplays, users", &HashMap::new())
+                .unwrap()
+                .is_lock
+        );
+    }
+
+    #[test]
     fn dml_is_told_apart() {
         let is_dml = |sql| translate(sql, &HashMap::new()).unwrap().is_dml;
         assert!(is_dml("DELETE FROM t WHERE a = 1"));
@@ -283,13 +345,12 @@ mod tests {
                 artist_id VARCHAR(32) REFERENCES artists (artist_id),
                 year INTEGER,
                 PRIMARY KEY (song_id),
-                FOREIGN KEY (artist_id) REFERENCES artists (artist_id),
-                CHECK (year >= 0)
+                FOREIGN KEY (artist_id) REFERENCES artists (artist_id)
             ) DISTSTYLE KEY DISTKEY (song_id) SORTKEY (song_id);");
         assert_eq!(
             out,
             "CREATE TABLE IF NOT EXISTS songs (song_id VARCHAR(32) NOT NULL, \
-             artist_id VARCHAR(32), year INTEGER, CHECK (year >= 0))"
+             artist_id VARCHAR(32), year INTEGER)"
         );
     }
 

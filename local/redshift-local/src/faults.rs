@@ -54,6 +54,24 @@ pub enum Fault {
         #[serde(default = "once")]
         times: u32,
     },
+    /// The batch named `statement_name` waits `millis` before its sub-statement `sub_statement`
+    /// (1-based) runs, holding the locks the ones before it took: a test's way to interleave
+    /// two transactions at a chosen point.
+    Pause {
+        statement_name: String,
+        sub_statement: usize,
+        millis: u64,
+        #[serde(default = "once")]
+        times: u32,
+    },
+    /// ExecuteStatement or BatchExecuteStatement (`operation`) fails with the Data API's
+    /// server-side fault for it, ExecuteStatementException or BatchExecuteStatementException
+    /// ("an environmental error while running", HTTP 500); nothing is run.
+    ServerError {
+        operation: String,
+        #[serde(default = "once")]
+        times: u32,
+    },
 }
 
 fn once() -> u32 {
@@ -67,7 +85,9 @@ impl Fault {
             | Fault::Delay { times, .. }
             | Fault::Conflict { times, .. }
             | Fault::Fail { times, .. }
-            | Fault::DropConnection { times, .. } => times,
+            | Fault::DropConnection { times, .. }
+            | Fault::Pause { times, .. }
+            | Fault::ServerError { times, .. } => times,
         }
     }
 }
@@ -81,6 +101,8 @@ pub struct BatchFaults {
     pub fail_at: Option<usize>,
     /// Lose the connection as this 0-based sub-statement starts.
     pub drop_at: Option<usize>,
+    /// Wait before this 0-based sub-statement, this many milliseconds.
+    pub pause_at: Option<(usize, u64)>,
 }
 
 /// The armed faults.
@@ -113,6 +135,11 @@ impl Faults {
     }
 
     /// True when this call of `operation` must be throttled.
+    pub fn server_error(&self, operation: &str) -> bool {
+        self.take(|f| matches!(f, Fault::ServerError { operation: o, .. } if o == operation))
+            .is_some()
+    }
+
     pub fn throttle(&self, operation: &str) -> bool {
         self.take(|f| matches!(f, Fault::Throttle { operation: o, .. } if o == operation))
             .is_some()
@@ -154,10 +181,22 @@ impl Faults {
             Some(Fault::DropConnection { sub_statement, .. }) => Some(sub_statement - 1),
             _ => None,
         };
+        let pause_at = match self.take(|f| {
+            matches!(f, Fault::Pause { statement_name, sub_statement, .. }
+                if statement_name == name && in_range(*sub_statement))
+        }) {
+            Some(Fault::Pause {
+                sub_statement,
+                millis,
+                ..
+            }) => Some((sub_statement - 1, millis)),
+            _ => None,
+        };
         let out = BatchFaults {
             conflict,
             fail_at,
             drop_at,
+            pause_at,
         };
         if out != BatchFaults::default() {
             tracing::info!(statement_name = name, faults = ?out, "fault fires");

@@ -7,9 +7,12 @@ pub mod copy;
 pub mod dialect;
 pub mod embedded;
 pub mod faults;
+pub mod identity;
 pub mod managed;
 pub mod s3;
 pub mod statements;
+pub mod transactions;
+pub mod unsupported;
 
 use api::Api;
 use axum::Router;
@@ -49,6 +52,17 @@ pub struct LocalConfig {
     pub min_statement_time: std::time::Duration,
     /// Faults armed from the start (tests arm more at `POST /_local/faults`).
     pub faults: Vec<faults::Fault>,
+    /// The warehouse's region, and each served bucket's.
+    pub regions: s3::Regions,
+    /// Secrets Manager secrets a request may sign in with: ARN → database user.
+    pub secrets: std::collections::HashMap<String, String>,
+    /// One isolation level for every target (None: SERIALIZABLE for a cluster, SNAPSHOT for a
+    /// workgroup).
+    pub isolation: Option<transactions::Isolation>,
+    /// Statements active at once before ActiveStatementsExceededException (AWS: 200).
+    pub max_active_statements: usize,
+    /// How long a client token names its statement (AWS: 8 hours).
+    pub client_token_retention: std::time::Duration,
 }
 
 /// The Data API default port of `redshift-local`.
@@ -68,6 +82,11 @@ impl LocalConfig {
             s3_endpoint: None,
             min_statement_time: std::time::Duration::ZERO,
             faults: Vec::new(),
+            regions: s3::Regions::default(),
+            secrets: std::collections::HashMap::new(),
+            isolation: None,
+            max_active_statements: api::MAX_ACTIVE_STATEMENTS,
+            client_token_retention: statements::CLIENT_TOKEN_RETENTION,
         }
     }
 }
@@ -77,6 +96,8 @@ pub struct Running {
     pub data_api_addr: SocketAddr,
     /// The S3 endpoint, when a folder is served.
     pub s3_addr: Option<SocketAddr>,
+    /// The fault switches, for a test in this process (others use `POST /_local/faults`).
+    pub faults: Arc<faults::Faults>,
     shutdown: Option<oneshot::Sender<()>>,
     server: tokio::task::JoinHandle<()>,
     s3: Option<s3::S3Server>,
@@ -130,7 +151,7 @@ pub async fn start(config: LocalConfig) -> Result<Running, String> {
     let s3_server = if config.s3_roots.is_empty() {
         None
     } else {
-        Some(s3::serve(&config.s3_roots, config.s3_addr).await?)
+        Some(s3::serve_in(&config.s3_roots, config.s3_addr, config.regions.clone()).await?)
     };
     let s3_addr = s3_server.as_ref().map(|s| s.addr);
     let s3_endpoint = s3_addr
@@ -141,17 +162,23 @@ pub async fn start(config: LocalConfig) -> Result<Running, String> {
         faults.arm(fault);
     }
     let runner = Arc::new(Runner {
-        store: Arc::new(Store::default()),
+        store: Arc::new(Store::with_client_token_retention(
+            config.client_token_retention,
+        )),
         pool,
-        s3: s3_endpoint.as_deref().map(s3::client),
+        s3: s3_endpoint.map(s3::Clients::new),
+        region: config.regions.default.clone(),
         min_statement_time: config.min_statement_time,
         faults: faults.clone(),
     });
     let api = Arc::new(Api {
         runner,
         page_rows: config.page_rows.max(1),
+        secrets: config.secrets.clone(),
+        isolation: config.isolation,
+        max_active: config.max_active_statements,
     });
-    let (arm, clear) = (faults.clone(), faults);
+    let (arm, clear, kept) = (faults.clone(), faults.clone(), faults);
     let router = Router::new()
         .route(
             "/",
@@ -202,6 +229,7 @@ pub async fn start(config: LocalConfig) -> Result<Running, String> {
     Ok(Running {
         data_api_addr,
         s3_addr,
+        faults: kept,
         shutdown: Some(tx),
         server,
         s3: s3_server,

@@ -25,10 +25,19 @@ usage: redshift-local [options]
   --s3-port N          S3 port (default 9321)                  [REDSHIFT_LOCAL_S3_PORT]
   --min-statement-ms N test switch: every statement stays STARTED at least N ms
                                                    [REDSHIFT_LOCAL_MIN_STATEMENT_MS]
+  --region R           the warehouse's region, and every bucket's by default (us-west-2)
+                                                              [REDSHIFT_LOCAL_REGION]
+  --bucket-region B=R[,B=R]  buckets in another region        [REDSHIFT_LOCAL_BUCKET_REGIONS]
+  --secret ARN=USER[,ARN=USER]  secrets a SecretArn may name, and the user each signs in as
+                                                              [REDSHIFT_LOCAL_SECRETS]
+  --isolation L        serializable or snapshot for every target (default: serializable for a
+                       cluster, snapshot for a workgroup)     [REDSHIFT_LOCAL_ISOLATION]
 
 Then point clients at it:
   AWS_ENDPOINT_URL_REDSHIFT_DATA=http://127.0.0.1:9320
-  AWS_ENDPOINT_URL_S3=http://127.0.0.1:9321   (any access key ID, secret access key `local`)
+  AWS_ENDPOINT_URL_S3=http://127.0.0.1:9321   (secret access key `local`)
+The access key ID is the caller: `role:NAME` signs in as database user IAMR:NAME, `user:NAME` as
+IAM:NAME, any other as the warehouse's admin (a superuser); DbUser and SecretArn win over it.
 ";
 
 /// A setting from `--flag value`, else from the environment variable.
@@ -51,6 +60,27 @@ fn parsed<T: std::str::FromStr>(
             .parse()
             .map_err(|_| format!("{flag}: cannot read {text:?}")),
     }
+}
+
+/// `KEY=VALUE[,KEY=VALUE]` pairs of a setting.
+fn pairs(
+    args: &[String],
+    flag: &str,
+    var: &str,
+) -> Result<std::collections::HashMap<String, String>, String> {
+    setting(args, flag, var)
+        .map(|text| {
+            text.split(',')
+                .filter(|pair| !pair.trim().is_empty())
+                .map(|pair| {
+                    pair.rsplit_once('=')
+                        .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+                        .filter(|(k, v)| !k.is_empty() && !v.is_empty())
+                        .ok_or_else(|| format!("{flag}: {pair:?} is not KEY=VALUE"))
+                })
+                .collect()
+        })
+        .unwrap_or_else(|| Ok(Default::default()))
 }
 
 #[tokio::main]
@@ -92,6 +122,10 @@ async fn run() -> Result<(), String> {
         "--data-api-port",
         "--s3-port",
         "--min-statement-ms",
+        "--region",
+        "--bucket-region",
+        "--secret",
+        "--isolation",
     ];
     if let Some(unknown) = args
         .iter()
@@ -165,6 +199,17 @@ async fn run() -> Result<(), String> {
         "REDSHIFT_LOCAL_MIN_STATEMENT_MS",
         0,
     )?);
+    if let Some(region) = setting(&args, "--region", "REDSHIFT_LOCAL_REGION") {
+        config.regions.default = region;
+    }
+    config.regions.buckets = pairs(&args, "--bucket-region", "REDSHIFT_LOCAL_BUCKET_REGIONS")?;
+    config.secrets = pairs(&args, "--secret", "REDSHIFT_LOCAL_SECRETS")?;
+    config.isolation = setting(&args, "--isolation", "REDSHIFT_LOCAL_ISOLATION")
+        .map(|text| {
+            redshift_local::transactions::Isolation::parse(&text)
+                .ok_or_else(|| format!("--isolation: {text:?} is not serializable or snapshot"))
+        })
+        .transpose()?;
     let running = redshift_local::start(config).await?;
     println!("Data API: {}", running.data_api_url());
     if let Some(s3) = running.s3_url() {

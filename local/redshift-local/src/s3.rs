@@ -9,10 +9,18 @@
 //!
 //! s3s checks SigV4 signatures against the secret key its auth provider names, so a signature
 //! made with an unknown secret cannot be accepted. The stand-in accepts **any access key ID with
-//! the secret access key [`SECRET_ACCESS_KEY`]** (`local`); unsigned requests are accepted too.
+//! the secret access key [`SECRET_ACCESS_KEY`]** (`local`); unsigned requests are refused.
+//!
+//! Every bucket lives in a region ([`Regions`]: `--bucket-region BUCKET=REGION`, else the
+//! stand-in's `--region`). A request signed for another region is answered as S3 answers a
+//! request sent to the wrong regional endpoint: `301 PermanentRedirect` ("The bucket you are
+//! attempting to access must be addressed using the specified endpoint. Please send all future
+//! requests to this endpoint."), with the bucket's region in `x-amz-bucket-region`. The Rust SDK
+//! does not follow it, so a client built for the wrong region fails here as on AWS.
 
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto::Builder as ConnBuilder;
+use s3s::access::{S3Access, S3AccessContext};
 use s3s::auth::{S3Auth, SecretKey};
 use s3s::dto::{
     CreateBucketInput, CreateBucketOutput, DeleteObjectInput, DeleteObjectOutput,
@@ -23,6 +31,7 @@ use s3s::dto::{
 };
 use s3s::service::S3ServiceBuilder;
 use s3s::{S3, S3Request, S3Response, S3Result};
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -31,6 +40,74 @@ use tokio::sync::oneshot;
 
 /// The secret access key the S3 stand-in signs with, whatever the access key ID.
 pub const SECRET_ACCESS_KEY: &str = "local";
+
+/// The region of the stand-in when none is given, and of every bucket not placed elsewhere.
+pub const DEFAULT_REGION: &str = "us-west-2";
+
+/// Where each bucket lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Regions {
+    /// The region of every bucket not named in `buckets`.
+    pub default: String,
+    /// Buckets placed in another region, by name.
+    pub buckets: HashMap<String, String>,
+}
+
+impl Default for Regions {
+    fn default() -> Self {
+        Self {
+            default: DEFAULT_REGION.to_owned(),
+            buckets: HashMap::new(),
+        }
+    }
+}
+
+impl Regions {
+    pub fn of(&self, bucket: &str) -> &str {
+        self.buckets.get(bucket).unwrap_or(&self.default)
+    }
+}
+
+/// Refuses what S3 refuses before it looks at the object: an unsigned request, and a request
+/// signed for another region than its bucket's (301 PermanentRedirect).
+struct BucketRegions(Regions);
+
+#[async_trait::async_trait]
+impl S3Access for BucketRegions {
+    async fn check(&self, cx: &mut S3AccessContext<'_>) -> S3Result<()> {
+        if cx.credentials().is_none() {
+            return Err(s3s::s3_error!(AccessDenied, "Signature is required"));
+        }
+        let bucket = match cx.s3_path() {
+            s3s::path::S3Path::Bucket { bucket } | s3s::path::S3Path::Object { bucket, .. } => {
+                bucket.to_string()
+            }
+            s3s::path::S3Path::Root => return Ok(()),
+        };
+        let signed_for = cx
+            .headers()
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(crate::identity::signing_region)
+            .map(str::to_owned);
+        let home = self.0.of(&bucket);
+        match signed_for {
+            Some(region) if region != home => {
+                let mut error = s3s::s3_error!(
+                    PermanentRedirect,
+                    "The bucket you are attempting to access must be addressed using the specified endpoint. Please send all future requests to this endpoint."
+                );
+                let mut headers = axum::http::HeaderMap::new();
+                if let Ok(value) = axum::http::HeaderValue::from_str(home) {
+                    headers.insert("x-amz-bucket-region", value);
+                }
+                error.set_headers(headers);
+                Err(error)
+            }
+            _ => Ok(()),
+        }
+    }
+}
 
 struct AnyAccessKey;
 
@@ -343,11 +420,17 @@ impl S3Server {
     }
 }
 
-/// An S3 client for `endpoint`: path-style, signing with the stand-in's secret.
+/// An S3 client for `endpoint`: path-style, signing with the stand-in's secret for the default
+/// region.
 pub fn client(endpoint: &str) -> aws_sdk_s3::Client {
+    client_in(endpoint, DEFAULT_REGION)
+}
+
+/// An S3 client for `endpoint` that signs for `region`.
+pub fn client_in(endpoint: &str, region: &str) -> aws_sdk_s3::Client {
     let config = aws_sdk_s3::Config::builder()
         .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
-        .region(aws_sdk_s3::config::Region::new("us-east-1"))
+        .region(aws_sdk_s3::config::Region::new(region.to_owned()))
         .credentials_provider(aws_sdk_s3::config::Credentials::new(
             "redshift-local",
             SECRET_ACCESS_KEY,
@@ -361,8 +444,41 @@ pub fn client(endpoint: &str) -> aws_sdk_s3::Client {
     aws_sdk_s3::Client::from_conf(config)
 }
 
-/// Serves `roots` on `addr` (port 0 picks a free one).
+/// COPY's S3 clients, one per region it reads from, made on first use.
+pub struct Clients {
+    endpoint: String,
+    by_region: Mutex<HashMap<String, aws_sdk_s3::Client>>,
+}
+
+impl Clients {
+    pub fn new(endpoint: impl Into<String>) -> Self {
+        Self {
+            endpoint: endpoint.into(),
+            by_region: Mutex::default(),
+        }
+    }
+
+    pub fn for_region(&self, region: &str) -> aws_sdk_s3::Client {
+        self.by_region
+            .lock()
+            .expect("S3 clients")
+            .entry(region.to_owned())
+            .or_insert_with(|| client_in(&self.endpoint, region))
+            .clone()
+    }
+}
+
+/// Serves `roots` on `addr` (port 0 picks a free one), every bucket in the default region.
 pub async fn serve(roots: &[PathBuf], addr: SocketAddr) -> Result<S3Server, String> {
+    serve_in(roots, addr, Regions::default()).await
+}
+
+/// Serves `roots` on `addr`, each bucket in the region `regions` gives it.
+pub async fn serve_in(
+    roots: &[PathBuf],
+    addr: SocketAddr,
+    regions: Regions,
+) -> Result<S3Server, String> {
     let roots = roots
         .iter()
         .map(|root| {
@@ -384,6 +500,7 @@ pub async fn serve(roots: &[PathBuf], addr: SocketAddr) -> Result<S3Server, Stri
         listings: Arc::default(),
     });
     builder.set_auth(AnyAccessKey);
+    builder.set_access(BucketRegions(regions));
     let service = builder.build();
     let listener = TcpListener::bind(addr)
         .await

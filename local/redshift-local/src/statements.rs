@@ -3,6 +3,8 @@
 
 use crate::backend::{self, Outcome, Pool, ResultSet};
 use crate::faults::BatchFaults;
+use crate::identity::{self, DbUser};
+use crate::transactions::{self, Isolation};
 use crate::{copy, dialect};
 use serde::Serialize;
 use std::collections::HashMap;
@@ -54,13 +56,30 @@ pub struct Sub {
 }
 
 /// Who a statement ran as and where, echoed back by the API.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Target {
     pub database: String,
     pub cluster_identifier: Option<String>,
     pub workgroup_name: Option<String>,
     pub db_user: Option<String>,
     pub secret_arn: Option<String>,
+    /// The database user it signed in as ([`identity::sign_in`]).
+    pub user: DbUser,
+    /// The isolation level its transactions run at.
+    pub isolation: Isolation,
+    /// The caller's access key ID: ListStatements shows a caller only its own statements.
+    pub caller: Option<String>,
+}
+
+impl Target {
+    /// A workgroup has the SYS_ monitoring views only; a cluster has the STL_ ones as well.
+    pub fn search_path(&self) -> &'static str {
+        if self.workgroup_name.is_some() {
+            "SET search_path TO \"$user\", public, redshift_local_sys"
+        } else {
+            "SET search_path TO \"$user\", public, redshift_local_sys, redshift_local_stl"
+        }
+    }
 }
 
 #[derive(Clone)]
@@ -99,10 +118,30 @@ pub fn now() -> f64 {
         .map_or(0.0, |d| d.as_secs_f64())
 }
 
+/// How long a client token names the statement it started: "The maximum retention time for a
+/// client token used in ExecuteStatement or BatchExecuteStatement API operation is 8 hours."
+pub const CLIENT_TOKEN_RETENTION: Duration = Duration::from_secs(8 * 3600);
+
 /// Every statement of this process, in submission order.
-#[derive(Default)]
 pub struct Store {
     inner: Mutex<Inner>,
+    /// How long a client token is kept ([`CLIENT_TOKEN_RETENTION`]; tests shorten it).
+    pub client_token_retention: Duration,
+}
+
+impl Default for Store {
+    fn default() -> Self {
+        Self::with_client_token_retention(CLIENT_TOKEN_RETENTION)
+    }
+}
+
+impl Store {
+    pub fn with_client_token_retention(retention: Duration) -> Self {
+        Self {
+            inner: Mutex::default(),
+            client_token_retention: retention,
+        }
+    }
 }
 
 #[derive(Default)]
@@ -110,7 +149,8 @@ struct Inner {
     statements: HashMap<String, Statement>,
     order: Vec<String>,
     last_query_id: i64,
-    client_tokens: HashMap<String, String>,
+    /// Client token → the statement it started and when.
+    client_tokens: HashMap<String, (String, f64)>,
 }
 
 /// What a caller asks to run.
@@ -135,12 +175,14 @@ impl Store {
     /// (and `false`, so it is not started twice).
     pub fn submit(&self, submission: Submission) -> (Statement, bool) {
         let mut inner = self.inner.lock().expect("store lock");
+        let at = now();
+        let retention = self.client_token_retention.as_secs_f64();
         if let Some(token) = &submission.client_token
-            && let Some(id) = inner.client_tokens.get(token)
+            && let Some((id, since)) = inner.client_tokens.get(token)
+            && at - since < retention
         {
             return (inner.statements[id].clone(), false);
         }
-        let at = now();
         let id = uuid::Uuid::new_v4().to_string();
         inner.last_query_id += 1;
         let query_id = inner.last_query_id;
@@ -172,11 +214,21 @@ impl Store {
             cancel_requested: false,
         };
         if let Some(token) = submission.client_token {
-            inner.client_tokens.insert(token, id.clone());
+            inner.client_tokens.insert(token, (id.clone(), at));
         }
         inner.order.push(id.clone());
         inner.statements.insert(id, statement.clone());
         (statement, true)
+    }
+
+    /// Statements not yet FINISHED, FAILED or ABORTED.
+    pub fn active(&self) -> usize {
+        let inner = self.inner.lock().expect("store lock");
+        inner
+            .statements
+            .values()
+            .filter(|s| !s.status.is_final())
+            .count()
     }
 
     pub fn get(&self, id: &str) -> Option<Statement> {
@@ -270,7 +322,9 @@ pub struct Runner {
     pub store: Arc<Store>,
     pub pool: Arc<Pool>,
     /// Where COPY reads S3; None when the stand-in was started without S3.
-    pub s3: Option<aws_sdk_s3::Client>,
+    pub s3: Option<crate::s3::Clients>,
+    /// The warehouse's region: where COPY reads S3 when it names no REGION.
+    pub region: String,
     /// Every statement stays STARTED at least this long (a test switch; zero by default).
     pub min_statement_time: std::time::Duration,
     /// Fault switches armed by tests (none by default).
@@ -295,7 +349,7 @@ pub async fn run(runner: Arc<Runner>, id: String) {
         Ok(conn) => conn,
         Err(error) => return finish_failed(store, &id, None, error),
     };
-    let (sqls, parameters, is_batch, query_id, cancelled, name) = store.update(&id, |s| {
+    let (sqls, parameters, is_batch, query_id, cancelled, name, target) = store.update(&id, |s| {
         if !s.cancel_requested {
             s.status = Status::Started;
         }
@@ -306,10 +360,23 @@ pub async fn run(runner: Arc<Runner>, id: String) {
             s.query_id,
             s.cancel_requested,
             s.name.clone(),
+            s.target.clone(),
         )
     });
     if cancelled {
         return finish_aborted(store, &id);
+    }
+    // The session runs as the signed-in user from here on, with the target's system views.
+    let signed_in = async {
+        identity::become_user(conn.client(), &target.user).await?;
+        conn.client()
+            .batch_execute(target.search_path())
+            .await
+            .map_err(|err| backend::error_text(&err))
+    };
+    if let Err(error) = signed_in.await {
+        conn.close();
+        return finish_failed(store, &id, None, error);
     }
     if !runner.min_statement_time.is_zero() {
         tokio::time::sleep(runner.min_statement_time).await;
@@ -328,6 +395,7 @@ pub async fn run(runner: Arc<Runner>, id: String) {
         sqls: &sqls,
         parameters: &parameters,
         is_batch,
+        target: &target,
         faults,
     };
     let mut cancel_sent = false;
@@ -340,13 +408,19 @@ pub async fn run(runner: Arc<Runner>, id: String) {
         &mut cancel_sent,
     )
     .await;
+    // Back to the admin: the load-error tables and the clean-up are the warehouse's own.
+    let reset = identity::become_user(client, &DbUser::Admin).await;
+    if let Err(err) = &reset {
+        tracing::warn!(statement_id = %id, error = %err, "could not sign the session out");
+    }
     if !load_errors.is_empty()
-        && let Err(err) = copy::record_errors(client, query_id, &load_errors).await
+        && let Err(err) = copy::record_errors(client, query_id, &target, &load_errors).await
     {
         tracing::error!(statement_id = %id, error = %err, "could not record load errors");
     }
-    if cancel_sent {
-        // A cancel request still on its way would hit whatever the connection ran next.
+    if cancel_sent || reset.is_err() {
+        // A cancel request still on its way would hit whatever the connection ran next; a
+        // session still signed in as a user must not serve the next statement.
         conn.close();
     } else if let Err(err) = client.batch_execute("DISCARD TEMP").await {
         // Each Data API call runs in a session of its own, so temporary tables end with it; here
@@ -367,6 +441,7 @@ struct Work<'a> {
     sqls: &'a [String],
     parameters: &'a HashMap<String, String>,
     is_batch: bool,
+    target: &'a Target,
     faults: BatchFaults,
 }
 
@@ -383,14 +458,15 @@ async fn run_sqls(
         sqls,
         parameters,
         is_batch,
+        target,
         faults,
     } = work;
+    let isolation = target.isolation;
     let store = &runner.store;
-    if is_batch
-        && let Err(err) = client
-            .batch_execute("BEGIN ISOLATION LEVEL SERIALIZABLE")
-            .await
-    {
+    // A batch is one transaction; so is a single write (its lock and its rows commit together)
+    // and a single LOCK, which PostgreSQL takes only inside a transaction block.
+    let in_transaction = is_batch || needs_transaction(&sqls[0], parameters);
+    if in_transaction && let Err(err) = client.batch_execute(isolation.begin()).await {
         return Ending::Failed {
             sub: None,
             error: backend::error_text(&err),
@@ -401,6 +477,11 @@ async fn run_sqls(
             s.subs[index].status = Status::Started;
             s.subs[index].started = Some(now());
         });
+        if let Some((at, millis)) = faults.pause_at
+            && at == index
+        {
+            tokio::time::sleep(Duration::from_millis(millis)).await;
+        }
         if faults.drop_at == Some(index) {
             // The session ends under the open transaction, as when a warehouse node restarts.
             if let Err(error) = runner.pool.terminate(client).await {
@@ -415,7 +496,7 @@ async fn run_sqls(
                 index + 1
             ))
         } else {
-            let sql = run_sql(runner, client, sql, parameters, load_errors);
+            let sql = run_sql(runner, client, sql, parameters, target, load_errors);
             let (outcome, sent) = cancellable(store, id, &token, sql).await;
             *cancel_sent |= sent;
             outcome
@@ -429,7 +510,7 @@ async fn run_sqls(
                 sub.updated_at = now();
             }),
             Err(error) => {
-                if is_batch {
+                if in_transaction {
                     // A failed ROLLBACK means the connection is gone, which ends the
                     // transaction just the same.
                     let _ = client.batch_execute("ROLLBACK").await;
@@ -452,23 +533,37 @@ async fn run_sqls(
             error: backend::SERIALIZATION_CONFLICT_INJECTED.to_owned(),
         };
     }
-    if is_batch && let Err(err) = client.batch_execute("COMMIT").await {
+    if in_transaction && let Err(err) = client.batch_execute("COMMIT").await {
         return Ending::Failed {
             sub: None,
-            error: backend::error_text(&err),
+            error: backend::error_text_at(&err, isolation.conflict_words()),
         };
     }
     Ending::Committed
 }
 
-/// Runs one SQL of a statement: a COPY through the S3 client, anything else translated.
+/// Whether a single SQL runs in a transaction of its own: a write or a LOCK does.
+fn needs_transaction(sql: &str, parameters: &HashMap<String, String>) -> bool {
+    match copy::parse(sql) {
+        Ok(Some(_)) => true,
+        Ok(None) => {
+            dialect::translate(sql, parameters).is_ok_and(|t| t.write_target.is_some() || t.is_lock)
+        }
+        Err(_) => false,
+    }
+}
+
+/// Runs one SQL of a statement: a COPY through the S3 client, anything else translated. A write
+/// first takes Redshift's write lock on its table.
 async fn run_sql(
     runner: &Runner,
     client: &tokio_postgres::Client,
     sql: &str,
     parameters: &HashMap<String, String>,
+    target: &Target,
     load_errors: &mut Vec<copy::LoadError>,
 ) -> Result<Outcome, String> {
+    let isolation = target.isolation;
     match copy::parse(sql)? {
         Some(command) => {
             let Some(s3) = &runner.s3 else {
@@ -477,7 +572,14 @@ async fn run_sql(
                         .to_owned(),
                 );
             };
-            match copy::run(client, s3, &command).await {
+            transactions::lock_for_write(client, &command.table, &target.user, isolation).await?;
+            let s3 = s3.for_region(command.region.as_deref().unwrap_or(&runner.region));
+            let error_view = if target.workgroup_name.is_some() {
+                "sys_load_error_detail"
+            } else {
+                "stl_load_errors"
+            };
+            match copy::run(client, &s3, &command, error_view).await {
                 Ok(report) => {
                     load_errors.extend(report.errors);
                     Ok(Outcome {
@@ -493,7 +595,10 @@ async fn run_sql(
         }
         None => {
             let translated = dialect::translate(sql, parameters).map_err(|err| err.to_string())?;
-            backend::run(client, &translated).await
+            if let Some(table) = &translated.write_target {
+                transactions::lock_for_write(client, table, &target.user, isolation).await?;
+            }
+            backend::run_at(client, &translated, isolation.conflict_words()).await
         }
     }
 }

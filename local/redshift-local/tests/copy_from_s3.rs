@@ -280,7 +280,8 @@ async fn rejected_records_are_recorded_with_their_reasons_and_maxerror_decides(b
         "good records load; a blank string is NULL with BLANKSASNULL"
     );
     let errors = env
-        .rows("SELECT filename, line_number, colname, err_code, err_reason FROM stl_load_errors ORDER BY line_number")
+        // Redshift's STL_LOAD_ERRORS columns are character(n): padded, so trimmed to compare.
+        .rows("SELECT TRIM(filename), line_number, TRIM(colname), err_code, TRIM(err_reason) FROM stl_load_errors ORDER BY line_number")
         .await;
     let summary: Vec<(String, String, String)> = errors
         .iter()

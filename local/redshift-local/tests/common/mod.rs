@@ -43,12 +43,20 @@ pub fn server(backend: Backend) -> (Server, LocalConfig) {
     (server, config)
 }
 
-/// The real SDK client, pointed at a running stand-in.
+/// The real SDK client, pointed at a running stand-in, signed by the warehouse's admin.
+#[allow(dead_code)]
 pub fn client(data_api_url: String) -> Client {
+    client_as(data_api_url, "local")
+}
+
+/// The real SDK client signed with `access_key_id`: `role:NAME` is the IAM role NAME, which the
+/// stand-in signs in as database user `IAMR:NAME`.
+#[allow(dead_code)]
+pub fn client_as(data_api_url: String, access_key_id: &str) -> Client {
     let sdk = aws_sdk_redshiftdata::Config::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new("us-west-2"))
-        .credentials_provider(Credentials::new("local", "local", None, None, "test"))
+        .credentials_provider(Credentials::new(access_key_id, "local", None, None, "test"))
         .endpoint_url(data_api_url)
         .build();
     Client::from_conf(sdk)

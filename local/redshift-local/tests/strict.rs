@@ -1,0 +1,801 @@
+//! Redshift's rules, not PostgreSQL's, through the real `aws-sdk-redshiftdata` and `aws-sdk-s3`
+//! clients over HTTP: who a request signs in as and what that user may touch, the table locks
+//! writes take, the isolation level of each target, COPY's regions and limits, and the Data API's
+//! own limits. Each test names the rule; each would have passed on a PostgreSQL-rules stand-in.
+
+mod common;
+
+use aws_sdk_redshiftdata::Client;
+use aws_sdk_redshiftdata::error::ProvideErrorMetadata;
+use aws_sdk_redshiftdata::types::{Field, StatusString};
+use common::{Backend, Server};
+use redshift_local::{LocalConfig, Running};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+struct Env {
+    _postgres: Server,
+    local: Running,
+    root: PathBuf,
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.root);
+    }
+}
+
+/// Where a statement runs and as whom.
+#[derive(Clone, Copy)]
+enum On<'a> {
+    /// A cluster, signed in with the caller's IAM identity.
+    Cluster,
+    /// A cluster, as this database user.
+    ClusterAs(&'a str),
+    /// A workgroup, with the caller's IAM identity.
+    Workgroup,
+    /// A workgroup, with this secret.
+    Secret(&'a str),
+}
+
+fn write(root: &Path, key: &str, bytes: &[u8]) {
+    let path = root.join(key);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, bytes).unwrap();
+}
+
+async fn start_with(backend: Backend, tune: impl FnOnce(&mut LocalConfig)) -> Env {
+    static STARTED: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let root = std::env::temp_dir().join(format!(
+        "redshift-local-strict-{}-{}",
+        std::process::id(),
+        STARTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    ));
+    write(
+        &root,
+        "home-bucket/rows/1.json",
+        b"{\"id\": 1}\n{\"id\": 2}",
+    );
+    write(&root, "away-bucket/rows/1.json", b"{\"id\": 3}");
+    write(
+        &root,
+        "home-bucket/none.manifest",
+        br#"{"entries": [{"url": "s3://home-bucket/gone.json", "mandatory": false}]}"#,
+    );
+    let mut junk = String::new();
+    for i in 0..10 {
+        junk.push_str(&format!("{{\"id\": {i}}}\n{{broken\n"));
+    }
+    write(&root, "home-bucket/junk/1.json", junk.as_bytes());
+    let mut nine = String::new();
+    for i in 0..9 {
+        nine.push_str(&format!("{{\"id\": {i}}}\n{{broken\n"));
+    }
+    write(&root, "home-bucket/nine/1.json", nine.as_bytes());
+    let big = format!(
+        "{{\"id\": 1}}\n{{\"id\": 2, \"pad\": \"{}\"}}\n",
+        "x".repeat(4 * 1024 * 1024)
+    );
+    write(&root, "home-bucket/big/1.json", big.as_bytes());
+    let (postgres, mut config) = common::server(backend);
+    config.s3_roots = vec![root.clone()];
+    config
+        .regions
+        .buckets
+        .insert("away-bucket".into(), "eu-west-1".into());
+    config.secrets.insert(
+        "arn:aws:secretsmanager:us-west-2:1:secret:loader".into(),
+        "loader".into(),
+    );
+    tune(&mut config);
+    let local = redshift_local::start(config)
+        .await
+        .expect("stand-in starts");
+    Env {
+        _postgres: postgres,
+        local,
+        root,
+    }
+}
+
+async fn start(backend: Backend) -> Env {
+    start_with(backend, |_| {}).await
+}
+
+impl Env {
+    fn as_key(&self, access_key: &str) -> Client {
+        common::client_as(self.local.data_api_url(), access_key)
+    }
+
+    fn admin(&self) -> Client {
+        self.as_key("AKIDADMIN")
+    }
+
+    /// Submits a batch (named, for fault switches); returns its id.
+    async fn submit(&self, client: &Client, on: On<'_>, name: &str, sqls: &[&str]) -> String {
+        let request = client
+            .batch_execute_statement()
+            .database("dev")
+            .statement_name(name)
+            .set_sqls(Some(sqls.iter().map(|s| (*s).to_owned()).collect()));
+        let request = match on {
+            On::Cluster => request.cluster_identifier("c"),
+            On::ClusterAs(user) => request.cluster_identifier("c").db_user(user),
+            On::Workgroup => request.workgroup_name("w"),
+            On::Secret(arn) => request.workgroup_name("w").secret_arn(arn),
+        };
+        request.send().await.expect("accepted").id.expect("an id")
+    }
+
+    async fn wait(&self, client: &Client, id: &str) -> (StatusString, Option<String>) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let d = client.describe_statement().id(id).send().await.unwrap();
+            let status = d.status.clone().unwrap();
+            if matches!(
+                status,
+                StatusString::Finished | StatusString::Failed | StatusString::Aborted
+            ) {
+                return (status, d.error.clone());
+            }
+            assert!(Instant::now() < deadline, "{id} still {status:?}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    async fn run(&self, client: &Client, on: On<'_>, sqls: &[&str]) -> Result<(), String> {
+        let id = self.submit(client, on, "t", sqls).await;
+        match self.wait(client, &id).await {
+            (StatusString::Finished, _) => Ok(()),
+            (status, error) => Err(format!("{status:?}: {}", error.unwrap_or_default())),
+        }
+    }
+
+    /// The rows of one query, fields as text.
+    async fn rows(
+        &self,
+        client: &Client,
+        on: On<'_>,
+        sql: &str,
+    ) -> Result<Vec<Vec<String>>, String> {
+        let id = self.submit(client, on, "q", &[sql]).await;
+        match self.wait(client, &id).await {
+            (StatusString::Finished, _) => {}
+            (status, error) => return Err(format!("{status:?}: {}", error.unwrap_or_default())),
+        }
+        let result = client
+            .get_statement_result()
+            .id(format!("{id}:1"))
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(result
+            .records()
+            .iter()
+            .map(|row| {
+                row.iter()
+                    .map(|field| match field {
+                        Field::LongValue(n) => n.to_string(),
+                        Field::StringValue(s) => s.clone(),
+                        Field::BooleanValue(b) => b.to_string(),
+                        Field::IsNull(_) => "NULL".into(),
+                        other => format!("{other:?}"),
+                    })
+                    .collect()
+            })
+            .collect())
+    }
+}
+
+// -- identities and privileges -------------------------------------------------------------
+
+/// Each IAM role signs in as its own database user, and only an object's owner (or a superuser)
+/// may use it: one role creating the tables and another loading them is refused, as on Redshift.
+async fn each_iam_role_is_its_own_database_user_and_only_the_owner_may_use_a_table(
+    backend: Backend,
+) {
+    let env = start(backend).await;
+    let (creator, loader) = (
+        env.as_key("role:CreateTablesRole"),
+        env.as_key("role:CopyRole"),
+    );
+    env.run(&creator, On::Workgroup, &["CREATE TABLE t (id INTEGER)"])
+        .await
+        .unwrap();
+    let refused = env
+        .run(&loader, On::Workgroup, &["INSERT INTO t VALUES (1)"])
+        .await
+        .unwrap_err();
+    assert!(refused.contains("permission denied"), "{refused}");
+    let who = env
+        .rows(&creator, On::Workgroup, "SELECT CURRENT_USER")
+        .await
+        .unwrap();
+    assert_eq!(who, [["IAMR:CreateTablesRole"]]);
+    // The owner grants; then the other role may write.
+    env.run(
+        &creator,
+        On::Workgroup,
+        &["GRANT INSERT, SELECT ON t TO \"IAMR:CopyRole\""],
+    )
+    .await
+    .unwrap();
+    env.run(&loader, On::Workgroup, &["INSERT INTO t VALUES (1)"])
+        .await
+        .unwrap();
+    // The admin (any other access key) is a superuser; user:NAME is an IAM user.
+    assert_eq!(
+        env.rows(&env.admin(), On::Cluster, "SELECT COUNT(*) FROM t")
+            .await
+            .unwrap(),
+        [["1"]]
+    );
+    assert_eq!(
+        env.rows(&env.as_key("user:ana"), On::Cluster, "SELECT CURRENT_USER")
+            .await
+            .unwrap(),
+        [["IAM:ana"]]
+    );
+}
+
+/// DbUser and SecretArn win over the caller's IAM identity; an unknown secret is refused.
+async fn db_user_and_secrets_sign_in_as_their_user(backend: Backend) {
+    let env = start(backend).await;
+    let client = env.as_key("role:Whoever");
+    assert_eq!(
+        env.rows(&client, On::ClusterAs("etl"), "SELECT CURRENT_USER")
+            .await
+            .unwrap(),
+        [["etl"]]
+    );
+    let secret = "arn:aws:secretsmanager:us-west-2:1:secret:loader";
+    assert_eq!(
+        env.rows(&client, On::Secret(secret), "SELECT CURRENT_USER")
+            .await
+            .unwrap(),
+        [["loader"]]
+    );
+    let unknown = client
+        .execute_statement()
+        .workgroup_name("w")
+        .database("dev")
+        .secret_arn("arn:aws:secretsmanager:us-west-2:1:secret:nope")
+        .sql("SELECT 1")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(unknown.code(), Some("ValidationException"));
+}
+
+/// SYS_LOAD_ERROR_DETAIL shows a regular user only their own loads, a superuser all of them,
+/// with exactly Redshift's columns and types; a workgroup has no STL views.
+async fn load_errors_are_visible_to_their_user_with_redshifts_columns(backend: Backend) {
+    let env = start(backend).await;
+    let (a, b) = (env.as_key("role:A"), env.as_key("role:B"));
+    env.run(
+        &a,
+        On::Workgroup,
+        &["CREATE TABLE a_rows (id INTEGER)", "COPY a_rows FROM 's3://home-bucket/nine/' IAM_ROLE default FORMAT AS JSON 'auto' MAXERROR 10"],
+    )
+    .await
+    .unwrap();
+    let count = "SELECT COUNT(*) FROM sys_load_error_detail";
+    assert_eq!(env.rows(&a, On::Workgroup, count).await.unwrap(), [["9"]]);
+    assert_eq!(env.rows(&b, On::Workgroup, count).await.unwrap(), [["0"]]);
+    assert_eq!(
+        env.rows(&env.admin(), On::Workgroup, count).await.unwrap(),
+        [["9"]]
+    );
+    // file_name is character(256): it comes back padded, as Redshift's does.
+    let name = env
+        .rows(
+            &a,
+            On::Workgroup,
+            "SELECT file_name FROM sys_load_error_detail LIMIT 1",
+        )
+        .await
+        .unwrap();
+    assert_eq!(name[0][0].len(), 256);
+    assert_eq!(name[0][0].trim_end(), "s3://home-bucket/nine/1.json");
+    let columns = env
+        .rows(
+            &env.admin(),
+            On::Cluster,
+            "SELECT column_name, data_type, COALESCE(character_maximum_length, 0) FROM information_schema.columns \
+             WHERE table_name = 'sys_load_error_detail' ORDER BY ordinal_position",
+        )
+        .await
+        .unwrap();
+    let expected = [
+        ("user_id", "integer", 0),
+        ("query_id", "bigint", 0),
+        ("transaction_id", "bigint", 0),
+        ("session_id", "integer", 0),
+        ("database_name", "character", 64),
+        ("table_id", "integer", 0),
+        ("start_time", "timestamp without time zone", 0),
+        ("file_name", "character", 256),
+        ("line_number", "bigint", 0),
+        ("column_name", "character", 127),
+        ("column_type", "character", 10),
+        ("column_length", "character", 10),
+        ("position", "integer", 0),
+        ("error_code", "integer", 0),
+        ("error_message", "character", 512),
+    ];
+    let expected: Vec<Vec<String>> = expected
+        .iter()
+        .map(|(n, t, l)| vec![(*n).into(), (*t).into(), l.to_string()])
+        .collect();
+    assert_eq!(columns, expected);
+    let stl = "SELECT COUNT(*) FROM stl_load_errors";
+    let absent = env.rows(&a, On::Workgroup, stl).await.unwrap_err();
+    assert!(absent.contains("does not exist"), "{absent}");
+    assert_eq!(env.rows(&a, On::Cluster, stl).await.unwrap(), [["9"]]);
+}
+
+// -- regions and COPY -----------------------------------------------------------------------
+
+/// COPY reads S3 in the warehouse's region unless REGION names another; a bucket elsewhere
+/// answers PermanentRedirect and the COPY fails with Redshift's S3ServiceException.
+async fn copy_reads_s3_in_one_region_and_a_bucket_elsewhere_redirects(backend: Backend) {
+    let env = start(backend).await;
+    let admin = env.admin();
+    env.run(&admin, On::Cluster, &["CREATE TABLE r (id INTEGER)"])
+        .await
+        .unwrap();
+    let copy = |from: &str, region: &str| {
+        format!("COPY r FROM 's3://{from}/rows/' IAM_ROLE default {region} FORMAT AS JSON 'auto'")
+    };
+    env.run(&admin, On::Cluster, &[&copy("home-bucket", "")])
+        .await
+        .unwrap();
+    let away = env
+        .run(&admin, On::Cluster, &[&copy("away-bucket", "")])
+        .await
+        .unwrap_err();
+    assert!(
+        away.contains("S3ServiceException:The bucket you are attempting to access must be addressed using the specified endpoint")
+            && away.contains("Status 301,Error PermanentRedirect"),
+        "{away}"
+    );
+    env.run(
+        &admin,
+        On::Cluster,
+        &[&copy("away-bucket", "REGION 'eu-west-1'")],
+    )
+    .await
+    .unwrap();
+    let wrong = env
+        .run(
+            &admin,
+            On::Cluster,
+            &[&copy("home-bucket", "REGION 'eu-west-1'")],
+        )
+        .await
+        .unwrap_err();
+    assert!(wrong.contains("PermanentRedirect"), "{wrong}");
+    assert_eq!(
+        env.rows(&admin, On::Cluster, "SELECT COUNT(*) FROM r")
+            .await
+            .unwrap(),
+        [["3"]]
+    );
+
+    // Any S3 client signed for another region than the bucket's is redirected, as by S3.
+    let s3_url = env.local.s3_url().unwrap();
+    let err = redshift_local::s3::client_in(&s3_url, "us-west-2")
+        .get_object()
+        .bucket("away-bucket")
+        .key("rows/1.json")
+        .send()
+        .await
+        .unwrap_err();
+    let raw = err.raw_response().expect("an answer");
+    assert_eq!(raw.status().as_u16(), 301);
+    assert_eq!(raw.headers().get("x-amz-bucket-region"), Some("eu-west-1"));
+    assert_eq!(
+        aws_sdk_s3::error::ProvideErrorMetadata::code(&err),
+        Some("PermanentRedirect")
+    );
+    let found = redshift_local::s3::client_in(&s3_url, "eu-west-1")
+        .get_object()
+        .bucket("away-bucket")
+        .key("rows/1.json")
+        .send()
+        .await;
+    assert!(found.is_ok());
+}
+
+/// MAXERROR fails at error_count rejects or more, at most 100000; one JSON object over 4 MB fails
+/// the whole COPY; a manifest that finds no file fails.
+async fn copy_fails_where_redshift_documents_it_fails(backend: Backend) {
+    let env = start(backend).await;
+    let admin = env.admin();
+    env.run(&admin, On::Cluster, &["CREATE TABLE r (id INTEGER)"])
+        .await
+        .unwrap();
+    let copy =
+        |options: &str| format!("COPY r FROM {options} IAM_ROLE default FORMAT AS JSON 'auto'");
+    // Ten rejects with MAXERROR 10 fail; nine load.
+    let ten = env
+        .run(
+            &admin,
+            On::Cluster,
+            &[&copy("'s3://home-bucket/junk/' MAXERROR 10")],
+        )
+        .await
+        .unwrap_err();
+    assert!(ten.contains("Load into table 'r' failed"), "{ten}");
+    env.run(
+        &admin,
+        On::Cluster,
+        &[&copy("'s3://home-bucket/nine/' MAXERROR 10")],
+    )
+    .await
+    .unwrap();
+    let over = env
+        .run(
+            &admin,
+            On::Cluster,
+            &[&copy("'s3://home-bucket/nine/' MAXERROR 100001")],
+        )
+        .await
+        .unwrap_err();
+    assert!(over.contains("limit of 100000"), "{over}");
+    let big = env
+        .run(
+            &admin,
+            On::Cluster,
+            &[&copy("'s3://home-bucket/big/' MAXERROR 10")],
+        )
+        .await
+        .unwrap_err();
+    assert!(big.contains("4 MB"), "{big}");
+    let none = env
+        .run(
+            &admin,
+            On::Cluster,
+            &[&copy("'s3://home-bucket/none.manifest' MANIFEST")],
+        )
+        .await
+        .unwrap_err();
+    assert!(none.contains("found no files"), "{none}");
+    // Only the nine good rows of the one COPY that loaded.
+    assert_eq!(
+        env.rows(&admin, On::Cluster, "SELECT COUNT(*) FROM r")
+            .await
+            .unwrap(),
+        [["9"]]
+    );
+}
+
+// -- locks and isolation (concurrent transactions: a real PostgreSQL) -------------------------
+
+/// Writes take Redshift's write lock on their table first, so two transactions writing two tables
+/// in opposite orders deadlock, and one fails (PostgreSQL's row locks alone would let both run).
+async fn writers_of_two_tables_in_opposite_orders_deadlock(backend: Backend) {
+    let env = start(backend).await;
+    let admin = env.admin();
+    env.run(
+        &admin,
+        On::Cluster,
+        &["CREATE TABLE a (k INTEGER)", "CREATE TABLE b (k INTEGER)"],
+    )
+    .await
+    .unwrap();
+    for name in ["ab", "ba"] {
+        arm_pause(&env, name, 2, 1500).await;
+    }
+    let ab = env
+        .submit(
+            &admin,
+            On::Cluster,
+            "ab",
+            &["INSERT INTO a VALUES (1)", "INSERT INTO b VALUES (1)"],
+        )
+        .await;
+    let ba = env
+        .submit(
+            &admin,
+            On::Cluster,
+            "ba",
+            &["INSERT INTO b VALUES (2)", "INSERT INTO a VALUES (2)"],
+        )
+        .await;
+    let ends = [env.wait(&admin, &ab).await, env.wait(&admin, &ba).await];
+    let failed: Vec<&String> = ends
+        .iter()
+        .filter(|(status, _)| *status == StatusString::Failed)
+        .filter_map(|(_, error)| error.as_ref())
+        .collect();
+    assert_eq!(failed.len(), 1, "{ends:?}");
+    assert!(
+        failed[0].starts_with("ERROR: deadlock detected"),
+        "{}",
+        failed[0]
+    );
+    // The same two writes in one order queue behind each other and both commit.
+    for name in ["ab1", "ab2"] {
+        arm_pause(&env, name, 2, 500).await;
+    }
+    let first = env
+        .submit(
+            &admin,
+            On::Cluster,
+            "ab1",
+            &["INSERT INTO a VALUES (3)", "INSERT INTO b VALUES (3)"],
+        )
+        .await;
+    let second = env
+        .submit(
+            &admin,
+            On::Cluster,
+            "ab2",
+            &["INSERT INTO a VALUES (4)", "INSERT INTO b VALUES (4)"],
+        )
+        .await;
+    assert_eq!(env.wait(&admin, &first).await.0, StatusString::Finished);
+    assert_eq!(env.wait(&admin, &second).await.0, StatusString::Finished);
+}
+
+/// A cluster's transactions are SERIALIZABLE (write skew fails with error 1023); a workgroup's
+/// are SNAPSHOT (write skew commits, and a lost update conflict is not error 1023).
+async fn isolation_follows_the_target(backend: Backend) {
+    let env = start(backend).await;
+    let admin = env.admin();
+    env.run(
+        &admin,
+        On::Cluster,
+        &[
+            "CREATE TABLE t (k INTEGER, v INTEGER)",
+            "INSERT INTO t VALUES (0, 0)",
+        ],
+    )
+    .await
+    .unwrap();
+    let skew = |reads: i32, writes: i32| {
+        [
+            format!("SELECT COUNT(*) FROM t WHERE k = {reads}"),
+            format!("INSERT INTO t VALUES ({writes}, 0)"),
+        ]
+    };
+    fn batch(sqls: &[String; 2]) -> Vec<&str> {
+        sqls.iter().map(String::as_str).collect()
+    }
+    for (on, name) in [(On::Cluster, "serial"), (On::Workgroup, "snapshot")] {
+        for n in 1..=2 {
+            arm_pause(&env, &format!("{name}-{n}"), 2, 800).await;
+        }
+        let first = env
+            .submit(&admin, on, &format!("{name}-1"), &batch(&skew(1, 2)))
+            .await;
+        let second = env
+            .submit(&admin, on, &format!("{name}-2"), &batch(&skew(2, 1)))
+            .await;
+        let ends = [
+            env.wait(&admin, &first).await,
+            env.wait(&admin, &second).await,
+        ];
+        let failed: Vec<_> = ends
+            .iter()
+            .filter(|e| e.0 == StatusString::Failed)
+            .collect();
+        match on {
+            On::Cluster => {
+                assert_eq!(failed.len(), 1, "{ends:?}");
+                let error = failed[0].1.as_deref().unwrap();
+                assert!(
+                    error.starts_with("ERROR: 1023 DETAIL: Serializable isolation violation"),
+                    "{error}"
+                );
+            }
+            _ => assert!(
+                failed.is_empty(),
+                "snapshot isolation allows write skew: {ends:?}"
+            ),
+        }
+        env.run(&admin, On::Cluster, &["DELETE FROM t WHERE k > 0"])
+            .await
+            .unwrap();
+    }
+    // Two updates of one row under SNAPSHOT: the later one fails, not with 1023.
+    for n in 1..=2 {
+        arm_pause(&env, &format!("update-{n}"), 2, 800).await;
+    }
+    let update = |v: i32| {
+        [
+            "SELECT v FROM t WHERE k = 0".to_owned(),
+            format!("UPDATE t SET v = {v} WHERE k = 0"),
+        ]
+    };
+    let first = env
+        .submit(&admin, On::Workgroup, "update-1", &batch(&update(1)))
+        .await;
+    let second = env
+        .submit(&admin, On::Workgroup, "update-2", &batch(&update(2)))
+        .await;
+    let ends = [
+        env.wait(&admin, &first).await,
+        env.wait(&admin, &second).await,
+    ];
+    let failed: Vec<_> = ends
+        .iter()
+        .filter(|e| e.0 == StatusString::Failed)
+        .collect();
+    assert_eq!(failed.len(), 1, "{ends:?}");
+    let error = failed[0].1.as_deref().unwrap();
+    assert!(
+        error.contains("could not serialize access") && !error.contains("1023"),
+        "{error}"
+    );
+}
+
+async fn arm_pause(env: &Env, name: &str, sub_statement: usize, millis: u64) {
+    arm(env, &format!(
+        r#"{{"kind": "pause", "statement_name": "{name}", "sub_statement": {sub_statement}, "millis": {millis}}}"#
+    ))
+    .await;
+}
+
+async fn arm(env: &Env, fault: &str) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut socket = tokio::net::TcpStream::connect(env.local.data_api_addr)
+        .await
+        .unwrap();
+    let request = format!(
+        "POST /_local/faults HTTP/1.1\r\nHost: local\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{fault}",
+        fault.len()
+    );
+    socket.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = String::new();
+    socket.read_to_string(&mut answer).await.unwrap();
+    assert!(answer.starts_with("HTTP/1.1 204"), "{answer}");
+}
+
+// -- the Data API's limits ------------------------------------------------------------------
+
+/// SQL over 100 KB, more active statements than allowed, a client token older than its
+/// retention, DescribeStatement of `<id>:N`, ListStatements of the caller only, and the
+/// server-side faults.
+async fn the_data_apis_limits_and_shapes_are_aws_s(backend: Backend) {
+    let env = start_with(backend, |config| {
+        config.max_active_statements = 1;
+        config.client_token_retention = Duration::from_millis(600);
+        config.min_statement_time = Duration::from_millis(300);
+    })
+    .await;
+    let admin = env.admin();
+    let long = format!("SELECT '{}'", "x".repeat(100 * 1024));
+    let refused = admin
+        .execute_statement()
+        .cluster_identifier("c")
+        .database("dev")
+        .sql(long)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Some("ValidationException"));
+    assert!(refused.message().unwrap().contains("100 KB"));
+
+    let first = env
+        .submit(&admin, On::Cluster, "one", &["SELECT 1", "SELECT 2"])
+        .await;
+    let busy = admin
+        .execute_statement()
+        .cluster_identifier("c")
+        .database("dev")
+        .sql("SELECT 3")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(busy.code(), Some("ActiveStatementsExceededException"));
+    env.wait(&admin, &first).await;
+    let second = admin
+        .describe_statement()
+        .id(format!("{first}:2"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(second.id(), format!("{first}:2"));
+    assert_eq!(second.query_string(), Some("SELECT 2"));
+    assert_eq!(second.status(), Some(&StatusString::Finished));
+
+    // The same client token names the same statement while it is retained, then a new one.
+    let token_run = || {
+        admin
+            .execute_statement()
+            .cluster_identifier("c")
+            .database("dev")
+            .client_token("token-1")
+            .sql("SELECT 4")
+            .send()
+    };
+    let a = token_run().await.unwrap().id.unwrap();
+    env.wait(&admin, &a).await;
+    let b = token_run().await.unwrap().id.unwrap();
+    assert_eq!(a, b);
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let c = token_run().await.unwrap().id.unwrap();
+    assert_ne!(a, c);
+    env.wait(&admin, &c).await;
+
+    // ListStatements shows the caller's own statements only.
+    let other = env.as_key("role:Other");
+    let theirs = env
+        .submit(&other, On::Workgroup, "theirs", &["SELECT 5"])
+        .await;
+    env.wait(&other, &theirs).await;
+    let listed = |client: Client| async move {
+        client
+            .list_statements()
+            .send()
+            .await
+            .unwrap()
+            .statements()
+            .iter()
+            .map(|s| s.id().to_owned())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(listed(other.clone()).await, std::slice::from_ref(&theirs));
+    assert!(!listed(admin.clone()).await.contains(&theirs));
+
+    // The server-side faults: HTTP 500 with the exception's name, nothing run.
+    arm(
+        &env,
+        r#"{"kind": "server-error", "operation": "BatchExecuteStatement", "times": 5}"#,
+    )
+    .await;
+    let fault = admin
+        .batch_execute_statement()
+        .cluster_identifier("c")
+        .database("dev")
+        .sqls("SELECT 6")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(fault.code(), Some("BatchExecuteStatementException"));
+    assert_eq!(fault.raw_response().unwrap().status().as_u16(), 500);
+}
+
+/// What Redshift documents as unsupported fails through the API with text naming it.
+async fn sql_redshift_does_not_run_fails_naming_the_construct(backend: Backend) {
+    let env = start(backend).await;
+    let admin = env.admin();
+    env.run(&admin, On::Cluster, &["CREATE TABLE t (k INTEGER)"])
+        .await
+        .unwrap();
+    for (sql, named) in [
+        (
+            "INSERT INTO t VALUES (1) ON CONFLICT DO NOTHING",
+            "ON CONFLICT",
+        ),
+        ("CREATE INDEX i ON t (k)", "CREATE INDEX"),
+        ("CREATE TABLE j (doc JSONB)", "JSONB"),
+        ("SELECT DISTINCT ON (k) k FROM t", "DISTINCT ON"),
+    ] {
+        let error = env.run(&admin, On::Cluster, &[sql]).await.unwrap_err();
+        assert!(error.contains(named), "{sql}: {error}");
+    }
+}
+
+mod embedded {
+    crate::on!(Embedded:
+        each_iam_role_is_its_own_database_user_and_only_the_owner_may_use_a_table,
+        db_user_and_secrets_sign_in_as_their_user,
+        load_errors_are_visible_to_their_user_with_redshifts_columns,
+        copy_reads_s3_in_one_region_and_a_bucket_elsewhere_redirects,
+        copy_fails_where_redshift_documents_it_fails,
+        the_data_apis_limits_and_shapes_are_aws_s,
+        sql_redshift_does_not_run_fails_naming_the_construct,
+    );
+}
+
+mod binaries {
+    crate::on!(Binaries:
+        each_iam_role_is_its_own_database_user_and_only_the_owner_may_use_a_table,
+        load_errors_are_visible_to_their_user_with_redshifts_columns,
+        writers_of_two_tables_in_opposite_orders_deadlock,
+        isolation_follows_the_target,
+    );
+}
