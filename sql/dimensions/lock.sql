@@ -1,3 +1,5 @@
--- First statement: one execution at a time writes the dimensions and the ledger. Taken before any
--- read, so this batch sees every commit made before it.
-LOCK users, songs, artists, time, load_ledger;
+-- First statement: every table the batch touches, in the pipeline's one lock order (load_ledger,
+-- staging_files, staging_events, staging_songs, songplays, users, songs, artists, time), so no two
+-- executions' batches deadlock. One execution at a time then writes the dimensions and the ledger;
+-- taken before any read, so this batch sees every commit made before it.
+LOCK load_ledger, staging_files, staging_events, staging_songs, songplays, users, songs, artists, time;

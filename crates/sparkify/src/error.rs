@@ -53,8 +53,15 @@ fn sub_statement_label(sub_statement: Option<u32>) -> String {
     sub_statement.map_or_else(String::new, |n| format!(" at sub-statement {n}"))
 }
 
-/// How Redshift words a serializable isolation violation (error 1023); the Data API passes the text on.
-pub const SERIALIZATION_CONFLICT_TEXT: &str = "Serializable isolation violation";
+/// How a lost concurrent-write conflict reads. Under SERIALIZABLE isolation (a provisioned
+/// cluster's default until 2024) Redshift documents error 1023, "Serializable isolation
+/// violation". Under SNAPSHOT isolation (Serverless's default, and new clusters' since 2024) AWS
+/// documents no text; the PostgreSQL wording Redshift derives from ("could not serialize access
+/// due to concurrent update") is what the local stand-in gives, so both count.
+pub const SERIALIZATION_CONFLICT_TEXTS: [&str; 2] = [
+    "Serializable isolation violation",
+    "could not serialize access",
+];
 
 impl EtlError {
     /// Every name [`EtlError::name`] can return, for the house-rule tests over the ASL.
@@ -95,7 +102,10 @@ impl EtlError {
         sub_statement: Option<u32>,
         error: &str,
     ) -> Self {
-        if error.contains(SERIALIZATION_CONFLICT_TEXT) {
+        if SERIALIZATION_CONFLICT_TEXTS
+            .iter()
+            .any(|text| error.contains(text))
+        {
             Self::SerializationConflict {
                 statement_id: statement_id.to_owned(),
                 error: error.to_owned(),
@@ -143,9 +153,13 @@ impl EtlError {
             | "TooManyRequestsException"
             | "ActiveStatementsExceededException"
             | "ActiveSessionsExceededException" => Self::Throttled(text),
+            // The server-side faults (HTTP 500): BatchExecuteStatementException and
+            // ExecuteStatementException are "an environmental error while running".
             "InternalServerException"
             | "ServiceUnavailableException"
-            | "DatabaseConnectionException" => Self::DataApiUnavailable(text),
+            | "DatabaseConnectionException"
+            | "BatchExecuteStatementException"
+            | "ExecuteStatementException" => Self::DataApiUnavailable(text),
             _ => Self::DataApiRejected(text),
         };
         Self::classify(
@@ -266,12 +280,23 @@ mod tests {
     }
 
     #[test]
-    fn a_failed_batch_is_a_conflict_only_when_redshift_says_serializable_isolation_violation() {
+    fn a_failed_batch_is_a_conflict_only_when_it_lost_one_under_either_isolation_level() {
         let conflict = "ERROR: 1023 DETAIL: Serializable isolation violation on table - 156, \
                         transactions forming the cycle are: 3455, 3442 (pid:15440)";
         assert_eq!(
             EtlError::from_failed_statement("s-1", Some(4), conflict).name(),
             "SerializationConflict"
+        );
+        let snapshot = "ERROR: could not serialize access due to concurrent update";
+        assert_eq!(
+            EtlError::from_failed_statement("s-1", Some(4), snapshot).name(),
+            "SerializationConflict"
+        );
+        // A deadlock is a lock-order bug, not a conflict a new attempt is meant to win.
+        let deadlock = "ERROR: deadlock detected DETAIL: Process 1 waits for ShareRowExclusiveLock";
+        assert_eq!(
+            EtlError::from_failed_statement("s-1", Some(2), deadlock).name(),
+            "StatementFailed"
         );
         let other = EtlError::from_failed_statement("s-1", Some(4), "ERROR: division by zero");
         assert_eq!(

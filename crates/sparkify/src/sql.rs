@@ -38,7 +38,8 @@ pub mod catalogue {
         sql_file!("create/songplays.sql"),
     ];
     pub const DROP_TABLES: SqlFile = sql_file!("reset/drop_tables.sql");
-    /// create-tables' clean-up of staging rows that ended executions left behind.
+    /// create-tables' clean-up of staging rows that ended executions left behind, after its lock.
+    pub const REAP_LOCK: SqlFile = sql_file!("reap/lock.sql");
     pub const REAP_STAGING: [SqlFile; 2] = [
         sql_file!("reap/staging_events.sql"),
         sql_file!("reap/staging_files.sql"),
@@ -49,6 +50,7 @@ pub mod catalogue {
     pub const KNOWN_LOGS: SqlFile = sql_file!("copy/known_logs.sql");
     /// copy-staging's round, in batch order (copy-staging assembles it from these).
     pub const LOCK_CATALOGUE: SqlFile = sql_file!("copy/lock_catalogue.sql");
+    pub const LOCK_ROUND: SqlFile = sql_file!("copy/lock_round.sql");
     pub const COPY_STAGING_FILES: SqlFile = sql_file!("copy/staging_files.sql");
     pub const EVENTS_LOAD_CREATE: SqlFile = sql_file!("copy/events_load_create.sql");
     pub const COPY_STAGING_EVENTS: SqlFile = sql_file!("copy/staging_events.sql");
@@ -84,9 +86,10 @@ pub mod catalogue {
         sql_file!("dimensions/events_ledger_insert.sql"),
     ];
 
-    /// verify-counts' batch: the reports (counts, checks, what the loads refused), then the end
-    /// of the run's staging. The handler reads results by position in this list.
-    pub const VERIFY: [SqlFile; 7] = [
+    /// verify-counts' batch: its lock, the reports (counts, checks, what the loads refused), then
+    /// the end of the run's staging. The handler reads results by position in this list.
+    pub const VERIFY: [SqlFile; 8] = [
+        sql_file!("verify/lock.sql"),
         sql_file!("verify/table_counts.sql"),
         sql_file!("verify/quality_checks.sql"),
         sql_file!("verify/load_errors.sql"),
@@ -103,6 +106,22 @@ pub mod catalogue {
         sql_file!("analytics/free_vs_paid.sql"),
     ];
 
+    /// The one order in which every batch locks the pipeline's tables (its first statement, or
+    /// create-tables' before its clean-up). Redshift's LOCK is ACCESS EXCLUSIVE and writes take
+    /// ShareRowExclusiveLock, so two batches that took two tables in opposite orders could
+    /// deadlock; queries that read several tables outside a LOCK name them in this order too.
+    pub const LOCK_ORDER: [&str; 9] = [
+        "load_ledger",
+        "staging_files",
+        "staging_events",
+        "staging_songs",
+        "songplays",
+        "users",
+        "songs",
+        "artists",
+        "time",
+    ];
+
     /// Every file in the catalogue; a house-rule test checks it is exactly the files of `sql/`.
     pub fn all() -> Vec<SqlFile> {
         let singles = [
@@ -110,6 +129,8 @@ pub mod catalogue {
             KNOWN_OBJECTS,
             KNOWN_LOGS,
             LOCK_CATALOGUE,
+            LOCK_ROUND,
+            REAP_LOCK,
             COPY_STAGING_FILES,
             EVENTS_LOAD_CREATE,
             COPY_STAGING_EVENTS,
@@ -395,6 +416,10 @@ impl Region {
             Err(format!("{text:?} is not a region name"))
         }
     }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
 }
 
 impl fmt::Display for S3Key {
@@ -537,7 +562,7 @@ mod tests {
             catalogue::COPY_STAGING_SONGS,
             catalogue::REAP_STAGING[0],
             catalogue::REAP_STAGING[1],
-            catalogue::VERIFY[2],
+            catalogue::VERIFY[3],
         ];
         let run = RunId::from_execution("run-1").unwrap();
         for file in catalogue::all() {
@@ -552,6 +577,99 @@ mod tests {
                 "sql/{}",
                 file.path
             );
+        }
+    }
+
+    /// The tables a LOCK file names, in its order; None for any other file.
+    fn locked(file: &SqlFile) -> Option<Vec<String>> {
+        let sql: String = file
+            .text
+            .lines()
+            .filter(|line| !line.trim_start().starts_with("--"))
+            .collect::<Vec<_>>()
+            .join(" ");
+        let tables = sql.trim().strip_prefix("LOCK ")?;
+        Some(
+            tables
+                .trim_end_matches(';')
+                .split(',')
+                .map(|t| t.trim().to_owned())
+                .collect(),
+        )
+    }
+
+    /// The pipeline table a file writes (INSERT INTO, DELETE FROM, UPDATE, COPY), if any.
+    fn written(file: &SqlFile) -> Option<&'static str> {
+        let text = file.text;
+        catalogue::LOCK_ORDER.iter().copied().find(|table| {
+            ["INSERT INTO", "DELETE FROM", "UPDATE", "COPY"]
+                .iter()
+                .any(|verb| {
+                    text.contains(&format!("{verb} {table}\n"))
+                        || text.contains(&format!("{verb} {table} "))
+                })
+        })
+    }
+
+    #[test]
+    fn every_lock_takes_the_pipelines_tables_in_the_one_order() {
+        let locks: Vec<(SqlFile, Vec<String>)> = catalogue::all()
+            .into_iter()
+            .filter_map(|file| locked(&file).map(|tables| (file, tables)))
+            .collect();
+        assert!(locks.len() >= 6, "{}", locks.len());
+        for (file, tables) in &locks {
+            let places: Vec<usize> = tables
+                .iter()
+                .map(|t| {
+                    catalogue::LOCK_ORDER
+                        .iter()
+                        .position(|known| known == t)
+                        .unwrap_or_else(|| panic!("sql/{}: {t} is not in LOCK_ORDER", file.path))
+                })
+                .collect();
+            assert!(
+                places.windows(2).all(|w| w[0] < w[1]),
+                "sql/{} locks {tables:?} out of the order {:?}",
+                file.path,
+                catalogue::LOCK_ORDER
+            );
+        }
+    }
+
+    #[test]
+    fn every_batch_that_writes_locks_what_it_writes_first() {
+        let batches: [(&str, &[SqlFile]); 3] = [
+            ("load-facts", &catalogue::LOAD_FACTS),
+            ("load-dimensions", &catalogue::LOAD_DIMENSIONS),
+            ("verify-counts", &catalogue::VERIFY),
+        ];
+        let mut reap = vec![catalogue::REAP_LOCK];
+        reap.extend(catalogue::REAP_STAGING);
+        let mut round = vec![catalogue::LOCK_CATALOGUE, catalogue::COPY_STAGING_FILES];
+        round.extend([catalogue::EVENTS_STAGE, catalogue::COPY_STAGING_SONGS]);
+        round.extend(catalogue::SONGS_PUBLISH);
+        let events_round = [
+            catalogue::LOCK_ROUND,
+            catalogue::COPY_STAGING_FILES,
+            catalogue::EVENTS_STAGE,
+        ];
+        let all = batches.into_iter().chain([
+            ("create-tables' clean-up", reap.as_slice()),
+            ("a round with songs", round.as_slice()),
+            ("a round of log objects", events_round.as_slice()),
+        ]);
+        for (name, files) in all {
+            let tables = locked(&files[0]).unwrap_or_else(|| panic!("{name} starts with no LOCK"));
+            for file in &files[1..] {
+                if let Some(table) = written(file) {
+                    assert!(
+                        tables.iter().any(|t| t == table),
+                        "{name}: sql/{} writes {table}, which its LOCK {tables:?} does not take",
+                        file.path
+                    );
+                }
+            }
         }
     }
 

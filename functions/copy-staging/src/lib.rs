@@ -468,10 +468,13 @@ pub fn round_statements(
             ("region", Literal::region(&source.region)),
         ]
     };
-    let mut sqls = Vec::new();
-    if songs_manifest.is_some() {
-        sqls.push(render(&catalogue::LOCK_CATALOGUE, &[])?);
-    }
+    // Every round locks what it touches first, in the pipeline's one lock order.
+    let lock = if songs_manifest.is_some() {
+        &catalogue::LOCK_CATALOGUE
+    } else {
+        &catalogue::LOCK_ROUND
+    };
+    let mut sqls = vec![render(lock, &[])?];
     let mut values = vec![(
         "objects_source",
         Literal::s3_uri(&source.manifest_bucket, objects_key),
@@ -914,7 +917,9 @@ mod tests {
         .unwrap();
         assert_eq!(sqls.len(), 40);
         assert!(
-            sqls[0].starts_with("-- First statement") && sqls[0].contains("LOCK staging_songs")
+            sqls[0].starts_with("-- First statement")
+                && sqls[0]
+                    .contains("LOCK load_ledger, staging_files, staging_events, staging_songs;")
         );
         assert!(sqls[1].contains("COPY staging_files"));
         assert!(
@@ -929,7 +934,7 @@ mod tests {
     }
 
     #[test]
-    fn a_round_without_songs_takes_no_lock_and_touches_no_catalogue() {
+    fn a_round_without_songs_locks_only_what_it_writes_and_touches_no_catalogue() {
         let source = config().source;
         let run = RunId::from_execution("run-2").unwrap();
         let sqls = round_statements(
@@ -941,11 +946,9 @@ mod tests {
             None,
         )
         .unwrap();
-        assert_eq!(sqls.len(), 5);
-        assert!(
-            sqls.iter()
-                .all(|sql| !sql.contains("LOCK") && !sql.contains("staging_songs"))
-        );
+        assert_eq!(sqls.len(), 6);
+        assert!(sqls[0].contains("LOCK staging_files, staging_events;"));
+        assert!(sqls.iter().all(|sql| !sql.contains("staging_songs")));
     }
 
     #[test]

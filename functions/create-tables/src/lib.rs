@@ -69,18 +69,17 @@ fn reap_statements(input: &Input) -> Result<Vec<String>, EtlError> {
         );
         return Ok(Vec::new());
     };
-    catalogue::REAP_STAGING
-        .iter()
-        .map(|file| {
-            render(
-                file,
-                &[
-                    ("running", runs.clone()),
-                    ("started", Literal::timestamp(&started)),
-                ],
-            )
-        })
-        .collect()
+    let lock = render(&catalogue::REAP_LOCK, &[])?;
+    let deletes = catalogue::REAP_STAGING.iter().map(|file| {
+        render(
+            file,
+            &[
+                ("running", runs.clone()),
+                ("started", Literal::timestamp(&started)),
+            ],
+        )
+    });
+    std::iter::once(Ok(lock)).chain(deletes).collect()
 }
 
 #[cfg(test)]
@@ -131,13 +130,14 @@ mod tests {
         let submit = mock!(Client::batch_execute_statement)
             .match_requests(|req| {
                 let sqls = req.sqls();
-                sqls.len() == 11
-                    && sqls[9].starts_with("-- Staging rows left by executions")
-                    && sqls[9].contains("DELETE FROM staging_events")
-                    && sqls[9].contains("NOT IN ('nightly-2', 'new-file-3')")
-                    && sqls[9].contains("staged_at < CAST('2026-11-22 18:00:00.500' AS TIMESTAMP)")
-                    && sqls[10].contains("DELETE FROM staging_files")
+                sqls.len() == 12
+                    && sqls[9].contains("LOCK staging_files, staging_events;")
+                    && sqls[10].starts_with("-- Staging rows left by executions")
+                    && sqls[10].contains("DELETE FROM staging_events")
                     && sqls[10].contains("NOT IN ('nightly-2', 'new-file-3')")
+                    && sqls[10].contains("staged_at < CAST('2026-11-22 18:00:00.500' AS TIMESTAMP)")
+                    && sqls[11].contains("DELETE FROM staging_files")
+                    && sqls[11].contains("NOT IN ('nightly-2', 'new-file-3')")
             })
             .then_output(|| submitted("stmt-3"));
         let client = mock_client!(aws_sdk_redshiftdata, [&submit]);

@@ -26,7 +26,8 @@ mod tests {
         let submit = mock!(Client::batch_execute_statement)
             .match_requests(|req| {
                 req.sqls().len() == 3
-                    && req.sqls()[0].contains("LOCK songplays")
+                    && req.sqls()[0]
+                        .contains("LOCK staging_files, staging_events, staging_songs, songplays;")
                     && req.sqls()[1].contains("DELETE FROM songplays")
                     && req.sqls()[1].contains("run_id = 'exec-1'")
                     && req.sqls()[2].contains("INSERT INTO songplays")

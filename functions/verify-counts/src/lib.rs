@@ -86,20 +86,29 @@ pub async fn handle(deps: &Deps, input: Input) -> Result<Output, EtlError> {
     if !step.done {
         return Ok(Output { step, report: None });
     }
-    // A batch's results are read per sub-statement, `<id>:N`, in the order of the catalogue.
-    let result = |n: usize| format!("{}:{n}", step.statement_id);
+    // A batch's results are read per sub-statement, `<id>:N`, N the file's place in the catalogue.
+    let result = |path: &str| {
+        let n = catalogue::VERIFY
+            .iter()
+            .position(|file| file.path == path)
+            .expect("a file of the verify batch")
+            + 1;
+        format!("{}:{n}", step.statement_id)
+    };
     let api = &deps.data_api;
-    let counts = named_numbers(api, &result(1)).await?;
-    let checks = named_numbers(api, &result(2)).await?;
-    let load_errors = api.result_rows(&result(3)).await?;
+    let counts = named_numbers(api, &result("verify/table_counts.sql")).await?;
+    let checks = named_numbers(api, &result("verify/quality_checks.sql")).await?;
+    let load_errors = api.result_rows(&result("verify/load_errors.sql")).await?;
     // Every object the run staged (hundreds of thousands on a first load of a large bucket) is
     // needed only to pick out its own load errors: on a night without any, it is not read.
     let run_objects = if load_errors.is_empty() {
         Vec::new()
     } else {
-        api.result_rows(&result(4)).await?
+        api.result_rows(&result("verify/run_objects.sql")).await?
     };
-    let refused = api.result_rows(&result(5)).await?;
+    let refused = api
+        .result_rows(&result("verify/refused_events.sql"))
+        .await?;
     let bucket_uri = format!("s3://{}/", deps.config.source.bucket.as_str());
     let all_rejects = rejects(&bucket_uri, &load_errors, &run_objects, &refused)?;
     let report = Report {
@@ -315,7 +324,7 @@ mod tests {
         };
         [
             rows_of(
-                "verify-1:3",
+                "verify-1:4",
                 vec![
                     error("s3://udacity-dend/log_data/a.json", 3),
                     error("s3://udacity-dend/log_data/elsewhere.json", 1),
@@ -323,11 +332,11 @@ mod tests {
                 ],
             ),
             rows_of(
-                "verify-1:4",
+                "verify-1:5",
                 vec![vec![s("log_data/a.json")], vec![s("log_data/it's; b.json")]],
             ),
             rows_of(
-                "verify-1:5",
+                "verify-1:6",
                 vec![vec![
                     s("log_data/a.json"),
                     s("user_id"),
@@ -363,7 +372,7 @@ mod tests {
     fn counts() -> aws_smithy_mocks::Rule {
         // Two pages, to prove NextToken is followed.
         mock!(Client::get_statement_result)
-            .match_requests(|req| req.id() == Some("verify-1:1"))
+            .match_requests(|req| req.id() == Some("verify-1:2"))
             .sequence()
             .output(|| {
                 page(
@@ -377,7 +386,7 @@ mod tests {
 
     fn checks(failing_users: i64) -> aws_smithy_mocks::Rule {
         mock!(Client::get_statement_result)
-            .match_requests(|req| req.id() == Some("verify-1:2"))
+            .match_requests(|req| req.id() == Some("verify-1:3"))
             .then_output(move || {
                 page(
                     &[
@@ -451,16 +460,17 @@ mod tests {
     fn the_batch_fills_the_start_time_and_the_bucket() {
         let sqls = batch(&resume(), &sparkify::testing::config().source.bucket).unwrap();
         assert_eq!(sqls.len(), catalogue::VERIFY.len());
-        assert!(sqls[2].contains("start_time >= CAST('2026-11-22 18:00:00.123' AS TIMESTAMP)"));
-        assert!(sqls[2].contains("LIKE 's3://udacity-dend/%'"));
-        assert!(sqls[3].contains("run_id = 'exec-1'"));
+        assert!(sqls[0].contains("LOCK staging_files, staging_events,"));
+        assert!(sqls[3].contains("start_time >= CAST('2026-11-22 18:00:00.123' AS TIMESTAMP)"));
+        assert!(sqls[3].contains("LIKE 's3://udacity-dend/%'"));
+        assert!(sqls[4].contains("run_id = 'exec-1'"));
         // By hand, without a start time: every recorded error of the run's objects.
         let by_hand = Input {
             started: None,
             ..resume()
         };
         let sqls = batch(&by_hand, &sparkify::testing::config().source.bucket).unwrap();
-        assert!(sqls[2].contains("CAST('1970-01-01 00:00:00' AS TIMESTAMP)"));
+        assert!(sqls[3].contains("CAST('1970-01-01 00:00:00' AS TIMESTAMP)"));
         // A start time that is not one is a named error, not SQL.
         let bad = Input {
             started: Some("2026-11-22'; DROP TABLE users; --".into()),
@@ -489,8 +499,8 @@ mod tests {
             finished(),
             counts(),
             checks(0),
-            rows_of("verify-1:3", vec![]),
-            rows_of("verify-1:5", vec![]),
+            rows_of("verify-1:4", vec![]),
+            rows_of("verify-1:6", vec![]),
         ];
         let client = mock_client!(
             aws_sdk_redshiftdata,
