@@ -567,17 +567,6 @@ fn no_iam_statement_grants_a_wildcard_action() {
 #[test]
 fn the_copy_role_reads_only_the_data_under_its_prefixes_and_the_manifests() {
     let template = template();
-    // `!Sub text` / `!GetAtt text` / plain text, to compare resources as written.
-    let written = |value: &Yaml| match value {
-        Yaml::Tagged(tagged) => format!("{} {}", tagged.tag, tagged.value.as_str().unwrap()),
-        other => other.as_str().unwrap().to_owned(),
-    };
-    let listed = |value: &Yaml| -> Vec<String> {
-        match value {
-            Yaml::Sequence(items) => items.iter().map(written).collect(),
-            single => vec![written(single)],
-        }
-    };
     let role = &template["Resources"]["CopyRole"];
     assert_eq!(role["Condition"], "CreateCopyRole");
     let properties = &role["Properties"];
@@ -587,35 +576,19 @@ fn the_copy_role_reads_only_the_data_under_its_prefixes_and_the_manifests() {
     );
     let policies = properties["Policies"].as_sequence().unwrap();
     assert_eq!(policies.len(), 1);
-    let mut granted: BTreeSet<(String, String)> = BTreeSet::new();
-    for statement in policies[0]["PolicyDocument"]["Statement"]
-        .as_sequence()
-        .unwrap()
-    {
-        assert_eq!(statement["Effect"], "Allow");
-        for action in listed(&statement["Action"]) {
-            for resource in listed(&statement["Resource"]) {
-                granted.insert((action.clone(), resource));
-            }
-        }
-        if listed(&statement["Action"]) == ["s3:ListBucket"] {
-            // Listing is limited to the manifests' prefix.
-            assert_eq!(
-                statement["Condition"]["StringLike"]["s3:prefix"],
-                "manifests/*"
-            );
-        }
-    }
-    let data = |path: &str| {
-        (
-            "s3:GetObject".to_owned(),
-            format!("!Sub arn:${{AWS::Partition}}:s3:::${{DataBucket}}/{path}"),
-        )
-    };
+    let document = &policies[0]["PolicyDocument"];
+    let data_bucket = "!Sub arn:${AWS::Partition}:s3:::${DataBucket}";
+    let data = |path: &str| ("s3:GetObject".to_owned(), format!("{data_bucket}/{path}"));
+    // COPY asks for LIST on the bucket as well as GET on the objects, the manifest and the
+    // JSONPaths file (Redshift Database Developer Guide, "IAM permissions for COPY, UNLOAD, and
+    // CREATE LIBRARY": "permission to LIST the Amazon S3 bucket and GET the Amazon S3 objects that
+    // are being loaded, and the manifest file, if one is used"; "permission to LIST and GET the
+    // JSONPaths file on Amazon S3, if one is used").
     let expected: BTreeSet<(String, String)> = [
         data("${LogPrefix}*"),
         data("${SongPrefix}*"),
         data("${JsonPathsKey}"),
+        ("s3:ListBucket".into(), data_bucket.into()),
         (
             "s3:GetObject".into(),
             "!Sub ${ManifestBucket.Arn}/manifests/*".into(),
@@ -624,7 +597,27 @@ fn the_copy_role_reads_only_the_data_under_its_prefixes_and_the_manifests() {
     ]
     .into_iter()
     .collect();
-    assert_eq!(granted, expected);
+    assert_eq!(granted(document), expected);
+    // Listing is limited to what it reads.
+    let expected_listable: BTreeSet<(String, Vec<String>)> = [
+        (
+            data_bucket.to_owned(),
+            [
+                "!Sub ${LogPrefix}*",
+                "!Sub ${SongPrefix}*",
+                "!Ref JsonPathsKey",
+            ]
+            .map(String::from)
+            .to_vec(),
+        ),
+        (
+            "!GetAtt ManifestBucket.Arn".to_owned(),
+            vec!["manifests/*".to_owned()],
+        ),
+    ]
+    .into_iter()
+    .collect();
+    assert_eq!(listable(document), expected_listable);
     // The functions name this role to COPY when the stack creates it.
     let copy_role = serde_yaml_ng::to_string(
         &template["Globals"]["Function"]["Environment"]["Variables"]["COPY_ROLE_ARN"],
@@ -651,9 +644,15 @@ fn secrets_are_named_only_by_arn_never_held_in_a_parameter_or_variable() {
         if is_secretish(name) {
             assert!(name.ends_with("Arn"), "{name}: secrets are passed by ARN");
             let pattern = parameter["AllowedPattern"].as_str().unwrap_or_default();
+            // A secret's key is named by its KMS key ARN; anything else secretish is a secret.
+            let (kind, service) = if name.ends_with("KmsKeyArn") {
+                ("KMS key", ":kms:")
+            } else {
+                ("Secrets Manager", ":secretsmanager:")
+            };
             assert!(
-                pattern.contains(":secretsmanager:"),
-                "{name}: its AllowedPattern must admit only a Secrets Manager ARN"
+                pattern.starts_with('^') && pattern.ends_with('$') && pattern.contains(service),
+                "{name}: its AllowedPattern must admit only a {kind} ARN"
             );
             let default = parameter["Default"].as_str().unwrap_or_default();
             assert_eq!(default, "", "{name}: no default secret");
@@ -758,6 +757,15 @@ fn manifest_dir() -> std::path::PathBuf {
         std::env::var_os("CARGO_MANIFEST_DIR")
             .expect("tests are run by cargo, which sets CARGO_MANIFEST_DIR"),
     )
+}
+
+/// A value that may be one item or a list of them (an IAM statement's Action or Resource, a
+/// condition's values), each as `written`.
+fn listed(value: &Yaml) -> Vec<String> {
+    match value {
+        Yaml::Sequence(items) => items.iter().map(written).collect(),
+        single => vec![written(single)],
+    }
 }
 
 /// `!Tag value` for a tagged scalar, the text for a plain one, the YAML for anything else.
@@ -889,4 +897,320 @@ fn every_run_that_does_not_succeed_alarms_the_failure_topic_which_alarms_can_dec
     let email = &resources["FailureEmail"];
     assert_eq!(email["Condition"], "SubscribeEmail");
     assert_eq!(email["Properties"]["Protocol"], "email");
+}
+
+/// Every (action, resource) an IAM policy document allows; it allows, never denies.
+fn granted(document: &Yaml) -> BTreeSet<(String, String)> {
+    let mut granted = BTreeSet::new();
+    for statement in document["Statement"].as_sequence().unwrap() {
+        assert_eq!(statement["Effect"], "Allow", "{statement:?}");
+        for action in listed(&statement["Action"]) {
+            for resource in listed(&statement["Resource"]) {
+                granted.insert((action.clone(), resource));
+            }
+        }
+    }
+    granted
+}
+
+/// Every bucket an IAM policy document lets be listed, with the key prefixes it may be listed
+/// under (its `s3:prefix` condition).
+fn listable(document: &Yaml) -> BTreeSet<(String, Vec<String>)> {
+    let mut listable = BTreeSet::new();
+    for statement in document["Statement"].as_sequence().unwrap() {
+        if listed(&statement["Action"]).contains(&"s3:ListBucket".to_owned()) {
+            for bucket in listed(&statement["Resource"]) {
+                listable.insert((
+                    bucket,
+                    listed(&statement["Condition"]["StringLike"]["s3:prefix"]),
+                ));
+            }
+        }
+    }
+    listable
+}
+
+/// The functions the ETL state machine runs: its `!GetAtt <function>.Arn` substitutions.
+fn etl_functions(template: &Yaml) -> BTreeSet<String> {
+    template["Resources"]["EtlStateMachine"]["Properties"]["DefinitionSubstitutions"]
+        .as_mapping()
+        .unwrap()
+        .values()
+        .filter_map(|value| {
+            written(value)
+                .strip_prefix("!GetAtt ")
+                .and_then(|target| target.strip_suffix(".Arn"))
+                .map(str::to_owned)
+        })
+        .collect()
+}
+
+/// The Data API signs an IAM identity in as a database user of its own (`IAMR:<role name>`;
+/// GetClusterCredentialsWithIAM: "The database user is mapped 1:1 to the source Identity and
+/// Access Management (IAM) identity"), and a table's owner is the user that created it. With a
+/// role per function create-tables would own every table and the other functions would be
+/// refused, so the five ETL functions run as one role; the teardown, which never touches the
+/// warehouse, does not.
+#[test]
+fn the_etl_functions_run_as_one_role_with_the_warehouse_access_and_the_teardown_does_not() {
+    let template = template();
+    let resources = &template["Resources"];
+    let etl = etl_functions(&template);
+    assert_eq!(etl.len(), 5, "{etl:?}");
+    let globals = &template["Globals"]["Function"];
+    assert!(globals["Role"].is_null() && globals["Policies"].is_null());
+    let mut run_as_the_role = BTreeSet::new();
+    for (name, resource) in resources.as_mapping().unwrap() {
+        let name = name.as_str().unwrap();
+        let properties = &resource["Properties"];
+        if resource["Type"] == "AWS::Serverless::Function"
+            && written(&properties["Role"]) == "!GetAtt EtlFunctionsRole.Arn"
+        {
+            assert!(
+                properties["Policies"].is_null(),
+                "{name}: its permissions are the role's"
+            );
+            run_as_the_role.insert(name.to_owned());
+        }
+    }
+    assert_eq!(run_as_the_role, etl, "the ETL functions, and only they");
+    let teardown = &resources["EmptyManifestsFunction"]["Properties"];
+    assert!(
+        teardown["Role"].is_null(),
+        "the teardown has a role of its own"
+    );
+    let teardown_policies = format!("{:?}", teardown["Policies"]);
+    assert!(
+        !teardown_policies.contains("WarehouseAccessPolicy"),
+        "{teardown_policies}"
+    );
+
+    let role = &resources["EtlFunctionsRole"];
+    assert_eq!(role["Type"], "AWS::IAM::Role");
+    let properties = &role["Properties"];
+    // A generated name keeps CAPABILITY_IAM enough (a named role needs CAPABILITY_NAMED_IAM).
+    assert!(properties["RoleName"].is_null());
+    let trust = properties["AssumeRolePolicyDocument"]["Statement"]
+        .as_sequence()
+        .unwrap();
+    let [trust] = trust.as_slice() else {
+        panic!("one trust statement: {trust:?}")
+    };
+    assert_eq!(trust["Principal"]["Service"], "lambda.amazonaws.com");
+    assert_eq!(trust["Action"], "sts:AssumeRole");
+    // The warehouse access, and the logs and traces SAM's own function roles get.
+    let managed: BTreeSet<String> = listed(&properties["ManagedPolicyArns"])
+        .into_iter()
+        .collect();
+    let aws_managed = |name: &str| format!("!Sub arn:${{AWS::Partition}}:iam::aws:policy/{name}");
+    assert_eq!(
+        managed,
+        BTreeSet::from([
+            "!Ref WarehouseAccessPolicy".to_owned(),
+            aws_managed("service-role/AWSLambdaBasicExecutionRole"),
+            aws_managed("AWSXRayDaemonWriteAccess"),
+        ])
+    );
+    // What copy-staging needs of S3, and nothing more.
+    let policies = properties["Policies"].as_sequence().unwrap();
+    let [policy] = policies.as_slice() else {
+        panic!("one inline policy: {policies:?}")
+    };
+    let document = &policy["PolicyDocument"];
+    let data_bucket = "!Sub arn:${AWS::Partition}:s3:::${DataBucket}";
+    assert_eq!(
+        granted(document),
+        BTreeSet::from([
+            ("s3:ListBucket".to_owned(), data_bucket.to_owned()),
+            (
+                "s3:GetObject".to_owned(),
+                format!("{data_bucket}/${{LogPrefix}}*")
+            ),
+            (
+                "s3:PutObject".to_owned(),
+                "!Sub ${ManifestBucket.Arn}/manifests/*".to_owned()
+            ),
+        ])
+    );
+    assert_eq!(
+        listable(document),
+        BTreeSet::from([(
+            data_bucket.to_owned(),
+            vec![
+                "!Sub ${LogPrefix}*".to_owned(),
+                "!Sub ${SongPrefix}*".to_owned()
+            ]
+        )])
+    );
+}
+
+/// COPY's REGION names one region for the data, the manifest and the JSONPaths file, and the
+/// manifest bucket is created in the stack's region: a deploy anywhere but DataRegion is refused
+/// before anything is created, with the fix in the message; `sam deploy` with the defaults
+/// deploys where the default data is.
+#[test]
+fn the_stack_is_deployed_only_in_the_data_region() {
+    let template = template();
+    let same_region = BTreeSet::from(["!Ref AWS::Region".to_owned(), "!Ref DataRegion".to_owned()]);
+    // Among the assertions of the rules that always apply.
+    let refusal = template["Rules"]
+        .as_mapping()
+        .unwrap()
+        .values()
+        .filter(|rule| rule["RuleCondition"].is_null())
+        .flat_map(|rule| rule["Assertions"].as_sequence().unwrap())
+        .find(|assertion| match &assertion["Assert"] {
+            Yaml::Tagged(equals) => {
+                equals.tag == "Equals"
+                    && listed(&equals.value).into_iter().collect::<BTreeSet<_>>() == same_region
+            }
+            _ => false,
+        })
+        .expect("a rule that always asserts AWS::Region equals DataRegion");
+    let description = refusal["AssertDescription"].as_str().unwrap();
+    for part in [
+        "DataRegion",
+        "sam deploy --region",
+        "udacity-dend",
+        "us-west-2",
+    ] {
+        assert!(description.contains(part), "{description} lacks {part}");
+    }
+    let parameters = &template["Parameters"];
+    assert_eq!(parameters["DataBucket"]["Default"], "udacity-dend");
+    let data_region = parameters["DataRegion"]["Default"].as_str().unwrap();
+    assert_eq!(data_region, "us-west-2");
+    let samconfig = read("samconfig.toml");
+    assert!(
+        samconfig
+            .lines()
+            .any(|line| line.trim() == format!("region = \"{data_region}\"")),
+        "samconfig.toml deploys to the default DataRegion"
+    );
+}
+
+/// The base capacities Redshift Serverless takes (Amazon Redshift Management Guide, "Compute
+/// capacity for Amazon Redshift Serverless": "You can set this value to 4 RPUs, or in units of 8
+/// when 8 RPUs or greater (8,16,24...512)"; "When you set the base capacity between 512-1024,
+/// you can increase or decrease RPUs in units of 32"; 4 and above 512 only where offered).
+#[test]
+fn the_base_capacity_admits_exactly_the_values_redshift_serverless_takes() {
+    let template = template();
+    let capacity = &template["Parameters"]["WarehouseBaseCapacity"];
+    let allowed: Vec<u64> = capacity["AllowedValues"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|value| value.as_u64().expect("a whole number of RPUs"))
+        .collect();
+    let expected: Vec<u64> = std::iter::once(4)
+        .chain((8..=512).step_by(8))
+        .chain((512 + 32..=1024).step_by(32))
+        .collect();
+    assert_eq!(allowed, expected);
+    assert!(capacity["MinValue"].is_null() && capacity["MaxValue"].is_null());
+    assert!(allowed.contains(&capacity["Default"].as_u64().unwrap()));
+}
+
+/// A secret encrypted with a customer managed key is read only with kms:Decrypt on that key:
+/// SecretKmsKeyArn names it, and the warehouse access then allows decrypting with that key only,
+/// only through Secrets Manager, only when there is a secret.
+#[test]
+fn a_secrets_customer_managed_key_may_decrypt_it_through_secrets_manager_only() {
+    let template = template();
+    let parameter = &template["Parameters"]["SecretKmsKeyArn"];
+    assert_eq!(parameter["Default"], "");
+    let pattern = parameter["AllowedPattern"].as_str().unwrap();
+    // An empty value or one key ARN (IAM authorises Decrypt on a key's ARN, not on an alias).
+    assert!(
+        pattern.starts_with("^(") && pattern.ends_with(")?$") && pattern.contains(":kms:"),
+        "{pattern}"
+    );
+    assert!(pattern.contains(":key/"), "{pattern}");
+    let condition = format!("{:?}", template["Conditions"]["UseSecretKmsKey"]);
+    for part in ["SecretKmsKeyArn", "UseSecret"] {
+        assert!(condition.contains(part), "{condition} lacks {part}");
+    }
+    let statements = template["Resources"]["WarehouseAccessPolicy"]["Properties"]["PolicyDocument"]
+        ["Statement"]
+        .as_sequence()
+        .unwrap();
+    let mut decrypting = Vec::new();
+    for statement in statements {
+        if format!("{statement:?}").contains("kms:") {
+            decrypting.push(statement);
+        }
+    }
+    let [Yaml::Tagged(only_if)] = decrypting.as_slice() else {
+        panic!("one statement that uses KMS, under a condition: {decrypting:?}")
+    };
+    assert!(only_if.tag == "If", "{only_if:?}");
+    let [condition, statement, otherwise] = only_if.value.as_sequence().unwrap().as_slice() else {
+        panic!("{only_if:?}")
+    };
+    assert_eq!(*condition, "UseSecretKmsKey");
+    assert_eq!(written(otherwise), "!Ref AWS::NoValue");
+    assert_eq!(statement["Effect"], "Allow");
+    assert_eq!(statement["Action"], "kms:Decrypt");
+    assert_eq!(written(&statement["Resource"]), "!Ref SecretKmsKeyArn");
+    assert_eq!(
+        written(&statement["Condition"]["StringEquals"]["kms:ViaService"]),
+        "!Sub secretsmanager.${AWS::Region}.amazonaws.com"
+    );
+}
+
+/// The console and `sam deploy --guided` show every parameter in a group of its own kind.
+#[test]
+fn every_parameter_is_in_exactly_one_parameter_group() {
+    let template = template();
+    let groups = template["Metadata"]["AWS::CloudFormation::Interface"]["ParameterGroups"]
+        .as_sequence()
+        .unwrap();
+    let grouped: Vec<String> = groups
+        .iter()
+        .flat_map(|group| listed(&group["Parameters"]))
+        .collect();
+    let unique: BTreeSet<String> = grouped.iter().cloned().collect();
+    assert_eq!(unique.len(), grouped.len(), "a parameter is in two groups");
+    assert_eq!(unique, mapping_keys(&template["Parameters"]));
+}
+
+/// Each trigger can be switched off by a parameter of its own. The new-file rule hears only a
+/// bucket whose owner has switched on "Send notifications to Amazon EventBridge"; from the
+/// public sample bucket (udacity-dend) no event ever arrives.
+#[test]
+fn each_trigger_is_on_or_off_as_its_parameter_says() {
+    let template = template();
+    let events = template["Resources"]["StartStateMachine"]["Properties"]["Events"]
+        .as_mapping()
+        .unwrap();
+    let mut switches = BTreeSet::new();
+    for (name, event) in events {
+        let kind = event["Type"].as_str().unwrap();
+        let state = written(&event["Properties"]["State"]);
+        let parameter = state
+            .strip_prefix("!Ref ")
+            .unwrap_or_else(|| panic!("{name:?}: State {state} is no parameter"));
+        let switch = &template["Parameters"][parameter];
+        assert_eq!(listed(&switch["AllowedValues"]), ["ENABLED", "DISABLED"]);
+        assert_eq!(switch["Default"], "ENABLED", "{parameter}");
+        switches.insert((kind.to_owned(), parameter.to_owned()));
+    }
+    assert_eq!(
+        switches,
+        BTreeSet::from([
+            ("EventBridgeRule".to_owned(), "NewLogFileTrigger".to_owned()),
+            ("Schedule".to_owned(), "NightlyScheduleState".to_owned()),
+        ])
+    );
+    let description = template["Parameters"]["NewLogFileTrigger"]["Description"]
+        .as_str()
+        .unwrap();
+    for part in [
+        "Send notifications to Amazon EventBridge",
+        "owner",
+        "udacity-dend",
+    ] {
+        assert!(description.contains(part), "{description} lacks {part}");
+    }
 }
