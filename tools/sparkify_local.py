@@ -43,10 +43,45 @@ STEPS = {
 }
 MANIFEST_BUCKET = "sparkify-work"  # local/functions.env
 TABLES = ["staging_events", "staging_songs", "songplays", "users", "songs", "artists", "time"]
+# The template's logical id of each function.
+FUNCTION_RESOURCES = {
+    "create-tables": "CreateTablesFunction",
+    "copy-staging": "CopyStagingFunction",
+    "load-facts": "LoadFactsFunction",
+    "load-dimensions": "LoadDimensionsFunction",
+    "verify-counts": "VerifyCountsFunction",
+}
+# Where the functions load, as the stack deploys them by default: a Serverless workgroup they
+# sign in to with their IAM role (local/functions.env). "cluster" is a provisioned cluster they
+# sign in to as a database user (DbUser).
+TARGETS = {
+    "workgroup": {},
+    "cluster": {"REDSHIFT_WORKGROUP": "", "REDSHIFT_CLUSTER_ID": "sparkify", "REDSHIFT_DB_USER": "etl"},
+}
 
 
 class RunError(Exception):
     """The local run could not start or did not end as asked."""
+
+
+def function_identity(template: str | None = None) -> str:
+    """The access key ID the local functions sign in with: `role:<the role the template gives
+    them>`, which redshift-local signs in as database user IAMR:<role>, as the Data API signs a
+    deployed function's role in. `cargo lambda watch` gives every function one environment, so
+    the five must share one role; a template that gives them different roles is refused here
+    rather than run as something it is not."""
+    text = template if template is not None else (ROOT / "template.yaml").read_text()
+    roles = {}
+    for function, resource in FUNCTION_RESOURCES.items():
+        block = re.search(rf"(?ms)^  {resource}:\n(.*?)(?=^  \S)", text)
+        role = block and re.search(r"(?m)^\s+Role:\s*!GetAtt\s+(\w+)\.Arn\s*$", block.group(1))
+        if not role:
+            raise RunError(f"template.yaml: {resource} names no Role (!GetAtt <Role>.Arn)")
+        roles[function] = role.group(1)
+    if len(set(roles.values())) != 1:
+        raise RunError(f"template.yaml gives the functions different roles {roles}: each would be "
+                       "its own database user, and the local pipeline runs them as one")
+    return f"role:{next(iter(roles.values()))}"
 
 
 def free_port() -> int:
@@ -257,6 +292,8 @@ class LocalPipeline:
         postgres_binaries: bool = False,
         function_env: dict[str, str] | None = None,
         task_timeout_seconds: int | None = None,
+        target: str = "workgroup",
+        stand_in_args: list[str] | None = None,
     ) -> None:
         self.data_root = Path(data_root).resolve()
         self.bucket = self.data_root.name
@@ -269,6 +306,11 @@ class LocalPipeline:
         # Tests of a timed-out step shorten the steps' Task timeouts (60 s deployed); nothing else
         # of the definition changes.
         self.task_timeout_seconds = task_timeout_seconds
+        # Where the functions load (TARGETS), and more options for redshift-local (regions, ...).
+        if target not in TARGETS:
+            raise RunError(f"unknown target {target!r}: one of {sorted(TARGETS)}")
+        self.target = target
+        self.stand_in_args = stand_in_args or []
         self.processes: list[subprocess.Popen] = []
         self.ports: list[int] = []
         self._mock = None
@@ -338,6 +380,7 @@ class LocalPipeline:
                 "--data-api-port", str(ports[0]),
                 "--s3-port", str(ports[1]),
                 "--min-statement-ms", str(self.min_statement_ms),
+                *self.stand_in_args,
             ]
             return argv + (["--postgres-binaries"] if self.postgres_binaries else [])
 
@@ -348,11 +391,14 @@ class LocalPipeline:
         env_file = self.logs / "functions.env"
         static = (ROOT / "local" / "functions.env").read_text()
         static = re.sub(r"(?m)^DATA_BUCKET=.*$", f"DATA_BUCKET={self.bucket}", static)
+        self.identity = function_identity()
+        static = re.sub(r"(?m)^AWS_ACCESS_KEY_ID=.*$", f"AWS_ACCESS_KEY_ID={self.identity}", static)
+        env = {**TARGETS[self.target], **self.function_env}
         env_file.write_text(
             static
             + f"AWS_ENDPOINT_URL_REDSHIFT_DATA={self.data_api_url}\n"
             + f"AWS_ENDPOINT_URL_S3={self.s3_url}\n"
-            + "".join(f"{name}={value}\n" for name, value in self.function_env.items())
+            + "".join(f"{name}={value}\n" for name, value in env.items())
         )
         [lam] = self._spawn_on_free_ports(
             "functions",
@@ -410,6 +456,12 @@ class LocalPipeline:
         )["stateMachineArn"]
         self.redshift = boto3.client(
             "redshift-data", region_name=REGION, endpoint_url=self.data_api_url
+        )
+        # The functions' own identity: ListStatements shows a caller only the statements its own
+        # IAM identity ran, as the Data API does.
+        self.functions_redshift = boto3.client(
+            "redshift-data", region_name=REGION, endpoint_url=self.data_api_url,
+            aws_access_key_id=self.identity, aws_secret_access_key="local",
         )
 
     def listening(self) -> list[tuple[str, int, int]]:
@@ -615,9 +667,10 @@ class LocalPipeline:
     # -- looking at the warehouse --------------------------------------------------------------
 
     def query(self, sql: str) -> list[list]:
-        """Runs one SQL statement through the Data API and returns its rows as Python values."""
+        """Runs one SQL statement through the Data API as the warehouse's admin (a superuser, who
+        sees every table and every load error) and returns its rows as Python values."""
         sid = self.redshift.execute_statement(
-            ClusterIdentifier="local", Database="dev", DbUser="etl", Sql=sql
+            ClusterIdentifier="sparkify", Database="dev", Sql=sql
         )["Id"]
         while True:
             d = self.redshift.describe_statement(Id=sid)
@@ -658,8 +711,8 @@ class LocalPipeline:
         return {row[0]: dict(zip(names, row[1:])) for row in rows}
 
     def statements(self) -> list[dict]:
-        """Every statement the stand-in was given, newest first."""
-        pages = self.redshift.get_paginator("list_statements").paginate(Status="ALL")
+        """Every statement the functions ran, newest first."""
+        pages = self.functions_redshift.get_paginator("list_statements").paginate(Status="ALL")
         return [statement for page in pages for statement in page["Statements"]]
 
 

@@ -52,7 +52,12 @@ def staged_rows(pipeline: local.LocalPipeline) -> tuple[int, int]:
     )
 
 
-def test_ten_new_files_at_once_start_ten_executions_that_end_with_exact_totals(sample, oracle, tmp_path):
+# A workgroup's transactions run at SNAPSHOT isolation, a cluster's at SERIALIZABLE (redshift-local,
+# as Redshift's defaults): the ten executions must end the same under both.
+@pytest.mark.parametrize("target", ["workgroup", "cluster"])
+def test_ten_new_files_at_once_start_ten_executions_that_end_with_exact_totals(
+    target, sample, oracle, tmp_path
+):
     log_keys = sorted(str(p.relative_to(sample)) for p in (sample / "log_data").rglob("*.json"))
     late = log_keys[-10:]
     held = tmp_path / "held"
@@ -60,7 +65,8 @@ def test_ten_new_files_at_once_start_ten_executions_that_end_with_exact_totals(s
         (held / key).parent.mkdir(parents=True, exist_ok=True)
         shutil.move(sample / key, held / key)
     # The embedded PostgreSQL runs one statement at a time; this needs transactions that overlap.
-    with local.LocalPipeline(sample, tmp_path / "logs", postgres_binaries=True) as pipeline:
+    with local.LocalPipeline(sample, tmp_path / "logs", postgres_binaries=True,
+                             target=target) as pipeline:
         succeeded(pipeline.execute(SCHEDULED))
         # Ten files land within a second; each one's event starts an execution.
         for key in late:
@@ -167,6 +173,17 @@ def test_throttling_past_the_sdk_retries_is_retried_by_the_state_machine(sample,
         run = pipeline.execute(SCHEDULED)
         succeeded(run)
         assert "Throttled" in failed_task_errors(run)
+        assert pipeline.checksums() == oracle
+
+
+def test_the_data_apis_server_side_faults_are_retried_by_the_state_machine(sample, oracle, tmp_path):
+    with local.LocalPipeline(sample, tmp_path / "logs") as pipeline:
+        # BatchExecuteStatementException is HTTP 500: the SDK tries 3 times, the fourth reaches
+        # the function as DataApiUnavailable, which the state machine retries.
+        pipeline.arm_fault({"kind": "server-error", "operation": "BatchExecuteStatement", "times": 4})
+        run = pipeline.execute(SCHEDULED)
+        succeeded(run)
+        assert "DataApiUnavailable" in failed_task_errors(run)
         assert pipeline.checksums() == oracle
 
 

@@ -202,7 +202,7 @@ def test_file_beyond_maxerror_fails_into_catch_and_leaves_tables_as_they_were(sa
         )
     assert failed.status == "FAILED"
     assert failed.error == "StatementFailed"
-    assert "stl_load_errors" in failed.cause
+    assert "sys_load_error_detail" in failed.cause
     assert failed.states_entered("Pass")[-1] == "DescribeFailure"
     assert failed.states_entered("Task")[-1] == "NotifyFailure"
     assert "LoadFacts" not in failed.states_entered("Task")
@@ -214,7 +214,7 @@ def test_file_beyond_maxerror_fails_into_catch_and_leaves_tables_as_they_were(sa
     # The trigger as the run got it: the schedule's event (with the id and time of its delivery).
     assert message["trigger"] == failed.input
     assert {**message["trigger"], "id": SCHEDULED["id"], "time": SCHEDULED["time"]} == SCHEDULED
-    assert "stl_load_errors" in message["cause"]
+    assert "sys_load_error_detail" in message["cause"]
     # The COPY batch rolled back whole: staging and the star schema are what the good run left.
     assert after == before
     assert len(errors) == 11 and all("2018-12-01-events.json" in e[0] for e in errors)
