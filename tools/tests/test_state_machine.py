@@ -69,6 +69,48 @@ def test_nightly_run_on_the_sample_succeeds_with_its_counts(sample, tmp_path):
     assert not any(local.port_open(p) for p in ports)
 
 
+SECRET = "arn:aws:secretsmanager:us-west-2:123456789012:secret:sparkify-loader-AbCdEf"
+SIGN_INS = {
+    # The default deploy: a workgroup the functions sign in to with their one IAM role.
+    "workgroup-iam": ("workgroup", {}, []),
+    "workgroup-secret": ("workgroup", {"REDSHIFT_SECRET_ARN": SECRET}, ["--secret", f"{SECRET}=loader"]),
+    "cluster-db-user": ("cluster", {}, []),
+    "cluster-secret": ("cluster", {"REDSHIFT_DB_USER": "", "REDSHIFT_SECRET_ARN": SECRET},
+                       ["--secret", f"{SECRET}=loader"]),
+}
+
+
+@pytest.mark.parametrize("sign_in", sorted(SIGN_INS))
+def test_every_sign_in_runs_every_step_and_verify_counts_sees_the_runs_load_errors(sign_in, sample, tmp_path):
+    # One database user per deploy, whichever way it signs in: it owns the tables every step
+    # writes, and the load errors of its COPYs are its own to read in SYS_LOAD_ERROR_DETAIL.
+    data, _, _ = sample
+    bad = data / "log_data/2018/12/2018-12-02-events.json"
+    bad.parent.mkdir(parents=True, exist_ok=True)
+    bad.write_text('{"ts": 1, broken\n{"ts": 2, broken\n')
+    target, env, stand_in = SIGN_INS[sign_in]
+    with local.LocalPipeline(data, tmp_path / "logs", target=target, function_env=env,
+                             stand_in_args=stand_in) as pipeline:
+        execution = pipeline.execute(SCHEDULED)
+        owners = {row[0] for row in pipeline.query(
+            "SELECT tableowner FROM pg_tables WHERE schemaname = 'public'")}
+    assert execution.status == "SUCCEEDED", (execution.error, execution.cause)
+    assert execution.report["passed"]
+    rejected = [r for r in execution.report["rejects"] if r["file"].endswith("2018-12-02-events.json")]
+    assert [r["line"] for r in rejected] == [1, 2]
+    assert owners == {{"workgroup-iam": "IAMR:EtlFunctionsRole", "cluster-db-user": "etl"}.get(sign_in, "loader")}
+
+
+def test_the_local_functions_sign_in_as_the_one_role_the_template_gives_them():
+    assert local.function_identity() == "role:EtlFunctionsRole"
+    # A role per function (SAM's default) would be a database user per function: refused here,
+    # as redshift-local refuses one role's INSERT into another's table (tests/strict.rs).
+    template = (ROOT / "template.yaml").read_text()
+    per_function = template.replace("Role: !GetAtt EtlFunctionsRole.Arn", "Role: !GetAtt CreateTablesRole.Arn", 1)
+    with pytest.raises(local.RunError, match="different roles"):
+        local.function_identity(per_function)
+
+
 def table_of(printed: str, name: str) -> list[dict]:
     """The rows of one table sparkify-analytics printed, as dicts by column."""
     block = printed.split(f"{name}: ", 1)[1].split("\n\n", 1)[0].splitlines()
