@@ -5,6 +5,7 @@ Exits non-zero on the first operation that does not behave as it does against AW
 """
 import sys
 import time
+import urllib.request
 
 import boto3
 from botocore.exceptions import ClientError
@@ -67,6 +68,44 @@ refused = wait_as(as_role, as_role.execute_statement(Sql="SELECT COUNT(*) FROM b
 check(refused["Status"] == "FAILED" and "permission denied" in refused["Error"], f"another user's table: {refused}")
 upsert = wait(rsd.execute_statement(Sql="INSERT INTO boto VALUES (3) ON CONFLICT DO NOTHING", **target)["Id"])
 check(upsert["Status"] == "FAILED" and "ON CONFLICT" in upsert["Error"], f"ON CONFLICT: {upsert}")
+
+# The Data API's limits and shapes: DescribeStatement of <id>:N, ListStatements of the caller's
+# own statements, SQL over 100 KB refused, an unknown secret refused, the server-side fault.
+second = rsd.describe_statement(Id=f"{batch['Id']}:2")
+check(second["QueryString"] == "INSERT INTO boto VALUES (1), (2)" and second["ResultRows"] == 2,
+      f"describe <id>:2 {second}")
+check(as_role.list_statements(StatementName="boto-")["Statements"] == [],
+      "list_statements shows another identity's statements")
+try:
+    rsd.execute_statement(Sql="SELECT '" + "x" * 102400 + "'", **target)
+    check(False, "SQL over 100 KB was accepted")
+except ClientError as err:
+    check(err.response["Error"]["Code"] == "ValidationException", f"100 KB: {err}")
+try:
+    as_role.execute_statement(Sql="SELECT 1", SecretArn="arn:aws:secretsmanager:us-west-2:1:secret:nope",
+                              **workgroup)
+    check(False, "an unknown secret signed in")
+except ClientError as err:
+    check(err.response["Error"]["Code"] == "ValidationException", f"unknown secret: {err}")
+fault = urllib.request.Request(f"{data_api_url}/_local/faults", method="POST",
+                               data=b'{"kind": "server-error", "operation": "ExecuteStatement", "times": 10}')
+urllib.request.urlopen(fault, timeout=10)
+try:
+    rsd.execute_statement(Sql="SELECT 1", **target)
+    check(False, "the server-error fault did not fire")
+except ClientError as err:
+    check(err.response["Error"]["Code"] == "ExecuteStatementException"
+          and err.response["ResponseMetadata"]["HTTPStatusCode"] == 500, f"server fault: {err}")
+urllib.request.urlopen(urllib.request.Request(f"{data_api_url}/_local/faults", method="DELETE"), timeout=10)
+# SYS_LOAD_ERROR_DETAIL has Redshift's columns; a workgroup has no STL views, a cluster has.
+columns = wait(rsd.execute_statement(
+    Sql="SELECT column_name FROM information_schema.columns WHERE table_name = 'sys_load_error_detail' "
+        "ORDER BY ordinal_position", **target)["Id"])
+names = [r[0]["stringValue"] for r in rsd.get_statement_result(Id=columns["Id"])["Records"]]
+check(names[:8] == ["user_id", "query_id", "transaction_id", "session_id", "database_name", "table_id",
+                    "start_time", "file_name"] and len(names) == 15, f"sys_load_error_detail {names}")
+stl = wait_as(as_role, as_role.execute_statement(Sql="SELECT COUNT(*) FROM stl_load_errors", **workgroup)["Id"])
+check(stl["Status"] == "FAILED" and "does not exist" in stl["Error"], f"STL on a workgroup: {stl}")
 
 try:
     rsd.describe_statement(Id="00000000-0000-0000-0000-000000000000")
