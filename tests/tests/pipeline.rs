@@ -167,7 +167,7 @@ async fn run_from_copy(
 ) -> Result<verify_counts::Report, EtlError> {
     let deps = &pipeline.deps;
     let plain = || step_input(execution, same);
-    drive(
+    let copied = drive(
         |previous: Option<&copy_staging::Output>| copy_staging::Input {
             step: StepInput {
                 execution: execution.to_owned(),
@@ -183,8 +183,10 @@ async fn run_from_copy(
         |o| &o.step,
     )
     .await?;
+    println!("copy-staging rows: {:?}", copied.step.rows_affected);
     drive(plain(), |i| load_facts::handle(deps, i), same).await?;
     drive(plain(), |i| load_dimensions::handle(deps, i), same).await?;
+    // By hand there is no execution start: every recorded load error of the run's objects.
     verify(pipeline, execution).await
 }
 
@@ -244,51 +246,19 @@ async fn run_all(
     execution: &str,
     trigger: serde_json::Value,
 ) -> Result<verify_counts::Report, EtlError> {
-    let deps = &pipeline.deps;
-    let plain = || step_input(execution, same);
     drive(
         |previous| create_tables::Input {
-            step: plain()(previous),
+            step: step_input(execution, same)(previous),
             reset: false,
             // By hand nobody lists the running executions: nothing is cleaned up.
             running: None,
             started: None,
         },
-        |i| create_tables::handle(deps, i),
+        |i| create_tables::handle(&pipeline.deps, i),
         same,
     )
     .await?;
-    let copied = drive(
-        |previous: Option<&copy_staging::Output>| copy_staging::Input {
-            step: StepInput {
-                execution: execution.to_owned(),
-                statement_id: previous.map(|o| o.step.statement_id.clone()),
-                attempt: 0,
-            },
-            trigger: trigger.clone(),
-            phase: previous.map(|o| o.phase),
-            round: previous.map_or(0, |o| o.round),
-            more: previous.is_some_and(|o| o.more),
-        },
-        |i| copy_staging::handle(deps, &pipeline.s3, i),
-        |o| &o.step,
-    )
-    .await?;
-    println!("copy-staging rows: {:?}", copied.step.rows_affected);
-    drive(plain(), |i| load_facts::handle(deps, i), same).await?;
-    drive(plain(), |i| load_dimensions::handle(deps, i), same).await?;
-    let verify_step = step_input(execution, |o: &verify_counts::Output| &o.step);
-    let verified = drive(
-        // By hand there is no execution start: every recorded load error of the run's objects.
-        |previous| verify_counts::Input {
-            step: verify_step(previous),
-            started: None,
-        },
-        |i| verify_counts::handle(deps, i),
-        |o: &verify_counts::Output| &o.step,
-    )
-    .await?;
-    Ok(verified.report.expect("a report once done"))
+    run_from_copy(pipeline, execution, trigger).await
 }
 
 fn counts(report: &verify_counts::Report) -> Vec<(String, i64)> {

@@ -282,7 +282,7 @@ impl Api {
 
     fn describe(&self, req: IdRequest) -> Result<Value, ApiError> {
         if let Some((parent, n)) = req.id.rsplit_once(':') {
-            return self.describe_sub(parent, n, &req.id);
+            return self.describe_sub(parent, n);
         }
         let statement = self.find(&req.id)?;
         let t = &statement.target;
@@ -305,57 +305,36 @@ impl Api {
             "SecretArn": t.secret_arn,
         });
         if statement.is_batch {
-            out["SubStatements"] = statement
-                .subs
-                .iter()
-                .enumerate()
-                .map(|(index, sub)| {
-                    json!({
-                        "Id": format!("{}:{}", statement.id, index + 1),
-                        "Status": sub.status.as_str(),
-                        "Error": sub.error,
-                        "QueryString": sub.sql,
-                        "ResultRows": if sub.status == Status::Finished { sub.result_rows } else { -1 },
-                        "ResultSize": -1,
-                        "HasResultSet": sub.result.is_some(),
-                        "CreatedAt": sub.created_at,
-                        "UpdatedAt": sub.updated_at,
-                        "Duration": duration_ns(sub.started.unwrap_or(sub.created_at), sub.updated_at, sub.status),
-                    })
-                })
+            out["SubStatements"] = (0..statement.subs.len())
+                .map(|index| sub_description(&statement, index))
                 .collect();
         }
         Ok(strip_nulls(out))
     }
 
-    /// DescribeStatement of `<id>:N`, the N-th SQL of a batch: that SQL's own description.
-    fn describe_sub(&self, parent: &str, n: &str, id: &str) -> Result<Value, ApiError> {
+    /// DescribeStatement of `<id>:N`, the N-th SQL of a batch: that SQL's own description, with
+    /// the batch's warehouse and user.
+    fn describe_sub(&self, parent: &str, n: &str) -> Result<Value, ApiError> {
         let statement = self.find(parent)?;
-        let sub = n
+        let index = n
             .parse::<usize>()
             .ok()
-            .filter(|_| statement.is_batch)
-            .and_then(|n| statement.subs.get(n.wrapping_sub(1)))
-            .ok_or_else(|| ApiError::not_found("Query does not exist."))?;
+            .filter(|n| statement.is_batch && (1..=statement.subs.len()).contains(n))
+            .ok_or_else(|| ApiError::not_found("Query does not exist."))?
+            - 1;
         let t = &statement.target;
-        Ok(strip_nulls(json!({
-            "Id": id,
-            "Status": sub.status.as_str(),
-            "Error": sub.error,
-            "QueryString": sub.sql,
-            "ResultRows": if sub.status == Status::Finished { sub.result_rows } else { -1 },
-            "ResultSize": -1,
-            "HasResultSet": sub.result.is_some(),
-            "CreatedAt": sub.created_at,
-            "UpdatedAt": sub.updated_at,
-            "Duration": duration_ns(sub.started.unwrap_or(sub.created_at), sub.updated_at, sub.status),
-            "RedshiftQueryId": statement.query_id,
-            "Database": t.database,
-            "ClusterIdentifier": t.cluster_identifier,
-            "WorkgroupName": t.workgroup_name,
-            "DbUser": t.db_user.as_deref().or(t.user.name()),
-            "SecretArn": t.secret_arn,
-        })))
+        let mut out = sub_description(&statement, index);
+        for (key, value) in [
+            ("RedshiftQueryId", json!(statement.query_id)),
+            ("Database", json!(t.database)),
+            ("ClusterIdentifier", json!(t.cluster_identifier)),
+            ("WorkgroupName", json!(t.workgroup_name)),
+            ("DbUser", json!(t.db_user.as_deref().or(t.user.name()))),
+            ("SecretArn", json!(t.secret_arn)),
+        ] {
+            out[key] = value;
+        }
+        Ok(strip_nulls(out))
     }
 
     fn result(&self, req: ResultRequest) -> Result<Value, ApiError> {
@@ -494,6 +473,23 @@ impl Api {
 fn parse<T: DeserializeOwned>(body: &Bytes) -> Result<T, ApiError> {
     serde_json::from_slice(body)
         .map_err(|err| ApiError::validation(format!("malformed request: {err}")))
+}
+
+/// One SQL of a batch as DescribeStatement shows it (`<id>:N`, 0-based `index`).
+fn sub_description(statement: &Statement, index: usize) -> Value {
+    let sub = &statement.subs[index];
+    json!({
+        "Id": format!("{}:{}", statement.id, index + 1),
+        "Status": sub.status.as_str(),
+        "Error": sub.error,
+        "QueryString": sub.sql,
+        "ResultRows": if sub.status == Status::Finished { sub.result_rows } else { -1 },
+        "ResultSize": -1,
+        "HasResultSet": sub.result.is_some(),
+        "CreatedAt": sub.created_at,
+        "UpdatedAt": sub.updated_at,
+        "Duration": duration_ns(sub.started.unwrap_or(sub.created_at), sub.updated_at, sub.status),
+    })
 }
 
 fn duration_ns(from: f64, to: f64, status: Status) -> i64 {
