@@ -96,16 +96,104 @@ def port_open(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) == 0
 
 
-def build(quiet: bool = False) -> None:
-    """Builds the stand-in, the generator and the five functions (debug), each alone and each as
-    `cargo lambda watch` builds it (`cargo run --bin <function>`): building them together would
-    unify features differently and compile the shared dependencies twice, and a function still
-    compiling at its first invocation would outlast the Task's 60 s timeout."""
-    flags = ["--locked"] + (["--quiet"] if quiet else [])
-    commands = [["-p", "redshift-local"], ["-p", "sparkify-gen"], ["-p", "sparkify-analytics"]]
-    commands += [["--bin", function] for function in FUNCTIONS]
-    for selection in commands:
-        subprocess.run(["cargo", "build", *flags, *selection], cwd=ROOT, check=True)
+# What `./dev run` runs: the stand-in, the generator, the analysts' command and the five functions.
+BINARIES = ["redshift-local", "sparkify-gen", "sparkify-analytics", *FUNCTIONS]
+# A first build's wall time on two cores, in minutes, as docs/cold-start.md measured it; later
+# builds find everything built and take seconds.
+FIRST_BUILD_MINUTES = 8
+# How often a build says where it is when cargo has been quiet.
+BUILD_HEARTBEAT_SECONDS = 20
+
+
+def build(quiet: bool = False, timings: bool = False, out=print) -> None:
+    """Builds everything `./dev run` runs (debug), in one cargo invocation. The workspace has one
+    feature set (crates/workspace-hack), so this is also the build `cargo lambda watch` finds when
+    it runs a function (`cargo run --bin <function>`) and the one `cargo test` reuses: nothing is
+    compiled twice.
+
+    A first build says what it compiles and roughly how long it takes, then where it is every
+    BUILD_HEARTBEAT_SECONDS; cargo's own lines are kept and shown only if it fails. `quiet`
+    (the tests' fixture) says nothing unless it fails; `timings` writes cargo's --timings report."""
+    first = not all((TARGET / "debug" / name).exists() for name in BINARIES)
+    argv = ["cargo", "build", "--locked", "--message-format=json-render-diagnostics"]
+    argv += [arg for name in BINARIES for arg in ("-p", name)]
+    if timings:
+        argv.append("--timings")
+    say = (lambda line: None) if quiet else (lambda line: out(line, flush=True))
+    if first:
+        minutes = FIRST_BUILD_MINUTES * 2 / max(1, min(os.cpu_count() or 2, 8))
+        say(f"==> first build: compiling the local Redshift (redshift-local, with PostgreSQL 17 "
+            f"embedded), the five functions and the AWS SDK they use, in {TARGET}/debug.\n"
+            f"    This happens once: about {max(1, round(minutes))} minutes on "
+            f"{os.cpu_count()} cores (docs/cold-start.md); later runs start in seconds.")
+    else:
+        say("==> cargo build (the stand-in, the generator and the five functions)")
+    total = _packages_to_build(argv) if first else None
+    started = time.monotonic()
+    errors: list[str] = []
+    compiling: dict[str, None] = {}  # started, not finished, in order
+    built: set[str] = set()
+    with subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          text=True) as proc:
+        assert proc.stdout is not None and proc.stderr is not None
+
+        def status_lines():  # cargo's human lines: what it starts compiling, and any error
+            for line in proc.stderr:
+                errors.append(line)
+                words = line.split()
+                if len(words) >= 2 and words[0] == "Compiling":
+                    compiling[words[1]] = None
+
+        reader = threading.Thread(target=status_lines, daemon=True)
+        reader.start()
+
+        def heartbeat(stop: threading.Event) -> None:
+            while not stop.wait(BUILD_HEARTBEAT_SECONDS if first else 60):
+                elapsed = time.monotonic() - started
+                of = f" of ~{total}" if total else ""
+                now = ", ".join(list(compiling)[-3:]) or "linking"
+                say(f"    {int(elapsed // 60)} min {int(elapsed % 60):02d} s: {len(built)}{of} "
+                    f"crates built; compiling {now}")
+
+        stop = threading.Event()
+        ticker = threading.Thread(target=heartbeat, args=(stop,), daemon=True)
+        ticker.start()
+        for line in proc.stdout:  # JSON messages: one per finished crate target
+            try:
+                message = json.loads(line)
+            except ValueError:
+                continue
+            if (message.get("reason") == "compiler-artifact"
+                    and "custom-build" not in message["target"]["kind"]):
+                built.add(message["package_id"])
+                compiling.pop(_package_name(message["package_id"]), None)
+        code = proc.wait()
+        stop.set()
+        reader.join(timeout=5)
+    if code != 0:
+        raise RunError("cargo build failed:\n" + "".join(errors[-60:]))
+    elapsed = time.monotonic() - started
+    if first or elapsed > 30:
+        say(f"    built in {int(elapsed // 60)} min {int(elapsed % 60):02d} s")
+
+
+def _package_name(package_id: str) -> str:
+    """The name in a cargo package id: `registry+https://...#serde@1.0.0` -> serde; a path
+    package's may be only `path+file:///.../redshift-local#0.1.0`."""
+    location, _, fragment = package_id.rpartition("#")
+    name, at, _ = fragment.partition("@")
+    return name if at else location.rstrip("/").rsplit("/", 1)[-1]
+
+
+def _packages_to_build(argv: list[str]) -> int | None:
+    """How many packages the build compiles (cargo tree over the same selection), for the
+    progress lines; None if cargo cannot tell."""
+    selection = [a for a in argv[2:] if a not in ("--timings",) and not a.startswith("--message")]
+    tree = subprocess.run(["cargo", "tree", "--prefix", "none", "-e", "normal,build",
+                           "-f", "{p}", *selection], cwd=ROOT, capture_output=True, text=True)
+    if tree.returncode != 0:
+        return None
+    return len({line.removesuffix(" (*)") for line in tree.stdout.splitlines() if line.strip()})
 
 
 def generate_sample(out: Path, *extra: str) -> dict:
@@ -813,6 +901,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--expect", help="counts to require, table=rows,... (the sample's are known)")
     parser.add_argument("--logs", type=Path, default=ROOT / ".local" / "logs")
     parser.add_argument("--no-build", action="store_true", help=argparse.SUPPRESS)
+    # cargo's --timings report of the build (./dev bench --cold keeps the cold one in docs/).
+    parser.add_argument("--timings", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
     def stop(signum, frame):
@@ -824,8 +914,11 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
     if not args.no_build:
-        print("==> building the stand-in and the five functions (cargo build)", flush=True)
-        build()
+        try:
+            build(timings=args.timings)
+        except RunError as err:
+            print(f"local run failed: {err}", file=sys.stderr)
+            return 1
     expected = parse_counts(args.expect) if args.expect else None
     if args.data is None:
         sample = ROOT / ".local" / "sample"
