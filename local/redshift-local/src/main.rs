@@ -1,151 +1,238 @@
 //! `redshift-local`: the Redshift Data API and S3 on this machine. See `--help`.
 
+use clap::{ArgAction, CommandFactory, FromArgMatches, Parser};
 use redshift_local::embedded::EmbeddedPostgres;
 use redshift_local::managed::ManagedPostgres;
+use redshift_local::transactions::Isolation;
 use redshift_local::{DEFAULT_DATA_API_PORT, DEFAULT_S3_PORT, LocalConfig};
+use std::collections::HashMap;
+use std::ffi::OsString;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::process::ExitCode;
 
-const USAGE: &str = "\
-redshift-local: a local stand-in for the Amazon Redshift Data API (and S3), on PostgreSQL
-
-usage: redshift-local [options]
-
-  --database-url URL   an external PostgreSQL to run the SQL on  [REDSHIFT_LOCAL_DATABASE_URL]
-                       (default: embedded PostgreSQL 17.5 in this process, in a temp dir
-                       removed on exit; one connection, statements run in order)
-  --postgres-binaries  instead, start a private PostgreSQL from the machine's server binaries
-                       (Debian's postgresql-15, or PG_BIN) in a temp dir  [REDSHIFT_LOCAL_POSTGRES_BINARIES=1]
-  --connections N      connections to an external or private server (default 4)
-                                                              [REDSHIFT_LOCAL_CONNECTIONS]
-  --s3-root DIR[:DIR]  serve DIR as S3, one sub-folder per bucket  [REDSHIFT_LOCAL_S3_ROOT]
-                       (several folders: a bucket comes from the first that has it)
-  --s3-endpoint URL    without --s3-root: the S3 COPY reads from   [REDSHIFT_LOCAL_S3_ENDPOINT]
-  --bind ADDR          address to listen on (default 127.0.0.1)    [REDSHIFT_LOCAL_BIND]
-  --data-api-port N    Data API port (default 9320)            [REDSHIFT_LOCAL_DATA_API_PORT]
-  --s3-port N          S3 port (default 9321)                  [REDSHIFT_LOCAL_S3_PORT]
-  --min-statement-ms N test switch: every statement stays STARTED at least N ms
-                                                   [REDSHIFT_LOCAL_MIN_STATEMENT_MS]
-  --region R           the warehouse's region, and every bucket's by default (us-west-2)
-                                                              [REDSHIFT_LOCAL_REGION]
-  --bucket-region B=R[,B=R]  buckets in another region        [REDSHIFT_LOCAL_BUCKET_REGIONS]
-  --secret ARN=USER[,ARN=USER]  secrets a SecretArn may name, and the user each signs in as
-                                                              [REDSHIFT_LOCAL_SECRETS]
-  --isolation L        serializable or snapshot for every target (default: serializable for a
-                       cluster, snapshot for a workgroup)     [REDSHIFT_LOCAL_ISOLATION]
+/// Printed after the options by `--help`.
+const AFTER_HELP: &str = "\
+Each option can come from the environment variable named beside it instead; the option wins, and
+an empty variable counts as unset.
 
 Then point clients at it:
   AWS_ENDPOINT_URL_REDSHIFT_DATA=http://127.0.0.1:9320
   AWS_ENDPOINT_URL_S3=http://127.0.0.1:9321   (secret access key `local`)
 The access key ID is the caller: `role:NAME` signs in as database user IAMR:NAME, `user:NAME` as
-IAM:NAME, any other as the warehouse's admin (a superuser); DbUser and SecretArn win over it.
-";
+IAM:NAME, any other as the warehouse's admin (a superuser); DbUser and SecretArn win over it.";
 
-/// A setting from `--flag value`, else from the environment variable.
-fn setting(args: &[String], flag: &str, var: &str) -> Option<String> {
-    args.iter()
-        .position(|a| a == flag)
-        .and_then(|i| args.get(i + 1).cloned())
-        .or_else(|| std::env::var(var).ok().filter(|v| !v.is_empty()))
+/// redshift-local: a local stand-in for the Amazon Redshift Data API (and S3), on PostgreSQL
+#[derive(Debug, Parser)]
+#[command(
+    name = "redshift-local",
+    after_help = AFTER_HELP,
+    next_line_help = true,
+    args_override_self = true
+)]
+struct Args {
+    /// An external PostgreSQL to run the SQL on
+    ///
+    /// Without it, embedded PostgreSQL 17.5 in this process, in a temp dir removed on exit; one
+    /// connection, statements run in order.
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "REDSHIFT_LOCAL_DATABASE_URL",
+        // A URL may carry a password: help names the variable, not its value.
+        hide_env_values = true,
+        verbatim_doc_comment
+    )]
+    database_url: Option<String>,
+    /// A private PostgreSQL from server binaries instead
+    ///
+    /// Started from the machine's server binaries (Debian's postgresql-15, or PG_BIN) in a temp
+    /// dir. The variable turns it on when it is 1.
+    #[arg(
+        long,
+        env = "REDSHIFT_LOCAL_POSTGRES_BINARIES",
+        action = ArgAction::SetTrue,
+        default_missing_value = "1",
+        default_value = "0",
+        value_parser = is_one,
+        verbatim_doc_comment
+    )]
+    postgres_binaries: bool,
+    /// Connections to an external/private server
+    ///
+    /// The embedded server has one.
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 4,
+        env = "REDSHIFT_LOCAL_CONNECTIONS",
+        verbatim_doc_comment
+    )]
+    connections: usize,
+    /// Serve DIR as S3, one sub-folder per bucket
+    ///
+    /// Several folders: a bucket comes from the first that has it.
+    #[arg(
+        long,
+        value_name = "DIR[:DIR]",
+        env = "REDSHIFT_LOCAL_S3_ROOT",
+        verbatim_doc_comment
+    )]
+    s3_root: Option<OsString>,
+    /// Without --s3-root: the S3 endpoint COPY reads from
+    #[arg(long, value_name = "URL", env = "REDSHIFT_LOCAL_S3_ENDPOINT")]
+    s3_endpoint: Option<String>,
+    /// Address to listen on
+    #[arg(
+        long,
+        value_name = "ADDR",
+        default_value_t = IpAddr::V4(Ipv4Addr::LOCALHOST),
+        env = "REDSHIFT_LOCAL_BIND"
+    )]
+    bind: IpAddr,
+    /// Data API port
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = DEFAULT_DATA_API_PORT,
+        env = "REDSHIFT_LOCAL_DATA_API_PORT"
+    )]
+    data_api_port: u16,
+    /// S3 port
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = DEFAULT_S3_PORT,
+        env = "REDSHIFT_LOCAL_S3_PORT"
+    )]
+    s3_port: u16,
+    /// Statements stay STARTED at least N ms
+    ///
+    /// A test switch: every statement stays STARTED at least N ms.
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 0,
+        env = "REDSHIFT_LOCAL_MIN_STATEMENT_MS",
+        verbatim_doc_comment
+    )]
+    min_statement_ms: u64,
+    /// The warehouse's region, and every bucket's
+    ///
+    /// Without it, us-west-2. A bucket in another region is named with --bucket-region.
+    #[arg(
+        long,
+        value_name = "R",
+        env = "REDSHIFT_LOCAL_REGION",
+        verbatim_doc_comment
+    )]
+    region: Option<String>,
+    /// Buckets in another region
+    #[arg(
+        long,
+        value_name = "B=R[,B=R]",
+        env = "REDSHIFT_LOCAL_BUCKET_REGIONS",
+        value_parser = pairs
+    )]
+    bucket_region: Option<HashMap<String, String>>,
+    /// Secrets a SecretArn may name, and the user each signs in as
+    #[arg(
+        long,
+        value_name = "ARN=USER[,ARN=USER]",
+        env = "REDSHIFT_LOCAL_SECRETS",
+        value_parser = pairs
+    )]
+    secret: Option<HashMap<String, String>>,
+    /// Isolation for every target: serializable or snapshot
+    ///
+    /// Without it, serializable for a cluster and snapshot for a workgroup, as Redshift does.
+    #[arg(
+        long,
+        value_name = "L",
+        env = "REDSHIFT_LOCAL_ISOLATION",
+        value_parser = isolation,
+        verbatim_doc_comment
+    )]
+    isolation: Option<Isolation>,
 }
 
-fn parsed<T: std::str::FromStr>(
-    args: &[String],
-    flag: &str,
-    var: &str,
-    default: T,
-) -> Result<T, String> {
-    match setting(args, flag, var) {
-        None => Ok(default),
-        Some(text) => text
-            .parse()
-            .map_err(|_| format!("{flag}: cannot read {text:?}")),
+impl Args {
+    /// Parses `args` (the program name first) with the environment fallbacks; an empty variable
+    /// counts as unset, as it did before clap (clap would hand the option an empty value).
+    fn from_command_line<I, T>(args: I) -> Result<Self, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<OsString> + Clone,
+    {
+        let mut command = Self::command().mut_args(|arg| {
+            let empty = arg
+                .get_env()
+                .and_then(std::env::var_os)
+                .is_some_and(|value| value.is_empty());
+            if empty { arg.env(None) } else { arg }
+        });
+        let matches = command.try_get_matches_from_mut(args)?;
+        Self::from_arg_matches(&matches).map_err(|err| err.format(&mut command))
     }
 }
 
-/// `KEY=VALUE[,KEY=VALUE]` pairs of a setting.
-fn pairs(
-    args: &[String],
-    flag: &str,
-    var: &str,
-) -> Result<std::collections::HashMap<String, String>, String> {
-    setting(args, flag, var)
-        .map(|text| {
-            text.split(',')
-                .filter(|pair| !pair.trim().is_empty())
-                .map(|pair| {
-                    pair.rsplit_once('=')
-                        .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
-                        .filter(|(k, v)| !k.is_empty() && !v.is_empty())
-                        .ok_or_else(|| format!("{flag}: {pair:?} is not KEY=VALUE"))
-                })
-                .collect()
+/// `KEY=VALUE[,KEY=VALUE]` pairs.
+fn pairs(text: &str) -> Result<HashMap<String, String>, String> {
+    text.split(',')
+        .filter(|pair| !pair.trim().is_empty())
+        .map(|pair| {
+            pair.rsplit_once('=')
+                .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+                .filter(|(k, v)| !k.is_empty() && !v.is_empty())
+                .ok_or_else(|| format!("{pair:?} is not KEY=VALUE"))
         })
-        .unwrap_or_else(|| Ok(Default::default()))
+        .collect()
+}
+
+/// The flag reads as its missing value, "1"; the variable as its text: the private server is on
+/// only when that is 1, as before clap.
+fn is_one(value: &str) -> Result<bool, std::convert::Infallible> {
+    Ok(value == "1")
+}
+
+fn isolation(text: &str) -> Result<Isolation, String> {
+    Isolation::parse(text).ok_or_else(|| format!("{text:?} is not serializable or snapshot"))
 }
 
 #[tokio::main]
-async fn main() -> std::process::ExitCode {
-    match run().await {
-        Ok(()) => std::process::ExitCode::SUCCESS,
+async fn main() -> ExitCode {
+    let args = match Args::from_command_line(std::env::args_os()) {
+        Ok(args) => args,
+        Err(err) => {
+            // `--help` goes to stdout and succeeds; a bad option fails with 1, as before clap.
+            let _ = err.print();
+            return if err.use_stderr() {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    match run(args).await {
+        Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
             eprintln!("redshift-local: {message}");
-            std::process::ExitCode::FAILURE
+            ExitCode::FAILURE
         }
     }
 }
 
-async fn run() -> Result<(), String> {
+async fn run(args: Args) -> Result<(), String> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| "redshift_local=info".into()),
         )
         .init();
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.iter().any(|a| a == "--help" || a == "-h") {
-        print!("{USAGE}");
-        return Ok(());
-    }
-    // `--postgres-binaries` takes no value; the rest are `--flag value` pairs.
-    let use_binaries = args.iter().any(|a| a == "--postgres-binaries")
-        || std::env::var("REDSHIFT_LOCAL_POSTGRES_BINARIES").is_ok_and(|v| v == "1");
-    let args: Vec<String> = args
-        .into_iter()
-        .filter(|a| a != "--postgres-binaries")
-        .collect();
-    let known = [
-        "--database-url",
-        "--connections",
-        "--s3-root",
-        "--s3-endpoint",
-        "--bind",
-        "--data-api-port",
-        "--s3-port",
-        "--min-statement-ms",
-        "--region",
-        "--bucket-region",
-        "--secret",
-        "--isolation",
-    ];
-    if let Some(unknown) = args
-        .iter()
-        .step_by(2)
-        .find(|a| !known.contains(&a.as_str()))
-    {
-        return Err(format!("unknown option {unknown}\n\n{USAGE}"));
-    }
-    let bind: IpAddr = parsed(
-        &args,
-        "--bind",
-        "REDSHIFT_LOCAL_BIND",
-        IpAddr::V4(Ipv4Addr::LOCALHOST),
-    )?;
     // Kept alive until exit; dropping them stops the server and removes its directory.
     let (mut managed, mut embedded) = (None, None);
-    let mut connections = 4;
-    let database_url = match setting(&args, "--database-url", "REDSHIFT_LOCAL_DATABASE_URL") {
+    let database_url = match args.database_url {
         Some(url) => url,
-        None if use_binaries => {
+        None if args.postgres_binaries => {
             let postgres = ManagedPostgres::start()?;
             let url = postgres.url();
             tracing::info!(%url, "started a private PostgreSQL");
@@ -155,61 +242,30 @@ async fn run() -> Result<(), String> {
         None => {
             let postgres = EmbeddedPostgres::start()?;
             let url = postgres.url().to_owned();
-            connections = EmbeddedPostgres::CONNECTIONS;
             embedded = Some(postgres);
             url
         }
     };
     let mut config = LocalConfig::new(database_url);
-    config.data_api_addr = SocketAddr::new(
-        bind,
-        parsed(
-            &args,
-            "--data-api-port",
-            "REDSHIFT_LOCAL_DATA_API_PORT",
-            DEFAULT_DATA_API_PORT,
-        )?,
-    );
-    config.s3_addr = SocketAddr::new(
-        bind,
-        parsed(
-            &args,
-            "--s3-port",
-            "REDSHIFT_LOCAL_S3_PORT",
-            DEFAULT_S3_PORT,
-        )?,
-    );
+    config.data_api_addr = SocketAddr::new(args.bind, args.data_api_port);
+    config.s3_addr = SocketAddr::new(args.bind, args.s3_port);
     config.connections = if embedded.is_some() {
-        connections
+        EmbeddedPostgres::CONNECTIONS
     } else {
-        parsed(
-            &args,
-            "--connections",
-            "REDSHIFT_LOCAL_CONNECTIONS",
-            connections,
-        )?
+        args.connections
     };
-    config.s3_roots = setting(&args, "--s3-root", "REDSHIFT_LOCAL_S3_ROOT")
+    config.s3_roots = args
+        .s3_root
         .map(|roots| std::env::split_paths(&roots).collect())
         .unwrap_or_default();
-    config.s3_endpoint = setting(&args, "--s3-endpoint", "REDSHIFT_LOCAL_S3_ENDPOINT");
-    config.min_statement_time = std::time::Duration::from_millis(parsed(
-        &args,
-        "--min-statement-ms",
-        "REDSHIFT_LOCAL_MIN_STATEMENT_MS",
-        0,
-    )?);
-    if let Some(region) = setting(&args, "--region", "REDSHIFT_LOCAL_REGION") {
+    config.s3_endpoint = args.s3_endpoint;
+    config.min_statement_time = std::time::Duration::from_millis(args.min_statement_ms);
+    if let Some(region) = args.region {
         config.regions.default = region;
     }
-    config.regions.buckets = pairs(&args, "--bucket-region", "REDSHIFT_LOCAL_BUCKET_REGIONS")?;
-    config.secrets = pairs(&args, "--secret", "REDSHIFT_LOCAL_SECRETS")?;
-    config.isolation = setting(&args, "--isolation", "REDSHIFT_LOCAL_ISOLATION")
-        .map(|text| {
-            redshift_local::transactions::Isolation::parse(&text)
-                .ok_or_else(|| format!("--isolation: {text:?} is not serializable or snapshot"))
-        })
-        .transpose()?;
+    config.regions.buckets = args.bucket_region.unwrap_or_default();
+    config.secrets = args.secret.unwrap_or_default();
+    config.isolation = args.isolation;
     let running = redshift_local::start(config).await?;
     println!("Data API: {}", running.data_api_url());
     if let Some(s3) = running.s3_url() {
@@ -230,5 +286,164 @@ async fn wait_for_stop() {
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
         _ = term.recv() => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::error::ErrorKind;
+    use std::sync::Mutex;
+
+    /// Held by the tests that set variables and by those that read what the variables change.
+    static ENV: Mutex<()> = Mutex::new(());
+
+    fn parse(args: &[&str]) -> Result<Args, clap::Error> {
+        Args::from_command_line(std::iter::once("redshift-local").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn the_command_is_well_formed() {
+        Args::command().debug_assert();
+    }
+
+    #[test]
+    fn the_invocations_of_the_tools_parse() {
+        // tools/sparkify_local.py with the stand-in arguments of tools/tests/ (regions, secrets).
+        let secret = "arn:aws:secretsmanager:us-west-2:123456789012:secret:loader-AbCdEf";
+        let args = parse(&[
+            "--s3-root",
+            "/data:/scratch",
+            "--data-api-port",
+            "9400",
+            "--s3-port",
+            "9401",
+            "--min-statement-ms",
+            "50",
+            "--region",
+            "eu-west-1",
+            "--bucket-region",
+            "udacity-dend=eu-west-1, other = us-east-1",
+            "--secret",
+            &format!("{secret}=loader"),
+            "--isolation",
+            "SNAPSHOT",
+            "--postgres-binaries",
+        ])
+        .unwrap();
+        assert_eq!(args.s3_root, Some("/data:/scratch".into()));
+        assert_eq!((args.data_api_port, args.s3_port), (9400, 9401));
+        assert_eq!(args.min_statement_ms, 50);
+        assert_eq!(args.region.as_deref(), Some("eu-west-1"));
+        let buckets = args.bucket_region.unwrap();
+        assert_eq!(buckets["udacity-dend"], "eu-west-1");
+        assert_eq!(buckets["other"], "us-east-1");
+        assert_eq!(args.secret.unwrap()[secret], "loader");
+        assert_eq!(args.isolation, Some(Isolation::Snapshot));
+        assert!(args.postgres_binaries);
+    }
+
+    #[test]
+    fn an_unknown_option_is_refused() {
+        let err = parse(&["--data-api-prot", "9400"]).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::UnknownArgument);
+        assert!(err.to_string().contains("--data-api-port"), "{err}");
+    }
+
+    #[test]
+    fn bad_values_are_refused_with_the_reason() {
+        for (args, reason) in [
+            (
+                ["--isolation", "read-committed"],
+                "\"read-committed\" is not serializable or snapshot",
+            ),
+            (
+                ["--bucket-region", "udacity-dend"],
+                "\"udacity-dend\" is not KEY=VALUE",
+            ),
+            (["--secret", "arn=,x=y"], "\"arn=\" is not KEY=VALUE"),
+            (["--s3-port", "70000"], "70000 is not in 0..=65535"),
+            (["--bind", "localhost"], "invalid IP address syntax"),
+        ] {
+            let err = parse(&args).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::ValueValidation, "{args:?}");
+            assert!(err.to_string().contains(reason), "{args:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn a_variable_stands_in_for_its_option_and_the_option_wins() {
+        let _env = ENV.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let set = |name: &str, value: Option<&str>| match value {
+            // SAFETY: std serialises its own reads and writes of the environment, and nothing in
+            // these tests reads it from C; only this test sets these variables, and the tests
+            // that read what they change hold `ENV`.
+            Some(value) => unsafe { std::env::set_var(name, value) },
+            None => unsafe { std::env::remove_var(name) },
+        };
+        let port = |args: &[&str]| parse(args).map(|args| args.data_api_port);
+        let binaries = |args: &[&str]| parse(args).map(|args| args.postgres_binaries);
+
+        set("REDSHIFT_LOCAL_DATA_API_PORT", Some("9500"));
+        let from_variable = port(&[]);
+        let from_option = port(&["--data-api-port", "9400"]);
+        set("REDSHIFT_LOCAL_DATA_API_PORT", Some(""));
+        let empty = port(&[]);
+        set("REDSHIFT_LOCAL_DATA_API_PORT", None);
+        let unset = port(&[]);
+
+        set("REDSHIFT_LOCAL_POSTGRES_BINARIES", Some("1"));
+        let binaries_1 = binaries(&[]);
+        set("REDSHIFT_LOCAL_POSTGRES_BINARIES", Some("true"));
+        let binaries_true = binaries(&[]);
+        let binaries_flag = binaries(&["--postgres-binaries"]);
+        set("REDSHIFT_LOCAL_POSTGRES_BINARIES", None);
+        let binaries_unset = binaries(&[]);
+
+        assert_eq!(from_variable.unwrap(), 9500);
+        assert_eq!(from_option.unwrap(), 9400);
+        assert_eq!(
+            empty.unwrap(),
+            DEFAULT_DATA_API_PORT,
+            "an empty variable counts as unset"
+        );
+        assert_eq!(unset.unwrap(), DEFAULT_DATA_API_PORT);
+        assert!(binaries_1.unwrap());
+        assert!(
+            !binaries_true.unwrap(),
+            "only 1 turns the private server on, as before"
+        );
+        assert!(binaries_flag.unwrap());
+        assert!(!binaries_unset.unwrap());
+    }
+
+    #[test]
+    fn help_names_every_variable_and_how_to_reach_the_server() {
+        let _env = ENV.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        for flag in ["-h", "--help"] {
+            let err = parse(&[flag]).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::DisplayHelp);
+            assert!(!err.use_stderr(), "help goes to stdout and succeeds");
+            let help = err.to_string();
+            for name in [
+                "REDSHIFT_LOCAL_DATABASE_URL",
+                "REDSHIFT_LOCAL_POSTGRES_BINARIES",
+                "REDSHIFT_LOCAL_CONNECTIONS",
+                "REDSHIFT_LOCAL_S3_ROOT",
+                "REDSHIFT_LOCAL_S3_ENDPOINT",
+                "REDSHIFT_LOCAL_BIND",
+                "REDSHIFT_LOCAL_DATA_API_PORT",
+                "REDSHIFT_LOCAL_S3_PORT",
+                "REDSHIFT_LOCAL_MIN_STATEMENT_MS",
+                "REDSHIFT_LOCAL_REGION",
+                "REDSHIFT_LOCAL_BUCKET_REGIONS",
+                "REDSHIFT_LOCAL_SECRETS",
+                "REDSHIFT_LOCAL_ISOLATION",
+                "AWS_ENDPOINT_URL_REDSHIFT_DATA",
+                "`role:NAME` signs in as database user IAMR:NAME",
+            ] {
+                assert!(help.contains(name), "{flag}: {name} missing from:\n{help}");
+            }
+        }
     }
 }

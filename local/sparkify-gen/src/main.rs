@@ -1,25 +1,68 @@
 //! `sparkify-gen`: writes a Sparkify-shaped bucket and the counts the pipeline must report.
 
+use clap::{Parser, ValueEnum};
 use sparkify_gen::{Spec, generate};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::str::FromStr;
 
-const USAGE: &str = "\
-sparkify-gen: deterministic Sparkify-shaped song files and event logs
+/// Printed after the options by `--help`.
+const AFTER_HELP: &str = "\
+Writes DIR/udacity-dend/ (song_data/, log_data/, log_json_path.json) and
+DIR/expected-counts.json (the rows each table must hold after one full run) and
+DIR/expected-counts-by-log-file.json (after a run on that one new log file).";
 
-usage: sparkify-gen --out DIR [--preset sample|full] [--songs-scale N] [--days-scale M] [--seed S]
+/// sparkify-gen: deterministic Sparkify-shaped song files and event logs
+#[derive(Debug, Parser)]
+#[command(name = "sparkify-gen", after_help = AFTER_HELP)]
+struct Args {
+    /// The folder to write to
+    #[arg(long, value_name = "DIR")]
+    out: PathBuf,
+    /// The shape of the data set
+    #[arg(long, value_enum, default_value_t = Preset::Sample)]
+    preset: Preset,
+    /// Songs x N
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = positive::<usize>)]
+    songs_scale: usize,
+    /// Days and users x M
+    #[arg(long, value_name = "M", default_value_t = 1, value_parser = positive::<u32>)]
+    days_scale: u32,
+    /// The random seed (default: the preset's)
+    #[arg(long, value_name = "S", value_parser = positive::<u64>)]
+    seed: Option<u64>,
+}
 
-  writes DIR/udacity-dend/ (song_data/, log_data/, log_json_path.json) and
-  DIR/expected-counts.json (the rows each table must hold after one full run) and
-  DIR/expected-counts-by-log-file.json (after a run on that one new log file)
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Preset {
+    /// 300 songs, 30 days of 40 events
+    Sample,
+    /// The real data set's shape: 14,896 songs, 30 days of 268 events
+    Full,
+}
 
-  --preset sample   300 songs, 30 days of 40 events (default)
-  --preset full     the real data set's shape: 14,896 songs, 30 days of 268 events
-  --songs-scale N   songs x N;  --days-scale M   days and users x M
-";
+/// A positive integer, as the scales and the seed must be.
+fn positive<T: FromStr + Default + PartialOrd>(text: &str) -> Result<T, String> {
+    text.parse()
+        .ok()
+        .filter(|n| *n > T::default())
+        .ok_or_else(|| format!("{text:?} is not a positive integer"))
+}
 
 fn main() -> ExitCode {
-    match run() {
+    let args = match Args::try_parse() {
+        Ok(args) => args,
+        Err(err) => {
+            // `--help` goes to stdout and succeeds; a bad option fails with 1, as before clap.
+            let _ = err.print();
+            return if err.use_stderr() {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    match run(args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
             eprintln!("sparkify-gen: {message}");
@@ -28,43 +71,16 @@ fn main() -> ExitCode {
     }
 }
 
-fn run() -> Result<(), String> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.is_empty() || args.iter().any(|a| a == "--help" || a == "-h") {
-        print!("{USAGE}");
-        return Ok(());
+fn run(args: Args) -> Result<(), String> {
+    let mut spec = match args.preset {
+        Preset::Sample => Spec::sample(),
+        Preset::Full => Spec::full(),
+    };
+    if let Some(seed) = args.seed {
+        spec.seed = seed;
     }
-    let mut out = None;
-    let mut spec = Spec::sample();
-    let (mut songs_scale, mut days_scale) = (1usize, 1u32);
-    for pair in args.chunks(2) {
-        let [flag, value] = pair else {
-            return Err(format!("{} needs a value", pair[0]));
-        };
-        let number = |what: &str| {
-            value
-                .parse::<u64>()
-                .ok()
-                .filter(|n| *n > 0)
-                .ok_or_else(|| format!("{what}: {value:?} is not a positive integer"))
-        };
-        match flag.as_str() {
-            "--out" => out = Some(PathBuf::from(value)),
-            "--preset" => {
-                spec = match value.as_str() {
-                    "sample" => Spec::sample(),
-                    "full" => Spec::full(),
-                    other => return Err(format!("--preset: unknown preset {other:?}")),
-                }
-            }
-            "--songs-scale" => songs_scale = number(flag)? as usize,
-            "--days-scale" => days_scale = number(flag)? as u32,
-            "--seed" => spec.seed = number(flag)?,
-            other => return Err(format!("unknown option {other:?}\n\n{USAGE}")),
-        }
-    }
-    let out = out.ok_or("--out DIR is required")?;
-    let spec = spec.scaled(songs_scale, days_scale);
+    let out = args.out;
+    let spec = spec.scaled(args.songs_scale, args.days_scale);
     let generated = generate(&spec, &out.join("udacity-dend")).map_err(|e| e.to_string())?;
     let expected = generated.total;
     for (name, value) in [
@@ -87,4 +103,92 @@ fn run() -> Result<(), String> {
         expected.to_pairs()
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+    use clap::error::ErrorKind;
+
+    fn parse(args: &[&str]) -> Result<Args, clap::Error> {
+        Args::try_parse_from(std::iter::once("sparkify-gen").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn the_command_is_well_formed() {
+        Args::command().debug_assert();
+    }
+
+    #[test]
+    fn the_invocations_of_the_tools_parse() {
+        // tools/sparkify_local.py's generate_sample, as tools/bench/endtoend.py calls it.
+        let args = parse(&[
+            "--out",
+            "x1",
+            "--preset",
+            "full",
+            "--songs-scale",
+            "2",
+            "--days-scale",
+            "3",
+        ])
+        .unwrap();
+        assert_eq!(args.out, PathBuf::from("x1"));
+        assert_eq!(args.preset, Preset::Full);
+        assert_eq!((args.songs_scale, args.days_scale, args.seed), (2, 3, None));
+        let args = parse(&["--out", "sample", "--seed", "7"]).unwrap();
+        assert_eq!(args.preset, Preset::Sample);
+        assert_eq!(
+            (args.songs_scale, args.days_scale, args.seed),
+            (1, 1, Some(7))
+        );
+    }
+
+    #[test]
+    fn an_unknown_option_is_refused() {
+        let err = parse(&["--out", "x", "--song-scale", "2"]).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::UnknownArgument);
+        assert!(err.to_string().contains("--songs-scale"), "{err}");
+    }
+
+    #[test]
+    fn out_is_required_and_values_are_checked() {
+        assert_eq!(
+            parse(&[]).unwrap_err().kind(),
+            ErrorKind::MissingRequiredArgument
+        );
+        for args in [
+            ["--songs-scale", "0"],
+            ["--days-scale", "1.5"],
+            ["--seed", "x"],
+        ] {
+            let err = parse(&[&["--out", "x"], &args[..]].concat()).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::ValueValidation, "{args:?}");
+            assert!(
+                err.to_string().contains("is not a positive integer"),
+                "{args:?}: {err}"
+            );
+        }
+        let err = parse(&["--out", "x", "--preset", "huge"]).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidValue);
+    }
+
+    #[test]
+    fn help_describes_the_presets_and_what_is_written() {
+        let err = parse(&["--help"]).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::DisplayHelp);
+        let help = err.to_string();
+        for text in [
+            "--out <DIR>",
+            "300 songs, 30 days of 40 events",
+            "14,896 songs",
+            "--songs-scale <N>",
+            "--days-scale <M>",
+            "--seed <S>",
+            "expected-counts-by-log-file.json",
+        ] {
+            assert!(help.contains(text), "{text} missing from:\n{help}");
+        }
+    }
 }
