@@ -807,44 +807,85 @@ class LocalPipeline:
 # -- the command ---------------------------------------------------------------------------------
 
 
+def _moved_summary(moved: list[dict]) -> str:
+    """A step's `moved` as a person reads it: `8,056 events from 30 log objects, 333 plays`. A
+    figure of objects says where the figure before it came from."""
+    parts: list[str] = []
+    for figure in moved:
+        text = f"{figure['count']:,} {figure['what']}"
+        if parts and figure["what"].endswith("objects"):
+            parts[-1] += f" from {text}"
+        else:
+            parts.append(text)
+    return ", ".join(parts)
+
+
+def _done_summary(state: str, step: dict) -> str:
+    """What a finished step did, in one phrase."""
+    if state == "VerifyCounts":
+        report = step.get("report") or {}
+        checks = report.get("checks", [])
+        passed = sum(1 for check in checks if check["passed"])
+        return (f"{len(report.get('counts', []))} tables counted, {passed} of {len(checks)} checks "
+                f"passed, {report.get('rejected_rows', 0):,} records rejected")
+    if step.get("moved"):
+        return _moved_summary(step["moved"])
+    return {"CreateTables": "tables ready", "CopyStaging": "nothing new to stage"}.get(state, "done")
+
+
+def _running_summary(state: str, step: dict) -> str:
+    """Where a step still running after a call stands; copy-staging says its round and what the
+    rounds before it staged."""
+    if state != "CopyStaging":
+        return "waiting for its statement"
+    doing = "planning" if step.get("phase") == "plan" else "staging"
+    text = f"round {step.get('round')} {doing}"
+    if step.get("staged"):
+        text += f", staged so far: {_moved_summary(step['staged'])}"
+    return text
+
+
 def _progress(out):
-    entered: dict[str, float] = {}
+    """`show(event, started)` for each history event of one execution: a line per step once it
+    is done (what it moved, and its wall time over all its calls and Waits), a line when a
+    running step's standing changes, and the conflicts, failures and the end. The per-statement
+    figures are in the execution's history and in functions.log."""
+    first_entered: dict[str, float] = {}
+    last_said: dict[str, str] = {}
+
+    def line(elapsed: float, state: str, text: str) -> None:
+        out(f"{elapsed:7.1f}s  {state:<15} {text}")
 
     def show(event, started):
         at = event["timestamp"].timestamp()
         elapsed = time.monotonic() - started
         kind = event["type"]
         if kind == "TaskStateEntered":
-            state = event["stateEnteredEventDetails"]["name"]
-            if state not in entered and state in STEPS:
-                out(f"{elapsed:7.1f}s  {state:<15} started")
-            entered[state] = at
+            first_entered.setdefault(event["stateEnteredEventDetails"]["name"], at)
         elif kind == "TaskStateExited":
             details = event["stateExitedEventDetails"]
             state = details["name"]
             output = json.loads(details["output"])
-            took = at - entered.get(state, at)
             if state not in STEPS:  # ListRunning: the executions whose staging rows are kept
-                names = (output.get("running") or {}).get("names")
-                out(f"{elapsed:7.1f}s  {state:<15} {len(names or []):<9} running "
-                    f"call {took * 1000:5.0f} ms")
+                names = (output.get("running") or {}).get("names") or []
+                line(elapsed, state, f"{len(names)} running")
                 return
             step = output.get("steps", {}).get(STEPS[state], {})
-            rows = [r for r in step.get("rows_affected") or [] if r >= 0]
-            shown = ", ".join(f"{r:,}" for r in rows) if rows else "-"
-            # copy-staging works in rounds: say which statement (plan query or round) it follows.
-            phase = f"{step['phase']} {step['round']}" if step.get("phase") else ""
-            out(f"{elapsed:7.1f}s  {state:<15} {step.get('status', '?'):<9} {phase:<7} "
-                f"call {took * 1000:5.0f} ms   rows {shown}")
-        elif kind == "WaitStateEntered":
-            out(f"{elapsed:7.1f}s  {'':<15} waiting for the statement")
+            if step.get("done"):
+                took = at - first_entered.get(state, at)
+                line(elapsed, state, f"{_done_summary(state, step)}   {took:.1f} s")
+                return
+            standing = _running_summary(state, step)
+            if last_said.get(state) != standing:
+                last_said[state] = standing
+                line(elapsed, state, standing)
         elif kind in ("TaskFailed", "LambdaFunctionFailed"):
             details = next((v for k, v in event.items() if k.endswith("EventDetails")), {})
             out(f"{elapsed:7.1f}s  task failed: {details.get('error')}: "
                 f"{(details.get('cause') or '')[:300]}")
         elif kind == "PassStateEntered" and event["stateEnteredEventDetails"]["name"].endswith("Resubmit"):
-            out(f"{elapsed:7.1f}s  {event['stateEnteredEventDetails']['name'][:-8]:<15} "
-                f"serialization conflict: submitting again")
+            line(elapsed, event["stateEnteredEventDetails"]["name"][:-8],
+                 "serialization conflict: submitting again")
         elif kind == "PassStateEntered" and event["stateEnteredEventDetails"]["name"] == "DescribeFailure":
             out(f"{elapsed:7.1f}s  Catch -> DescribeFailure -> NotifyFailure")
         elif kind == "ExecutionSucceeded":
@@ -967,7 +1008,7 @@ def main(argv: list[str] | None = None) -> int:
             print("  the SQL:         sql/ (create, copy, facts, dimensions, verify, analytics)")
             print("  the definition:  statemachine/ (etl.asl.json; start.asl.json, the triggers' "
                   "way in) and statemachine/README.md")
-            print("  by hand:         README.md, 'Invoking the functions by hand'")
+            print("  by hand:         docs/deploy.md, 'Invoking a function by hand'")
             print("  on AWS:          sam build && sam deploy --guided")
             return 0 if ok else 1
     except KeyboardInterrupt:

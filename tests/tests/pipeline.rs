@@ -178,12 +178,14 @@ async fn run_from_copy(
             phase: previous.map(|o| o.phase),
             round: previous.map_or(0, |o| o.round),
             more: previous.is_some_and(|o| o.more),
+            staged: previous.map(|o| o.staged.clone()).unwrap_or_default(),
+            round_objects: previous.map(|o| o.round_objects).unwrap_or_default(),
         },
         |i| copy_staging::handle(deps, &pipeline.s3, i),
         |o| &o.step,
     )
     .await?;
-    println!("copy-staging rows: {:?}", copied.step.rows_affected);
+    println!("copy-staging moved: {:?}", copied.step.moved);
     drive(plain(), |i| load_facts::handle(deps, i), same).await?;
     drive(plain(), |i| load_dimensions::handle(deps, i), same).await?;
     // By hand there is no execution start: every recorded load error of the run's objects.

@@ -69,6 +69,70 @@ def test_nightly_run_on_the_sample_succeeds_with_its_counts(sample, tmp_path):
     assert not any(local.port_open(p) for p in ports)
 
 
+def test_the_progress_lines_say_what_each_step_moved_over_all_its_calls_and_rounds(sample, tmp_path):
+    data, expected, _ = sample
+    lines: list[str] = []
+    with local.LocalPipeline(data, tmp_path / "logs") as pipeline:
+        execution = pipeline.execute(SCHEDULED, progress=local._progress(lines.append))
+    assert_succeeded_with(execution, expected)
+    # The sample's log objects take two rounds (15 a round): the line must count both.
+    assert execution.output["copy_staging"]["round"] == 2
+    done = {}
+    for line in lines:
+        found = re.fullmatch(r" *\d+\.\ds  (\w+) +(.+?)   (\d+\.\d) s", line)
+        if found:
+            done[found[1]] = found[2]
+    assert list(done) == list(local.STEPS), lines
+    log_objects = sum(1 for _ in (data / "log_data").rglob("*.json"))
+    song_objects = sum(1 for _ in (data / "song_data").rglob("*.json"))
+    assert done["CopyStaging"] == (
+        f"{expected['staging_events']:,} events from {log_objects:,} log objects, "
+        f"{expected['staging_songs']:,} songs from {song_objects:,} song objects"), lines
+    assert done["LoadFacts"] == f"{expected['songplays']:,} plays"
+    assert done["LoadDimensions"] == (
+        f"{expected['users']:,} users, {expected['songs']:,} songs, {expected['artists']:,} artists, "
+        f"{expected['time']:,} start times")
+    assert done["VerifyCounts"] == "7 tables counted, 14 of 14 checks passed, 0 records rejected"
+    # Nothing per statement: no list of rows in any line.
+    assert not any("rows" in line for line in lines), lines
+
+
+def test_a_step_says_what_it_moved_once_timed_over_all_its_calls_and_a_running_one_only_what_changed():
+    import datetime as dt
+
+    start = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+    staged = [{"what": "events", "count": 4000}, {"what": "log objects", "count": 15},
+              {"what": "songs", "count": 300}, {"what": "song objects", "count": 300}]
+
+    # One call of the step: entered, then exited with this copy_staging; the Waits between calls
+    # are the gaps.
+    def call(entered: float, exited: float, **copy_staging) -> list[dict]:
+        return [
+            {"type": "TaskStateEntered", "timestamp": start + dt.timedelta(seconds=entered),
+             "stateEnteredEventDetails": {"name": "CopyStaging"}},
+            {"type": "TaskStateExited", "timestamp": start + dt.timedelta(seconds=exited),
+             "stateExitedEventDetails": {"name": "CopyStaging", "output": json.dumps(
+                 {"steps": {"copy_staging": copy_staging}})}},
+        ]
+
+    history = [
+        *call(0, 5, done=False, phase="copy", round=1, staged=[]),
+        *call(20, 25, done=False, phase="copy", round=2, staged=staged),
+        *call(40, 45, done=False, phase="copy", round=2, staged=staged),
+        *call(60, 62.5, done=True, phase="copy", round=2, staged=staged, moved=staged),
+    ]
+    lines: list[str] = []
+    show = local._progress(lines.append)
+    for event in history:
+        show(event, time.monotonic())
+    assert [re.sub(r"^ *\d+\.\ds  ", "", line) for line in lines] == [
+        "CopyStaging     round 1 staging",
+        "CopyStaging     round 2 staging, staged so far: 4,000 events from 15 log objects, "
+        "300 songs from 300 song objects",
+        "CopyStaging     4,000 events from 15 log objects, 300 songs from 300 song objects   62.5 s",
+    ]
+
+
 SECRET = "arn:aws:secretsmanager:us-west-2:123456789012:secret:sparkify-loader-AbCdEf"
 SIGN_INS = {
     # The default deploy: a workgroup the functions sign in to with their one IAM role.

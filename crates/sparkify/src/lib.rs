@@ -16,4 +16,4 @@ pub use config::Config;
 pub use data_api::DataApi;
 pub use error::EtlError;
 pub use lambda::Deps;
-pub use step::{StepInput, StepOutput};
+pub use step::{Moved, StepInput, StepOutput};

@@ -65,23 +65,30 @@ pub mod catalogue {
         sql_file!("copy/songs_ledger_insert.sql"),
     ];
 
+    /// The inserts whose rows the transforms report they moved, each by the table it fills.
+    pub const SONGPLAYS_INSERT: SqlFile = sql_file!("facts/songplays_insert.sql");
+    pub const USERS_INSERT: SqlFile = sql_file!("dimensions/users_insert.sql");
+    pub const SONGS_INSERT: SqlFile = sql_file!("dimensions/songs_insert.sql");
+    pub const ARTISTS_INSERT: SqlFile = sql_file!("dimensions/artists_insert.sql");
+    pub const TIME_INSERT: SqlFile = sql_file!("dimensions/time_insert.sql");
+
     pub const LOAD_FACTS: [SqlFile; 3] = [
         sql_file!("facts/lock.sql"),
         sql_file!("facts/songplays_delete_reloaded.sql"),
-        sql_file!("facts/songplays_insert.sql"),
+        SONGPLAYS_INSERT,
     ];
 
     pub const LOAD_DIMENSIONS: [SqlFile; 12] = [
         sql_file!("dimensions/lock.sql"),
         sql_file!("dimensions/users_latest.sql"),
         sql_file!("dimensions/users_delete_reloaded.sql"),
-        sql_file!("dimensions/users_insert.sql"),
+        USERS_INSERT,
         sql_file!("dimensions/songs_delete_reloaded.sql"),
-        sql_file!("dimensions/songs_insert.sql"),
+        SONGS_INSERT,
         sql_file!("dimensions/artists_delete_reloaded.sql"),
-        sql_file!("dimensions/artists_insert.sql"),
+        ARTISTS_INSERT,
         sql_file!("dimensions/time_delete_orphans.sql"),
-        sql_file!("dimensions/time_insert.sql"),
+        TIME_INSERT,
         sql_file!("dimensions/events_ledger_replace.sql"),
         sql_file!("dimensions/events_ledger_insert.sql"),
     ];

@@ -50,9 +50,58 @@ pub struct StepOutput {
     pub done: bool,
     /// Rows each SQL of the batch affected, in order, once done (-1 where Redshift gives none).
     pub rows_affected: Vec<i64>,
+    /// What the step moved, in the step's order, once done; empty before, and for a step that
+    /// moves no rows of its own.
+    pub moved: Vec<Moved>,
     /// The input's attempt, handed back so the state machine can count the next one.
     #[serde(default)]
     pub attempt: u32,
+}
+
+/// Rows of one kind a step moved, for people watching: `{"what": "plays", "count": 333}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Moved {
+    /// A plural noun: `events`, `song objects`.
+    pub what: String,
+    pub count: i64,
+}
+
+impl Moved {
+    pub fn new(what: &str, count: i64) -> Self {
+        Self {
+            what: what.to_owned(),
+            count,
+        }
+    }
+}
+
+/// What a committed batch moved: for each `(what, file)` of `counted`, the rows its statements
+/// from `file` affected. `batch` names the file of each statement, in batch order, and
+/// `rows_affected` is the Data API's answer for that batch.
+pub fn moved(
+    counted: &[(&str, SqlFile)],
+    batch: &[SqlFile],
+    rows_affected: &[i64],
+) -> Result<Vec<Moved>, EtlError> {
+    if batch.len() != rows_affected.len() {
+        return Err(EtlError::DataApiRejected(format!(
+            "a batch of {} statements reported the rows of {}",
+            batch.len(),
+            rows_affected.len()
+        )));
+    }
+    Ok(counted
+        .iter()
+        .map(|(what, file)| {
+            let count = batch
+                .iter()
+                .zip(rows_affected)
+                .filter(|(statement, _)| *statement == file)
+                .map(|(_, rows)| rows)
+                .sum();
+            Moved::new(what, count)
+        })
+        .collect())
 }
 
 /// Submits the batch `plan` builds (first call) or reports on `input.statement_id` (later calls),
@@ -88,30 +137,37 @@ pub async fn advance(
         Progress::Running { status } => (status, false, Vec::new()),
         Progress::Finished { rows_affected } => ("FINISHED".to_owned(), true, rows_affected),
     };
-    tracing::info!(step, statement_id = %statement_id, status = %status, "batch status");
+    tracing::info!(step, statement_id = %statement_id, status = %status, rows_affected = ?rows_affected, "batch status");
     Ok(StepOutput {
         step: step.to_owned(),
         statement_id,
         status,
         done,
         rows_affected,
+        moved: Vec::new(),
         attempt: input.attempt,
     })
 }
 
 /// [`advance`] for a step whose batch is a fixed list of catalogue files, each with the
-/// execution's id where it has a `{{run}}` placeholder.
+/// execution's id where it has a `{{run}}` placeholder; once done, it has moved the rows of the
+/// `counted` files.
 pub async fn advance_files(
     api: &DataApi,
     step: &str,
     input: &StepInput,
     files: &[SqlFile],
+    counted: &[(&str, SqlFile)],
 ) -> Result<StepOutput, EtlError> {
-    advance(api, step, input, || {
+    let mut out = advance(api, step, input, || {
         let run = RunId::from_execution(&input.execution).map_err(EtlError::InvalidInput)?;
         render_for_run(files, &run)
     })
-    .await
+    .await?;
+    if out.done {
+        out.moved = moved(counted, files, &out.rows_affected)?;
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -166,6 +222,28 @@ mod tests {
             .unwrap();
         assert_eq!((out.status.as_str(), out.done), ("SUBMITTED", false));
         assert_eq!(describe.num_calls(), 2);
+    }
+
+    #[test]
+    fn a_batch_moved_the_rows_of_the_statements_of_each_counted_file() {
+        use crate::sql::catalogue::{LOAD_FACTS, USERS_INSERT};
+        let [lock, delete, insert] = LOAD_FACTS;
+        let batch = [lock, insert, delete, insert];
+        let counted = [
+            ("plays", insert),
+            ("removed", delete),
+            ("users", USERS_INSERT),
+        ];
+        assert_eq!(
+            moved(&counted, &batch, &[-1, 3, 2, 4]).unwrap(),
+            [
+                Moved::new("plays", 7),
+                Moved::new("removed", 2),
+                Moved::new("users", 0)
+            ]
+        );
+        let err = moved(&counted, &batch, &[-1, 3]).unwrap_err();
+        assert_eq!(err.name(), "DataApiRejected");
     }
 
     #[test]

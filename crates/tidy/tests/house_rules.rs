@@ -440,6 +440,118 @@ fn a_lost_serialization_conflict_resubmits_the_step_as_a_new_attempt_a_bounded_n
     }
 }
 
+/// The fields each step's function returns, by the substitution its Task names it with.
+fn output_fields(function: &str) -> BTreeSet<String> {
+    let step = sparkify::StepOutput {
+        step: String::new(),
+        statement_id: String::new(),
+        status: String::new(),
+        done: false,
+        rows_affected: Vec::new(),
+        moved: Vec::new(),
+        attempt: 0,
+    };
+    let output = match function {
+        "${CreateTablesFunctionArn}"
+        | "${LoadFactsFunctionArn}"
+        | "${LoadDimensionsFunctionArn}" => serde_json::to_value(step),
+        "${CopyStagingFunctionArn}" => serde_json::to_value(copy_staging::Output {
+            step,
+            phase: copy_staging::Phase::Plan,
+            round: 0,
+            more: false,
+            staged: Vec::new(),
+            round_objects: copy_staging::RoundObjects::default(),
+            planned: None,
+        }),
+        "${VerifyCountsFunctionArn}" => {
+            serde_json::to_value(verify_counts::Output { step, report: None })
+        }
+        other => panic!("a Task invokes {other}, which is no step"),
+    };
+    output
+        .unwrap()
+        .as_object()
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect()
+}
+
+/// A state's field names as it sets them (`done.$` sets `done`).
+fn set_fields(parameters: &Value) -> BTreeSet<String> {
+    parameters
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(|key| key.trim_end_matches(".$").to_owned())
+        .collect()
+}
+
+#[test]
+fn every_step_task_keeps_everything_its_function_returns() {
+    let asl = asl();
+    for (name, task) in asl["States"].as_object().unwrap() {
+        if task["Resource"] != "arn:aws:states:::lambda:invoke" {
+            continue;
+        }
+        let function = task["Parameters"]["FunctionName"].as_str().unwrap();
+        let selector = &task["ResultSelector"];
+        // The step's name is the Task's own; everything else is for the next call, the Choice or
+        // the people watching (`moved`, `report`).
+        let mut returned = output_fields(function);
+        returned.remove("step");
+        assert_eq!(set_fields(selector), returned, "{name}'s ResultSelector");
+        for field in returned {
+            assert_eq!(
+                selector[format!("{field}.$")],
+                format!("$.Payload.{field}"),
+                "{name}"
+            );
+        }
+    }
+}
+
+/// What a step's next call needs from the last one it reads back from `$.steps.<step>`: a field
+/// missing there fails the Task's Payload. Start sets it before the first call, the Task after
+/// each, and the step's Resubmit after a lost serialization conflict.
+#[test]
+fn every_field_a_step_reads_back_is_set_by_start_by_its_task_and_by_its_resubmit() {
+    let asl = asl();
+    let states = &asl["States"];
+    for (name, task) in states.as_object().unwrap() {
+        if task["Resource"] != "arn:aws:states:::lambda:invoke" {
+            continue;
+        }
+        let path = task["ResultPath"].as_str().unwrap();
+        let key = path.strip_prefix("$.steps.").unwrap();
+        let read_back: BTreeSet<String> = task["Parameters"]["Payload"]
+            .as_object()
+            .unwrap()
+            .values()
+            .filter_map(|value| value.as_str()?.strip_prefix(&format!("{path}.")))
+            .map(str::to_owned)
+            .collect();
+        assert!(read_back.contains("statement_id"), "{name}");
+        let conflict = states[task["Catch"][0]["Next"].as_str().unwrap()]["Default"]
+            .as_str()
+            .unwrap();
+        let setters = [
+            ("Start", &states["Start"]["Parameters"]["steps"][key]),
+            (name.as_str(), &task["ResultSelector"]),
+            (conflict, &states[conflict]["Parameters"]),
+        ];
+        for (setter, parameters) in setters {
+            let set = set_fields(parameters);
+            let missing: Vec<&String> = read_back.difference(&set).collect();
+            assert!(
+                missing.is_empty(),
+                "{name} reads {missing:?} back from {path}, which {setter} does not set"
+            );
+        }
+    }
+}
+
 #[test]
 fn the_template_sets_exactly_the_variables_the_config_reads() {
     let set = mapping_keys(&template()["Globals"]["Function"]["Environment"]["Variables"]);

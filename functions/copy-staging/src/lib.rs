@@ -10,8 +10,10 @@
 //!    bucket, and submits the round as one batch: log rows land in `staging_events` tagged with
 //!    the execution and their object, song rows replace their songs in the `staging_songs`
 //!    catalogue and go into the ledger, and every object is recorded in `staging_files`;
-//! 3. once the round has committed, a new plan starts if log objects were left over, and the step
-//!    is done otherwise. A plan that finds nothing to load ends the step at once.
+//! 3. once the round has committed, its staged rows and objects are added to the step's running
+//!    total (`staged`, which every call hands on to the next), and a new plan starts if log
+//!    objects were left over; otherwise the step is done, and has moved that total. A plan that
+//!    finds nothing to load ends the step at once.
 
 pub mod objects;
 pub mod plan;
@@ -21,9 +23,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sparkify::config::DataSource;
 use sparkify::data_api::Progress;
-use sparkify::sql::{Literal, RunId, S3Key, catalogue, render, render_for_run};
+use sparkify::sql::{Literal, RunId, S3Key, SqlFile, catalogue, render};
 use sparkify::trigger::Trigger;
-use sparkify::{Deps, EtlError, StepInput, StepOutput};
+use sparkify::{Deps, EtlError, Moved, StepInput, StepOutput};
 use tokio::time::Instant;
 
 use objects::Skipped;
@@ -55,6 +57,14 @@ pub struct Input {
     /// The round in flight left log objects for another round.
     #[serde(default)]
     pub more: bool,
+    /// What the rounds committed so far staged (the previous call's `staged`); empty on the first
+    /// call.
+    #[serde(default)]
+    pub staged: Vec<Moved>,
+    /// The objects of the round whose batch is in flight (phase copy): they say which statements
+    /// of the batch stage the rows, and what its commit adds to `staged`.
+    #[serde(default)]
+    pub round_objects: RoundObjects,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -64,9 +74,20 @@ pub struct Output {
     pub phase: Phase,
     pub round: u32,
     pub more: bool,
+    /// What the rounds committed so far staged, in all: the next call's input. Once done, it is
+    /// also what the step moved.
+    pub staged: Vec<Moved>,
+    pub round_objects: RoundObjects,
     /// Set (not null) when a round has just been planned: what it stages.
     #[serde(default)]
     pub planned: Option<Planned>,
+}
+
+/// How many objects of each kind one round stages.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoundObjects {
+    pub log_objects: usize,
+    pub song_objects: usize,
 }
 
 /// The rounds one call planned, as its output reports them.
@@ -120,7 +141,7 @@ pub async fn handle(deps: &Deps, s3: &S3Client, input: Input) -> Result<Output, 
         // batch lost a serialization conflict, and is planned again (under a new attempt's token).
         let round = input.round.max(1);
         tracing::info!(step = STEP, trigger = ?at.trigger, run = at.run.as_str(), round, attempt = input.step.attempt, "planning the load");
-        let out = at.submit_plan(round).await?;
+        let out = at.submit_plan(round, input.staged).await?;
         return at.follow(out, deadline).await;
     };
     let phase = input.phase.ok_or_else(|| {
@@ -140,7 +161,9 @@ pub async fn handle(deps: &Deps, s3: &S3Client, input: Input) -> Result<Output, 
         phase,
         input.round,
         input.more,
+        input.staged,
     );
+    current.round_objects = input.round_objects;
     match progress {
         Progress::Running { status } => {
             current.step.status = status;
@@ -198,7 +221,7 @@ impl At<'_> {
         rows_affected: Vec<i64>,
     ) -> Result<Output, EtlError> {
         let source = &self.deps.config.source;
-        let finished = |current: &Output| {
+        let finished = |current: &Output, staged: Vec<Moved>| {
             let mut out = output(
                 self.step.attempt,
                 &current.step.statement_id,
@@ -206,8 +229,10 @@ impl At<'_> {
                 current.phase,
                 current.round,
                 false,
+                staged,
             );
             out.step.done = true;
+            out.step.moved = out.staged.clone();
             out
         };
         match current.phase {
@@ -223,16 +248,21 @@ impl At<'_> {
                         skipped = skipped.len(),
                         "nothing left to load"
                     );
-                    let mut out = finished(&current);
+                    let mut out = finished(&current, current.staged.clone());
                     out.planned = Some(planned(&round, skipped));
                     return Ok(out);
                 }
-                submit_round(self, current.round, round, skipped).await
+                submit_round(self, current.round, round, skipped, current.staged).await
             }
-            Phase::Copy if current.more => self.submit_plan(current.round + 1).await,
             Phase::Copy => {
+                let committed = round_moved(current.round_objects, &rows_affected)?;
+                tracing::info!(step = STEP, round = current.round, rows_affected = ?rows_affected, "round committed");
+                let staged = add_round(current.staged.clone(), committed);
+                if current.more {
+                    return self.submit_plan(current.round + 1, staged).await;
+                }
                 tracing::info!(step = STEP, round = current.round, "every object is staged");
-                let mut out = finished(&current);
+                let mut out = finished(&current, staged);
                 out.step.rows_affected = rows_affected;
                 Ok(out)
             }
@@ -247,6 +277,7 @@ fn output(
     phase: Phase,
     round: u32,
     more: bool,
+    staged: Vec<Moved>,
 ) -> Output {
     Output {
         step: StepOutput {
@@ -255,13 +286,51 @@ fn output(
             status,
             done: false,
             rows_affected: Vec::new(),
+            moved: Vec::new(),
             attempt,
         },
         phase,
         round,
         more,
+        staged,
+        round_objects: RoundObjects::default(),
         planned: None,
     }
+}
+
+/// What a committed round staged: its events and the log objects they came from, its songs and
+/// their objects. Which statements of the batch stage the rows follows from the round's objects.
+fn round_moved(objects: RoundObjects, rows_affected: &[i64]) -> Result<Vec<Moved>, EtlError> {
+    let counted = [
+        ("events", catalogue::EVENTS_STAGE),
+        ("songs", catalogue::COPY_STAGING_SONGS),
+    ];
+    let rows = sparkify::step::moved(&counted, &round_files(objects), rows_affected)?;
+    let sources = [
+        ("log objects", objects.log_objects),
+        ("song objects", objects.song_objects),
+    ]
+    .map(|(what, count)| {
+        i64::try_from(count)
+            .map(|count| Moved::new(what, count))
+            .map_err(|_| EtlError::InvalidInput(format!("round_objects: {count} {what}")))
+    });
+    let mut figures = Vec::with_capacity(4);
+    for (rows, source) in rows.into_iter().zip(sources) {
+        figures.extend([rows, source?]);
+    }
+    Ok(figures)
+}
+
+/// `staged` with a committed round's figures added, kind by kind, in the order each kind came.
+fn add_round(mut staged: Vec<Moved>, round: Vec<Moved>) -> Vec<Moved> {
+    for figure in round {
+        match staged.iter_mut().find(|total| total.what == figure.what) {
+            Some(total) => total.count += figure.count,
+            None => staged.push(figure),
+        }
+    }
+    staged
 }
 
 fn planned(round: &Round, mut skipped: Vec<Skipped>) -> Planned {
@@ -280,7 +349,8 @@ fn planned(round: &Round, mut skipped: Vec<Skipped>) -> Planned {
 }
 
 impl At<'_> {
-    async fn submit_plan(&self, round: u32) -> Result<Output, EtlError> {
+    /// Submits round `round`'s plan query; `staged` is what the earlier rounds staged.
+    async fn submit_plan(&self, round: u32, staged: Vec<Moved>) -> Result<Output, EtlError> {
         let run = &self.run;
         let sql = if round == 1 {
             render(&catalogue::KNOWN_OBJECTS, &[("run", Literal::run(run))])?
@@ -311,6 +381,7 @@ impl At<'_> {
             Phase::Plan,
             round,
             false,
+            staged,
         ))
     }
 }
@@ -385,12 +456,14 @@ async fn list_and_plan(
     Ok((plan::next_round(trigger, logs, songs, known), skipped))
 }
 
-/// Writes the round's manifests and object list, then submits the round's batch.
+/// Writes the round's manifests and object list, then submits the round's batch; `staged` is what
+/// the earlier rounds staged.
 async fn submit_round(
     at: &At<'_>,
     number: u32,
     round: Round,
     skipped: Vec<Skipped>,
+    staged: Vec<Moved>,
 ) -> Result<Output, EtlError> {
     let (deps, s3, run) = (at.deps, at.s3, &at.run);
     let source = &deps.config.source;
@@ -448,9 +521,50 @@ async fn submit_round(
         Phase::Copy,
         number,
         round.more,
+        staged,
     );
+    out.round_objects = RoundObjects {
+        log_objects: round.events.len(),
+        song_objects: round.songs.len(),
+    };
     out.planned = Some(planned(&round, skipped));
     Ok(out)
+}
+
+/// The statements of a round's batch, in batch order (see `sql/copy/`): each one's catalogue
+/// file, and the log object it loads or tags where it is one of a log object's pair. The one
+/// layout both the batch ([`round_statements`]) and the reading of its rows ([`round_files`])
+/// follow.
+fn round_layout<T>(log_objects: &[T], with_songs: bool) -> Vec<(SqlFile, Option<&T>)> {
+    // Every round locks what it touches first, in the pipeline's one lock order.
+    let lock = if with_songs {
+        catalogue::LOCK_CATALOGUE
+    } else {
+        catalogue::LOCK_ROUND
+    };
+    let mut layout = vec![(lock, None), (catalogue::COPY_STAGING_FILES, None)];
+    if !log_objects.is_empty() {
+        layout.push((catalogue::EVENTS_LOAD_CREATE, None));
+        for object in log_objects {
+            layout.push((catalogue::COPY_STAGING_EVENTS, Some(object)));
+            layout.push((catalogue::EVENTS_LOAD_TAG, Some(object)));
+        }
+        layout.push((catalogue::EVENTS_STAGE, None));
+    }
+    if with_songs {
+        layout.push((catalogue::SONGS_LOAD_CREATE, None));
+        layout.push((catalogue::COPY_STAGING_SONGS, None));
+        layout.extend(catalogue::SONGS_PUBLISH.map(|file| (file, None)));
+    }
+    layout
+}
+
+/// The catalogue file of each statement of the batch of a round with these objects.
+fn round_files(objects: RoundObjects) -> Vec<SqlFile> {
+    round_layout(&vec![(); objects.log_objects], objects.song_objects > 0)
+        .into_iter()
+        .map(|(file, _)| file)
+        .collect()
 }
 
 /// The round's batch (see `sql/copy/`), at most 40 statements.
@@ -462,65 +576,49 @@ pub fn round_statements(
     event_manifests: &[S3Key],
     songs_manifest: Option<&S3Key>,
 ) -> Result<Vec<String>, EtlError> {
-    let access = || {
-        [
-            ("copy_role_arn", Literal::role(&source.copy_role_arn)),
-            ("region", Literal::region(&source.region)),
-        ]
+    // What every COPY names besides its source.
+    let with_access = |mut values: Vec<(&'static str, Literal)>| {
+        values.push(("copy_role_arn", Literal::role(&source.copy_role_arn)));
+        values.push(("region", Literal::region(&source.region)));
+        values
     };
-    // Every round locks what it touches first, in the pipeline's one lock order.
-    let lock = if songs_manifest.is_some() {
-        &catalogue::LOCK_CATALOGUE
-    } else {
-        &catalogue::LOCK_ROUND
-    };
-    let mut sqls = vec![render(lock, &[])?];
-    let mut values = vec![(
-        "objects_source",
-        Literal::s3_uri(&source.manifest_bucket, objects_key),
-    )];
-    values.extend(access());
-    sqls.push(render(&catalogue::COPY_STAGING_FILES, &values)?);
-    if !events.is_empty() {
-        sqls.push(render(&catalogue::EVENTS_LOAD_CREATE, &[])?);
-        for (object, manifest) in events.iter().zip(event_manifests) {
-            let mut values = vec![
-                (
-                    "manifest",
-                    Literal::s3_uri(&source.manifest_bucket, manifest),
-                ),
-                (
-                    "jsonpaths",
-                    Literal::s3_uri(&source.bucket, &source.jsonpaths_key),
-                ),
-                ("max_errors", Literal::count(source.max_load_errors)),
-            ];
-            values.extend(access());
-            sqls.push(render(&catalogue::COPY_STAGING_EVENTS, &values)?);
-            sqls.push(render(
-                &catalogue::EVENTS_LOAD_TAG,
-                &[
+    let logs: Vec<(&Listed, &S3Key)> = events.iter().zip(event_manifests).collect();
+    round_layout(&logs, songs_manifest.is_some())
+        .into_iter()
+        .map(|(file, log)| {
+            let values = match (file, log, songs_manifest) {
+                (catalogue::COPY_STAGING_FILES, ..) => with_access(vec![(
+                    "objects_source",
+                    Literal::s3_uri(&source.manifest_bucket, objects_key),
+                )]),
+                (catalogue::COPY_STAGING_EVENTS, Some((_, manifest)), _) => with_access(vec![
+                    (
+                        "manifest",
+                        Literal::s3_uri(&source.manifest_bucket, manifest),
+                    ),
+                    (
+                        "jsonpaths",
+                        Literal::s3_uri(&source.bucket, &source.jsonpaths_key),
+                    ),
+                    ("max_errors", Literal::count(source.max_load_errors)),
+                ]),
+                (catalogue::EVENTS_LOAD_TAG, Some((object, _)), _) => vec![
                     ("run", Literal::run(run)),
                     ("object_key", Literal::key(&object.key)),
                 ],
-            )?);
-        }
-        sqls.push(render(&catalogue::EVENTS_STAGE, &[])?);
-    }
-    if let Some(manifest) = songs_manifest {
-        sqls.push(render(&catalogue::SONGS_LOAD_CREATE, &[])?);
-        let mut values = vec![
-            (
-                "manifest",
-                Literal::s3_uri(&source.manifest_bucket, manifest),
-            ),
-            ("max_errors", Literal::count(source.max_load_errors)),
-        ];
-        values.extend(access());
-        sqls.push(render(&catalogue::COPY_STAGING_SONGS, &values)?);
-        sqls.extend(render_for_run(&catalogue::SONGS_PUBLISH, run)?);
-    }
-    Ok(sqls)
+                (catalogue::COPY_STAGING_SONGS, _, Some(manifest)) => with_access(vec![
+                    (
+                        "manifest",
+                        Literal::s3_uri(&source.manifest_bucket, manifest),
+                    ),
+                    ("max_errors", Literal::count(source.max_load_errors)),
+                ]),
+                _ if file.text.contains("{{run}}") => vec![("run", Literal::run(run))],
+                _ => Vec::new(),
+            };
+            render(&file, &values)
+        })
+        .collect()
 }
 
 /// Now, UTC, as `YYYY-MM-DD HH:MI:SS` (COPY's default TIMEFORMAT).
@@ -557,7 +655,17 @@ mod tests {
             phase: None,
             round: 0,
             more: false,
+            staged: Vec::new(),
+            round_objects: RoundObjects::default(),
         }
+    }
+
+    /// Output figures as `(what, count)` pairs.
+    fn figures(moved: &[Moved]) -> Vec<(&str, i64)> {
+        moved
+            .iter()
+            .map(|figure| (figure.what.as_str(), figure.count))
+            .collect()
     }
 
     #[tokio::test]
@@ -621,11 +729,16 @@ mod tests {
         use aws_sdk_s3::types::Object;
         use sparkify::testing::described;
 
-        let finished = |id: &'static str| {
+        // Each statement of the batch affected one row.
+        let finished = |id: &'static str, statements: usize| {
             mock!(Client::describe_statement)
                 .match_requests(move |req| req.id() == Some(id))
                 .then_output(move || {
-                    described(id, StatusString::Finished, &[(Sub::Finished, 1, None)])
+                    described(
+                        id,
+                        StatusString::Finished,
+                        &vec![(Sub::Finished, 1, None); statements],
+                    )
                 })
         };
         let plan_two = mock!(Client::batch_execute_statement)
@@ -672,9 +785,9 @@ mod tests {
             aws_sdk_redshiftdata,
             RuleMode::MatchAny,
             [
-                &finished("copy-1"),
+                &finished("copy-1", 6),
                 &plan_two,
-                &finished("plan-2"),
+                &finished("plan-2", 1),
                 &known,
                 &round_two
             ]
@@ -699,18 +812,41 @@ mod tests {
         after_round_one.phase = Some(Phase::Copy);
         after_round_one.round = 1;
         after_round_one.more = true;
+        after_round_one.round_objects = RoundObjects {
+            log_objects: 1,
+            song_objects: 0,
+        };
         let out = handle(&deps, &s3, after_round_one.clone()).await.unwrap();
         assert_eq!(
             (out.step.statement_id.as_str(), out.phase, out.round),
             ("plan-2", Phase::Plan, 2)
         );
+        let round_one = vec![
+            ("events", 1),
+            ("log objects", 1),
+            ("songs", 0),
+            ("song objects", 0),
+        ];
+        assert_eq!(figures(&out.staged), round_one);
+        assert!(out.step.moved.is_empty(), "not done: nothing moved yet");
 
         let mut planned_two = after_round_one;
         planned_two.step.statement_id = Some("plan-2".into());
         planned_two.phase = Some(Phase::Plan);
         planned_two.round = 2;
         planned_two.more = false;
+        planned_two.staged = out.staged;
+        planned_two.round_objects = RoundObjects::default();
         let out = handle(&deps, &s3, planned_two).await.unwrap();
+        // The round in flight says what its commit will add; the total so far goes on unchanged.
+        assert_eq!(
+            out.round_objects,
+            RoundObjects {
+                log_objects: 1,
+                song_objects: 0
+            }
+        );
+        assert_eq!(figures(&out.staged), round_one);
         let planned = out.planned.unwrap();
         assert_eq!(planned.log_objects, vec!["log_data/2018/11/c.json"]);
         assert_eq!(planned.song_objects, 0);
@@ -788,14 +924,26 @@ mod tests {
     async fn within_the_statement_wait_one_call_plans_stages_and_finishes() {
         use aws_sdk_redshiftdata::types::{StatementStatusString as Sub, StatusString};
         let (deps, s3, [plan, round, staged]) = one_round(|| {
+            // The lock, the object list, then the log object's 7 events (COPY, tag, stage) and
+            // the song object's song (COPY, then its upsert and ledger rows).
+            let rows = [-1, 2, -1, 7, 7, 7, -1, 1, 0, 1, 0, 1];
             sparkify::testing::described(
                 "copy-1",
                 StatusString::Finished,
-                &[(Sub::Finished, 1, None), (Sub::Finished, 7, None)],
+                &rows.map(|rows| (Sub::Finished, rows, None)),
             )
         });
         let out = handle(&deps, &s3, first_call(json!({}))).await.unwrap();
         assert!(out.step.done, "{out:?}");
+        assert_eq!(
+            figures(&out.step.moved),
+            [
+                ("events", 7),
+                ("log objects", 1),
+                ("songs", 1),
+                ("song objects", 1)
+            ]
+        );
         // The output still says what the call planned, though a later state came after it.
         let planned = out.planned.clone().unwrap();
         assert_eq!(planned.log_objects, vec!["log_data/2018/11/a.json"]);
@@ -807,12 +955,159 @@ mod tests {
                 out.round,
                 out.step.rows_affected
             ),
-            ("copy-1", Phase::Copy, 1, vec![1, 7])
+            (
+                "copy-1",
+                Phase::Copy,
+                1,
+                vec![-1, 2, -1, 7, 7, 7, -1, 1, 0, 1, 0, 1]
+            )
         );
         assert_eq!(
             (plan.num_calls(), round.num_calls(), staged.num_calls()),
             (1, 1, 1)
         );
+    }
+
+    /// Mocks for a nightly run of two rounds: 16 log objects and 2 song objects listed, so round 1
+    /// stages 15 log objects and the songs (40 statements, each affecting 10 rows) and round 2
+    /// the last log object (6 statements, each affecting 3 rows). Every statement commits at once
+    /// and the statement wait is 5 s, so one call can go through both rounds.
+    fn two_rounds() -> (Deps, S3Client) {
+        use aws_sdk_redshiftdata::operation::get_statement_result::GetStatementResultOutput;
+        use aws_sdk_redshiftdata::types::{Field, StatementStatusString as Sub, StatusString};
+        use aws_sdk_s3::operation::list_objects_v2::ListObjectsV2Output;
+        use aws_sdk_s3::operation::put_object::PutObjectOutput;
+        use aws_sdk_s3::types::Object;
+        use sparkify::data_api::DataApi;
+        use sparkify::testing::described;
+
+        let log_key = |i: usize| format!("log_data/2018/11/2018-11-{i:02}-events.json");
+        let submits = |id: &'static str, is_it: fn(&[String]) -> bool| {
+            mock!(Client::batch_execute_statement)
+                .match_requests(move |req| is_it(req.sqls()))
+                .then_output(move || submitted(id))
+        };
+        let plan_one = submits("plan-1", |sqls| {
+            sqls.len() == 1 && !sqls[0].contains("LEFT(object_key")
+        });
+        let plan_two = submits("plan-2", |sqls| {
+            sqls.len() == 1 && sqls[0].contains("LEFT(object_key")
+        });
+        let round_one = submits("copy-1", |sqls| {
+            sqls.len() > 1 && sqls[1].contains("/round-001/")
+        });
+        let round_two = submits("copy-2", |sqls| {
+            sqls.len() > 1 && sqls[1].contains("/round-002/")
+        });
+        let finished = |id: &'static str, statements: usize, rows: i64| {
+            mock!(Client::describe_statement)
+                .match_requests(move |req| req.id() == Some(id))
+                .then_output(move || {
+                    described(
+                        id,
+                        StatusString::Finished,
+                        &vec![(Sub::Finished, rows, None); statements],
+                    )
+                })
+        };
+        let known = |id: &'static str, staged: usize| {
+            mock!(Client::get_statement_result)
+                .match_requests(move |req| req.id() == Some(id))
+                .then_output(move || {
+                    let rows = (1..=staged)
+                        .map(|i| {
+                            ["staged".to_owned(), log_key(i), "e".to_owned()]
+                                .map(Field::StringValue)
+                                .to_vec()
+                        })
+                        .collect();
+                    GetStatementResultOutput::builder()
+                        .set_records(Some(rows))
+                        .build()
+                        .unwrap()
+                })
+        };
+        let client = mock_client!(
+            aws_sdk_redshiftdata,
+            RuleMode::MatchAny,
+            [
+                &plan_one,
+                &plan_two,
+                &round_one,
+                &round_two,
+                &finished("plan-1", 1, 0),
+                &finished("plan-2", 1, 15),
+                &finished("copy-1", 40, 10),
+                &finished("copy-2", 6, 3),
+                &known("plan-1:1", 0),
+                &known("plan-2:1", 15)
+            ]
+        );
+        let listing = mock!(aws_sdk_s3::Client::list_objects_v2).then_compute_output(move |req| {
+            let keys: Vec<String> = if req.prefix() == Some("log_data/") {
+                (1..=16).map(log_key).collect()
+            } else {
+                vec![
+                    "song_data/A/A/A/TRAAA.json".into(),
+                    "song_data/A/A/B/TRAAB.json".into(),
+                ]
+            };
+            let objects = keys
+                .into_iter()
+                .map(|key| Object::builder().key(key).e_tag("\"e\"").size(5).build());
+            ListObjectsV2Output::builder()
+                .set_contents(Some(objects.collect()))
+                .build()
+        });
+        let puts = mock!(aws_sdk_s3::Client::put_object)
+            .then_output(|| PutObjectOutput::builder().build());
+        let s3 = mock_client!(aws_sdk_s3, RuleMode::MatchAny, [&listing, &puts]);
+        let mut deps = deps(client.clone());
+        let mut warehouse = deps.config.warehouse.clone();
+        warehouse.statement_wait = std::time::Duration::from_secs(5);
+        deps.data_api = DataApi::new(client, warehouse);
+        (deps, s3)
+    }
+
+    /// Both rounds' rows and objects: 10 events from round 1 and 3 from round 2, from 15 + 1 log
+    /// objects; 10 songs from 2 song objects, all in round 1.
+    const BOTH_ROUNDS: [(&str, i64); 4] = [
+        ("events", 13),
+        ("log objects", 16),
+        ("songs", 10),
+        ("song objects", 2),
+    ];
+
+    /// The step moved what every round staged, not what its last round did.
+    #[tokio::test]
+    async fn two_rounds_committed_in_one_call_moved_what_both_staged() {
+        let (deps, s3) = two_rounds();
+        let out = handle(&deps, &s3, first_call(json!({}))).await.unwrap();
+        assert!(out.step.done, "{out:?}");
+        assert_eq!((out.round, out.step.statement_id.as_str()), (2, "copy-2"));
+        assert_eq!(figures(&out.step.moved), BOTH_ROUNDS);
+        assert_eq!(out.staged, out.step.moved);
+    }
+
+    /// A round that lost a serialization conflict is planned and staged again with what the
+    /// earlier rounds staged, as the state machine's CopyStagingResubmit keeps it: counted once.
+    #[tokio::test]
+    async fn a_resubmitted_round_adds_to_the_earlier_rounds_once() {
+        let (deps, s3) = two_rounds();
+        let mut resubmitted = first_call(json!({}));
+        resubmitted.step.attempt = 1;
+        resubmitted.round = 2;
+        resubmitted.staged = [
+            ("events", 10),
+            ("log objects", 15),
+            ("songs", 10),
+            ("song objects", 2),
+        ]
+        .map(|(what, count)| Moved::new(what, count))
+        .to_vec();
+        let out = handle(&deps, &s3, resubmitted).await.unwrap();
+        assert!(out.step.done, "{out:?}");
+        assert_eq!(figures(&out.step.moved), BOTH_ROUNDS);
     }
 
     /// A round this call submitted that loses a serialization conflict is not this call's error:

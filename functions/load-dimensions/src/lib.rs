@@ -1,16 +1,31 @@
 //! load-dimensions: upserts users, songs and artists from staging and adds the new start times to
 //! time, as one transaction.
 
-use sparkify::sql::catalogue;
+use sparkify::sql::{SqlFile, catalogue};
 use sparkify::step::advance_files;
 use sparkify::{Deps, EtlError, StepInput, StepOutput};
 
 pub const STEP: &str = "load-dimensions";
 
+/// What the step reports it moved: the rows it inserted into each dimension.
+pub const MOVED: [(&str, SqlFile); 4] = [
+    ("users", catalogue::USERS_INSERT),
+    ("songs", catalogue::SONGS_INSERT),
+    ("artists", catalogue::ARTISTS_INSERT),
+    ("start times", catalogue::TIME_INSERT),
+];
+
 pub type Input = StepInput;
 
 pub async fn handle(deps: &Deps, input: Input) -> Result<StepOutput, EtlError> {
-    advance_files(&deps.data_api, STEP, &input, &catalogue::LOAD_DIMENSIONS).await
+    advance_files(
+        &deps.data_api,
+        STEP,
+        &input,
+        &catalogue::LOAD_DIMENSIONS,
+        &MOVED,
+    )
+    .await
 }
 
 #[cfg(test)]
@@ -57,13 +72,20 @@ mod tests {
         let client = mock_client!(aws_sdk_redshiftdata, [&describe]);
         let out = handle(&deps(client), resume()).await.unwrap();
         assert_eq!((out.status.as_str(), out.done), ("STARTED", false));
+        assert!(
+            out.moved.is_empty(),
+            "a running batch has moved nothing yet"
+        );
         assert_eq!(describe.num_calls(), 2);
     }
 
+    /// The rows each statement of the batch affects on a first load of the full data set.
+    const FIRST_LOAD: [i64; 12] = [-1, 96, 0, 96, 0, 14896, 0, 9553, 0, 333, 0, 30];
+
     #[tokio::test]
-    async fn a_finished_batch_reports_the_rows_each_statement_affected() {
+    async fn a_finished_batch_reports_the_rows_each_statement_affected_and_what_it_moved() {
         let describe = mock!(Client::describe_statement).then_output(|| {
-            let subs: Vec<_> = [0, 96, 0, 14896, 0, 9553, 333]
+            let subs: Vec<_> = FIRST_LOAD
                 .into_iter()
                 .map(|rows| (Sub::Finished, rows, None))
                 .collect();
@@ -72,6 +94,20 @@ mod tests {
         let client = mock_client!(aws_sdk_redshiftdata, [&describe]);
         let out = handle(&deps(client), resume()).await.unwrap();
         assert!(out.done);
-        assert_eq!(out.rows_affected, [0, 96, 0, 14896, 0, 9553, 333]);
+        assert_eq!(out.rows_affected, FIRST_LOAD);
+        let moved: Vec<(&str, i64)> = out
+            .moved
+            .iter()
+            .map(|moved| (moved.what.as_str(), moved.count))
+            .collect();
+        assert_eq!(
+            moved,
+            [
+                ("users", 96),
+                ("songs", 14896),
+                ("artists", 9553),
+                ("start times", 333)
+            ]
+        );
     }
 }

@@ -1,16 +1,19 @@
 //! load-facts: upserts songplays from this execution's staged events and the song catalogue, as one
 //! transaction.
 
-use sparkify::sql::catalogue;
+use sparkify::sql::{SqlFile, catalogue};
 use sparkify::step::advance_files;
 use sparkify::{Deps, EtlError, StepInput, StepOutput};
 
 pub const STEP: &str = "load-facts";
 
+/// What the step reports it moved: the plays it inserted.
+pub const MOVED: [(&str, SqlFile); 1] = [("plays", catalogue::SONGPLAYS_INSERT)];
+
 pub type Input = StepInput;
 
 pub async fn handle(deps: &Deps, input: Input) -> Result<StepOutput, EtlError> {
-    advance_files(&deps.data_api, STEP, &input, &catalogue::LOAD_FACTS).await
+    advance_files(&deps.data_api, STEP, &input, &catalogue::LOAD_FACTS, &MOVED).await
 }
 
 #[cfg(test)]
@@ -44,6 +47,22 @@ mod tests {
             handle(&deps(client), input).await.unwrap().statement_id,
             "facts-1"
         );
+    }
+
+    #[tokio::test]
+    async fn a_committed_batch_moved_the_plays_it_inserted() {
+        let describe = mock!(Client::describe_statement).then_output(|| {
+            let subs = [-1, 4, 333].map(|rows| (Sub::Finished, rows, None));
+            described("facts-1", StatusString::Finished, &subs)
+        });
+        let client = mock_client!(aws_sdk_redshiftdata, [&describe]);
+        let input = StepInput {
+            execution: "exec-1".into(),
+            statement_id: Some("facts-1".into()),
+            attempt: 0,
+        };
+        let out = handle(&deps(client), input).await.unwrap();
+        assert_eq!(out.moved, [sparkify::Moved::new("plays", 333)]);
     }
 
     #[tokio::test]
