@@ -1,12 +1,17 @@
-"""The README's mermaid diagrams, generated from what they show: the star schema from
+"""The docs' generated mermaid diagrams, drawn from what they show: the star schema from
 sql/create/*.sql, the state machine from statemachine/etl.asl.json and the triggers' starter from
 statemachine/start.asl.json.
 
-    python tools/diagrams.py          rewrites the diagrams in README.md
-    python tools/diagrams.py --check  exits 1 if README.md's diagrams are out of date
+Each diagram lives between its BEGIN and END markers in whichever Markdown file of the docs holds
+it (README.md, docs/*.md, statemachine/*.md): the markers are found by scanning those files, and
+each diagram's block must be in exactly one of them, once. Moving a block to another page needs no
+change here.
+
+    python tools/diagrams.py          rewrites every generated diagram, in the file that holds it
+    python tools/diagrams.py --check  exits 1 if any of them is out of date (or missing, or doubled)
 
 tools/tests/test_docs.py runs the check, so a change to the DDL or the ASL that is not carried into
-the README fails the tests.
+the docs fails the tests.
 """
 
 from __future__ import annotations
@@ -18,7 +23,6 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-README = ROOT / "README.md"
 ASL = ROOT / "statemachine" / "etl.asl.json"
 STARTER = ROOT / "statemachine" / "start.asl.json"
 CREATE = ROOT / "sql" / "create"
@@ -121,31 +125,87 @@ DIAGRAMS = {
 }
 
 
-def render(readme: str) -> str:
-    """`readme` with each diagram's block replaced by the diagram generated now."""
-    for name, (source, generate) in DIAGRAMS.items():
-        begin, end = BEGIN.format(name=name, source=source), END.format(name=name)
-        if readme.count(begin) != 1 or readme.count(end) != 1:
-            raise DiagramError(f"README.md needs exactly one {begin!r} ... {end!r} block")
-        head, rest = readme.split(begin)
+def documents(root: Path | None = None) -> list[Path]:
+    """The Markdown files a generated diagram may live in: README.md, docs/*.md and
+    statemachine/*.md (the files tools/tests/test_docs.py has mermaid parse)."""
+    root = root or ROOT
+    return [root / "README.md", *sorted((root / "docs").glob("*.md")),
+            *sorted((root / "statemachine").glob("*.md"))]
+
+
+def _markers(name: str) -> tuple[str, str]:
+    source, _ = DIAGRAMS[name]
+    return BEGIN.format(name=name, source=source), END.format(name=name)
+
+
+def render(text: str, where: str = "README.md") -> str:
+    """`text` (the Markdown file `where`) with each diagram block it holds replaced by the diagram
+    generated now; a file holding none comes back unchanged. A block must be whole: one BEGIN
+    marker, then one END marker."""
+    for name, (_, generate) in DIAGRAMS.items():
+        begin, end = _markers(name)
+        if text.count(begin) == 0 and text.count(end) == 0:
+            continue
+        if text.count(begin) != 1 or text.count(end) != 1 or text.index(begin) > text.index(end):
+            raise DiagramError(f"{where} needs exactly one {begin!r} ... {end!r} block")
+        head, rest = text.split(begin)
         _, tail = rest.split(end)
-        readme = f"{head}{begin}\n```mermaid\n{generate()}\n```\n{end}{tail}"
-    return readme
+        text = f"{head}{begin}\n```mermaid\n{generate()}\n```\n{end}{tail}"
+    return text
+
+
+def locate(docs: dict[Path, str]) -> dict[str, Path]:
+    """Which file of `docs` ({path: text}) holds each diagram; every diagram must be in exactly
+    one of them."""
+    found: dict[str, Path] = {}
+    for name in DIAGRAMS:
+        begin, _ = _markers(name)
+        holders = [path for path, text in docs.items() if begin in text]
+        if len(holders) != 1:
+            names = ", ".join(_relative(p) for p in holders) or "none of them"
+            raise DiagramError(
+                f"the {name} diagram must be in exactly one of README.md, docs/*.md and "
+                f"statemachine/*.md, as {begin!r} ... {END.format(name=name)!r}: found in {names}")
+        found[name] = holders[0]
+    return found
+
+
+def render_docs(docs: dict[Path, str]) -> dict[Path, str]:
+    """Every file of `docs` ({path: text}) with its diagrams generated now."""
+    locate(docs)
+    return {path: render(text, _relative(path)) for path, text in docs.items()}
+
+
+def _relative(path: Path) -> str:
+    try:
+        return str(path.relative_to(ROOT))
+    except ValueError:
+        return str(path)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--check", action="store_true", help="fail if README.md is out of date")
+    parser.add_argument("--check", action="store_true",
+                        help="fail if a generated diagram of the docs is out of date")
     args = parser.parse_args()
-    current = README.read_text()
-    wanted = render(current)
+    current = {path: path.read_text() for path in documents()}
+    try:
+        wanted = render_docs(current)
+    except DiagramError as err:
+        print(f"diagrams: {err}", file=sys.stderr)
+        return 1
+    stale = [path for path in current if wanted[path] != current[path]]
+    where = ", ".join(f"{name} in {_relative(path)}" for name, path in locate(current).items())
     if args.check:
-        if wanted != current:
-            print("README.md's diagrams are out of date: run python tools/diagrams.py", file=sys.stderr)
+        if stale:
+            print(f"out of date in {', '.join(_relative(p) for p in stale)}: run python tools/diagrams.py",
+                  file=sys.stderr)
             return 1
-        print("README.md's diagrams are up to date")
+        print(f"the generated diagrams are up to date ({where})")
         return 0
-    README.write_text(wanted)
+    for path in stale:
+        path.write_text(wanted[path])
+        print(f"rewrote {_relative(path)}")
     return 0
 
 

@@ -1,5 +1,6 @@
-"""The README's diagrams are generated from the DDL and the ASL (tools/diagrams.py) and must be
-up to date."""
+"""The docs' generated diagrams (tools/diagrams.py: from the DDL and the ASL) must be up to date
+wherever each lives (README.md, docs/*.md or statemachine/*.md), and every mermaid diagram of the
+docs must parse."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import diagrams  # noqa: E402
 
 
-def test_the_readme_diagrams_are_up_to_date():
+def test_the_generated_diagrams_are_up_to_date():
     check = subprocess.run(
         [sys.executable, str(diagrams.ROOT / "tools" / "diagrams.py"), "--check"],
         capture_output=True, text=True,
@@ -50,30 +51,78 @@ def test_the_schema_diagram_has_every_column_key_and_reference():
             assert f'{dimension} ||--o{{ {name} : "{column}"' in drawn
 
 
+def _docs():
+    return {path: path.read_text() for path in diagrams.documents()}
+
+
+def test_each_generated_diagram_is_in_exactly_one_file_of_the_docs():
+    docs = _docs()
+    where = diagrams.locate(docs)
+    assert set(where) == set(diagrams.DIAGRAMS)
+    for name, path in where.items():
+        begin, end = diagrams._markers(name)
+        assert docs[path].count(begin) == 1 and docs[path].count(end) == 1, (name, path)
+
+
 def test_a_change_to_the_asl_makes_the_check_fail(tmp_path, monkeypatch):
     asl = json.loads(diagrams.ASL.read_text())
     asl["States"]["Succeeded"]["Comment"] = "comments are not drawn"
     asl["States"]["CreateTablesWait"]["Next"] = "Succeeded"
     changed = tmp_path / "etl.asl.json"
     changed.write_text(json.dumps(asl))
-    readme = diagrams.README.read_text()
+    docs = _docs()
+    holder = diagrams.locate(docs)["state machine"]
     monkeypatch.setattr(diagrams, "ASL", changed)
-    assert diagrams.render(readme) != readme
+    rendered = diagrams.render_docs(docs)
+    assert rendered[holder] != docs[holder]
+    assert all(rendered[path] == docs[path] for path in docs if path != holder)
+    broken = {**docs, holder: docs[holder].replace("<!-- end of state machine -->", "")}
     with pytest.raises(diagrams.DiagramError):
-        diagrams.render(readme.replace("<!-- end of state machine -->", ""))
+        diagrams.render_docs(broken)
+
+
+@pytest.mark.parametrize("name", list(diagrams.DIAGRAMS))
+def test_a_stale_line_of_any_diagram_makes_the_check_fail_where_it_lives(name):
+    docs = _docs()
+    holder = diagrams.locate(docs)[name]
+    begin, end = diagrams._markers(name)
+    head, rest = docs[holder].split(begin)
+    block, tail = rest.split(end)
+    last = block.rstrip("\n`").rsplit("\n", 1)[1]
+    stale = {**docs, holder: head + begin + block.replace(last, last + " stale", 1) + end + tail}
+    rendered = diagrams.render_docs(stale)
+    assert rendered[holder] == docs[holder] != stale[holder]
+    assert {path for path in docs if rendered[path] != stale[path]} == {holder}
+
+
+@pytest.mark.parametrize("name", list(diagrams.DIAGRAMS))
+def test_a_diagram_missing_or_doubled_makes_the_check_fail(name, tmp_path):
+    docs = _docs()
+    holder = diagrams.locate(docs)[name]
+    begin, end = diagrams._markers(name)
+    head, rest = docs[holder].split(begin)
+    block, tail = rest.split(end)
+    with pytest.raises(diagrams.DiagramError, match="exactly one"):
+        diagrams.render_docs({**docs, holder: head + tail})
+    elsewhere = tmp_path / "elsewhere.md"
+    with pytest.raises(diagrams.DiagramError, match="exactly one"):
+        diagrams.render_docs({**docs, elsewhere: begin + block + end + "\n"})
 
 
 def test_every_mermaid_diagram_of_the_docs_parses():
     """mermaid itself (tools/check_mermaid.mjs, installed by ./dev into .tools/node) parses every
-    diagram of the Markdown files, as GitHub does when it renders them."""
+    diagram of the Markdown files, as GitHub does when it renders them: the same files the
+    generated diagrams may live in, so each generated one is among those parsed."""
     root = diagrams.ROOT
     script = (root / "tools" / "check_mermaid.mjs").read_text()
-    docs = [str(p) for p in [root / "README.md", *sorted((root / "docs").glob("*.md")),
-                              *sorted((root / "statemachine").glob("*.md"))]]
+    docs = [str(p) for p in diagrams.documents()]
     run = subprocess.run(
         ["node", "--input-type=module", "-e", script, *docs],
         cwd=root / ".tools" / "node", capture_output=True, text=True, timeout=300,
     )
     assert run.returncode == 0, run.stdout + run.stderr
     blocks = sum(Path(doc).read_text().count("```mermaid\n") for doc in docs)
-    assert blocks >= 3 and f": {blocks} of {blocks} diagrams parse" in run.stdout, run.stdout
+    # The generated diagrams and the README's architecture flowchart, at least.
+    assert blocks >= len(diagrams.DIAGRAMS) + 1, blocks
+    assert "```mermaid\n" in (root / "README.md").read_text()
+    assert f": {blocks} of {blocks} diagrams parse" in run.stdout, run.stdout
