@@ -78,7 +78,8 @@ def timed(argv: list[str], cwd: Path, env: dict[str, str], log: Path) -> tuple[f
 
 
 def clone(work: Path, name: str, rev: str) -> Path:
-    folder = work / name
+    """A clone of `rev` beside the repository (and beside ../shared), named after `work`."""
+    folder = work.parent / f"{work.name}-{name}"
     subprocess.run(["git", "clone", "--quiet", "--no-local", str(ROOT), str(folder)], check=True)
     subprocess.run(["git", "checkout", "--quiet", "--detach", rev], cwd=folder, check=True)
     return folder
@@ -155,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
     work = ROOT.parent / f"cold-start-{dt.datetime.now():%Y%m%d-%H%M%S}"
     work.mkdir()
     try:
-        print(f"==> cold ./dev run in {work / 'run'}", flush=True)
+        print(f"==> cold ./dev run in {work}-run", flush=True)
         folder = clone(work, "run", commit)
         env = clean_env(work, "run")
         run = timed(["./dev", "run", "--timings"], folder, env, work / "run.log")
@@ -172,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
             shutil.copyfile(timings, args.out / TIMINGS)
         ci, checks = None, []
         if not args.run_only:
-            print(f"==> cold .ci/run in {work / 'ci'}", flush=True)
+            print(f"==> cold .ci/run in {work}-ci", flush=True)
             folder = clone(work, "ci", commit)
             env = clean_env(work, "ci")
             env["CI"] = "true"
@@ -186,7 +187,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0 if ok else 1
     finally:
         if not args.keep:
-            shutil.rmtree(work, ignore_errors=True)
+            for folder in (work, *work.parent.glob(f"{work.name}-*")):
+                shutil.rmtree(folder, ignore_errors=True)
 
 
 if __name__ == "__main__":
