@@ -148,6 +148,30 @@ def zipped_size(path: Path) -> int:
     return buffer.tell()
 
 
+# A day of the bundled sample: a backfill of it is one round of one log object (the songs are
+# all loaded by then).
+SAMPLE_DAY = "2018-11-01"
+
+
+def copy_round_poll(argv: list[str], env: dict, redshift) -> dict:
+    """copy-staging's last poll as the state machine sends it: the round it submitted (a one-day
+    backfill), finished. Its calls run with no statement wait, so each returns at once, as a
+    call whose statement outlasts the wait does."""
+    env = {**env, "AWS_LAMBDA_FUNCTION_NAME": "copy-staging", "STATEMENT_WAIT_SECONDS": "0"}
+    event = {"execution": "bench", "statement_id": None,
+             "trigger": {"backfill": {"from": SAMPLE_DAY, "to": SAMPLE_DAY}}}
+    carried = ("statement_id", "attempt", "phase", "round", "more", "staged", "round_objects")
+    for _ in range(10):
+        _, answer = invoke(argv, env, event)
+        if answer["done"]:
+            raise RuntimeError(f"copy-staging: done before a round to poll: {answer}")
+        event = {**event, **{key: answer[key] for key in carried}}
+        wait_finished(redshift, answer["statement_id"])
+        if answer["phase"] == "copy":
+            return event
+    raise RuntimeError("copy-staging: no round after 10 calls")
+
+
 def measure(runs: int, bootstraps: Path, logs: Path) -> dict:
     """Loads the bundled sample with the local pipeline, has create-tables and verify-counts
     submit their real batches (so each step has a finished statement of its own kind to poll),
@@ -176,18 +200,16 @@ def measure(runs: int, bootstraps: Path, logs: Path) -> dict:
         binary = {fn: [str(bootstraps / fn / "bootstrap")] for fn in FUNCTIONS}
         rows = {}
         first_call = {"execution": "bench", "statement_id": None}
-        submitted = {}
-        for fn in ("create-tables", "verify-counts"):  # the tables first, then their checks
+        # Each step's last poll is of a finished statement of its own: a step reports what its
+        # batch moved, and refuses a statement whose rows do not fit its batch.
+        events = {}
+        for fn in ("create-tables", "load-facts", "load-dimensions", "verify-counts"):
             _, answer = invoke(binary[fn], {**env, "AWS_LAMBDA_FUNCTION_NAME": fn}, first_call)
-            submitted[fn] = answer["statement_id"]
-            wait_finished(pipeline.redshift, submitted[fn])
-        # Each step's last poll: its statement has finished. verify-counts then reads its five
-        # result sets (six calls in all); the others make the one DescribeStatement.
-        poll = {"execution": "bench", "statement_id": submitted["create-tables"], "attempt": 0}
-        events = {fn: poll for fn in FUNCTIONS}
-        events["copy-staging"] = {**poll, "phase": "copy", "round": 1, "more": False,
-                                  "trigger": trigger}
-        events["verify-counts"] = {**poll, "statement_id": submitted["verify-counts"]}
+            wait_finished(pipeline.redshift, answer["statement_id"])
+            events[fn] = {**first_call, "statement_id": answer["statement_id"], "attempt": 0}
+        events["copy-staging"] = copy_round_poll(binary["copy-staging"], env, pipeline.redshift)
+        # The peer makes the one DescribeStatement of create-tables' poll.
+        poll = events["create-tables"]
         subjects = [(fn, binary[fn], events[fn]) for fn in FUNCTIONS]
         subjects.append(("python + boto3", [sys.executable, str(PEER)], poll))
         for name, argv, event in subjects:
