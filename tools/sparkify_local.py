@@ -100,7 +100,7 @@ def port_open(port: int) -> bool:
 BINARIES = ["redshift-local", "sparkify-gen", "sparkify-analytics", *FUNCTIONS]
 # A first build's wall time on two cores, in minutes, as docs/cold-start.md measured it; later
 # builds find everything built and take seconds.
-FIRST_BUILD_MINUTES = 8
+FIRST_BUILD_MINUTES = 6
 # How often a build says where it is when cargo has been quiet.
 BUILD_HEARTBEAT_SECONDS = 20
 
@@ -151,9 +151,9 @@ def build(quiet: bool = False, timings: bool = False, out=print) -> None:
             while not stop.wait(BUILD_HEARTBEAT_SECONDS if first else 60):
                 elapsed = time.monotonic() - started
                 of = f" of ~{total}" if total else ""
-                now = ", ".join(list(compiling)[-3:]) or "linking"
+                now = ", ".join(list(compiling)[-3:])
                 say(f"    {int(elapsed // 60)} min {int(elapsed % 60):02d} s: {len(built)}{of} "
-                    f"crates built; compiling {now}")
+                    f"crates built; {f'compiling {now}' if now else 'linking'}")
 
         stop = threading.Event()
         ticker = threading.Thread(target=heartbeat, args=(stop,), daemon=True)
