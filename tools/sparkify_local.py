@@ -58,6 +58,9 @@ TARGETS = {
     "workgroup": {},
     "cluster": {"REDSHIFT_WORKGROUP": "", "REDSHIFT_CLUSTER_ID": "sparkify", "REDSHIFT_DB_USER": "etl"},
 }
+# The cluster the "cluster" target loads into: redshift-local serves it with its management API
+# (DescribeClusters, PauseCluster, ResumeCluster), with the COPY role attached.
+CLUSTER = TARGETS["cluster"]["REDSHIFT_CLUSTER_ID"]
 
 
 class RunError(Exception):
@@ -96,8 +99,10 @@ def port_open(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) == 0
 
 
-# What `./dev run` runs: the stand-in, the generator, the analysts' command and the five functions.
-BINARIES = ["redshift-local", "sparkify-gen", "sparkify-analytics", *FUNCTIONS]
+# What `./dev run` runs: the stand-in, the generator, the analysts' command, the five functions
+# and the warehouse's lifecycle (its function and `./dev warehouse`).
+BINARIES = ["redshift-local", "sparkify-gen", "sparkify-analytics", "sparkify-warehouse",
+            *FUNCTIONS, "warehouse"]
 # A first build's wall time on two cores, in minutes, as docs/cold-start.md measured it; later
 # builds find everything built and take seconds.
 FIRST_BUILD_MINUTES = 6
@@ -382,6 +387,8 @@ class LocalPipeline:
         task_timeout_seconds: int | None = None,
         target: str = "workgroup",
         stand_in_args: list[str] | None = None,
+        pause_when_idle: bool = False,
+        cluster_move_seconds: float = 2.0,
     ) -> None:
         self.data_root = Path(data_root).resolve()
         self.bucket = self.data_root.name
@@ -398,6 +405,10 @@ class LocalPipeline:
         if target not in TARGETS:
             raise RunError(f"unknown target {target!r}: one of {sorted(TARGETS)}")
         self.target = target
+        # A cluster target only: the stack's PauseClusterWhenIdle (the functions' variable), and
+        # how long the stand-in's cluster takes to pause and to resume.
+        self.pause_when_idle = pause_when_idle
+        self.cluster_move_seconds = cluster_move_seconds
         self.stand_in_args = stand_in_args or []
         self.processes: list[subprocess.Popen] = []
         self.ports: list[int] = []
@@ -461,6 +472,9 @@ class LocalPipeline:
         scratch = self.logs / "s3-scratch"
         (scratch / MANIFEST_BUCKET).mkdir(parents=True, exist_ok=True)
 
+        static = (ROOT / "local" / "functions.env").read_text()
+        copy_role = re.search(r"(?m)^COPY_ROLE_ARN=(.*)$", static).group(1)
+
         def stand_in(ports: list[int]) -> list[str]:
             argv = [
                 str(TARGET / "debug" / "redshift-local"),
@@ -468,6 +482,10 @@ class LocalPipeline:
                 "--data-api-port", str(ports[0]),
                 "--s3-port", str(ports[1]),
                 "--min-statement-ms", str(self.min_statement_ms),
+                "--cluster", CLUSTER,
+                "--cluster-role", copy_role,
+                "--pause-seconds", str(self.cluster_move_seconds),
+                "--resume-seconds", str(self.cluster_move_seconds),
                 *self.stand_in_args,
             ]
             return argv + (["--postgres-binaries"] if self.postgres_binaries else [])
@@ -477,15 +495,17 @@ class LocalPipeline:
         self.s3_url = f"http://127.0.0.1:{s3}"
 
         env_file = self.logs / "functions.env"
-        static = (ROOT / "local" / "functions.env").read_text()
         static = re.sub(r"(?m)^DATA_BUCKET=.*$", f"DATA_BUCKET={self.bucket}", static)
         self.identity = function_identity()
         static = re.sub(r"(?m)^AWS_ACCESS_KEY_ID=.*$", f"AWS_ACCESS_KEY_ID={self.identity}", static)
         env = {**TARGETS[self.target], **self.function_env}
+        if self.pause_when_idle:
+            env["PAUSE_CLUSTER_WHEN_IDLE"] = "true"
         env_file.write_text(
             static
             + f"AWS_ENDPOINT_URL_REDSHIFT_DATA={self.data_api_url}\n"
             + f"AWS_ENDPOINT_URL_S3={self.s3_url}\n"
+            + f"AWS_ENDPOINT_URL_REDSHIFT={self.data_api_url}\n"
             + "".join(f"{name}={value}\n" for name, value in env.items())
         )
         [lam] = self._spawn_on_free_ports(
@@ -524,9 +544,11 @@ class LocalPipeline:
             "LoadFactsFunctionArn": "load-facts",
             "LoadDimensionsFunctionArn": "load-dimensions",
             "VerifyCountsFunctionArn": "verify-counts",
+            "WarehouseFunctionArn": "warehouse",
             "FailureTopicArn": topic,
             "PollSeconds": str(self.poll_seconds),
             "CopyPollSeconds": str(self.poll_seconds),
+            "WarehousePollSeconds": str(self.poll_seconds),
         }
         self.state_machine_arn = self.sfn.create_state_machine(
             name="sparkify-etl",
@@ -544,6 +566,10 @@ class LocalPipeline:
         )["stateMachineArn"]
         self.redshift = boto3.client(
             "redshift-data", region_name=REGION, endpoint_url=self.data_api_url
+        )
+        # The cluster's own API on the stand-in (AWS_ENDPOINT_URL_REDSHIFT).
+        self.clusters = boto3.client(
+            "redshift", region_name=REGION, endpoint_url=self.data_api_url
         )
         # The functions' own identity: ListStatements shows a caller only the statements its own
         # IAM identity ran, as the Data API does.
@@ -736,6 +762,13 @@ class LocalPipeline:
         with urllib.request.urlopen(request, timeout=10) as answer:
             if answer.status != 204:
                 raise RunError(f"{method} /_local/faults answered {answer.status}")
+
+    def cluster_report(self) -> dict:
+        """The stand-in's cluster: its status now and how often it was paused and resumed."""
+        import urllib.request
+
+        with urllib.request.urlopen(f"{self.data_api_url}/_local/clusters", timeout=10) as answer:
+            return json.loads(answer.read())[CLUSTER]
 
     def _history(self, arn: str) -> list[dict]:
         pages = self.sfn.get_paginator("get_execution_history").paginate(executionArn=arn)

@@ -38,6 +38,9 @@ pub struct Warehouse {
     /// How long one invocation follows its statements before leaving the rest to the state
     /// machine's Wait: a statement that commits within it saves a Wait and three transitions.
     pub statement_wait: Duration,
+    /// A paused cluster is resumed for a run and paused again after the last run out
+    /// (`PAUSE_CLUSTER_WHEN_IDLE`; clusters only).
+    pub pause_when_idle: bool,
 }
 
 /// Where the raw JSON lives and how COPY reads it.
@@ -79,9 +82,10 @@ pub mod vars {
     pub const MAX_LOAD_ERRORS: &str = "MAX_LOAD_ERRORS";
     pub const MANIFEST_BUCKET: &str = "MANIFEST_BUCKET";
     pub const STATEMENT_WAIT_SECONDS: &str = "STATEMENT_WAIT_SECONDS";
+    pub const PAUSE_CLUSTER_WHEN_IDLE: &str = "PAUSE_CLUSTER_WHEN_IDLE";
 
     /// Every variable the functions read, for the house-rule test against the template.
-    pub const ALL: [&str; 14] = [
+    pub const ALL: [&str; 15] = [
         CLUSTER_ID,
         WORKGROUP,
         DB_USER,
@@ -96,6 +100,7 @@ pub mod vars {
         MAX_LOAD_ERRORS,
         MANIFEST_BUCKET,
         STATEMENT_WAIT_SECONDS,
+        PAUSE_CLUSTER_WHEN_IDLE,
     ];
 }
 
@@ -204,10 +209,29 @@ impl Warehouse {
                 })?,
         };
 
+        let pause_when_idle = match get(vars::PAUSE_CLUSTER_WHEN_IDLE).as_deref() {
+            None | Some("false") => false,
+            Some("true") => true,
+            Some(other) => {
+                return Err(EtlError::Config(format!(
+                    "{} must be true or false, got {other:?}",
+                    vars::PAUSE_CLUSTER_WHEN_IDLE
+                )));
+            }
+        };
+        if pause_when_idle && !matches!(target, Target::Cluster { .. }) {
+            return Err(EtlError::Config(format!(
+                "{} applies to a provisioned cluster only ({}); a Serverless workgroup pauses by itself",
+                vars::PAUSE_CLUSTER_WHEN_IDLE,
+                vars::CLUSTER_ID
+            )));
+        }
+
         Ok(Warehouse {
             target,
             database: env.require(vars::DATABASE)?,
             statement_wait: Duration::from_secs(statement_wait),
+            pause_when_idle,
         })
     }
 }
@@ -290,6 +314,32 @@ pub(crate) mod tests {
         );
         assert_eq!(config.source.max_load_errors, DEFAULT_MAX_LOAD_ERRORS);
         assert_eq!(config.source.bucket.as_str(), "udacity-dend");
+    }
+
+    #[test]
+    fn pausing_when_idle_is_off_unless_true_and_only_for_a_cluster() {
+        let pause = |value: Option<&str>, workgroup: bool| {
+            let mut env = cluster_env();
+            if workgroup {
+                env.remove(vars::CLUSTER_ID);
+                env.remove(vars::DB_USER);
+                env.insert(vars::WORKGROUP, "sparkify".to_owned());
+            }
+            if let Some(value) = value {
+                env.insert(vars::PAUSE_CLUSTER_WHEN_IDLE, value.to_owned());
+            }
+            read(&env).map(|config| config.warehouse.pause_when_idle)
+        };
+        assert_eq!(pause(None, false), Ok(false));
+        assert_eq!(pause(Some("false"), false), Ok(false));
+        assert_eq!(pause(Some("true"), false), Ok(true));
+        assert_eq!(pause(Some("false"), true), Ok(false));
+        assert_eq!(pause(Some("yes"), false).unwrap_err().name(), "ConfigError");
+        let workgroup = pause(Some("true"), true).unwrap_err();
+        assert!(
+            workgroup.to_string().contains("cluster only"),
+            "{workgroup}"
+        );
     }
 
     #[test]

@@ -339,6 +339,7 @@ mod sdk_tests {
             },
             database: "dev".into(),
             statement_wait: Duration::ZERO,
+            pause_when_idle: false,
         };
         let cluster_with_secret = Warehouse {
             target: Target::Cluster {
@@ -347,6 +348,7 @@ mod sdk_tests {
             },
             database: "dev".into(),
             statement_wait: Duration::ZERO,
+            pause_when_idle: false,
         };
         let submit = mock!(Client::batch_execute_statement)
             .match_requests(move |req| {

@@ -47,6 +47,21 @@ pub enum EtlError {
     /// verify-counts found failing checks; each entry is `check_name (failing_rows)`.
     #[error("data quality checks failed: {}", .0.join(", "))]
     DataQualityFailed(Vec<String>),
+    /// The cluster the functions load into does not exist (DescribeClusters: ClusterNotFound).
+    #[error("warehouse not found: {0}")]
+    WarehouseNotFound(String),
+    /// The COPY role (COPY_ROLE_ARN) is not among the cluster's IAM roles, so every COPY would be
+    /// refused.
+    #[error("COPY role not attached: {0}")]
+    CopyRoleNotAttached(String),
+    /// The warehouse is in a state that passes (modifying, rebooting, resizing, ...), or its
+    /// management API could not be reached or throttled: retry later.
+    #[error("warehouse unavailable: {0}")]
+    WarehouseUnavailable(String),
+    /// The cluster is paused and this stack does not resume it (PauseClusterWhenIdle=false), or
+    /// the Data API refused a statement because it is paused.
+    #[error("warehouse paused: {0}")]
+    WarehousePaused(String),
 }
 
 fn sub_statement_label(sub_statement: Option<u32>) -> String {
@@ -65,7 +80,7 @@ pub const SERIALIZATION_CONFLICT_TEXTS: [&str; 2] = [
 
 impl EtlError {
     /// Every name [`EtlError::name`] can return, for the house-rule tests over the ASL.
-    pub const NAMES: [&'static str; 11] = [
+    pub const NAMES: [&'static str; 15] = [
         "ConfigError",
         "InvalidInput",
         "StatementFailed",
@@ -77,6 +92,10 @@ impl EtlError {
         "S3Unavailable",
         "S3Rejected",
         "DataQualityFailed",
+        "WarehouseNotFound",
+        "CopyRoleNotAttached",
+        "WarehouseUnavailable",
+        "WarehousePaused",
     ];
 
     /// The stable PascalCase name Step Functions matches on.
@@ -93,6 +112,10 @@ impl EtlError {
             Self::S3Unavailable(_) => "S3Unavailable",
             Self::S3Rejected(_) => "S3Rejected",
             Self::DataQualityFailed(_) => "DataQualityFailed",
+            Self::WarehouseNotFound(_) => "WarehouseNotFound",
+            Self::CopyRoleNotAttached(_) => "CopyRoleNotAttached",
+            Self::WarehouseUnavailable(_) => "WarehouseUnavailable",
+            Self::WarehousePaused(_) => "WarehousePaused",
         }
     }
 
@@ -206,7 +229,7 @@ impl EtlError {
 }
 
 /// The error and its sources on one line: SDK errors put the useful part in the source chain.
-fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+pub(crate) fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
     let mut text = err.to_string();
     let mut source = err.source();
     while let Some(cause) = source {
@@ -252,6 +275,10 @@ mod tests {
             EtlError::S3Unavailable("x".into()),
             EtlError::S3Rejected("x".into()),
             EtlError::DataQualityFailed(vec!["users_key_unique (3)".into()]),
+            EtlError::WarehouseNotFound("x".into()),
+            EtlError::CopyRoleNotAttached("x".into()),
+            EtlError::WarehouseUnavailable("x".into()),
+            EtlError::WarehousePaused("x".into()),
         ]
     }
 

@@ -11,6 +11,7 @@ pub mod step;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 pub mod trigger;
+pub mod warehouse;
 
 pub use config::Config;
 pub use data_api::DataApi;

@@ -408,6 +408,10 @@ impl IamRoleArn {
             Err(format!("{text:?} is not an IAM role ARN"))
         }
     }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
 }
 
 /// An AWS region name such as `us-west-2`.

@@ -243,6 +243,12 @@ impl Api {
         parameters: HashMap<String, String>,
     ) -> Result<Value, ApiError> {
         let target = target.validate(caller, &self.secrets, self.isolation)?;
+        if let Some(cluster) = &target.cluster_identifier {
+            self.runner
+                .clusters
+                .check_queries(cluster)
+                .map_err(ApiError::validation)?;
+        }
         if let Some(big) = sqls.iter().map(String::len).find(|n| *n > MAX_SQL_BYTES) {
             return Err(ApiError::validation(format!(
                 "The SQL statement is {big} bytes: the maximum query statement size is 100 KB"

@@ -85,6 +85,8 @@ pub struct CopyCommand {
     pub date_format: Option<String>,
     /// REGION: where the data, the manifest and the JSONPaths file are (None: the warehouse's).
     pub region: Option<String>,
+    /// IAM_ROLE 'arn' (None: `IAM_ROLE default`, or CREDENTIALS).
+    pub iam_role: Option<String>,
 }
 
 /// One rejected record, as `stl_load_errors` records it.
@@ -135,6 +137,7 @@ pub fn parse(sql: &str) -> Result<Option<CopyCommand>, String> {
         time_format: None,
         date_format: None,
         region: None,
+        iam_role: None,
     };
     let mut format_seen = false;
     loop {
@@ -154,7 +157,7 @@ pub fn parse(sql: &str) -> Result<Option<CopyCommand>, String> {
             "WITH" => {}
             "IAM_ROLE" => {
                 if !parser.parse_keyword(Keyword::DEFAULT) {
-                    parser.parse_literal_string().map_err(syntax)?;
+                    command.iam_role = Some(parser.parse_literal_string().map_err(syntax)?);
                 }
             }
             "REGION" => {

@@ -3,12 +3,14 @@
 
 pub mod api;
 pub mod backend;
+pub mod clusters;
 pub mod copy;
 pub mod dialect;
 pub mod embedded;
 pub mod faults;
 pub mod identity;
 pub mod managed;
+pub mod management;
 pub mod s3;
 pub mod statements;
 pub mod transactions;
@@ -63,6 +65,12 @@ pub struct LocalConfig {
     pub max_active_statements: usize,
     /// How long a client token names its statement (AWS: 8 hours).
     pub client_token_retention: std::time::Duration,
+    /// The provisioned clusters served, with their management API (none: any identifier is
+    /// served, always available).
+    pub clusters: Vec<clusters::ClusterSpec>,
+    /// How long a pausing cluster takes to be paused, and a resuming one to be available.
+    pub pause_time: std::time::Duration,
+    pub resume_time: std::time::Duration,
 }
 
 /// The Data API default port of `redshift-local`.
@@ -87,6 +95,9 @@ impl LocalConfig {
             isolation: None,
             max_active_statements: api::MAX_ACTIVE_STATEMENTS,
             client_token_retention: statements::CLIENT_TOKEN_RETENTION,
+            clusters: Vec::new(),
+            pause_time: std::time::Duration::from_secs(3),
+            resume_time: std::time::Duration::from_secs(3),
         }
     }
 }
@@ -157,6 +168,11 @@ pub async fn start(config: LocalConfig) -> Result<Running, String> {
     let s3_endpoint = s3_addr
         .map(|addr| format!("http://{addr}"))
         .or(config.s3_endpoint.clone());
+    let clusters = Arc::new(clusters::Clusters::new(
+        config.clusters.clone(),
+        config.pause_time,
+        config.resume_time,
+    ));
     let faults = Arc::new(faults::Faults::default());
     for fault in config.faults.iter().cloned() {
         faults.arm(fault);
@@ -170,6 +186,7 @@ pub async fn start(config: LocalConfig) -> Result<Running, String> {
         region: config.regions.default.clone(),
         min_statement_time: config.min_statement_time,
         faults: faults.clone(),
+        clusters: clusters.clone(),
     });
     let api = Arc::new(Api {
         runner,
@@ -184,7 +201,20 @@ pub async fn start(config: LocalConfig) -> Result<Running, String> {
             "/",
             post(move |headers: HeaderMap, body: Bytes| {
                 let api = api.clone();
-                async move { api.handle(&headers, &body).await }
+                async move {
+                    // The management API shares the endpoint (AWS_ENDPOINT_URL_REDSHIFT).
+                    if management::is_management_request(&headers) {
+                        return management::handle(&api.runner.clusters, &body);
+                    }
+                    api.handle(&headers, &body).await
+                }
+            }),
+        )
+        .route(
+            "/_local/clusters",
+            axum::routing::get(move || {
+                let clusters = clusters.clone();
+                async move { axum::Json(clusters.report()) }
             }),
         )
         .route(

@@ -1,6 +1,7 @@
 //! `redshift-local`: the Redshift Data API and S3 on this machine. See `--help`.
 
 use clap::{ArgAction, CommandFactory, FromArgMatches, Parser};
+use redshift_local::clusters::ClusterSpec;
 use redshift_local::embedded::EmbeddedPostgres;
 use redshift_local::managed::ManagedPostgres;
 use redshift_local::transactions::Isolation;
@@ -153,6 +154,51 @@ struct Args {
         verbatim_doc_comment
     )]
     isolation: Option<Isolation>,
+    /// Serve these provisioned clusters, with their management API
+    ///
+    /// DescribeClusters, PauseCluster and ResumeCluster on the Data API's port
+    /// (AWS_ENDPOINT_URL_REDSHIFT). Each starts available. Without it, any ClusterIdentifier is
+    /// served and always available, and COPY may assume any role.
+    #[arg(
+        long,
+        value_name = "ID[,ID]",
+        env = "REDSHIFT_LOCAL_CLUSTERS",
+        value_delimiter = ',',
+        verbatim_doc_comment
+    )]
+    cluster: Vec<String>,
+    /// IAM roles attached to every served cluster: the only ones its COPY may assume
+    #[arg(
+        long,
+        value_name = "ARN[,ARN]",
+        env = "REDSHIFT_LOCAL_CLUSTER_ROLES",
+        value_delimiter = ','
+    )]
+    cluster_role: Vec<String>,
+    /// The database a served cluster was created with (DBName)
+    #[arg(
+        long,
+        value_name = "NAME",
+        default_value = "dev",
+        env = "REDSHIFT_LOCAL_CLUSTER_DATABASE"
+    )]
+    cluster_database: String,
+    /// Seconds a served cluster takes from pausing to paused
+    #[arg(
+        long,
+        value_name = "S",
+        default_value_t = 3.0,
+        env = "REDSHIFT_LOCAL_PAUSE_SECONDS"
+    )]
+    pause_seconds: f64,
+    /// Seconds a served cluster takes from resuming to available
+    #[arg(
+        long,
+        value_name = "S",
+        default_value_t = 3.0,
+        env = "REDSHIFT_LOCAL_RESUME_SECONDS"
+    )]
+    resume_seconds: f64,
 }
 
 impl Args {
@@ -266,6 +312,20 @@ async fn run(args: Args) -> Result<(), String> {
     config.regions.buckets = args.bucket_region.unwrap_or_default();
     config.secrets = args.secret.unwrap_or_default();
     config.isolation = args.isolation;
+    config.clusters = args
+        .cluster
+        .iter()
+        .filter(|id| !id.trim().is_empty())
+        .map(|id| ClusterSpec {
+            identifier: id.trim().to_owned(),
+            iam_roles: args.cluster_role.clone(),
+            database: args.cluster_database.clone(),
+            node_type: "ra3.large".to_owned(),
+            nodes: 2,
+        })
+        .collect();
+    config.pause_time = seconds(args.pause_seconds)?;
+    config.resume_time = seconds(args.resume_seconds)?;
     let running = redshift_local::start(config).await?;
     println!("Data API: {}", running.data_api_url());
     if let Some(s3) = running.s3_url() {
@@ -277,6 +337,11 @@ async fn run(args: Args) -> Result<(), String> {
     drop(managed.take());
     drop(embedded.take());
     Ok(())
+}
+
+fn seconds(value: f64) -> Result<std::time::Duration, String> {
+    std::time::Duration::try_from_secs_f64(value)
+        .map_err(|_| format!("{value} is not a number of seconds"))
 }
 
 /// Ctrl-C or SIGTERM.

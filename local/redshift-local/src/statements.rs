@@ -329,6 +329,8 @@ pub struct Runner {
     pub min_statement_time: std::time::Duration,
     /// Fault switches armed by tests (none by default).
     pub faults: Arc<crate::faults::Faults>,
+    /// The clusters served, and whether each takes queries now.
+    pub clusters: Arc<crate::clusters::Clusters>,
 }
 
 /// How a statement's SQL ended, before its final status is written.
@@ -572,6 +574,16 @@ async fn run_sql(
                         .to_owned(),
                 );
             };
+            if let (Some(role), Some(cluster)) = (&command.iam_role, &target.cluster_identifier)
+                && let Some(refused) = runner.clusters.check_copy_role(
+                    cluster,
+                    target.user.name().unwrap_or("admin"),
+                    role,
+                    &runner.region,
+                )
+            {
+                return Err(refused);
+            }
             transactions::lock_for_write(client, &command.table, &target.user, isolation).await?;
             let s3 = s3.for_region(command.region.as_deref().unwrap_or(&runner.region));
             let error_view = if target.workgroup_name.is_some() {

@@ -779,8 +779,185 @@ async fn sql_redshift_does_not_run_fails_naming_the_construct(backend: Backend) 
     }
 }
 
+// -- the cluster's lifecycle ----------------------------------------------------------------
+
+const COPY_ROLE: &str = "arn:aws:iam::123456789012:role/sparkify-copy";
+
+/// The real `aws-sdk-redshift` client on the stand-in's management API.
+fn clusters_client(env: &Env) -> aws_sdk_redshift::Client {
+    let config = aws_sdk_redshift::Config::builder()
+        .behavior_version(aws_sdk_redshift::config::BehaviorVersion::latest())
+        .region(aws_sdk_redshift::config::Region::new("us-west-2"))
+        .credentials_provider(aws_sdk_redshift::config::Credentials::new(
+            "local", "local", None, None, "test",
+        ))
+        .endpoint_url(env.local.data_api_url())
+        .build();
+    aws_sdk_redshift::Client::from_conf(config)
+}
+
+async fn status(redshift: &aws_sdk_redshift::Client) -> String {
+    let described = redshift
+        .describe_clusters()
+        .cluster_identifier("c")
+        .send()
+        .await
+        .unwrap();
+    described.clusters()[0].cluster_status().unwrap().to_owned()
+}
+
+/// "Pausing and resuming clusters": available → pausing → paused → resuming → available, each
+/// move in its time; while not available, "connections or queries to the cluster aren't
+/// available"; PauseCluster and ResumeCluster from the wrong state are InvalidClusterState, an
+/// unknown cluster is ClusterNotFound (the service model's faults).
+async fn a_served_cluster_pauses_and_resumes_and_takes_no_queries_in_between(backend: Backend) {
+    use aws_sdk_redshift::error::ProvideErrorMetadata as _;
+    let env = start_with(backend, |config| {
+        config.clusters = vec![redshift_local::clusters::ClusterSpec {
+            identifier: "c".into(),
+            iam_roles: vec![COPY_ROLE.into()],
+            database: "dev".into(),
+            node_type: "ra3.large".into(),
+            nodes: 2,
+        }];
+        config.pause_time = Duration::from_millis(400);
+        config.resume_time = Duration::from_millis(400);
+    })
+    .await;
+    let (admin, redshift) = (env.admin(), clusters_client(&env));
+    let described = redshift
+        .describe_clusters()
+        .cluster_identifier("c")
+        .send()
+        .await
+        .unwrap();
+    let cluster = &described.clusters()[0];
+    assert_eq!(cluster.cluster_status(), Some("available"));
+    assert_eq!(cluster.node_type(), Some("ra3.large"));
+    assert_eq!(cluster.number_of_nodes(), Some(2));
+    assert_eq!(cluster.db_name(), Some("dev"));
+    assert!(cluster.endpoint().and_then(|e| e.address()).is_some());
+    let roles: Vec<_> = cluster
+        .iam_roles()
+        .iter()
+        .map(|r| (r.iam_role_arn().unwrap(), r.apply_status().unwrap()))
+        .collect();
+    assert_eq!(roles, [(COPY_ROLE, "in-sync")]);
+    let missing = redshift
+        .describe_clusters()
+        .cluster_identifier("nope")
+        .send()
+        .await
+        .unwrap_err();
+    assert!(
+        missing
+            .as_service_error()
+            .is_some_and(|e| e.is_cluster_not_found_fault()),
+        "{missing:?}"
+    );
+    let early = redshift
+        .resume_cluster()
+        .cluster_identifier("c")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(early.code(), Some("InvalidClusterState"));
+
+    env.run(&admin, On::Cluster, &["CREATE TABLE r (id INTEGER)"])
+        .await
+        .unwrap();
+    let pausing = redshift
+        .pause_cluster()
+        .cluster_identifier("c")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(pausing.cluster().unwrap().cluster_status(), Some("pausing"));
+    let twice = redshift
+        .pause_cluster()
+        .cluster_identifier("c")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(twice.code(), Some("InvalidClusterState"));
+    let refused = admin
+        .execute_statement()
+        .cluster_identifier("c")
+        .database("dev")
+        .sql("SELECT 1")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Some("ValidationException"));
+    assert!(
+        refused.message().unwrap().contains("aren't available"),
+        "{refused:?}"
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(status(&redshift).await, "paused");
+    let resuming = redshift
+        .resume_cluster()
+        .cluster_identifier("c")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        resuming.cluster().unwrap().cluster_status(),
+        Some("resuming")
+    );
+    assert_eq!(status(&redshift).await, "resuming");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(status(&redshift).await, "available");
+    assert_eq!(
+        env.rows(&admin, On::Cluster, "SELECT COUNT(*) FROM r")
+            .await
+            .unwrap(),
+        [["0"]]
+    );
+    // An identifier the stand-in does not serve is no endpoint at all.
+    let unknown = admin
+        .execute_statement()
+        .cluster_identifier("other")
+        .database("dev")
+        .sql("SELECT 1")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        unknown.message(),
+        Some("Redshift endpoint doesn't exist in this region.")
+    );
+
+    // COPY may assume only a role attached to the cluster (Redshift's error 8001).
+    let copy = |role: &str| {
+        format!("COPY r FROM 's3://home-bucket/rows/' IAM_ROLE '{role}' FORMAT AS JSON 'auto'")
+    };
+    let other = env
+        .run(
+            &admin,
+            On::Cluster,
+            &[&copy("arn:aws:iam::123456789012:role/other")],
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        other.contains("is not authorized to assume IAM Role arn:aws:iam::123456789012:role/other"),
+        "{other}"
+    );
+    env.run(&admin, On::Cluster, &[&copy(COPY_ROLE)])
+        .await
+        .unwrap();
+    assert_eq!(
+        env.rows(&admin, On::Cluster, "SELECT COUNT(*) FROM r")
+            .await
+            .unwrap(),
+        [["2"]]
+    );
+}
+
 mod embedded {
     crate::on!(Embedded:
+        a_served_cluster_pauses_and_resumes_and_takes_no_queries_in_between,
         each_iam_role_is_its_own_database_user_and_only_the_owner_may_use_a_table,
         db_user_and_secrets_sign_in_as_their_user,
         load_errors_are_visible_to_their_user_with_redshifts_columns,

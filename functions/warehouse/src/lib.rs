@@ -1,0 +1,374 @@
+//! warehouse: the cluster's lifecycle around a run, through the cluster's own API.
+//!
+//! `wake`, before create-tables: the cluster exists and the COPY role is attached to it
+//! (`WarehouseNotFound`, `CopyRoleNotAttached`); an available cluster is ready; a paused one is
+//! resumed when the stack pauses it when idle (`PAUSE_CLUSTER_WHEN_IDLE`), else the run fails as
+//! `WarehousePaused`; a resuming or pausing one is waited for. Each call answers at once: the
+//! state machine waits between calls in a Wait state, so no Lambda sits waiting.
+//!
+//! `sleep`, when a run ends, succeeded or failed: the last run out pauses the cluster, and only
+//! if a run of this stack resumed it. "Resumed by a run" is a marker object in the manifest
+//! bucket, written before ResumeCluster and removed after PauseCluster, so it outlives the run
+//! that wrote it: a run that began on a cluster another run had resumed pauses it if it is the
+//! last out. A cluster that was available when the runs began (someone is using it) has no
+//! marker and is left running. "The last out" comes from the state machine's running
+//! executions, newest first ([`turn`]).
+//!
+//! A workgroup needs none of this (it starts and stops by itself): both actions answer at once.
+
+use serde::{Deserialize, Serialize};
+use sparkify::config::Target;
+use sparkify::warehouse::{ClusterState, Clusters, Phase};
+use sparkify::{Deps, EtlError};
+
+/// How many `wake` calls a run makes before it gives up on a cluster that does not become
+/// available: with the deployed 30-second Wait, half an hour (AWS: a resume takes minutes).
+pub const MAX_WAKE_POLLS: u32 = 60;
+
+/// The marker's key in the manifest bucket, for one cluster.
+pub fn marker_key(cluster: &str) -> String {
+    format!("warehouse/{cluster}/resumed-by-a-run.json")
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Input {
+    /// Before the load: is the warehouse there and ready, and if it is paused, wake it.
+    Wake {
+        /// `$$.Execution.Id`, for the marker and the logs.
+        execution: String,
+        /// How many `wake` calls this run has made before this one.
+        polls: u32,
+    },
+    /// After the run: pause the cluster if this is the last run out and a run resumed it.
+    Sleep {
+        /// `$$.Execution.Name`.
+        name: String,
+        /// The names of the state machine's running executions, newest first (ListExecutions).
+        running: Vec<String>,
+    },
+}
+
+/// What a call found and did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Output {
+    /// `wake`: the warehouse takes statements now. `sleep`: nothing is left to do.
+    pub ready: bool,
+    /// The cluster's status after the call (`serverless` for a workgroup).
+    pub status: String,
+    /// `wake`: the calls made so far, this one included.
+    pub polls: u32,
+    /// What happened, for people: in the execution's history and output.
+    pub note: String,
+}
+
+/// The clients a call uses, built once per process.
+#[derive(Debug, Clone)]
+pub struct Lifecycle {
+    pub clusters: Clusters,
+    pub s3: aws_sdk_s3::Client,
+}
+
+impl Lifecycle {
+    pub fn new(deps: &Deps) -> Self {
+        // An endpoint of its own (a local S3) is addressed path-style.
+        let custom_endpoint = std::env::var_os("AWS_ENDPOINT_URL_S3").is_some();
+        let s3 = aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::config::Builder::from(&deps.aws)
+                .force_path_style(custom_endpoint)
+                .build(),
+        );
+        Self {
+            clusters: Clusters::new(aws_sdk_redshift::Client::new(&deps.aws)),
+            s3,
+        }
+    }
+}
+
+/// Where a run stands among the running executions when it ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Turn {
+    /// A run that started later is still running: look again after a while, and pause then if
+    /// this run is the last out.
+    Linger,
+    /// Only runs that started earlier are running: one of them is the last out. Done.
+    Leave,
+    /// No other run is running: this one pauses, if a run resumed the cluster.
+    Last,
+}
+
+/// This run's turn, from the running executions newest first (ListExecutions' order). The
+/// earliest running run is the one that pauses, after every later one has ended: two runs that
+/// end at once see each other, and exactly one of them (the earlier) stays to pause. A run not
+/// listed (ListExecutions is eventually consistent) looks again.
+pub fn turn(name: &str, running_newest_first: &[String]) -> Turn {
+    match running_newest_first.iter().position(|n| n == name) {
+        None => Turn::Linger,
+        Some(0) if running_newest_first.len() == 1 => Turn::Last,
+        Some(0) => Turn::Leave,
+        Some(_) => Turn::Linger,
+    }
+}
+
+pub async fn handle(deps: &Deps, lifecycle: &Lifecycle, input: Input) -> Result<Output, EtlError> {
+    let warehouse = &deps.config.warehouse;
+    let Target::Cluster { identifier, .. } = &warehouse.target else {
+        return Ok(Output {
+            ready: true,
+            status: "serverless".into(),
+            polls: 0,
+            note: "a workgroup starts and stops by itself".into(),
+        });
+    };
+    let marker = Marker {
+        s3: &lifecycle.s3,
+        bucket: deps.config.source.manifest_bucket.as_str(),
+        key: marker_key(identifier),
+    };
+    match input {
+        Input::Wake { execution, polls } => {
+            wake(deps, lifecycle, &marker, identifier, &execution, polls + 1).await
+        }
+        Input::Sleep { name, running } => {
+            if !warehouse.pause_when_idle {
+                return Ok(done("unchanged", "the stack does not pause the cluster"));
+            }
+            match turn(&name, &running) {
+                Turn::Linger => Ok(Output {
+                    ready: false,
+                    status: "running".into(),
+                    polls: 0,
+                    note: "a run that started later is running: this one pauses after it".into(),
+                }),
+                Turn::Leave => Ok(done(
+                    "running",
+                    "a run that started earlier is running: the last out pauses",
+                )),
+                Turn::Last => sleep(lifecycle, &marker, identifier).await,
+            }
+        }
+    }
+}
+
+fn done(status: &str, note: &str) -> Output {
+    Output {
+        ready: true,
+        status: status.into(),
+        polls: 0,
+        note: note.into(),
+    }
+}
+
+async fn wake(
+    deps: &Deps,
+    lifecycle: &Lifecycle,
+    marker: &Marker<'_>,
+    identifier: &str,
+    execution: &str,
+    polls: u32,
+) -> Result<Output, EtlError> {
+    let cluster = lifecycle.clusters.describe(identifier).await?;
+    cluster.check_copy_role(deps.config.source.copy_role_arn.as_str())?;
+    if cluster.database != deps.config.warehouse.database {
+        // Not an error: a cluster may hold databases besides the one it was created with. The
+        // Data API's first statement says whether REDSHIFT_DATABASE exists.
+        tracing::info!(cluster = identifier, created_with = %cluster.database,
+            database = %deps.config.warehouse.database, "loading into another database than the cluster's first");
+    }
+    let waiting = |cluster: &ClusterState, note: String| {
+        if polls >= MAX_WAKE_POLLS {
+            return Err(EtlError::WarehouseUnavailable(format!(
+                "cluster {identifier} is still {} after {polls} looks",
+                cluster.status
+            )));
+        }
+        Ok(Output {
+            ready: false,
+            status: cluster.status.clone(),
+            polls,
+            note,
+        })
+    };
+    let pauses = deps.config.warehouse.pause_when_idle;
+    match cluster.phase() {
+        Phase::Available => Ok(Output {
+            ready: true,
+            status: cluster.status,
+            polls,
+            note: format!("cluster {identifier} is available"),
+        }),
+        Phase::Paused if pauses => {
+            marker.put(execution).await?;
+            let resumed = match lifecycle.clusters.resume(identifier).await {
+                Ok(resumed) => resumed,
+                Err(err) => {
+                    // Its status moved under the call (someone else resumed it): not ours.
+                    marker.delete().await?;
+                    return Err(err);
+                }
+            };
+            tracing::info!(
+                cluster = identifier,
+                execution,
+                "resumed the paused cluster"
+            );
+            waiting(&resumed, format!("resumed cluster {identifier}"))
+        }
+        Phase::Resuming => waiting(&cluster, format!("cluster {identifier} is resuming")),
+        Phase::Pausing if pauses => waiting(
+            &cluster,
+            format!("cluster {identifier} is pausing: it is resumed once paused"),
+        ),
+        Phase::Paused | Phase::Pausing => Err(EtlError::WarehousePaused(format!(
+            "cluster {identifier} is {}, and this stack does not resume it \
+             (PauseClusterWhenIdle=false): resume it (./dev warehouse resume) and run again",
+            cluster.status
+        ))),
+        Phase::Other(status) => Err(EtlError::WarehouseUnavailable(format!(
+            "cluster {identifier} is {status}"
+        ))),
+    }
+}
+
+async fn sleep(
+    lifecycle: &Lifecycle,
+    marker: &Marker<'_>,
+    identifier: &str,
+) -> Result<Output, EtlError> {
+    if !marker.exists().await? {
+        return Ok(done(
+            "available",
+            "the cluster was running when the runs began: left running",
+        ));
+    }
+    let cluster = lifecycle.clusters.describe(identifier).await?;
+    match cluster.phase() {
+        Phase::Available => {
+            let paused = lifecycle.clusters.pause(identifier).await?;
+            marker.delete().await?;
+            tracing::info!(cluster = identifier, "paused the cluster: last run out");
+            Ok(done(
+                &paused.status,
+                &format!("paused cluster {identifier}: the last run out"),
+            ))
+        }
+        Phase::Paused | Phase::Pausing => {
+            marker.delete().await?;
+            Ok(done(&cluster.status, "already paused"))
+        }
+        // Resumed a moment ago (the run failed early): pause it once it is available.
+        Phase::Resuming => Ok(Output {
+            ready: false,
+            status: cluster.status,
+            polls: 0,
+            note: format!("cluster {identifier} is resuming: paused once available"),
+        }),
+        Phase::Other(status) => Err(EtlError::WarehouseUnavailable(format!(
+            "cluster {identifier} is {status}: cannot pause it now"
+        ))),
+    }
+}
+
+/// The marker object: "a run of this stack resumed the cluster".
+struct Marker<'a> {
+    s3: &'a aws_sdk_s3::Client,
+    bucket: &'a str,
+    key: String,
+}
+
+impl Marker<'_> {
+    async fn put(&self, execution: &str) -> Result<(), EtlError> {
+        let body = serde_json::json!({ "resumed_by": execution }).to_string();
+        self.s3
+            .put_object()
+            .bucket(self.bucket)
+            .key(&self.key)
+            .content_type("application/json")
+            .body(body.into_bytes().into())
+            .send()
+            .await
+            .map_err(|err| EtlError::from_s3("PutObject", err))?;
+        Ok(())
+    }
+
+    async fn exists(&self) -> Result<bool, EtlError> {
+        match self
+            .s3
+            .head_object()
+            .bucket(self.bucket)
+            .key(&self.key)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(err) if err.as_service_error().is_some_and(|e| e.is_not_found()) => Ok(false),
+            Err(err) => Err(EtlError::from_s3("HeadObject", err)),
+        }
+    }
+
+    async fn delete(&self) -> Result<(), EtlError> {
+        self.s3
+            .delete_object()
+            .bucket(self.bucket)
+            .key(&self.key)
+            .send()
+            .await
+            .map_err(|err| EtlError::from_s3("DeleteObject", err))?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(list: &[&str]) -> Vec<String> {
+        list.iter().map(|n| (*n).to_owned()).collect()
+    }
+
+    #[test]
+    fn alone_pauses_with_later_runs_lingers_with_only_earlier_runs_leaves() {
+        assert_eq!(turn("a", &names(&["a"])), Turn::Last);
+        // Newest first: b started after a.
+        assert_eq!(turn("a", &names(&["b", "a"])), Turn::Linger);
+        assert_eq!(turn("b", &names(&["b", "a"])), Turn::Leave);
+        // Not listed yet: look again.
+        assert_eq!(turn("a", &names(&["b"])), Turn::Linger);
+        assert_eq!(turn("a", &[]), Turn::Linger);
+    }
+
+    #[test]
+    fn of_two_runs_ending_together_exactly_one_stays_and_it_pauses_once_alone() {
+        for running in [names(&["b", "a"]), names(&["c", "b", "a"])] {
+            let staying: Vec<_> = running
+                .iter()
+                .filter(|name| turn(name, &running) == Turn::Linger)
+                .collect();
+            let leaving = running
+                .iter()
+                .filter(|name| turn(name, &running) == Turn::Leave)
+                .count();
+            assert_eq!(leaving, 1, "{running:?}");
+            assert_eq!(staying.len(), running.len() - 1, "{running:?}");
+        }
+        // The earliest stays to the end and is last once the later ones are gone.
+        assert_eq!(turn("a", &names(&["a"])), Turn::Last);
+    }
+
+    #[test]
+    fn the_input_names_its_action() {
+        let wake: Input = serde_json::from_value(serde_json::json!({
+            "action": "wake", "execution": "arn:x", "polls": 2
+        }))
+        .unwrap();
+        assert_eq!(
+            wake,
+            Input::Wake {
+                execution: "arn:x".into(),
+                polls: 2
+            }
+        );
+        let unknown = serde_json::from_value::<Input>(serde_json::json!({"action": "reboot"}));
+        assert!(unknown.is_err());
+    }
+}

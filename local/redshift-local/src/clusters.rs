@@ -1,0 +1,367 @@
+//! The provisioned clusters the stand-in serves (`--cluster`), and their lifecycle as the
+//! Redshift management guide describes it: available → pausing → paused → resuming → available,
+//! each move taking time ("pausing typically completes within 15 minutes"; a resumed cluster
+//! takes "several minutes" before queries can run; here `--pause-seconds`/`--resume-seconds`).
+//!
+//! While a cluster is not available, "connections or queries to the cluster aren't available"
+//! (Pausing and resuming clusters): the Data API refuses its statements. AWS does not document
+//! the error it gives then; the stand-in answers ValidationException, which the functions cannot
+//! retry their way past (the strict reading). COPY may assume only an IAM role attached to the
+//! cluster, with the error Redshift gives (code 8001).
+//!
+//! Without `--cluster`, every cluster identifier is served and always available, and COPY takes
+//! any role: the tests of the SQL dialect need no cluster set up.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// The account the stand-in's ARNs name.
+pub const ACCOUNT: &str = "123456789012";
+
+/// A served cluster's fixed description.
+#[derive(Debug, Clone)]
+pub struct ClusterSpec {
+    pub identifier: String,
+    /// IAM role ARNs attached (in-sync).
+    pub iam_roles: Vec<String>,
+    /// `DBName`: the database it was created with.
+    pub database: String,
+    pub node_type: String,
+    pub nodes: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Available,
+    Pausing(Instant),
+    Paused,
+    Resuming(Instant),
+}
+
+#[derive(Debug)]
+struct Cluster {
+    spec: ClusterSpec,
+    state: State,
+    pauses: u32,
+    resumes: u32,
+}
+
+impl Cluster {
+    /// The state now: a move whose time is up has ended.
+    fn settle(&mut self) -> State {
+        let now = Instant::now();
+        self.state = match self.state {
+            State::Pausing(done) if now >= done => State::Paused,
+            State::Resuming(done) if now >= done => State::Available,
+            other => other,
+        };
+        self.state
+    }
+}
+
+/// What DescribeClusters, PauseCluster and ResumeCluster answer about one cluster.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClusterView {
+    pub identifier: String,
+    pub status: &'static str,
+    /// `ClusterAvailabilityStatus`.
+    pub availability: &'static str,
+    pub iam_roles: Vec<String>,
+    pub database: String,
+    pub node_type: String,
+    pub nodes: u32,
+}
+
+/// The management API's errors, by AWS's codes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClusterError {
+    /// ClusterNotFound (HTTP 404).
+    NotFound(String),
+    /// InvalidClusterState (HTTP 400).
+    InvalidState(String),
+}
+
+#[derive(Debug)]
+pub struct Clusters {
+    clusters: Mutex<BTreeMap<String, Cluster>>,
+    pause_time: Duration,
+    resume_time: Duration,
+}
+
+impl Clusters {
+    pub fn new(specs: Vec<ClusterSpec>, pause_time: Duration, resume_time: Duration) -> Self {
+        let clusters = specs
+            .into_iter()
+            .map(|spec| {
+                let cluster = Cluster {
+                    spec: spec.clone(),
+                    state: State::Available,
+                    pauses: 0,
+                    resumes: 0,
+                };
+                (spec.identifier, cluster)
+            })
+            .collect();
+        Self {
+            clusters: Mutex::new(clusters),
+            pause_time,
+            resume_time,
+        }
+    }
+
+    /// Whether the stand-in serves a set of clusters (else any identifier goes).
+    pub fn served(&self) -> bool {
+        !self.lock().is_empty()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Cluster>> {
+        self.clusters.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// DescribeClusters: one cluster, or every one.
+    pub fn describe(&self, identifier: Option<&str>) -> Result<Vec<ClusterView>, ClusterError> {
+        let mut clusters = self.lock();
+        match identifier {
+            Some(id) => {
+                let cluster = clusters.get_mut(id).ok_or_else(|| not_found(id))?;
+                Ok(vec![view(cluster)])
+            }
+            None => Ok(clusters.values_mut().map(view).collect()),
+        }
+    }
+
+    /// PauseCluster: only an available cluster pauses.
+    pub fn pause(&self, identifier: &str) -> Result<ClusterView, ClusterError> {
+        let mut clusters = self.lock();
+        let cluster = clusters
+            .get_mut(identifier)
+            .ok_or_else(|| not_found(identifier))?;
+        match cluster.settle() {
+            State::Available => {
+                cluster.state = State::Pausing(Instant::now() + self.pause_time);
+                cluster.pauses += 1;
+                tracing::info!(cluster = identifier, "PauseCluster: pausing");
+                Ok(view(cluster))
+            }
+            other => Err(ClusterError::InvalidState(format!(
+                "You can only pause an available cluster: cluster {identifier} is {}.",
+                status(other)
+            ))),
+        }
+    }
+
+    /// ResumeCluster: only a paused cluster resumes.
+    pub fn resume(&self, identifier: &str) -> Result<ClusterView, ClusterError> {
+        let mut clusters = self.lock();
+        let cluster = clusters
+            .get_mut(identifier)
+            .ok_or_else(|| not_found(identifier))?;
+        match cluster.settle() {
+            State::Paused => {
+                cluster.state = State::Resuming(Instant::now() + self.resume_time);
+                cluster.resumes += 1;
+                tracing::info!(cluster = identifier, "ResumeCluster: resuming");
+                Ok(view(cluster))
+            }
+            other => Err(ClusterError::InvalidState(format!(
+                "You can only resume a paused cluster: cluster {identifier} is {}.",
+                status(other)
+            ))),
+        }
+    }
+
+    /// Whether the Data API may run a statement on `identifier` now: the error message when not.
+    pub fn check_queries(&self, identifier: &str) -> Result<(), String> {
+        let mut clusters = self.lock();
+        if clusters.is_empty() {
+            return Ok(());
+        }
+        let Some(cluster) = clusters.get_mut(identifier) else {
+            // What AWS answers for an endpoint it does not know.
+            return Err("Redshift endpoint doesn't exist in this region.".to_owned());
+        };
+        match cluster.settle() {
+            State::Available => Ok(()),
+            other => Err(format!(
+                "Cluster {identifier} is {}: connections or queries to the cluster aren't available.",
+                status(other)
+            )),
+        }
+    }
+
+    /// Whether COPY on `identifier` may assume `role`: None when it may, else Redshift's error.
+    pub fn check_copy_role(
+        &self,
+        identifier: &str,
+        user: &str,
+        role: &str,
+        region: &str,
+    ) -> Option<String> {
+        let clusters = self.lock();
+        let cluster = clusters.get(identifier)?;
+        if cluster.spec.iam_roles.iter().any(|r| r == role) {
+            return None;
+        }
+        Some(format!(
+            "ERROR: User arn:aws:redshift:{region}:{ACCOUNT}:dbuser:{identifier}/{user} is not \
+             authorized to assume IAM Role {role} (code 8001)"
+        ))
+    }
+
+    /// Every cluster's status and how often it was paused and resumed (`GET /_local/clusters`).
+    pub fn report(&self) -> serde_json::Value {
+        let mut clusters = self.lock();
+        clusters
+            .iter_mut()
+            .map(|(id, cluster)| {
+                let state = cluster.settle();
+                (
+                    id.clone(),
+                    serde_json::json!({
+                        "status": status(state),
+                        "pauses": cluster.pauses,
+                        "resumes": cluster.resumes,
+                    }),
+                )
+            })
+            .collect::<serde_json::Map<_, _>>()
+            .into()
+    }
+}
+
+fn not_found(identifier: &str) -> ClusterError {
+    ClusterError::NotFound(format!("Cluster {identifier} not found."))
+}
+
+fn status(state: State) -> &'static str {
+    match state {
+        State::Available => "available",
+        State::Pausing(_) => "pausing",
+        State::Paused => "paused",
+        State::Resuming(_) => "resuming",
+    }
+}
+
+fn view(cluster: &mut Cluster) -> ClusterView {
+    let state = cluster.settle();
+    ClusterView {
+        identifier: cluster.spec.identifier.clone(),
+        status: status(state),
+        availability: match state {
+            State::Available => "Available",
+            State::Paused => "Unavailable",
+            State::Pausing(_) | State::Resuming(_) => "Modifying",
+        },
+        iam_roles: cluster.spec.iam_roles.clone(),
+        database: cluster.spec.database.clone(),
+        node_type: cluster.spec.node_type.clone(),
+        nodes: cluster.spec.nodes,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn one(pause: u64, resume: u64) -> Clusters {
+        Clusters::new(
+            vec![ClusterSpec {
+                identifier: "sparkify".into(),
+                iam_roles: vec!["arn:aws:iam::123456789012:role/copy".into()],
+                database: "dev".into(),
+                node_type: "ra3.large".into(),
+                nodes: 2,
+            }],
+            Duration::from_millis(pause),
+            Duration::from_millis(resume),
+        )
+    }
+
+    fn status_of(clusters: &Clusters) -> &'static str {
+        clusters.describe(Some("sparkify")).unwrap()[0].status
+    }
+
+    #[test]
+    fn a_cluster_pauses_and_resumes_through_the_documented_statuses_in_time() {
+        let clusters = one(50, 50);
+        assert_eq!(status_of(&clusters), "available");
+        assert_eq!(clusters.pause("sparkify").unwrap().status, "pausing");
+        assert!(clusters.check_queries("sparkify").is_err());
+        std::thread::sleep(Duration::from_millis(60));
+        assert_eq!(status_of(&clusters), "paused");
+        let refused = clusters.check_queries("sparkify").unwrap_err();
+        assert!(refused.contains("aren't available"), "{refused}");
+        assert_eq!(clusters.resume("sparkify").unwrap().status, "resuming");
+        std::thread::sleep(Duration::from_millis(60));
+        assert_eq!(status_of(&clusters), "available");
+        assert_eq!(clusters.check_queries("sparkify"), Ok(()));
+        assert_eq!(
+            clusters.report()["sparkify"],
+            serde_json::json!({"status": "available", "pauses": 1, "resumes": 1})
+        );
+    }
+
+    #[test]
+    fn a_move_from_the_wrong_state_or_of_an_unknown_cluster_is_refused_by_name() {
+        let clusters = one(10_000, 10_000);
+        assert!(matches!(
+            clusters.resume("sparkify"),
+            Err(ClusterError::InvalidState(_))
+        ));
+        clusters.pause("sparkify").unwrap();
+        assert!(matches!(
+            clusters.pause("sparkify"),
+            Err(ClusterError::InvalidState(_))
+        ));
+        assert!(matches!(
+            clusters.resume("sparkify"),
+            Err(ClusterError::InvalidState(_))
+        ));
+        assert_eq!(
+            clusters.describe(Some("other")),
+            Err(ClusterError::NotFound("Cluster other not found.".into()))
+        );
+        assert!(matches!(
+            clusters.pause("other"),
+            Err(ClusterError::NotFound(_))
+        ));
+        assert_eq!(
+            clusters.check_queries("other").unwrap_err(),
+            "Redshift endpoint doesn't exist in this region."
+        );
+    }
+
+    #[test]
+    fn copy_may_assume_only_an_attached_role_on_a_served_cluster() {
+        let clusters = one(0, 0);
+        assert_eq!(
+            clusters.check_copy_role(
+                "sparkify",
+                "etl",
+                "arn:aws:iam::123456789012:role/copy",
+                "us-west-2"
+            ),
+            None
+        );
+        let refused = clusters
+            .check_copy_role(
+                "sparkify",
+                "etl",
+                "arn:aws:iam::123456789012:role/other",
+                "us-west-2",
+            )
+            .unwrap();
+        assert!(
+            refused.contains("is not authorized to assume IAM Role"),
+            "{refused}"
+        );
+        let unserved = Clusters::new(Vec::new(), Duration::ZERO, Duration::ZERO);
+        assert!(!unserved.served());
+        assert_eq!(unserved.check_queries("any"), Ok(()));
+        assert_eq!(
+            unserved.check_copy_role("any", "etl", "r", "us-west-2"),
+            None
+        );
+    }
+}
