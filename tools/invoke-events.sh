@@ -65,6 +65,16 @@ for event in events/empty-manifests/*.json; do
     "$event" > "$local_event"
   expect "$PORT_CONFIGURED" empty-manifests S3Unavailable --data-file "$local_event"
 done
+# The warehouse function on the default target, a workgroup: it answers at once, calling nothing.
+for event in events/warehouse/*.json; do
+  out="$(cargo lambda invoke warehouse --invoke-address 127.0.0.1 --invoke-port "$PORT_CONFIGURED" --data-file "$event" 2>&1)"
+  if grep -q '"ready":true' <<<"$out" && grep -q '"status":"serverless"' <<<"$out"; then
+    passed=$((passed + 1)); echo "ok   warehouse --data-file $event -> ready (serverless)"
+  else
+    failed=$((failed + 1)); echo "FAIL warehouse --data-file $event -> wanted ready, got:"; sed 's/^/     /' <<<"$out"
+  fi
+done
+expect "$PORT_CONFIGURED" warehouse InvalidInput --data-ascii '{"action": "reboot"}'
 expect "$PORT_CONFIGURED" empty-manifests InvalidInput --data-ascii '{"RequestType": "Delete"}'
 expect "$PORT_CONFIGURED" load-facts InvalidInput --data-ascii '{"statement_id": 5}'
 expect "$PORT_CONFIGURED" copy-staging InvalidInput --data-file events/create-tables/first-call.json

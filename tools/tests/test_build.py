@@ -22,7 +22,7 @@ def test_a_package_id_gives_its_name(package_id, name):
     assert local._package_name(package_id) == name
 
 
-@pytest.mark.parametrize("function", local.FUNCTIONS)
+@pytest.mark.parametrize("function", [*local.FUNCTIONS, "warehouse"])
 def test_each_function_built_alone_finds_everything_built(built, function):
     """What `cargo lambda watch` does at a function's first invocation (`cargo run --bin
     <function>`) compiles nothing after `./dev run`'s one build: one feature set for the whole

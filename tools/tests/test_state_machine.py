@@ -62,7 +62,9 @@ def test_nightly_run_on_the_sample_succeeds_with_its_counts(sample, tmp_path):
     assert_succeeded_with(execution, expected)
     # Each step in order, entered once: its call follows its batch for up to the statement wait
     # (5 s by default), and the sample's batches commit well inside it, so no Wait is entered.
-    assert execution.states_entered("Task") == ["ListRunning", *local.STEPS]
+    # The warehouse (a workgroup) is ready at the first look, and the run is the last out at once.
+    assert execution.states_entered("Task") == [
+        "ListRunning", "Warehouse", *local.STEPS, "ListRunningAtEnd", "Release"]
     assert execution.states_entered("Wait") == []
     assert execution.notifications == []
     # Everything stopped: nothing listens any more.

@@ -123,6 +123,19 @@ def test_each_preflight_error_is_named_and_caught_before_any_statement(env, erro
         assert [n["message"]["error"] for n in failed.notifications] == [error]
 
 
+def test_a_workgroup_the_data_api_does_not_know_fails_the_run_as_warehouse_not_found(
+        sample, tmp_path):
+    """A workgroup's check is the Data API's answer to create-tables' first statement: the
+    design's packages have no Serverless management API (aws-sdk-redshiftserverless)."""
+    missing = {"REDSHIFT_WORKGROUP": "arn:aws:redshift-serverless:us-west-2:123456789012:workgroup/nope"}
+    with local.LocalPipeline(sample, tmp_path / "logs", function_env=missing) as p:
+        failed = p.execute(SCHEDULED)
+        assert failed.status == "FAILED"
+        assert failed.error == "WarehouseNotFound", failed.cause
+        assert "endpoint doesn't exist" in failed.cause
+        assert "CopyStaging" not in states(failed)
+
+
 def test_dev_warehouse_prints_the_cluster_and_waits_for_a_pause_and_a_resume(sample, tmp_path):
     with pipeline(sample, tmp_path) as p:
         env = {**os.environ, "AWS_ENDPOINT_URL_REDSHIFT": p.data_api_url,

@@ -423,5 +423,23 @@ mod sdk_tests {
             let err = api(client).progress("some-id").await.unwrap_err();
             assert_eq!(err.name(), name, "{code}: {err}");
         }
+        // A workgroup the Data API does not know: the preflight of a workgroup is this answer.
+        let submit = mock!(Client::batch_execute_statement)
+            .sequence()
+            .http_status(
+                400,
+                Some(format!(
+                    r#"{{"__type":"ValidationException","message":"{}"}}"#,
+                    crate::error::UNKNOWN_ENDPOINT
+                )),
+            )
+            .repeatedly()
+            .build();
+        let client = mock_client!(aws_sdk_redshiftdata, [&submit]);
+        let err = api(client)
+            .submit(vec!["SELECT 1".into()], "t", "n")
+            .await
+            .unwrap_err();
+        assert_eq!(err.name(), "WarehouseNotFound", "{err}");
     }
 }

@@ -78,6 +78,9 @@ pub const SERIALIZATION_CONFLICT_TEXTS: [&str; 2] = [
     "could not serialize access",
 ];
 
+/// The Data API's answer for a warehouse endpoint that does not exist.
+pub const UNKNOWN_ENDPOINT: &str = "Redshift endpoint doesn't exist in this region.";
+
 impl EtlError {
     /// Every name [`EtlError::name`] can return, for the house-rule tests over the ASL.
     pub const NAMES: [&'static str; 15] = [
@@ -183,6 +186,11 @@ impl EtlError {
             | "DatabaseConnectionException"
             | "BatchExecuteStatementException"
             | "ExecuteStatementException" => Self::DataApiUnavailable(text),
+            // A workgroup (or cluster) the Data API does not know. AWS documents no text for
+            // it; this is what AWS answered a request for a missing workgroup.
+            "ValidationException" if text.contains(UNKNOWN_ENDPOINT) => {
+                Self::WarehouseNotFound(text)
+            }
             _ => Self::DataApiRejected(text),
         };
         Self::classify(

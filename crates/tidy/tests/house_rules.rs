@@ -296,7 +296,8 @@ fn every_lambda_task_retries_only_transient_errors_with_jitter_and_catches_every
         .iter()
         .filter(|(_, s)| s["Resource"] == "arn:aws:states:::lambda:invoke")
         .collect();
-    assert_eq!(tasks.len(), 5);
+    // The five steps, and the warehouse's Warehouse and Release.
+    assert_eq!(tasks.len(), 7);
     // A step's call is idempotent (a submit carries its ClientToken, a poll only reads), so a
     // call that timed out (States.Timeout, or Lambda.Unknown for the function's own timeout) can be
     // made again.
@@ -304,6 +305,7 @@ fn every_lambda_task_retries_only_transient_errors_with_jitter_and_catches_every
         "Throttled",
         "DataApiUnavailable",
         "S3Unavailable",
+        "WarehouseUnavailable",
         "States.Timeout",
     ];
     for (name, task) in tasks {
@@ -328,7 +330,13 @@ fn every_lambda_task_retries_only_transient_errors_with_jitter_and_catches_every
             "{name}"
         );
         // What States.ALL catches may be a States.* name, which a Fail state cannot end with.
-        assert_eq!(catch_all_last["Next"], "NameFailure", "{name}");
+        // Release's failure leaves the run's outcome as it was (ReleaseFailed names it).
+        let renamer = if name == "Release" {
+            "ReleaseFailed"
+        } else {
+            "NameFailure"
+        };
+        assert_eq!(catch_all_last["Next"], renamer, "{name}");
         let retried: Vec<&str> = task["Retry"]
             .as_array()
             .unwrap()
@@ -370,16 +378,28 @@ fn every_lambda_task_retries_only_transient_errors_with_jitter_and_catches_every
     assert_eq!(name_failure["Default"], "DescribeFailure");
 }
 
+/// The Tasks of the five steps: each keeps its answer under `$.steps.<step>` (the warehouse's
+/// Warehouse and Release Tasks are not steps: they run no statement).
+fn step_tasks(asl: &Value) -> Vec<(&String, &Value)> {
+    asl["States"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(_, s)| {
+            s["Resource"] == "arn:aws:states:::lambda:invoke"
+                && s["ResultPath"]
+                    .as_str()
+                    .is_some_and(|path| path.starts_with("$.steps."))
+        })
+        .collect()
+}
+
 #[test]
 fn a_lost_serialization_conflict_resubmits_the_step_as_a_new_attempt_a_bounded_number_of_times() {
     let asl = asl();
     let states = &asl["States"];
-    let tasks: Vec<(&String, &Value)> = states
-        .as_object()
-        .unwrap()
-        .iter()
-        .filter(|(_, s)| s["Resource"] == "arn:aws:states:::lambda:invoke")
-        .collect();
+    let tasks = step_tasks(&asl);
+    assert_eq!(tasks.len(), 5);
     for (name, task) in tasks {
         // The step's key in $.steps, from where the Task puts its answer.
         let path = task["ResultPath"].as_str().unwrap();
@@ -467,6 +487,12 @@ fn output_fields(function: &str) -> BTreeSet<String> {
         "${VerifyCountsFunctionArn}" => {
             serde_json::to_value(verify_counts::Output { step, report: None })
         }
+        "${WarehouseFunctionArn}" => serde_json::to_value(warehouse::Output {
+            ready: false,
+            status: String::new(),
+            polls: 0,
+            note: String::new(),
+        }),
         other => panic!("a Task invokes {other}, which is no step"),
     };
     output
@@ -519,10 +545,7 @@ fn every_step_task_keeps_everything_its_function_returns() {
 fn every_field_a_step_reads_back_is_set_by_start_by_its_task_and_by_its_resubmit() {
     let asl = asl();
     let states = &asl["States"];
-    for (name, task) in states.as_object().unwrap() {
-        if task["Resource"] != "arn:aws:states:::lambda:invoke" {
-            continue;
-        }
+    for (name, task) in step_tasks(&asl) {
         let path = task["ResultPath"].as_str().unwrap();
         let key = path.strip_prefix("$.steps.").unwrap();
         let read_back: BTreeSet<String> = task["Parameters"]["Payload"]
@@ -821,6 +844,7 @@ fn every_event_file_parses_into_its_functions_input() {
         "load-facts",
         "triggers",
         "verify-counts",
+        "warehouse",
     ];
     assert_eq!(folders, known.iter().map(|f| (*f).to_owned()).collect());
 
@@ -829,6 +853,15 @@ fn every_event_file_parses_into_its_functions_input() {
     parse_events::<load_facts::Input>("load-facts");
     parse_events::<load_dimensions::Input>("load-dimensions");
     parse_events::<verify_counts::Input>("verify-counts");
+    let lifecycle = parse_events::<warehouse::Input>("warehouse");
+    assert!(
+        lifecycle
+            .iter()
+            .any(|(_, i)| matches!(i, warehouse::Input::Wake { .. }))
+            && lifecycle
+                .iter()
+                .any(|(_, i)| matches!(i, warehouse::Input::Sleep { .. }))
+    );
     let teardown = parse_events::<empty_manifests::Request>("empty-manifests");
     assert!(
         teardown
@@ -1067,7 +1100,9 @@ fn etl_functions(template: &Yaml) -> BTreeSet<String> {
 fn the_etl_functions_run_as_one_role_with_the_warehouse_access_and_the_teardown_does_not() {
     let template = template();
     let resources = &template["Resources"];
-    let etl = etl_functions(&template);
+    let mut etl = etl_functions(&template);
+    // The warehouse function never reaches the Data API: its role is its own (below).
+    assert!(etl.remove("WarehouseFunction"), "{etl:?}");
     assert_eq!(etl.len(), 5, "{etl:?}");
     let globals = &template["Globals"]["Function"];
     assert!(globals["Role"].is_null() && globals["Policies"].is_null());
@@ -1153,6 +1188,60 @@ fn the_etl_functions_run_as_one_role_with_the_warehouse_access_and_the_teardown_
                 "!Sub ${SongPrefix}*".to_owned()
             ]
         )])
+    );
+}
+
+/// The warehouse function's own role may do exactly this: describe that cluster, pause and resume
+/// it (only when the stack pauses it when idle), and keep its marker object "a run resumed it";
+/// never the Data API, never another cluster.
+#[test]
+fn the_warehouse_function_may_describe_pause_and_resume_that_cluster_and_keep_its_marker_only() {
+    let template = template();
+    let function = &template["Resources"]["WarehouseFunction"]["Properties"];
+    assert!(function["Role"].is_null(), "a role of its own");
+    let policies = function["Policies"].as_sequence().unwrap();
+    let [document] = policies.as_slice() else {
+        panic!("one policy document: {policies:?}")
+    };
+    let mut granted = BTreeSet::new();
+    for statement in document["Statement"].as_sequence().unwrap() {
+        let (condition, statement) = match statement {
+            Yaml::Tagged(tagged) => {
+                assert_eq!(tagged.tag.to_string(), "!If", "{statement:?}");
+                let branches = tagged.value.as_sequence().unwrap();
+                assert_eq!(written(&branches[2]), "!Ref AWS::NoValue");
+                (written(&branches[0]), &branches[1])
+            }
+            plain => ("always".to_owned(), plain),
+        };
+        assert_eq!(statement["Effect"], "Allow", "{statement:?}");
+        for action in listed(&statement["Action"]) {
+            for resource in listed(&statement["Resource"]) {
+                granted.insert((condition.clone(), action.clone(), resource));
+            }
+        }
+    }
+    let cluster = "!Sub arn:${AWS::Partition}:redshift:${AWS::Region}:${AWS::AccountId}:cluster:${ClusterIdentifier}";
+    let marker = "!Sub ${ManifestBucket.Arn}/warehouse/*";
+    let grant = |condition: &str, action: &str, resource: &str| {
+        (condition.to_owned(), action.to_owned(), resource.to_owned())
+    };
+    assert_eq!(
+        granted,
+        BTreeSet::from([
+            grant("UseCluster", "redshift:DescribeClusters", cluster),
+            grant("PauseTheCluster", "redshift:PauseCluster", cluster),
+            grant("PauseTheCluster", "redshift:ResumeCluster", cluster),
+            grant("always", "s3:ListBucket", "!GetAtt ManifestBucket.Arn"),
+            grant("always", "s3:GetObject", marker),
+            grant("always", "s3:PutObject", marker),
+            grant("always", "s3:DeleteObject", marker),
+        ])
+    );
+    // It may list the marker's prefix only (a HeadObject of a missing key answers 404, not 403).
+    assert_eq!(
+        written(&document["Statement"][2]["Condition"]["StringLike"]["s3:prefix"]),
+        "warehouse/*"
     );
 }
 

@@ -355,6 +355,190 @@ mod tests {
         assert_eq!(turn("a", &names(&["a"])), Turn::Last);
     }
 
+    use aws_sdk_redshift::error::ErrorMetadata;
+    use aws_sdk_redshift::operation::describe_clusters::{
+        DescribeClustersError, DescribeClustersOutput,
+    };
+    use aws_sdk_redshift::operation::pause_cluster::PauseClusterOutput;
+    use aws_sdk_redshift::operation::resume_cluster::ResumeClusterOutput;
+    use aws_sdk_redshift::types::{Cluster, ClusterIamRole, error::ClusterNotFoundFault};
+    use aws_sdk_s3::operation::delete_object::DeleteObjectOutput;
+    use aws_sdk_s3::operation::head_object::{HeadObjectError, HeadObjectOutput};
+    use aws_sdk_s3::operation::put_object::PutObjectOutput;
+    use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
+
+    const COPY_ROLE: &str = "arn:aws:iam::123456789012:role/sparkify-copy";
+
+    fn deps(pause_when_idle: bool) -> Deps {
+        let client = mock_client!(aws_sdk_redshiftdata, []);
+        let mut deps = sparkify::testing::deps(client);
+        deps.config.warehouse.pause_when_idle = pause_when_idle;
+        deps
+    }
+
+    fn cluster(status: &str) -> Cluster {
+        Cluster::builder()
+            .cluster_identifier("sparkify")
+            .cluster_status(status)
+            .db_name("dev")
+            .iam_roles(
+                ClusterIamRole::builder()
+                    .iam_role_arn(COPY_ROLE)
+                    .apply_status("in-sync")
+                    .build(),
+            )
+            .build()
+    }
+
+    fn described(status: &'static str) -> Rule {
+        mock!(aws_sdk_redshift::Client::describe_clusters)
+            .match_requests(|r| r.cluster_identifier() == Some("sparkify"))
+            .then_output(move || {
+                DescribeClustersOutput::builder()
+                    .clusters(cluster(status))
+                    .build()
+            })
+    }
+
+    fn lifecycle(redshift: &[&Rule], s3: &[&Rule]) -> Lifecycle {
+        let redshift = mock_client!(aws_sdk_redshift, RuleMode::MatchAny, redshift);
+        let s3 = mock_client!(aws_sdk_s3, RuleMode::MatchAny, s3);
+        Lifecycle {
+            clusters: Clusters::new(redshift),
+            s3,
+        }
+    }
+
+    fn wake(polls: u32) -> Input {
+        Input::Wake {
+            execution: "arn:aws:states:us-west-2:1:execution:sparkify-etl:run-7".into(),
+            polls,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_paused_cluster_is_resumed_after_the_marker_is_written() {
+        let describe = described("paused");
+        let put = mock!(aws_sdk_s3::Client::put_object)
+            .match_requests(|r| {
+                r.bucket() == Some("sparkify-work")
+                    && r.key() == Some("warehouse/sparkify/resumed-by-a-run.json")
+            })
+            .then_output(|| PutObjectOutput::builder().build());
+        let resume = mock!(aws_sdk_redshift::Client::resume_cluster).then_output(|| {
+            ResumeClusterOutput::builder()
+                .cluster(cluster("resuming"))
+                .build()
+        });
+        let lifecycle = lifecycle(&[&describe, &resume], &[&put]);
+        let out = handle(&deps(true), &lifecycle, wake(0)).await.unwrap();
+        assert_eq!(
+            (out.ready, out.status.as_str(), out.polls),
+            (false, "resuming", 1)
+        );
+        assert_eq!((put.num_calls(), resume.num_calls()), (1, 1));
+
+        // The next look finds it available: ready, nothing else asked.
+        let available = described("available");
+        let lifecycle_later = self::lifecycle(&[&available], &[]);
+        let out = handle(&deps(true), &lifecycle_later, wake(1))
+            .await
+            .unwrap();
+        assert_eq!((out.ready, out.polls), (true, 2));
+    }
+
+    #[tokio::test]
+    async fn a_paused_cluster_the_stack_does_not_manage_fails_the_run_by_name() {
+        let describe = described("paused");
+        let lifecycle = lifecycle(&[&describe], &[]);
+        let err = handle(&deps(false), &lifecycle, wake(0)).await.unwrap_err();
+        assert_eq!(err.name(), "WarehousePaused");
+        assert!(err.to_string().contains("./dev warehouse resume"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_missing_cluster_and_a_cluster_that_does_not_come_up_are_named() {
+        let missing = mock!(aws_sdk_redshift::Client::describe_clusters).then_error(|| {
+            DescribeClustersError::ClusterNotFoundFault(
+                ClusterNotFoundFault::builder()
+                    .message("Cluster sparkify not found.")
+                    .meta(ErrorMetadata::builder().code("ClusterNotFound").build())
+                    .build(),
+            )
+        });
+        let err = handle(&deps(true), &lifecycle(&[&missing], &[]), wake(0))
+            .await
+            .unwrap_err();
+        assert_eq!(err.name(), "WarehouseNotFound");
+        let resuming = described("resuming");
+        let err = handle(
+            &deps(true),
+            &lifecycle(&[&resuming], &[]),
+            wake(MAX_WAKE_POLLS - 1),
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(err.name(), "WarehouseUnavailable");
+        let modifying = described("modifying");
+        let err = handle(&deps(true), &lifecycle(&[&modifying], &[]), wake(0))
+            .await
+            .unwrap_err();
+        assert_eq!(err.name(), "WarehouseUnavailable");
+    }
+
+    fn sleep_alone() -> Input {
+        Input::Sleep {
+            name: "run-7".into(),
+            running: vec!["run-7".into()],
+        }
+    }
+
+    #[tokio::test]
+    async fn the_last_run_out_pauses_a_cluster_a_run_resumed_and_removes_the_marker() {
+        let head = mock!(aws_sdk_s3::Client::head_object)
+            .then_output(|| HeadObjectOutput::builder().build());
+        let describe = described("available");
+        let pause = mock!(aws_sdk_redshift::Client::pause_cluster).then_output(|| {
+            PauseClusterOutput::builder()
+                .cluster(cluster("pausing"))
+                .build()
+        });
+        let delete = mock!(aws_sdk_s3::Client::delete_object)
+            .then_output(|| DeleteObjectOutput::builder().build());
+        let lifecycle = lifecycle(&[&describe, &pause], &[&head, &delete]);
+        let out = handle(&deps(true), &lifecycle, sleep_alone())
+            .await
+            .unwrap();
+        assert_eq!((out.ready, out.status.as_str()), (true, "pausing"));
+        assert_eq!((pause.num_calls(), delete.num_calls()), (1, 1));
+    }
+
+    #[tokio::test]
+    async fn a_cluster_no_run_resumed_is_left_running_and_a_later_run_is_waited_for() {
+        let head = mock!(aws_sdk_s3::Client::head_object).then_error(|| {
+            HeadObjectError::NotFound(aws_sdk_s3::types::error::NotFound::builder().build())
+        });
+        let lifecycle = lifecycle(&[], &[&head]);
+        let out = handle(&deps(true), &lifecycle, sleep_alone())
+            .await
+            .unwrap();
+        assert!(out.ready && out.note.contains("left running"), "{out:?}");
+        // A later run is running: nothing is called, look again.
+        let later = Input::Sleep {
+            name: "run-7".into(),
+            running: vec!["run-8".into(), "run-7".into()],
+        };
+        let out = handle(&deps(true), &self::lifecycle(&[], &[]), later)
+            .await
+            .unwrap();
+        assert!(!out.ready, "{out:?}");
+        // Without PauseClusterWhenIdle nothing is looked at.
+        let out = handle(&deps(false), &self::lifecycle(&[], &[]), sleep_alone())
+            .await
+            .unwrap();
+        assert!(out.ready && out.status == "unchanged", "{out:?}");
+    }
+
     #[test]
     fn the_input_names_its_action() {
         let wake: Input = serde_json::from_value(serde_json::json!({

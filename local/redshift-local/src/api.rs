@@ -249,6 +249,12 @@ impl Api {
                 .check_queries(cluster)
                 .map_err(ApiError::validation)?;
         }
+        if let Some(workgroup) = &target.workgroup_name {
+            self.runner
+                .clusters
+                .check_workgroup(workgroup)
+                .map_err(ApiError::validation)?;
+        }
         if let Some(big) = sqls.iter().map(String::len).find(|n| *n > MAX_SQL_BYTES) {
             return Err(ApiError::validation(format!(
                 "The SQL statement is {big} bytes: the maximum query statement size is 100 KB"

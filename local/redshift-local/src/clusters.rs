@@ -16,6 +16,11 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+/// What the Data API answers for a cluster or workgroup it does not know (not in AWS's
+/// documentation; the answer a request to a missing workgroup got from AWS, as projects that
+/// ran one record it).
+pub const UNKNOWN_ENDPOINT: &str = "Redshift endpoint doesn't exist in this region.";
+
 /// The account the stand-in's ARNs name.
 pub const ACCOUNT: &str = "123456789012";
 
@@ -85,6 +90,9 @@ pub enum ClusterError {
 #[derive(Debug)]
 pub struct Clusters {
     clusters: Mutex<BTreeMap<String, Cluster>>,
+    /// The Serverless workgroups served (`--workgroup`; none: any name is served). A workgroup
+    /// has no lifecycle here: it starts on a statement and stops by itself.
+    workgroups: Vec<String>,
     pause_time: Duration,
     resume_time: Duration,
 }
@@ -105,8 +113,26 @@ impl Clusters {
             .collect();
         Self {
             clusters: Mutex::new(clusters),
+            workgroups: Vec::new(),
             pause_time,
             resume_time,
+        }
+    }
+
+    /// Serves these workgroups only.
+    pub fn with_workgroups(mut self, workgroups: Vec<String>) -> Self {
+        self.workgroups = workgroups;
+        self
+    }
+
+    /// Whether the Data API may run a statement on workgroup `name_or_arn` (the Data API takes
+    /// either): the error message when the stand-in does not serve it.
+    pub fn check_workgroup(&self, name_or_arn: &str) -> Result<(), String> {
+        let name = name_or_arn.rsplit('/').next().unwrap_or(name_or_arn);
+        if self.workgroups.is_empty() || self.workgroups.iter().any(|w| w == name) {
+            Ok(())
+        } else {
+            Err(UNKNOWN_ENDPOINT.to_owned())
         }
     }
 
@@ -178,8 +204,7 @@ impl Clusters {
             return Ok(());
         }
         let Some(cluster) = clusters.get_mut(identifier) else {
-            // What AWS answers for an endpoint it does not know.
-            return Err("Redshift endpoint doesn't exist in this region.".to_owned());
+            return Err(UNKNOWN_ENDPOINT.to_owned());
         };
         match cluster.settle() {
             State::Available => Ok(()),
@@ -357,6 +382,15 @@ mod tests {
             "{refused}"
         );
         let unserved = Clusters::new(Vec::new(), Duration::ZERO, Duration::ZERO);
+        assert_eq!(unserved.check_workgroup("any"), Ok(()));
+        let one = Clusters::new(Vec::new(), Duration::ZERO, Duration::ZERO)
+            .with_workgroups(vec!["sparkify".into()]);
+        assert_eq!(
+            one.check_workgroup("arn:aws:redshift-serverless:us-west-2:1:workgroup/sparkify"),
+            Ok(())
+        );
+        assert_eq!(one.check_workgroup("sparkify"), Ok(()));
+        assert_eq!(one.check_workgroup("other"), Err(UNKNOWN_ENDPOINT.into()));
         assert!(!unserved.served());
         assert_eq!(unserved.check_queries("any"), Ok(()));
         assert_eq!(

@@ -68,6 +68,8 @@ pub struct LocalConfig {
     /// The provisioned clusters served, with their management API (none: any identifier is
     /// served, always available).
     pub clusters: Vec<clusters::ClusterSpec>,
+    /// The Serverless workgroups served (none: any name is served).
+    pub workgroups: Vec<String>,
     /// How long a pausing cluster takes to be paused, and a resuming one to be available.
     pub pause_time: std::time::Duration,
     pub resume_time: std::time::Duration,
@@ -96,6 +98,7 @@ impl LocalConfig {
             max_active_statements: api::MAX_ACTIVE_STATEMENTS,
             client_token_retention: statements::CLIENT_TOKEN_RETENTION,
             clusters: Vec::new(),
+            workgroups: Vec::new(),
             pause_time: std::time::Duration::from_secs(3),
             resume_time: std::time::Duration::from_secs(3),
         }
@@ -168,11 +171,14 @@ pub async fn start(config: LocalConfig) -> Result<Running, String> {
     let s3_endpoint = s3_addr
         .map(|addr| format!("http://{addr}"))
         .or(config.s3_endpoint.clone());
-    let clusters = Arc::new(clusters::Clusters::new(
-        config.clusters.clone(),
-        config.pause_time,
-        config.resume_time,
-    ));
+    let clusters = Arc::new(
+        clusters::Clusters::new(
+            config.clusters.clone(),
+            config.pause_time,
+            config.resume_time,
+        )
+        .with_workgroups(config.workgroups.clone()),
+    );
     let faults = Arc::new(faults::Faults::default());
     for fault in config.faults.iter().cloned() {
         faults.arm(fault);

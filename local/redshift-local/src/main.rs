@@ -167,6 +167,18 @@ struct Args {
         verbatim_doc_comment
     )]
     cluster: Vec<String>,
+    /// Serve these Serverless workgroups only (names)
+    ///
+    /// A statement for any other workgroup is refused as AWS refuses an unknown endpoint.
+    /// Without it, any workgroup is served.
+    #[arg(
+        long,
+        value_name = "NAME[,NAME]",
+        env = "REDSHIFT_LOCAL_WORKGROUPS",
+        value_delimiter = ',',
+        verbatim_doc_comment
+    )]
+    workgroup: Vec<String>,
     /// IAM roles attached to every served cluster: the only ones its COPY may assume
     #[arg(
         long,
@@ -323,6 +335,12 @@ async fn run(args: Args) -> Result<(), String> {
             node_type: "ra3.large".to_owned(),
             nodes: 2,
         })
+        .collect();
+    config.workgroups = args
+        .workgroup
+        .iter()
+        .map(|name| name.trim().to_owned())
+        .filter(|name| !name.is_empty())
         .collect();
     config.pause_time = seconds(args.pause_seconds)?;
     config.resume_time = seconds(args.resume_seconds)?;
