@@ -889,7 +889,7 @@ def _progress(out):
     last_said: dict[str, str] = {}
 
     def line(elapsed: float, state: str, text: str) -> None:
-        out(f"{elapsed:7.1f}s  {state:<15} {text}")
+        out(f"{elapsed:7.1f}s  {state:<16} {text}")
 
     def show(event, started):
         at = event["timestamp"].timestamp()
@@ -901,8 +901,17 @@ def _progress(out):
             details = event["stateExitedEventDetails"]
             state = details["name"]
             output = json.loads(details["output"])
-            if state not in STEPS:  # ListRunning: the executions whose staging rows are kept
-                names = (output.get("running") or {}).get("names") or []
+            # The warehouse's Tasks: what each look found or did, once per change.
+            lifecycle = {"Warehouse": "warehouse", "Release": "warehouse_release"}
+            if state in lifecycle:
+                note = (output.get(lifecycle[state]) or {}).get("note", "")
+                if last_said.get(state) != note:
+                    last_said[state] = note
+                    line(elapsed, state, note)
+                return
+            if state not in STEPS:  # ListRunning(AtEnd): the executions running
+                listed = output.get("running_at_end" if state.endswith("AtEnd") else "running")
+                names = (listed or {}).get("names") or []
                 line(elapsed, state, f"{len(names)} running")
                 return
             step = output.get("steps", {}).get(STEPS[state], {})
@@ -975,6 +984,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="execution input: events/triggers/scheduled.json (nightly load, "
                              "default) or events/triggers/s3-object-created.json (one new file)")
     parser.add_argument("--expect", help="counts to require, table=rows,... (the sample's are known)")
+    parser.add_argument("--paused-cluster", action="store_true",
+                        help="load into a provisioned cluster that starts paused, as a stack "
+                             "deployed with PauseClusterWhenIdle=true: the run resumes it and "
+                             "pauses it again (default: a Serverless workgroup)")
     parser.add_argument("--logs", type=Path, default=ROOT / ".local" / "logs")
     parser.add_argument("--no-build", action="store_true", help=argparse.SUPPRESS)
     # cargo's --timings report of the build (./dev bench --cold keeps the cold one in docs/).
@@ -1015,10 +1028,16 @@ def main(argv: list[str] | None = None) -> int:
     trigger = json.loads((ROOT / args.trigger).read_text() if not args.trigger.is_absolute()
                          else args.trigger.read_text())
     print(f"==> data: {what}\n==> trigger: {args.trigger}", flush=True)
-    print("==> starting redshift-local (Data API + S3), cargo lambda watch (the five functions) "
+    print("==> starting redshift-local (Data API + S3), cargo lambda watch (the functions) "
           "and the state machine engine (moto)", flush=True)
     try:
-        with LocalPipeline(data, args.logs) as pipeline:
+        cluster = {"target": "cluster", "pause_when_idle": True} if args.paused_cluster else {}
+        with LocalPipeline(data, args.logs, **cluster) as pipeline:
+            if args.paused_cluster:
+                pipeline.clusters.pause_cluster(ClusterIdentifier=CLUSTER)
+                while pipeline.cluster_report()["status"] != "paused":
+                    time.sleep(0.2)
+                print(f"==> cluster {CLUSTER} paused (redshift-local's management API)", flush=True)
             how = (" (the event delivered to statemachine/start.asl.json, which starts and names "
                    "it, as the deployed triggers do)" if trigger.get("detail-type") in TRIGGER_EVENTS
                    else "")
@@ -1034,6 +1053,14 @@ def main(argv: list[str] | None = None) -> int:
                 ok = False
             else:
                 ok = print_report(execution, expected)
+            if execution.status == "SUCCEEDED" and args.paused_cluster:
+                while pipeline.cluster_report()["status"] == "pausing":
+                    time.sleep(0.2)
+                report = pipeline.cluster_report()
+                print(f"\n==> cluster {CLUSTER} is {report['status']} again: resumed "
+                      f"{report['resumes']} time(s) by the run; the analysts' queries would wake it "
+                      "(./dev warehouse resume)", flush=True)
+            elif execution.status == "SUCCEEDED":
                 print("\n==> the analysts' queries (sql/analytics/), through the Data API as "
                       "`./dev analytics` runs them on a warehouse", flush=True)
                 print(pipeline.analytics(), end="", flush=True)

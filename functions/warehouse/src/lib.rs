@@ -113,12 +113,11 @@ pub fn turn(name: &str, running_newest_first: &[String]) -> Turn {
 pub async fn handle(deps: &Deps, lifecycle: &Lifecycle, input: Input) -> Result<Output, EtlError> {
     let warehouse = &deps.config.warehouse;
     let Target::Cluster { identifier, .. } = &warehouse.target else {
-        return Ok(Output {
-            ready: true,
-            status: "serverless".into(),
-            polls: 0,
-            note: "a workgroup starts and stops by itself".into(),
-        });
+        let note = match input {
+            Input::Wake { .. } => "a workgroup: ready (it starts on the first statement)",
+            Input::Sleep { .. } => "a workgroup: nothing to pause (it stops by itself)",
+        };
+        return Ok(done("serverless", note));
     };
     let marker = Marker {
         s3: &lifecycle.s3,
