@@ -9,7 +9,9 @@ S3_PORT=$((API_PORT + 1))
 LOG="$(mktemp)"
 cargo build --quiet -p redshift-local
 setsid "${CARGO_TARGET_DIR:-target}/debug/redshift-local" --s3-root tests/fixtures/sparkify-mini \
-  --data-api-port "$API_PORT" --s3-port "$S3_PORT" >"$LOG" 2>&1 &
+  --data-api-port "$API_PORT" --s3-port "$S3_PORT" \
+  --cluster local --cluster-role arn:aws:iam::123456789012:role/sparkify-copy \
+  --pause-seconds 0.5 --resume-seconds 0.5 >"$LOG" 2>&1 &
 PID=$!
 trap 'kill -TERM -- -$PID 2>/dev/null; wait $PID 2>/dev/null; rm -f "$LOG"' EXIT INT TERM
 for _ in $(seq 1 600); do (exec 3<>"/dev/tcp/127.0.0.1/$API_PORT") 2>/dev/null && break; sleep 0.5; done

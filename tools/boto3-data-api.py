@@ -118,4 +118,35 @@ check("udacity-dend" in buckets, f"S3 buckets {buckets}")
 keys = [o["Key"] for o in s3.list_objects_v2(Bucket="udacity-dend", Prefix="log_data/")["Contents"]]
 check(keys and all(k.startswith("log_data/") for k in keys), f"S3 keys {keys}")
 
+# The cluster's own API (awsQuery, XML) on the same port: DescribeClusters, PauseCluster,
+# ResumeCluster and their errors, as botocore parses them (boto3-check.sh serves cluster "local").
+redshift = boto3.client("redshift", endpoint_url=data_api_url, region_name="us-west-2",
+                        aws_access_key_id="local", aws_secret_access_key="local")
+cluster = redshift.describe_clusters(ClusterIdentifier="local")["Clusters"][0]
+check(cluster["ClusterStatus"] == "available" and cluster["NumberOfNodes"] == 2
+      and cluster["IamRoles"][0]["ApplyStatus"] == "in-sync", f"DescribeClusters {cluster}")
+try:
+    redshift.describe_clusters(ClusterIdentifier="nope")
+    check(False, "DescribeClusters of an unknown cluster succeeded")
+except redshift.exceptions.ClusterNotFoundFault as err:
+    check(err.response["ResponseMetadata"]["HTTPStatusCode"] == 404, f"ClusterNotFound: {err}")
+check(redshift.pause_cluster(ClusterIdentifier="local")["Cluster"]["ClusterStatus"] == "pausing",
+      "PauseCluster")
+try:
+    redshift.resume_cluster(ClusterIdentifier="local")
+    check(False, "ResumeCluster of a pausing cluster succeeded")
+except redshift.exceptions.InvalidClusterStateFault:
+    check(True, "")
+for _ in range(100):
+    if redshift.describe_clusters(ClusterIdentifier="local")["Clusters"][0]["ClusterStatus"] == "paused":
+        break
+    time.sleep(0.1)
+try:
+    rsd.execute_statement(Sql="SELECT 1", **target)
+    check(False, "a statement on a paused cluster was accepted")
+except ClientError as err:
+    check(err.response["Error"]["Code"] == "ValidationException", f"paused: {err}")
+check(redshift.resume_cluster(ClusterIdentifier="local")["Cluster"]["ClusterStatus"] == "resuming",
+      "ResumeCluster")
+
 print(f"boto3: {checks} passed, 0 failed")

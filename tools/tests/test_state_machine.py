@@ -128,10 +128,10 @@ def test_a_step_says_what_it_moved_once_timed_over_all_its_calls_and_a_running_o
     for event in history:
         show(event, time.monotonic())
     assert [re.sub(r"^ *\d+\.\ds  ", "", line) for line in lines] == [
-        "CopyStaging     round 1 staging",
-        "CopyStaging     round 2 staging, staged so far: 4,000 events from 15 log objects, "
+        "CopyStaging      round 1 staging",
+        "CopyStaging      round 2 staging, staged so far: 4,000 events from 15 log objects, "
         "300 songs from 300 song objects",
-        "CopyStaging     4,000 events from 15 log objects, 300 songs from 300 song objects   62.5 s",
+        "CopyStaging      4,000 events from 15 log objects, 300 songs from 300 song objects   62.5 s",
     ]
 
 

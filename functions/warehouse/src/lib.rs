@@ -42,8 +42,8 @@ pub enum Input {
     },
     /// After the run: pause the cluster if this is the last run out and a run resumed it.
     Sleep {
-        /// `$$.Execution.Name`.
-        name: String,
+        /// `$$.Execution.Id`: its last part is the execution's name.
+        execution: String,
         /// The names of the state machine's running executions, newest first (ListExecutions).
         running: Vec<String>,
     },
@@ -128,11 +128,12 @@ pub async fn handle(deps: &Deps, lifecycle: &Lifecycle, input: Input) -> Result<
         Input::Wake { execution, polls } => {
             wake(deps, lifecycle, &marker, identifier, &execution, polls + 1).await
         }
-        Input::Sleep { name, running } => {
+        Input::Sleep { execution, running } => {
+            let name = execution.rsplit(':').next().unwrap_or(&execution);
             if !warehouse.pause_when_idle {
                 return Ok(done("unchanged", "the stack does not pause the cluster"));
             }
-            match turn(&name, &running) {
+            match turn(name, &running) {
                 Turn::Linger => Ok(Output {
                     ready: false,
                     status: "running".into(),
@@ -487,7 +488,7 @@ mod tests {
 
     fn sleep_alone() -> Input {
         Input::Sleep {
-            name: "run-7".into(),
+            execution: "arn:aws:states:us-west-2:1:execution:sparkify-etl:run-7".into(),
             running: vec!["run-7".into()],
         }
     }
@@ -524,7 +525,7 @@ mod tests {
         assert!(out.ready && out.note.contains("left running"), "{out:?}");
         // A later run is running: nothing is called, look again.
         let later = Input::Sleep {
-            name: "run-7".into(),
+            execution: "arn:aws:states:us-west-2:1:execution:sparkify-etl:run-7".into(),
             running: vec!["run-8".into(), "run-7".into()],
         };
         let out = handle(&deps(true), &self::lifecycle(&[], &[]), later)

@@ -36,6 +36,12 @@ pub struct ClusterSpec {
     pub nodes: u32,
 }
 
+#[derive(Debug, Clone, Copy)]
+enum Move {
+    Pause,
+    Resume,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
     Available,
@@ -159,42 +165,47 @@ impl Clusters {
 
     /// PauseCluster: only an available cluster pauses.
     pub fn pause(&self, identifier: &str) -> Result<ClusterView, ClusterError> {
-        let mut clusters = self.lock();
-        let cluster = clusters
-            .get_mut(identifier)
-            .ok_or_else(|| not_found(identifier))?;
-        match cluster.settle() {
-            State::Available => {
-                cluster.state = State::Pausing(Instant::now() + self.pause_time);
-                cluster.pauses += 1;
-                tracing::info!(cluster = identifier, "PauseCluster: pausing");
-                Ok(view(cluster))
-            }
-            other => Err(ClusterError::InvalidState(format!(
-                "You can only pause an available cluster: cluster {identifier} is {}.",
-                status(other)
-            ))),
-        }
+        self.begin_move(identifier, Move::Pause)
     }
 
     /// ResumeCluster: only a paused cluster resumes.
     pub fn resume(&self, identifier: &str) -> Result<ClusterView, ClusterError> {
+        self.begin_move(identifier, Move::Resume)
+    }
+
+    fn begin_move(&self, identifier: &str, how: Move) -> Result<ClusterView, ClusterError> {
         let mut clusters = self.lock();
         let cluster = clusters
             .get_mut(identifier)
             .ok_or_else(|| not_found(identifier))?;
-        match cluster.settle() {
-            State::Paused => {
-                cluster.state = State::Resuming(Instant::now() + self.resume_time);
-                cluster.resumes += 1;
-                tracing::info!(cluster = identifier, "ResumeCluster: resuming");
-                Ok(view(cluster))
-            }
-            other => Err(ClusterError::InvalidState(format!(
-                "You can only resume a paused cluster: cluster {identifier} is {}.",
-                status(other)
-            ))),
+        let (from, verb, from_name) = match how {
+            Move::Pause => (State::Available, "pause", "an available"),
+            Move::Resume => (State::Paused, "resume", "a paused"),
+        };
+        let now = cluster.settle();
+        if now != from {
+            return Err(ClusterError::InvalidState(format!(
+                "You can only {verb} {from_name} cluster: cluster {identifier} is {}.",
+                status(now)
+            )));
         }
+        let until = Instant::now();
+        match how {
+            Move::Pause => {
+                cluster.state = State::Pausing(until + self.pause_time);
+                cluster.pauses += 1;
+            }
+            Move::Resume => {
+                cluster.state = State::Resuming(until + self.resume_time);
+                cluster.resumes += 1;
+            }
+        }
+        tracing::info!(
+            cluster = identifier,
+            status = status(cluster.state),
+            "{verb}"
+        );
+        Ok(view(cluster))
     }
 
     /// Whether the Data API may run a statement on `identifier` now: the error message when not.
