@@ -475,6 +475,7 @@ class LocalPipeline:
         static = (ROOT / "local" / "functions.env").read_text()
         copy_role = re.search(r"(?m)^COPY_ROLE_ARN=(.*)$", static).group(1)
         workgroup = re.search(r"(?m)^REDSHIFT_WORKGROUP=.*/(.*)$", static).group(1)
+        database = re.search(r"(?m)^REDSHIFT_DATABASE=(.*)$", static).group(1)
 
         def stand_in(ports: list[int]) -> list[str]:
             argv = [
@@ -484,6 +485,7 @@ class LocalPipeline:
                 "--s3-port", str(ports[1]),
                 "--min-statement-ms", str(self.min_statement_ms),
                 "--workgroup", workgroup,
+                "--database", database,
                 "--cluster", CLUSTER,
                 "--cluster-role", copy_role,
                 "--pause-seconds", str(self.cluster_move_seconds),

@@ -136,6 +136,16 @@ def test_a_workgroup_the_data_api_does_not_know_fails_the_run_as_warehouse_not_f
         assert "CopyStaging" not in states(failed)
 
 
+def test_a_database_the_warehouse_does_not_have_fails_the_first_statement_by_name(
+        sample, tmp_path):
+    with local.LocalPipeline(sample, tmp_path / "logs", function_env={"REDSHIFT_DATABASE": "prod"}) as p:
+        failed = p.execute(SCHEDULED)
+        assert failed.status == "FAILED"
+        assert failed.error == "DataApiRejected", failed.cause
+        assert 'database \\"prod\\" does not exist' in failed.cause  # JSON-escaped
+        assert "CopyStaging" not in states(failed)
+
+
 def test_dev_warehouse_prints_the_cluster_and_waits_for_a_pause_and_a_resume(sample, tmp_path):
     with pipeline(sample, tmp_path) as p:
         env = {**os.environ, "AWS_ENDPOINT_URL_REDSHIFT": p.data_api_url,

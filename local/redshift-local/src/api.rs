@@ -249,6 +249,10 @@ impl Api {
                 .check_queries(cluster)
                 .map_err(ApiError::validation)?;
         }
+        self.runner
+            .clusters
+            .check_database(&target.database)
+            .map_err(ApiError::validation)?;
         if let Some(workgroup) = &target.workgroup_name {
             self.runner
                 .clusters

@@ -99,6 +99,8 @@ pub struct Clusters {
     /// The Serverless workgroups served (`--workgroup`; none: any name is served). A workgroup
     /// has no lifecycle here: it starts on a statement and stops by itself.
     workgroups: Vec<String>,
+    /// The databases the warehouse has (`--database`; none: any name is served).
+    databases: Vec<String>,
     pause_time: Duration,
     resume_time: Duration,
 }
@@ -120,8 +122,26 @@ impl Clusters {
         Self {
             clusters: Mutex::new(clusters),
             workgroups: Vec::new(),
+            databases: Vec::new(),
             pause_time,
             resume_time,
+        }
+    }
+
+    /// Serves these databases only.
+    pub fn with_databases(mut self, databases: Vec<String>) -> Self {
+        self.databases = databases;
+        self
+    }
+
+    /// Whether a statement may name `database`: the error when the warehouse has no such
+    /// database (PostgreSQL's connection error, which Redshift shares; the Data API does not
+    /// document how it reports it, so the submission is refused, which no retry gets past).
+    pub fn check_database(&self, database: &str) -> Result<(), String> {
+        if self.databases.is_empty() || self.databases.iter().any(|d| d == database) {
+            Ok(())
+        } else {
+            Err(format!("FATAL: database \"{database}\" does not exist"))
         }
     }
 
@@ -402,6 +422,15 @@ mod tests {
         );
         assert_eq!(one.check_workgroup("sparkify"), Ok(()));
         assert_eq!(one.check_workgroup("other"), Err(UNKNOWN_ENDPOINT.into()));
+        let dev = Clusters::new(Vec::new(), Duration::ZERO, Duration::ZERO)
+            .with_databases(vec!["dev".into()]);
+        assert_eq!(dev.check_database("dev"), Ok(()));
+        assert!(
+            dev.check_database("prod")
+                .unwrap_err()
+                .contains("does not exist")
+        );
+        assert_eq!(unserved.check_database("any"), Ok(()));
         assert!(!unserved.served());
         assert_eq!(unserved.check_queries("any"), Ok(()));
         assert_eq!(

@@ -70,6 +70,8 @@ pub struct LocalConfig {
     pub clusters: Vec<clusters::ClusterSpec>,
     /// The Serverless workgroups served (none: any name is served).
     pub workgroups: Vec<String>,
+    /// The databases the warehouse has (none: any name is served).
+    pub databases: Vec<String>,
     /// How long a pausing cluster takes to be paused, and a resuming one to be available.
     pub pause_time: std::time::Duration,
     pub resume_time: std::time::Duration,
@@ -99,6 +101,7 @@ impl LocalConfig {
             client_token_retention: statements::CLIENT_TOKEN_RETENTION,
             clusters: Vec::new(),
             workgroups: Vec::new(),
+            databases: Vec::new(),
             pause_time: std::time::Duration::from_secs(3),
             resume_time: std::time::Duration::from_secs(3),
         }
@@ -177,7 +180,8 @@ pub async fn start(config: LocalConfig) -> Result<Running, String> {
             config.pause_time,
             config.resume_time,
         )
-        .with_workgroups(config.workgroups.clone()),
+        .with_workgroups(config.workgroups.clone())
+        .with_databases(config.databases.clone()),
     );
     let faults = Arc::new(faults::Faults::default());
     for fault in config.faults.iter().cloned() {

@@ -187,14 +187,19 @@ struct Args {
         value_delimiter = ','
     )]
     cluster_role: Vec<String>,
-    /// The database a served cluster was created with (DBName)
+    /// The databases the warehouse has
+    ///
+    /// A statement naming another fails ("database ... does not exist"); a served cluster
+    /// was created with the first (DBName). Without it, any database name is served (one
+    /// PostgreSQL database behind them all) and a cluster's DBName is dev.
     #[arg(
         long,
-        value_name = "NAME",
-        default_value = "dev",
-        env = "REDSHIFT_LOCAL_CLUSTER_DATABASE"
+        value_name = "NAME[,NAME]",
+        env = "REDSHIFT_LOCAL_DATABASES",
+        value_delimiter = ',',
+        verbatim_doc_comment
     )]
-    cluster_database: String,
+    database: Vec<String>,
     /// Seconds a served cluster takes from pausing to paused
     #[arg(
         long,
@@ -324,6 +329,13 @@ async fn run(args: Args) -> Result<(), String> {
     config.regions.buckets = args.bucket_region.unwrap_or_default();
     config.secrets = args.secret.unwrap_or_default();
     config.isolation = args.isolation;
+    let databases: Vec<String> = args
+        .database
+        .iter()
+        .map(|name| name.trim().to_owned())
+        .filter(|name| !name.is_empty())
+        .collect();
+    config.databases = databases.clone();
     config.clusters = args
         .cluster
         .iter()
@@ -331,7 +343,10 @@ async fn run(args: Args) -> Result<(), String> {
         .map(|id| ClusterSpec {
             identifier: id.trim().to_owned(),
             iam_roles: args.cluster_role.clone(),
-            database: args.cluster_database.clone(),
+            database: databases
+                .first()
+                .cloned()
+                .unwrap_or_else(|| "dev".to_owned()),
             node_type: "ra3.large".to_owned(),
             nodes: 2,
         })
