@@ -41,6 +41,9 @@ STEPS = {
     "LoadDimensions": "load_dimensions",
     "VerifyCounts": "verify_counts",
 }
+# The warehouse's Tasks around the steps (functions/warehouse): the look before the load and the
+# release after it.
+LIFECYCLE = ("Warehouse", "Release")
 MANIFEST_BUCKET = "sparkify-work"  # local/functions.env
 TABLES = ["staging_events", "staging_songs", "songplays", "users", "songs", "artists", "time"]
 # The template's logical id of each function.
@@ -904,9 +907,9 @@ def _progress(out):
             state = details["name"]
             output = json.loads(details["output"])
             # The warehouse's Tasks: what each look found or did, once per change.
-            lifecycle = {"Warehouse": "warehouse", "Release": "warehouse_release"}
-            if state in lifecycle:
-                note = (output.get(lifecycle[state]) or {}).get("note", "")
+            if state in LIFECYCLE:
+                key = {"Warehouse": "warehouse", "Release": "warehouse_release"}[state]
+                note = (output.get(key) or {}).get("note", "")
                 if last_said.get(state) != note:
                     last_said[state] = note
                     line(elapsed, state, note)

@@ -3,7 +3,8 @@ whole bucket (the real data set in the full benchmark), then one new log file fr
 verified tables. The history also gives the state transitions and function calls that the cost
 model prices.
 
-Where the time goes, per step: the step's wall time (its first Task entered to its last Task
+Where the time goes, per step (and per warehouse Task, `Warehouse` and `Release`, whose calls are
+priced too): the step's wall time (its first Task entered to its last Task
 exited), the time inside the function calls, and the time in Wait states (the poll interval,
 `PollSeconds`, 1 s locally) between them.
 """
@@ -63,10 +64,10 @@ def timed(execution: local.Execution) -> Timed:
         kind = event["type"]
         details = event.get("stateEnteredEventDetails") or event.get("stateExitedEventDetails") or {}
         name = details.get("name")
-        if kind == "TaskStateEntered" and name in local.STEPS:
+        if kind == "TaskStateEntered" and (name in local.STEPS or name in local.LIFECYCLE):
             current, entered = name, _at(event)
             first.setdefault(name, entered)
-        elif kind == "TaskStateExited" and name in local.STEPS:
+        elif kind == "TaskStateExited" and (name in local.STEPS or name in local.LIFECYCLE):
             step = steps.setdefault(name, Step())
             took = _at(event) - entered
             step.calls += 1

@@ -644,6 +644,22 @@ mod tests {
         mock_client!(aws_sdk_s3, [])
     }
 
+    /// Handler dependencies whose calls follow their statements for up to 5 s, on S3 that
+    /// answers `listing` and takes every PutObject (the manifests).
+    fn following(client: Client, listing: &aws_smithy_mocks::Rule) -> (Deps, S3Client) {
+        use aws_sdk_s3::operation::put_object::PutObjectOutput;
+        use sparkify::data_api::DataApi;
+
+        let puts = mock!(aws_sdk_s3::Client::put_object)
+            .then_output(|| PutObjectOutput::builder().build());
+        let s3 = mock_client!(aws_sdk_s3, RuleMode::MatchAny, [listing, &puts]);
+        let mut deps = deps(client.clone());
+        let mut warehouse = deps.config.warehouse.clone();
+        warehouse.statement_wait = std::time::Duration::from_secs(5);
+        deps.data_api = DataApi::new(client, warehouse);
+        (deps, s3)
+    }
+
     fn first_call(trigger: Value) -> Input {
         Input {
             step: StepInput {
@@ -864,9 +880,7 @@ mod tests {
         use aws_sdk_redshiftdata::operation::get_statement_result::GetStatementResultOutput;
         use aws_sdk_redshiftdata::types::{StatementStatusString as Sub, StatusString};
         use aws_sdk_s3::operation::list_objects_v2::ListObjectsV2Output;
-        use aws_sdk_s3::operation::put_object::PutObjectOutput;
         use aws_sdk_s3::types::Object;
-        use sparkify::data_api::DataApi;
         use sparkify::testing::described;
 
         let plan = mock!(Client::batch_execute_statement)
@@ -908,13 +922,7 @@ mod tests {
                 .contents(Object::builder().key(key).e_tag("\"e\"").size(5).build())
                 .build()
         });
-        let puts = mock!(aws_sdk_s3::Client::put_object)
-            .then_output(|| PutObjectOutput::builder().build());
-        let s3 = mock_client!(aws_sdk_s3, RuleMode::MatchAny, [&listing, &puts]);
-        let mut deps = deps(client.clone());
-        let mut warehouse = deps.config.warehouse.clone();
-        warehouse.statement_wait = std::time::Duration::from_secs(5);
-        deps.data_api = DataApi::new(client, warehouse);
+        let (deps, s3) = following(client, &listing);
         (deps, s3, [plan, round, staged])
     }
 
@@ -976,9 +984,7 @@ mod tests {
         use aws_sdk_redshiftdata::operation::get_statement_result::GetStatementResultOutput;
         use aws_sdk_redshiftdata::types::{Field, StatementStatusString as Sub, StatusString};
         use aws_sdk_s3::operation::list_objects_v2::ListObjectsV2Output;
-        use aws_sdk_s3::operation::put_object::PutObjectOutput;
         use aws_sdk_s3::types::Object;
-        use sparkify::data_api::DataApi;
         use sparkify::testing::described;
 
         let log_key = |i: usize| format!("log_data/2018/11/2018-11-{i:02}-events.json");
@@ -1059,14 +1065,7 @@ mod tests {
                 .set_contents(Some(objects.collect()))
                 .build()
         });
-        let puts = mock!(aws_sdk_s3::Client::put_object)
-            .then_output(|| PutObjectOutput::builder().build());
-        let s3 = mock_client!(aws_sdk_s3, RuleMode::MatchAny, [&listing, &puts]);
-        let mut deps = deps(client.clone());
-        let mut warehouse = deps.config.warehouse.clone();
-        warehouse.statement_wait = std::time::Duration::from_secs(5);
-        deps.data_api = DataApi::new(client, warehouse);
-        (deps, s3)
+        following(client, &listing)
     }
 
     /// Both rounds' rows and objects: 10 events from round 1 and 3 from round 2, from 15 + 1 log
