@@ -58,8 +58,9 @@ pub enum EtlError {
     /// management API could not be reached or throttled: retry later.
     #[error("warehouse unavailable: {0}")]
     WarehouseUnavailable(String),
-    /// The cluster is paused and this stack does not resume it (PauseClusterWhenIdle=false), or
-    /// the Data API refused a statement because it is paused.
+    /// The cluster is paused (or pausing) and this stack does not resume it
+    /// (PauseClusterWhenIdle=false). A statement the Data API refuses on a paused cluster is
+    /// `DataApiRejected`: AWS documents no error to recognise it by.
     #[error("warehouse paused: {0}")]
     WarehousePaused(String),
 }
