@@ -87,12 +87,12 @@ def _label(errors: list[str]) -> str:
 def state_machine(path: Path | None = None) -> str:
     """Every state of the ASL at `path` (the ETL's by default) and every way out of it, as a
     mermaid flowchart: Next, Choice branches (labelled with their condition), Catch (labelled
-    with the errors) and the end."""
+    with the errors) and the end. A Map is drawn as one step (its items' states are its own)."""
     asl = json.loads((path or ASL).read_text())
     states = asl["States"]
     shapes = {
         "Task": '["{}"]', "Pass": '(["{}"])', "Choice": '{{"{}"}}', "Wait": '[/"{}"/]',
-        "Succeed": '(("{}"))', "Fail": '(("{}"))',
+        "Succeed": '(("{}"))', "Fail": '(("{}"))', "Map": '[["{} (each item)"]]',
     }
     lines = ["flowchart TD"]
     for name, state in states.items():

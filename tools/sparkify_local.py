@@ -374,6 +374,83 @@ class Execution:
         return self.output.get("verify_counts", {}).get("report")
 
 
+# Step Functions' limit on an execution's input (and a Pipe's payload to a state machine), in
+# characters: "Step Functions state machine (262144 characters)".
+MAX_STATE_INPUT_CHARS = 262_144
+
+
+class LocalPipe(threading.Thread):
+    """EventBridge Pipes' SQS source in front of the starter, as template.yaml's NewFilePipe
+    configures it (moto has no Pipes): batches of at most BatchSize records, gathered from the
+    first record for MaximumBatchingWindowInSeconds, delivered to the Express starter as one JSON
+    array of SQS records (the shape the Pipes guide gives for an SQS source) and waited for, as
+    REQUEST_RESPONSE (StartSyncExecution) does. A batch whose starter execution succeeded is
+    deleted from the queue; any other stays, to come back after the visibility timeout."""
+
+    def __init__(self, sqs, queue_url: str, sfn, starter_arn: str, *, window_seconds: float):
+        super().__init__(name="local-pipe", daemon=True)
+        template = (ROOT / "template.yaml").read_text()
+        pipe = template[template.index("  NewFilePipe:\n"):]
+        self.batch_size = int(re.search(r"BatchSize: (\d+)", pipe).group(1))
+        if "InvocationType: REQUEST_RESPONSE" not in pipe:
+            raise RunError("template.yaml: the local Pipe stands in for a REQUEST_RESPONSE pipe")
+        self.sqs, self.queue_url, self.sfn, self.starter_arn = sqs, queue_url, sfn, starter_arn
+        self.window_seconds = window_seconds
+        self.queue_arn = sqs.get_queue_attributes(
+            QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        self.batches: list[dict] = []
+        self._halt = threading.Event()
+
+    def stop(self) -> None:
+        self._halt.set()
+        self.join(timeout=30)
+
+    def _receive(self, most: int, wait: int) -> list[dict]:
+        return self.sqs.receive_message(
+            QueueUrl=self.queue_url, MaxNumberOfMessages=min(10, most), WaitTimeSeconds=wait,
+            AttributeNames=["All"], MessageAttributeNames=["All"],
+        ).get("Messages", [])
+
+    def run(self) -> None:
+        while not self._halt.is_set():
+            batch = self._receive(self.batch_size, 0)
+            if not batch:
+                self._halt.wait(0.2)
+                continue
+            first = time.monotonic()
+            while len(batch) < self.batch_size and time.monotonic() - first < self.window_seconds:
+                more = self._receive(self.batch_size - len(batch), 0)
+                if more:
+                    batch += more
+                else:
+                    self._halt.wait(0.2)
+            self._deliver(batch)
+
+    def _deliver(self, batch: list[dict]) -> None:
+        records = [{
+            "messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
+            "attributes": m.get("Attributes", {}), "messageAttributes": m.get("MessageAttributes", {}),
+            "md5OfBody": m["MD5OfBody"], "eventSource": "aws:sqs", "eventSourceARN": self.queue_arn,
+            "awsRegion": REGION,
+        } for m in batch]
+        payload = json.dumps(records)
+        if len(payload) > MAX_STATE_INPUT_CHARS:
+            # Step Functions refuses it; a batch the template's BatchSize allows must never be.
+            self.batches.append({"records": records, "status": "REFUSED", "output": {
+                "error": f"a batch of {len(records)} records is {len(payload)} characters, over "
+                         f"the starter's input limit of {MAX_STATE_INPUT_CHARS}"}})
+            return
+        arn = self.sfn.start_execution(stateMachineArn=self.starter_arn, name=str(uuid.uuid4()),
+                                       input=payload)["executionArn"]
+        while (described := self.sfn.describe_execution(executionArn=arn))["status"] == "RUNNING":
+            time.sleep(0.1)
+        output = json.loads(described.get("output") or "null")
+        self.batches.append({"records": records, "status": described["status"], "output": output})
+        if described["status"] == "SUCCEEDED":
+            for m in batch:
+                self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=m["ReceiptHandle"])
+
+
 class LocalPipeline:
     """redshift-local + `cargo lambda watch` + moto's Step Functions engine, started together and
     always stopped together (context manager)."""
@@ -392,6 +469,7 @@ class LocalPipeline:
         stand_in_args: list[str] | None = None,
         pause_when_idle: bool = False,
         cluster_move_seconds: float = 2.0,
+        new_file_window_seconds: float = 2.0,
     ) -> None:
         self.data_root = Path(data_root).resolve()
         self.bucket = self.data_root.name
@@ -413,6 +491,9 @@ class LocalPipeline:
         self.pause_when_idle = pause_when_idle
         self.cluster_move_seconds = cluster_move_seconds
         self.stand_in_args = stand_in_args or []
+        # The stack's NewFileWindowSeconds (60 deployed): how long the local Pipe gathers a batch.
+        self.new_file_window_seconds = new_file_window_seconds
+        self._pipe = None
         self.processes: list[subprocess.Popen] = []
         self.ports: list[int] = []
         self._mock = None
@@ -571,6 +652,29 @@ class LocalPipeline:
                                          "start.asl.json"),
             roleArn=f"arn:aws:iam::{ACCOUNT}:role/sparkify-etl-local",
         )["stateMachineArn"]
+        # New log files as deployed (template.yaml, NewLogFileRule .. NewFilePipe): S3's event to
+        # an EventBridge rule, the rule to the new-file queue, a Pipe from the queue to the
+        # starter. moto has no Pipes: LocalPipe stands in for it.
+        self.events = boto3.client("events", region_name=REGION)
+        dead_letters = self.sqs.create_queue(QueueName="sparkify-new-files-dlq")["QueueUrl"]
+        self.new_file_queue_url = self.sqs.create_queue(
+            QueueName="sparkify-new-files",
+            Attributes={
+                "VisibilityTimeout": "1800",
+                "RedrivePolicy": json.dumps({
+                    "deadLetterTargetArn": self._queue_arn(dead_letters), "maxReceiveCount": "5"}),
+            },
+        )["QueueUrl"]
+        log_prefix = re.search(r"(?m)^LOG_PREFIX=(.*)$", static).group(1)
+        self.events.put_rule(Name="sparkify-new-log-file", EventPattern=json.dumps({
+            "source": ["aws.s3"], "detail-type": ["Object Created"],
+            "detail": {"bucket": {"name": [self.bucket]}, "object": {"key": [{"prefix": log_prefix}]}},
+        }))
+        self.events.put_targets(Rule="sparkify-new-log-file", Targets=[
+            {"Id": "NewFileQueue", "Arn": self._queue_arn(self.new_file_queue_url)}])
+        self._pipe = LocalPipe(self.sqs, self.new_file_queue_url, self.sfn, self.starter_arn,
+                               window_seconds=self.new_file_window_seconds)
+        self._pipe.start()
         self.redshift = boto3.client(
             "redshift-data", region_name=REGION, endpoint_url=self.data_api_url
         )
@@ -622,7 +726,14 @@ class LocalPipeline:
                 found.append((address, int(hex_port, 16), inodes[inode]))
         return found
 
+    def _queue_arn(self, url: str) -> str:
+        return self.sqs.get_queue_attributes(
+            QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+
     def close(self) -> None:
+        if self._pipe is not None:
+            self._pipe.stop()
+            self._pipe = None
         if self._mock is not None:
             self._mock.stop()
             self._mock = None
@@ -668,6 +779,63 @@ class LocalPipeline:
         return self.sfn.start_execution(
             stateMachineArn=self.state_machine_arn, name=name, input=json.dumps(trigger)
         )["executionArn"]
+
+    def new_files(self, *keys: str) -> list[dict]:
+        """Tells of new objects `keys` (already in the bucket) as S3 does when the bucket sends its
+        events to EventBridge: one Object Created event each, on the default event bus, where the
+        new-log-file rule sends them to the new-file queue and the Pipe on to the starter. Returns
+        the events as EventBridge stamped them."""
+        entries = []
+        for key in keys:
+            body = (self.data_root / key).read_bytes()
+            entries.append({
+                "Source": "aws.s3", "DetailType": "Object Created",
+                "Detail": json.dumps({
+                    "version": "0", "bucket": {"name": self.bucket},
+                    "object": {"key": key, "size": len(body),
+                               "etag": hashlib.md5(body).hexdigest(), "sequencer": "0"},
+                    "request-id": str(uuid.uuid4()), "requester": ACCOUNT, "reason": "PutObject",
+                }),
+            })
+        for start in range(0, len(entries), 10):
+            answer = self.events.put_events(Entries=entries[start:start + 10])
+            if answer["FailedEntryCount"]:
+                raise RunError(f"PutEvents refused {answer['FailedEntryCount']} events")
+        return entries
+
+    def load_new_files(self, *keys: str, progress=None, timeout: float = 900) -> Execution:
+        """Tells of new objects `keys` (`new_files`) and waits for the run the Pipe's batch of
+        them starts, as a deployed stack loads new files; returns that run once it has ended."""
+        started = time.monotonic()
+        before = len(self._pipe.batches)
+        self.new_files(*keys)
+        while len(self._pipe.batches) == before:
+            if time.monotonic() - started > 60 + self.new_file_window_seconds:
+                raise RunError("the new-file events never reached the starter")
+            time.sleep(0.1)
+        batch = self._pipe.batches[before]
+        if batch["status"] != "SUCCEEDED" or "etl_execution" not in (batch["output"] or {}):
+            raise RunError(f"the starter did not start a run: {batch['status']} {batch['output']}")
+        return self.wait(batch["output"]["etl_execution"], progress=progress, timeout=timeout,
+                         started=started)
+
+    def redeliver(self, *bodies: str) -> None:
+        """Puts SQS message bodies on the new-file queue again, as SQS's at-least-once delivery
+        may (`bodies` are bodies the queue delivered before, from `pipe_batches`)."""
+        for body in bodies:
+            self.sqs.send_message(QueueUrl=self.new_file_queue_url, MessageBody=body)
+
+    @property
+    def pipe_batches(self) -> list[dict]:
+        """Every batch the local Pipe delivered: its records, and the starter's execution."""
+        return list(self._pipe.batches)
+
+    def etl_executions(self) -> list[dict]:
+        """Every execution of the ETL state machine, oldest first."""
+        pages = self.sfn.get_paginator("list_executions").paginate(
+            stateMachineArn=self.state_machine_arn)
+        runs = [run for page in pages for run in page["executions"]]
+        return sorted(runs, key=lambda run: run["startDate"])
 
     def deliver(self, event: dict) -> Execution:
         """Delivers `event` exactly as given to the starter, as an EventBridge rule target would
@@ -1043,11 +1211,20 @@ def main(argv: list[str] | None = None) -> int:
                 while pipeline.cluster_report()["status"] != "paused":
                     time.sleep(0.2)
                 print(f"==> cluster {CLUSTER} paused (redshift-local's management API)", flush=True)
-            how = (" (the event delivered to statemachine/start.asl.json, which starts and names "
-                   "it, as the deployed triggers do)" if trigger.get("detail-type") in TRIGGER_EVENTS
-                   else "")
-            print(f"==> executing statemachine/etl.asl.json{how}", flush=True)
-            execution = pipeline.execute(trigger, progress=_progress(lambda s: print(s, flush=True)))
+            show = _progress(lambda s: print(s, flush=True))
+            if trigger.get("detail-type") == "Object Created":
+                key = trigger["detail"]["object"]["key"]
+                print("==> executing statemachine/etl.asl.json for a new file: S3's event to the "
+                      "new-log-file rule, the new-file queue, the Pipe's window, then "
+                      "statemachine/start.asl.json, which starts and names the run, as deployed",
+                      flush=True)
+                execution = pipeline.load_new_files(key, progress=show)
+            else:
+                how = (" (the event delivered to statemachine/start.asl.json, which starts and "
+                       "names it, as the deployed schedule does)"
+                       if trigger.get("detail-type") in TRIGGER_EVENTS else "")
+                print(f"==> executing statemachine/etl.asl.json{how}", flush=True)
+                execution = pipeline.execute(trigger, progress=show)
             print(f"==> execution {execution.name}", flush=True)
             history = args.logs / f"{execution.name}.history.json"
             history.write_text(json.dumps(execution.history, default=str, indent=1))

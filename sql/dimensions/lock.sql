@@ -1,5 +1,5 @@
 -- First statement: every table the batch touches, in the pipeline's one lock order (load_ledger,
--- staging_files, staging_events, staging_songs, songplays, users, songs, artists, time), so no two
--- executions' batches deadlock. One execution at a time then writes the dimensions and the ledger;
+-- load_quarantine, staging_files, staging_events, staging_songs, songplays, users, songs, artists,
+-- time), so no two executions' batches deadlock. One execution at a time then writes the dimensions and the ledger;
 -- taken before any read, so this batch sees every commit made before it.
-LOCK load_ledger, staging_files, staging_events, staging_songs, songplays, users, songs, artists, time;
+LOCK load_ledger, load_quarantine, staging_files, staging_events, staging_songs, songplays, users, songs, artists, time;

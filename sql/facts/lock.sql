@@ -1,5 +1,5 @@
 -- First statement: every table the batch touches, in the pipeline's one lock order (load_ledger,
--- staging_files, staging_events, staging_songs, songplays, users, songs, artists, time), so no two
--- executions' batches deadlock. One execution at a time then replaces plays; taken before any
--- read, so this batch sees every play committed before it.
+-- load_quarantine, staging_files, staging_events, staging_songs, songplays, users, songs, artists,
+-- time), so no two executions' batches deadlock. One execution at a time then replaces plays;
+-- taken before any read, so this batch sees every play committed before it.
 LOCK staging_files, staging_events, staging_songs, songplays;

@@ -179,7 +179,10 @@ async fn run_from_copy(
             round: previous.map_or(0, |o| o.round),
             more: previous.is_some_and(|o| o.more),
             staged: previous.map(|o| o.staged.clone()).unwrap_or_default(),
-            round_objects: previous.map(|o| o.round_objects).unwrap_or_default(),
+            round_objects: previous
+                .map(|o| o.round_objects.clone())
+                .unwrap_or_default(),
+            carried: previous.map(|o| o.carried.clone()).unwrap_or_default(),
         },
         |i| copy_staging::handle(deps, &pipeline.s3, i),
         |o| &o.step,

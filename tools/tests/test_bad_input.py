@@ -4,8 +4,9 @@ named error and nothing of it loaded. Keys with quotes, semicolons, SQL, spaces 
 any other key: the ledger records them byte for byte and no table is touched by their text.
 
 The cases that load are placed in the bucket beside the sample and loaded by one nightly run; each
-case's rows, plays and rejects are told apart by its object key. A case that must fail gets a
-new-file execution of its own, after which every table is as it was.
+case's rows, plays and rejects are told apart by its object key. A case whose content fails COPY
+gets a new-file execution of its own, which ends FAILED as ObjectsQuarantined with the object in
+quarantine and every other table as it was.
 """
 
 from __future__ import annotations
@@ -109,6 +110,13 @@ def test_each_bad_input_ends_loaded_with_its_rejects_reported_or_with_a_named_er
             assert run.status == "FAILED", name
             assert run.error == expected["error"], (name, run.error, run.cause)
             assert expected["cause"] in (run.cause or ""), (name, run.cause)
-            # Nothing of it is loaded, staged or recorded: every table is as it was.
+            assert expected["key"] in (run.cause or ""), (name, run.cause)
+            # Nothing of it is loaded, staged or recorded: every table is as it was, and the
+            # object is in quarantine with its ETag, size and Redshift's error.
             assert expected["key"] not in pipeline.ledger(), name
             assert pipeline.checksums() == before, name
+            [(etag, size, error, runs)] = pipeline.query(
+                "SELECT etag, size_bytes, error, runs FROM load_quarantine WHERE object_key = "
+                + "'" + expected["key"].replace("'", "''") + "'")
+            assert (size, runs) == (len(body), 1), name
+            assert "Load into table" in error and etag, name

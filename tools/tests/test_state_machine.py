@@ -293,14 +293,17 @@ def test_a_trigger_starts_one_run_named_after_its_event_however_often_it_is_deli
         assert etl_runs() == sorted([run.name, file_run.name])
 
 
-def test_file_beyond_maxerror_fails_into_catch_and_leaves_tables_as_they_were(sample, tmp_path):
+def test_file_beyond_maxerror_is_quarantined_and_the_run_fails_by_name_with_tables_as_they_were(
+    sample, tmp_path
+):
     data, expected, _ = sample
     with local.LocalPipeline(data, tmp_path / "logs") as pipeline:
         first = pipeline.execute(SCHEDULED)
         assert_succeeded_with(first, expected)
         before = pipeline.counts()
         # Eleven malformed lines: one more than MAX_LOAD_ERRORS (10).
-        bad = data / "log_data/2018/12/2018-12-01-events.json"
+        key = "log_data/2018/12/2018-12-01-events.json"
+        bad = data / key
         bad.parent.mkdir(parents=True)
         bad.write_text("\n".join(f'{{"ts": {i}, "userId": "1", broken' for i in range(11)))
         failed = pipeline.execute(SCHEDULED)
@@ -308,23 +311,28 @@ def test_file_beyond_maxerror_fails_into_catch_and_leaves_tables_as_they_were(sa
         errors = pipeline.query(
             "SELECT filename, line_number, err_reason FROM stl_load_errors ORDER BY line_number"
         )
+        held = pipeline.query("SELECT object_key, runs FROM load_quarantine")
     assert failed.status == "FAILED"
-    assert failed.error == "StatementFailed"
-    assert "sys_load_error_detail" in failed.cause
-    assert failed.states_entered("Pass")[-1] == "DescribeFailure"
+    assert failed.error == "ObjectsQuarantined"
+    assert key in failed.cause and "MAXERROR 10" in failed.cause
+    # The rest of the run went on: every step ran, then the run ended with the quarantine.
+    assert failed.states_entered("Pass")[-1] == "DescribeQuarantine"
     assert failed.states_entered("Task")[-1] == "NotifyFailure"
-    assert "LoadFacts" not in failed.states_entered("Task")
+    assert {"LoadFacts", "LoadDimensions", "VerifyCounts"} <= set(failed.states_entered("Task"))
     [notification] = failed.notifications
     assert notification["subject"] == "Sparkify ETL run failed"
     message = notification["message"]
-    assert message["error"] == "StatementFailed"
+    assert message["error"] == "ObjectsQuarantined"
     assert message["execution"] == failed.arn
     # The trigger as the run got it: the schedule's event (with the id and time of its delivery).
     assert message["trigger"] == failed.input
     assert {**message["trigger"], "id": SCHEDULED["id"], "time": SCHEDULED["time"]} == SCHEDULED
-    assert "sys_load_error_detail" in message["cause"]
-    # The COPY batch rolled back whole: staging and the star schema are what the good run left.
+    assert [q["key"] for q in message["quarantined"]] == [key]
+    assert "sys_load_error_detail" in message["quarantined"][0]["error"]
+    # Its round rolled back whole: staging and the star schema are what the good run left.
     assert after == before
+    assert held == [[key, 1]]
+    # Alone in its round already, it was not tried a second time.
     assert len(errors) == 11 and all("2018-12-01-events.json" in e[0] for e in errors)
 
 

@@ -63,6 +63,15 @@ pub enum EtlError {
     /// `DataApiRejected`: AWS documents no error to recognise it by.
     #[error("warehouse paused: {0}")]
     WarehousePaused(String),
+    /// Log objects whose COPY failed for their content, in their round and again alone, were put
+    /// in quarantine (`load_quarantine`) and left out; everything else of the run committed.
+    /// copy-staging reports it in its output and the state machine ends the run with it, after
+    /// verify-counts, so that nothing that loaded is rolled back.
+    #[error(
+        "{count} log object(s) failed COPY for their content and are quarantined in load_quarantine (everything else loaded; see docs/deploy.md, Quarantined objects): {}",
+        .keys.join(", ")
+    )]
+    ObjectsQuarantined { count: usize, keys: Vec<String> },
 }
 
 fn sub_statement_label(sub_statement: Option<u32>) -> String {
@@ -84,7 +93,7 @@ pub const UNKNOWN_ENDPOINT: &str = "Redshift endpoint doesn't exist in this regi
 
 impl EtlError {
     /// Every name [`EtlError::name`] can return, for the house-rule tests over the ASL.
-    pub const NAMES: [&'static str; 15] = [
+    pub const NAMES: [&'static str; 16] = [
         "ConfigError",
         "InvalidInput",
         "StatementFailed",
@@ -100,6 +109,7 @@ impl EtlError {
         "CopyRoleNotAttached",
         "WarehouseUnavailable",
         "WarehousePaused",
+        "ObjectsQuarantined",
     ];
 
     /// The stable PascalCase name Step Functions matches on.
@@ -120,6 +130,7 @@ impl EtlError {
             Self::CopyRoleNotAttached(_) => "CopyRoleNotAttached",
             Self::WarehouseUnavailable(_) => "WarehouseUnavailable",
             Self::WarehousePaused(_) => "WarehousePaused",
+            Self::ObjectsQuarantined { .. } => "ObjectsQuarantined",
         }
     }
 
@@ -288,6 +299,10 @@ mod tests {
             EtlError::CopyRoleNotAttached("x".into()),
             EtlError::WarehouseUnavailable("x".into()),
             EtlError::WarehousePaused("x".into()),
+            EtlError::ObjectsQuarantined {
+                count: 2,
+                keys: vec!["log_data/a.json".into()],
+            },
         ]
     }
 

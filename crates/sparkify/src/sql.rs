@@ -26,11 +26,12 @@ pub mod catalogue {
     use super::SqlFile;
 
     /// Referenced tables come before the tables whose foreign keys name them.
-    pub const CREATE_TABLES: [SqlFile; 9] = [
+    pub const CREATE_TABLES: [SqlFile; 10] = [
         sql_file!("create/staging_events.sql"),
         sql_file!("create/staging_songs.sql"),
         sql_file!("create/staging_files.sql"),
         sql_file!("create/load_ledger.sql"),
+        sql_file!("create/load_quarantine.sql"),
         sql_file!("create/artists.sql"),
         sql_file!("create/songs.sql"),
         sql_file!("create/users.sql"),
@@ -64,6 +65,12 @@ pub mod catalogue {
         sql_file!("copy/songs_ledger_replace.sql"),
         sql_file!("copy/songs_ledger_insert.sql"),
     ];
+    /// copy-staging's batch that records a log object whose COPY failed for its content, alone.
+    pub const QUARANTINE: [SqlFile; 3] = [
+        sql_file!("copy/quarantine_lock.sql"),
+        sql_file!("copy/quarantine_insert.sql"),
+        sql_file!("copy/quarantine_replace.sql"),
+    ];
 
     /// The inserts whose rows the transforms report they moved, each by the table it fills.
     pub const SONGPLAYS_INSERT: SqlFile = sql_file!("facts/songplays_insert.sql");
@@ -78,7 +85,7 @@ pub mod catalogue {
         SONGPLAYS_INSERT,
     ];
 
-    pub const LOAD_DIMENSIONS: [SqlFile; 12] = [
+    pub const LOAD_DIMENSIONS: [SqlFile; 13] = [
         sql_file!("dimensions/lock.sql"),
         sql_file!("dimensions/users_latest.sql"),
         sql_file!("dimensions/users_delete_reloaded.sql"),
@@ -91,6 +98,7 @@ pub mod catalogue {
         TIME_INSERT,
         sql_file!("dimensions/events_ledger_replace.sql"),
         sql_file!("dimensions/events_ledger_insert.sql"),
+        sql_file!("dimensions/quarantine_release.sql"),
     ];
 
     /// verify-counts' batch: its lock, the reports (counts, checks, what the loads refused), then
@@ -117,8 +125,9 @@ pub mod catalogue {
     /// create-tables' before its clean-up). Redshift's LOCK is ACCESS EXCLUSIVE and writes take
     /// ShareRowExclusiveLock, so two batches that took two tables in opposite orders could
     /// deadlock; queries that read several tables outside a LOCK name them in this order too.
-    pub const LOCK_ORDER: [&str; 9] = [
+    pub const LOCK_ORDER: [&str; 10] = [
         "load_ledger",
+        "load_quarantine",
         "staging_files",
         "staging_events",
         "staging_songs",
@@ -151,6 +160,7 @@ pub mod catalogue {
             .chain(singles)
             .chain(REAP_STAGING)
             .chain(SONGS_PUBLISH)
+            .chain(QUARANTINE)
             .chain(LOAD_FACTS)
             .chain(LOAD_DIMENSIONS)
             .chain(VERIFY)
@@ -185,6 +195,30 @@ impl Literal {
 
     pub fn count(n: u32) -> Self {
         Self(n.to_string())
+    }
+
+    /// A whole number (an object's size).
+    pub fn integer(n: i64) -> Self {
+        Self(n.to_string())
+    }
+
+    /// Free text from outside (an error message, an ETag) as a string literal of at most
+    /// `max_bytes` UTF-8 bytes: control characters become spaces and backslashes slashes (Redshift
+    /// reads a backslash in a literal as an escape), and the text is cut on a character boundary.
+    pub fn text(text: &str, max_bytes: usize) -> Self {
+        let mut clean = String::with_capacity(text.len().min(max_bytes));
+        for c in text.chars() {
+            let c = match c {
+                '\\' => '/',
+                c if c.is_control() => ' ',
+                c => c,
+            };
+            if clean.len() + c.len_utf8() > max_bytes {
+                break;
+            }
+            clean.push(c);
+        }
+        Self::quoted(&clean)
     }
 
     /// An execution's id.
@@ -479,6 +513,18 @@ mod tests {
     }
 
     #[test]
+    fn outside_text_is_quoted_cleaned_and_cut_on_a_character_boundary() {
+        let error = "ERROR: Load into table 'events_load' failed.\n\\N é";
+        assert_eq!(
+            Literal::text(error, 1024).as_sql(),
+            "'ERROR: Load into table ''events_load'' failed. /N é'"
+        );
+        // "é" is two bytes: a cut inside it keeps the character out.
+        assert_eq!(Literal::text("abé", 3).as_sql(), "'ab'");
+        assert_eq!(Literal::text("abé", 4).as_sql(), "'abé'");
+    }
+
+    #[test]
     fn a_list_of_runs_is_quoted_literals_and_an_empty_one_is_none() {
         let runs = ["nightly-1", "it's-2"].map(|r| RunId::from_execution(r).unwrap());
         assert_eq!(
@@ -562,11 +608,13 @@ mod tests {
 
     #[test]
     fn every_catalogue_file_has_only_the_placeholders_its_step_fills() {
-        // The round's templates are filled by copy-staging, the clean-up by create-tables and the
-        // load-error query by verify-counts (their tests render them); every other file has at
-        // most {{run}}, which render_for_run fills.
+        // The round's and the quarantine's templates are filled by copy-staging, the clean-up by
+        // create-tables and the load-error query by verify-counts (their tests render them); every
+        // other file has at most {{run}}, which render_for_run fills.
         let filled_by_their_step = [
             catalogue::KNOWN_LOGS,
+            catalogue::QUARANTINE[1],
+            catalogue::QUARANTINE[2],
             catalogue::COPY_STAGING_FILES,
             catalogue::COPY_STAGING_EVENTS,
             catalogue::EVENTS_LOAD_TAG,
@@ -650,10 +698,11 @@ mod tests {
 
     #[test]
     fn every_batch_that_writes_locks_what_it_writes_first() {
-        let batches: [(&str, &[SqlFile]); 3] = [
+        let batches: [(&str, &[SqlFile]); 4] = [
             ("load-facts", &catalogue::LOAD_FACTS),
             ("load-dimensions", &catalogue::LOAD_DIMENSIONS),
             ("verify-counts", &catalogue::VERIFY),
+            ("copy-staging's quarantine", &catalogue::QUARANTINE),
         ];
         let mut reap = vec![catalogue::REAP_LOCK];
         reap.extend(catalogue::REAP_STAGING);

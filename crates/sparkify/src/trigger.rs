@@ -1,6 +1,8 @@
 //! What started an execution, read from the execution input: the nightly schedule (or a manual
 //! start) loads every object under the prefixes that the ledger has not seen; an S3 "Object
-//! Created" event loads that one object; a manual start with `{"backfill": {"from": "YYYY-MM-DD",
+//! Created" event loads that one object, and a window of them (`"detail-type": "New log files"`,
+//! which the starter makes from one batch of the new-file queue) loads the objects they name; a
+//! manual start with `{"backfill": {"from": "YYYY-MM-DD",
 //! "to": "YYYY-MM-DD"}}` reloads the log objects of those days.
 
 use crate::config::DataSource;
@@ -14,8 +16,9 @@ pub enum Trigger {
     /// Scheduled event, or a manual start whose input names no event type: every object the
     /// ledger has not seen (or has seen with another ETag).
     FullLoad,
-    /// One new log object, already checked to lie in the data bucket under the log prefix.
-    NewLogObject(S3Key),
+    /// New log objects (one event's, or a window's), each checked to lie in the data bucket under
+    /// the log prefix; in key order, each once.
+    NewLogObjects(Vec<S3Key>),
     /// The log objects whose key names a day from `from` to `to` (inclusive, `YYYY-MM-DD`),
     /// reloaded whatever the ledger says.
     Backfill { from: Day, to: Day },
@@ -86,33 +89,63 @@ impl Trigger {
         match event.get("detail-type").and_then(Value::as_str) {
             None if !event.contains_key("detail-type") => Ok(Self::FullLoad),
             Some("Scheduled Event") => Ok(Self::FullLoad),
-            Some("Object Created") => {
-                let text_at = |pointer: &str| {
-                    input
-                        .pointer(pointer)
-                        .and_then(Value::as_str)
-                        .ok_or_else(|| invalid(format!("Object Created event without {pointer}")))
-                };
-                let bucket = text_at("/detail/bucket/name")?;
-                let key = text_at("/detail/object/key")?;
-                if bucket != source.bucket.as_str() {
-                    return Err(invalid(format!(
-                        "object is in bucket {bucket:?}, not the data bucket {:?}",
-                        source.bucket.as_str()
-                    )));
+            Some("Object Created") => Ok(Self::NewLogObjects(vec![new_object(input, source)?])),
+            Some(WINDOW) => {
+                let events = input
+                    .get("events")
+                    .and_then(Value::as_array)
+                    .filter(|events| !events.is_empty())
+                    .ok_or_else(|| {
+                        invalid(format!("{WINDOW:?} needs a non-empty \"events\" array"))
+                    })?;
+                let mut keys = Vec::with_capacity(events.len());
+                for event in events {
+                    if event.get("detail-type").and_then(Value::as_str) != Some("Object Created") {
+                        return Err(invalid(format!(
+                            "{WINDOW:?} holds an event that is not Object Created: {event}"
+                        )));
+                    }
+                    keys.push(new_object(event, source)?);
                 }
-                if !key.starts_with(source.log_prefix.as_str()) {
-                    return Err(invalid(format!(
-                        "object key {key:?} is not under the log prefix {:?}",
-                        source.log_prefix.as_str()
-                    )));
-                }
-                Ok(Self::NewLogObject(S3Key::parse(key).map_err(invalid)?))
+                keys.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+                keys.dedup();
+                Ok(Self::NewLogObjects(keys))
             }
             Some(other) => Err(invalid(format!("unsupported detail-type {other:?}"))),
             None => Err(invalid("detail-type is not a string".into())),
         }
     }
+}
+
+/// The detail-type of a window of new-file events, as the starter (statemachine/start.asl.json)
+/// writes it: `{"detail-type": "New log files", "time", "id", "events": [Object Created ...]}`.
+pub const WINDOW: &str = "New log files";
+
+/// The key an S3 Object Created event names, checked to lie in the data bucket under the log
+/// prefix.
+fn new_object(event: &Value, source: &DataSource) -> Result<S3Key, EtlError> {
+    let invalid = |why: String| EtlError::InvalidInput(format!("execution input: {why}"));
+    let text_at = |pointer: &str| {
+        event
+            .pointer(pointer)
+            .and_then(Value::as_str)
+            .ok_or_else(|| invalid(format!("Object Created event without {pointer}")))
+    };
+    let bucket = text_at("/detail/bucket/name")?;
+    let key = text_at("/detail/object/key")?;
+    if bucket != source.bucket.as_str() {
+        return Err(invalid(format!(
+            "object is in bucket {bucket:?}, not the data bucket {:?}",
+            source.bucket.as_str()
+        )));
+    }
+    if !key.starts_with(source.log_prefix.as_str()) {
+        return Err(invalid(format!(
+            "object key {key:?} is not under the log prefix {:?}",
+            source.log_prefix.as_str()
+        )));
+    }
+    S3Key::parse(key).map_err(invalid)
 }
 
 #[cfg(test)]
@@ -150,8 +183,37 @@ mod tests {
         let key = "log_data/2018/11/2018-11-30-events.json";
         assert_eq!(
             Trigger::from_execution_input(&object_created("udacity-dend", key), &source()),
-            Ok(Trigger::NewLogObject(S3Key::parse(key).unwrap()))
+            Ok(Trigger::NewLogObjects(vec![S3Key::parse(key).unwrap()]))
         );
+    }
+
+    #[test]
+    fn a_window_loads_the_keys_its_events_name_each_once_in_key_order() {
+        let (a, b) = (
+            "log_data/2018/11/2018-11-30-events.json",
+            "log_data/2018/11/2018-11-29-events.json",
+        );
+        let window = json!({
+            "detail-type": WINDOW, "time": "2026-12-02T06:00:00Z", "id": "e-1",
+            "events": [object_created("udacity-dend", a), object_created("udacity-dend", b),
+                       object_created("udacity-dend", a)]
+        });
+        assert_eq!(
+            Trigger::from_execution_input(&window, &source()),
+            Ok(Trigger::NewLogObjects(vec![
+                S3Key::parse(b).unwrap(),
+                S3Key::parse(a).unwrap()
+            ]))
+        );
+        for bad in [
+            json!({"detail-type": WINDOW, "events": []}),
+            json!({"detail-type": WINDOW}),
+            json!({"detail-type": WINDOW, "events": [object_created("other", a)]}),
+            json!({"detail-type": WINDOW, "events": [{"detail-type": "Scheduled Event"}]}),
+        ] {
+            let err = Trigger::from_execution_input(&bad, &source()).unwrap_err();
+            assert_eq!(err.name(), "InvalidInput", "{bad}: {err}");
+        }
     }
 
     #[test]

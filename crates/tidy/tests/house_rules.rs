@@ -170,9 +170,10 @@ fn every_asl_substitution_is_defined_in_the_template_and_back() {
     }
 }
 
-/// EventBridge cannot name the executions it starts: both triggers start the Express starter,
-/// which names the ETL execution after the trigger, the event's time and its id, and ends as
-/// AlreadyStarted (a success) when the event came before.
+/// EventBridge and Pipes cannot name the executions they start: the nightly schedule and the
+/// new-file Pipe start the Express starter, which names the ETL execution after the trigger, the
+/// (first) event's time and its id, and ends as AlreadyStarted (a success) when it came before.
+/// New files reach the Pipe through the rule and the queue, in windows of NewFileWindowSeconds.
 #[test]
 fn the_triggers_start_the_etl_through_the_starter_under_a_name_of_the_event() {
     let template = template();
@@ -188,9 +189,48 @@ fn the_triggers_start_the_etl_through_the_starter_under_a_name_of_the_event() {
         .values()
         .map(|event| event["Type"].as_str().unwrap().to_owned())
         .collect();
+    assert_eq!(kinds, BTreeSet::from(["Schedule".to_owned()]));
+    let rule = &resources["NewLogFileRule"]["Properties"];
     assert_eq!(
-        kinds,
-        BTreeSet::from(["EventBridgeRule", "Schedule"].map(String::from))
+        written(&rule["Targets"][0]["Arn"]),
+        "!GetAtt NewFileQueue.Arn"
+    );
+    assert!(
+        rule["Targets"][0]["RoleArn"].is_null(),
+        "a queue takes events by its policy"
+    );
+    let queue_policy = format!("{:?}", resources["NewFileQueuePolicy"]["Properties"]);
+    assert!(
+        queue_policy.contains("NewLogFileRule.Arn"),
+        "{queue_policy}"
+    );
+    let pipe = &resources["NewFilePipe"]["Properties"];
+    assert_eq!(written(&pipe["Source"]), "!GetAtt NewFileQueue.Arn");
+    assert_eq!(written(&pipe["Target"]), "!Ref StartStateMachine");
+    let sqs = &pipe["SourceParameters"]["SqsQueueParameters"];
+    // Set, not left to a default the Pipes guide gives two ways (10 and 100).
+    assert_eq!(sqs["BatchSize"], 50);
+    assert_eq!(
+        written(&sqs["MaximumBatchingWindowInSeconds"]),
+        "!Ref NewFileWindowSeconds"
+    );
+    let window = &template["Parameters"]["NewFileWindowSeconds"];
+    assert_eq!(
+        (&window["MinValue"], &window["MaxValue"]),
+        (&Yaml::from(0), &Yaml::from(300))
+    );
+    assert_eq!(
+        pipe["TargetParameters"]["StepFunctionStateMachineParameters"]["InvocationType"],
+        "REQUEST_RESPONSE"
+    );
+    let pipe_role = format!(
+        "{:?}",
+        resources["NewFilePipeRole"]["Properties"]["Policies"]
+    );
+    assert_eq!(pipe_role.matches("states:").count(), 1, "{pipe_role}");
+    assert!(
+        pipe_role.contains("states:StartSyncExecution"),
+        "{pipe_role}"
     );
     assert_eq!(
         written(&starter["DefinitionSubstitutions"]["EtlStateMachineArn"]),
@@ -206,7 +246,7 @@ fn the_triggers_start_the_etl_through_the_starter_under_a_name_of_the_event() {
     let states = asl["States"].as_object().unwrap();
     // One branch per trigger the functions know, named as the local runs name them.
     let mut branches = BTreeSet::new();
-    for choice in states["Trigger"]["Choices"].as_array().unwrap() {
+    for choice in states["EventType"]["Choices"].as_array().unwrap() {
         let detail_type = choice["StringEquals"].as_str().unwrap();
         let kind = states[choice["Next"].as_str().unwrap()]["Parameters"]["kind"]
             .as_str()
@@ -226,6 +266,11 @@ fn the_triggers_start_the_etl_through_the_starter_under_a_name_of_the_event() {
             ("Scheduled Event".to_owned(), "nightly".to_owned()),
         ])
     );
+    // A batch of the queue: its input is a window the functions read as new log objects.
+    let window = &states["WindowEvent"]["Parameters"];
+    assert_eq!(window["kind"], "new-files");
+    assert_eq!(window["event"]["detail-type"], sparkify::trigger::WINDOW);
+    assert_eq!(window["event"]["events.$"], "$[*].event");
     let start = &states["StartEtl"];
     assert_eq!(
         start["Resource"],
@@ -483,6 +528,8 @@ fn output_fields(function: &str) -> BTreeSet<String> {
             staged: Vec::new(),
             round_objects: copy_staging::RoundObjects::default(),
             planned: None,
+            carried: copy_staging::Carried::default(),
+            quarantine_cause: None,
         }),
         "${VerifyCountsFunctionArn}" => {
             serde_json::to_value(verify_counts::Output { step, report: None })
@@ -884,7 +931,7 @@ fn every_event_file_parses_into_its_functions_input() {
     assert!(
         kinds
             .iter()
-            .any(|(_, t)| matches!(t, Trigger::NewLogObject(_)))
+            .any(|(_, t)| matches!(t, Trigger::NewLogObjects(_)))
     );
     assert!(kinds.iter().any(|(_, t)| *t == Trigger::FullLoad));
     assert!(
@@ -1386,6 +1433,16 @@ fn each_trigger_is_on_or_off_as_its_parameter_says() {
         .as_mapping()
         .unwrap();
     let mut switches = BTreeSet::new();
+    let rule = &template["Resources"]["NewLogFileRule"]["Properties"];
+    assert_eq!(written(&rule["State"]), "!Ref NewLogFileTrigger");
+    switches.insert(("NewLogFileRule".to_owned(), "NewLogFileTrigger".to_owned()));
+    let pipe = written(&template["Resources"]["NewFilePipe"]["Properties"]["DesiredState"]);
+    assert!(pipe.contains("NewFilesOn"), "{pipe}");
+    let on = written(&template["Conditions"]["NewFilesOn"]);
+    assert!(
+        on.starts_with("!Equals") && on.contains("NewLogFileTrigger") && on.contains("ENABLED"),
+        "{on}"
+    );
     for (name, event) in events {
         let kind = event["Type"].as_str().unwrap();
         let state = written(&event["Properties"]["State"]);
@@ -1400,7 +1457,7 @@ fn each_trigger_is_on_or_off_as_its_parameter_says() {
     assert_eq!(
         switches,
         BTreeSet::from([
-            ("EventBridgeRule".to_owned(), "NewLogFileTrigger".to_owned()),
+            ("NewLogFileRule".to_owned(), "NewLogFileTrigger".to_owned()),
             ("Schedule".to_owned(), "NightlyScheduleState".to_owned()),
         ])
     );

@@ -17,6 +17,7 @@
 
 pub mod objects;
 pub mod plan;
+pub mod quarantine;
 
 use aws_sdk_s3::Client as S3Client;
 use serde::{Deserialize, Serialize};
@@ -30,15 +31,31 @@ use tokio::time::Instant;
 
 use objects::Skipped;
 use plan::{Known, Listed, Round};
+use quarantine::{Quarantined, RoundObject};
 
 pub const STEP: &str = "copy-staging";
 
-/// Where a call is in the round: its statement is a plan query or a round's batch.
+/// Where a call is in the round: its statement is a plan query, a round's batch, or the batch
+/// that puts a log object in quarantine.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Phase {
     Plan,
     Copy,
+    Quarantine,
+}
+
+/// What every call hands on to the next besides the staged figures (the state machine passes it
+/// back as it came).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Carried {
+    /// A round planned with the song prefix has committed: later rounds plan log objects only.
+    pub songs_staged: bool,
+    /// The log objects this run put in quarantine: the first [`SKIPPED_SHOWN`].
+    pub quarantined: Vec<Quarantined>,
+    /// How many this run put in quarantine, in all.
+    pub quarantined_count: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -65,6 +82,8 @@ pub struct Input {
     /// of the batch stage the rows, and what its commit adds to `staged`.
     #[serde(default)]
     pub round_objects: RoundObjects,
+    #[serde(flatten)]
+    pub carried: Carried,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -81,13 +100,25 @@ pub struct Output {
     /// Set (not null) when a round has just been planned: what it stages.
     #[serde(default)]
     pub planned: Option<Planned>,
+    #[serde(flatten)]
+    pub carried: Carried,
+    /// Once done, if this run put log objects in quarantine: the failure the run ends with
+    /// (`ObjectsQuarantined`), after everything else has committed. Null otherwise.
+    #[serde(default)]
+    pub quarantine_cause: Option<String>,
 }
 
-/// How many objects of each kind one round stages.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// How many objects of each kind one round stages, and its log objects (a failed COPY names one
+/// by its place in the batch).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RoundObjects {
     pub log_objects: usize,
     pub song_objects: usize,
+    /// The round was planned with the song prefix (its commit stages every new song object).
+    #[serde(default)]
+    pub with_songs: bool,
+    #[serde(default)]
+    pub logs: Vec<RoundObject>,
 }
 
 /// The rounds one call planned, as its output reports them.
@@ -99,6 +130,12 @@ pub struct Planned {
     /// [`SKIPPED_SHOWN`], and how many there were in all.
     pub skipped: Vec<Skipped>,
     pub skipped_total: usize,
+    /// Log objects left out because they are in quarantine with the ETag they have now: the
+    /// first [`SKIPPED_SHOWN`], and how many there were.
+    #[serde(default)]
+    pub in_quarantine: Vec<String>,
+    #[serde(default)]
+    pub in_quarantine_total: usize,
 }
 
 /// Skipped keys an output lists (the state machine's state is limited to 256 KB).
@@ -123,6 +160,14 @@ impl Planned {
         earlier.skipped_total = seen.max(later.skipped_total);
         earlier.skipped.extend(new);
         earlier.skipped.truncate(SKIPPED_SHOWN);
+        // Each plan reads the quarantine again: the later plan's figure is the run's.
+        earlier.in_quarantine_total = earlier.in_quarantine_total.max(later.in_quarantine_total);
+        for key in later.in_quarantine {
+            if !earlier.in_quarantine.contains(&key) {
+                earlier.in_quarantine.push(key);
+            }
+        }
+        earlier.in_quarantine.truncate(SKIPPED_SHOWN);
         Some(earlier)
     }
 }
@@ -141,19 +186,12 @@ pub async fn handle(deps: &Deps, s3: &S3Client, input: Input) -> Result<Output, 
         // batch lost a serialization conflict, and is planned again (under a new attempt's token).
         let round = input.round.max(1);
         tracing::info!(step = STEP, trigger = ?at.trigger, run = at.run.as_str(), round, attempt = input.step.attempt, "planning the load");
-        let out = at.submit_plan(round, input.staged).await?;
+        let out = at.submit_plan(round, input.staged, input.carried).await?;
         return at.follow(out, deadline).await;
     };
     let phase = input.phase.ok_or_else(|| {
         EtlError::InvalidInput("a statement_id needs its phase (plan or copy)".into())
     })?;
-    let progress = deps
-        .data_api
-        .settle(statement_id, deadline, false)
-        .await
-        .inspect_err(|err| {
-            tracing::error!(step = STEP, statement_id = %statement_id, error = err.name(), "statement did not commit");
-        })?;
     let mut current = output(
         input.step.attempt,
         statement_id,
@@ -164,6 +202,19 @@ pub async fn handle(deps: &Deps, s3: &S3Client, input: Input) -> Result<Output, 
         input.staged,
     );
     current.round_objects = input.round_objects;
+    current.carried = input.carried;
+    let progress = match deps.data_api.settle(statement_id, deadline, false).await {
+        Ok(progress) => progress,
+        Err(err) => {
+            if phase == Phase::Copy
+                && let Some(out) = at.after_poison(&current, &err).await?
+            {
+                return at.follow(out, deadline).await;
+            }
+            tracing::error!(step = STEP, statement_id = %statement_id, error = err.name(), "statement did not commit");
+            return Err(err);
+        }
+    };
     match progress {
         Progress::Running { status } => {
             current.step.status = status;
@@ -221,7 +272,7 @@ impl At<'_> {
         rows_affected: Vec<i64>,
     ) -> Result<Output, EtlError> {
         let source = &self.deps.config.source;
-        let finished = |current: &Output, staged: Vec<Moved>| {
+        let finished = |current: &Output, staged: Vec<Moved>, carried: Carried| {
             let mut out = output(
                 self.step.attempt,
                 &current.step.statement_id,
@@ -233,38 +284,65 @@ impl At<'_> {
             );
             out.step.done = true;
             out.step.moved = out.staged.clone();
+            out.quarantine_cause = quarantine_cause(&carried);
+            out.carried = carried;
             out
         };
         match current.phase {
             Phase::Plan => {
                 let known = read_known(self.deps, &current.step.statement_id).await?;
-                let with_songs = current.round <= 1;
+                let with_songs = !current.carried.songs_staged;
                 let (round, skipped) =
                     list_and_plan(self.s3, source, &self.trigger, &known, with_songs).await?;
+                for key in &round.in_quarantine {
+                    tracing::warn!(step = STEP, key = %key, "left out: in quarantine with this ETag");
+                }
                 if round.is_empty() {
                     tracing::info!(
                         step = STEP,
                         round = current.round,
                         skipped = skipped.len(),
+                        in_quarantine = round.in_quarantine.len(),
                         "nothing left to load"
                     );
-                    let mut out = finished(&current, current.staged.clone());
+                    let mut out =
+                        finished(&current, current.staged.clone(), current.carried.clone());
                     out.planned = Some(planned(&round, skipped));
                     return Ok(out);
                 }
-                submit_round(self, current.round, round, skipped, current.staged).await
+                let carried = current.carried.clone();
+                submit_round(
+                    self,
+                    current.round,
+                    round,
+                    with_songs,
+                    skipped,
+                    (current.staged, carried),
+                )
+                .await
             }
             Phase::Copy => {
-                let committed = round_moved(current.round_objects, &rows_affected)?;
+                let committed = round_moved(&current.round_objects, &rows_affected)?;
                 tracing::info!(step = STEP, round = current.round, rows_affected = ?rows_affected, "round committed");
                 let staged = add_round(current.staged.clone(), committed);
+                let mut carried = current.carried.clone();
+                carried.songs_staged |= current.round_objects.with_songs;
                 if current.more {
-                    return self.submit_plan(current.round + 1, staged).await;
+                    return self.submit_plan(current.round + 1, staged, carried).await;
                 }
                 tracing::info!(step = STEP, round = current.round, "every object is staged");
-                let mut out = finished(&current, staged);
+                let mut out = finished(&current, staged, carried);
                 out.step.rows_affected = rows_affected;
                 Ok(out)
+            }
+            Phase::Quarantine => {
+                tracing::info!(
+                    step = STEP,
+                    round = current.round,
+                    "quarantine recorded; planning the rest again"
+                );
+                self.submit_plan(current.round + 1, current.staged, current.carried)
+                    .await
             }
         }
     }
@@ -295,12 +373,14 @@ fn output(
         staged,
         round_objects: RoundObjects::default(),
         planned: None,
+        carried: Carried::default(),
+        quarantine_cause: None,
     }
 }
 
 /// What a committed round staged: its events and the log objects they came from, its songs and
 /// their objects. Which statements of the batch stage the rows follows from the round's objects.
-fn round_moved(objects: RoundObjects, rows_affected: &[i64]) -> Result<Vec<Moved>, EtlError> {
+fn round_moved(objects: &RoundObjects, rows_affected: &[i64]) -> Result<Vec<Moved>, EtlError> {
     let counted = [
         ("events", catalogue::EVENTS_STAGE),
         ("songs", catalogue::COPY_STAGING_SONGS),
@@ -336,8 +416,12 @@ fn add_round(mut staged: Vec<Moved>, round: Vec<Moved>) -> Vec<Moved> {
 fn planned(round: &Round, mut skipped: Vec<Skipped>) -> Planned {
     let skipped_total = skipped.len();
     skipped.truncate(SKIPPED_SHOWN);
+    let mut in_quarantine = round.in_quarantine.clone();
+    in_quarantine.truncate(SKIPPED_SHOWN);
     Planned {
         skipped_total,
+        in_quarantine,
+        in_quarantine_total: round.in_quarantine.len(),
         log_objects: round
             .events
             .iter()
@@ -350,9 +434,14 @@ fn planned(round: &Round, mut skipped: Vec<Skipped>) -> Planned {
 
 impl At<'_> {
     /// Submits round `round`'s plan query; `staged` is what the earlier rounds staged.
-    async fn submit_plan(&self, round: u32, staged: Vec<Moved>) -> Result<Output, EtlError> {
+    async fn submit_plan(
+        &self,
+        round: u32,
+        staged: Vec<Moved>,
+        carried: Carried,
+    ) -> Result<Output, EtlError> {
         let run = &self.run;
-        let sql = if round == 1 {
+        let sql = if !carried.songs_staged {
             render(&catalogue::KNOWN_OBJECTS, &[("run", Literal::run(run))])?
         } else {
             let prefix = &self.deps.config.source.log_prefix;
@@ -374,7 +463,7 @@ impl At<'_> {
             .submit(vec![sql], &token, &format!("sparkify-{STEP}-plan"))
             .await?;
         tracing::info!(step = STEP, round, statement_id = %id, "plan query submitted");
-        Ok(output(
+        let mut out = output(
             self.step.attempt,
             &id,
             "SUBMITTED".into(),
@@ -382,8 +471,95 @@ impl At<'_> {
             round,
             false,
             staged,
-        ))
+        );
+        out.carried = carried;
+        Ok(out)
     }
+
+    /// After round `current` failed with `err`: if the failure is one log object's content, that
+    /// object is tried again in a round of its own, or, if it was alone already, put in
+    /// quarantine. Anything else is not handled here (None).
+    async fn after_poison(
+        &self,
+        current: &Output,
+        err: &EtlError,
+    ) -> Result<Option<Output>, EtlError> {
+        let objects = &current.round_objects;
+        let logs: Vec<&RoundObject> = objects.logs.iter().collect();
+        let layout = round_layout(&logs, objects.song_objects > 0);
+        let layout: Vec<(SqlFile, Option<&RoundObject>)> = layout
+            .into_iter()
+            .map(|(file, object)| (file, object.copied()))
+            .collect();
+        let Some((object, error)) = quarantine::poison(&layout, err) else {
+            return Ok(None);
+        };
+        let source = &self.deps.config.source;
+        let next = current.round + 1;
+        let (staged, carried) = (current.staged.clone(), current.carried.clone());
+        if objects.logs.len() > 1 || objects.song_objects > 0 {
+            tracing::warn!(step = STEP, round = current.round, key = %object.key, error = %error, "a log object's COPY failed for its content; trying it alone");
+            let key = S3Key::parse(&object.key)
+                .map_err(|why| EtlError::InvalidInput(format!("round_objects: {why}")))?;
+            let alone = Round {
+                events: vec![Listed {
+                    key,
+                    etag: object.etag.clone(),
+                    size: object.size,
+                }],
+                songs: Vec::new(),
+                // Whatever the failed round held is planned again after.
+                more: true,
+                in_quarantine: Vec::new(),
+            };
+            return submit_round(self, next, alone, false, Vec::new(), (staged, carried))
+                .await
+                .map(Some);
+        }
+        let reason = quarantine::reason(&error, source.max_load_errors);
+        tracing::warn!(step = STEP, round = current.round, key = %object.key, reason = %reason, error = %error, "a log object's COPY failed alone for its content; putting it in quarantine");
+        let seen_at = sparkify::sql::Timestamp::parse_utc(&now_rfc3339())
+            .map_err(|why| EtlError::InvalidInput(format!("the time now: {why}")))?;
+        let sqls = quarantine::statements(object, &reason, &error, &self.run, &seen_at)?;
+        let token = self.step.client_token(&format!("{STEP}/quarantine/{next}"));
+        let id = self
+            .deps
+            .data_api
+            .submit(sqls, &token, &format!("sparkify-{STEP}-quarantine"))
+            .await?;
+        let mut out = output(
+            self.step.attempt,
+            &id,
+            "SUBMITTED".into(),
+            Phase::Quarantine,
+            next,
+            false,
+            staged,
+        );
+        out.carried = carried;
+        out.carried.quarantined_count += 1;
+        if out.carried.quarantined.len() < SKIPPED_SHOWN {
+            out.carried
+                .quarantined
+                .push(Quarantined::new(object, &error, source.max_load_errors));
+        }
+        Ok(Some(out))
+    }
+}
+
+/// The failure a run that put objects in quarantine ends with, in words; None if it put none.
+fn quarantine_cause(carried: &Carried) -> Option<String> {
+    (carried.quarantined_count > 0).then(|| {
+        EtlError::ObjectsQuarantined {
+            count: carried.quarantined_count,
+            keys: carried
+                .quarantined
+                .iter()
+                .map(|q| format!("{} ({})", q.key, q.reason))
+                .collect(),
+        }
+        .to_string()
+    })
 }
 
 /// The planning query's rows: `(state, object_key, etag)` with state `loaded` or `staged`.
@@ -400,13 +576,17 @@ async fn read_known(deps: &Deps, statement_id: &str) -> Result<Known, EtlError> 
                 Field::StringValue(state),
                 Field::StringValue(key),
                 Field::StringValue(etag),
-            ] => {
-                if state == "loaded" {
+            ] => match state.as_str() {
+                "loaded" => {
                     known.loaded.insert(key.clone(), etag.clone());
-                } else {
+                }
+                "quarantined" => {
+                    known.quarantined.insert(key.clone(), etag.clone());
+                }
+                _ => {
                     known.staged.insert(key.clone());
                 }
-            }
+            },
             other => {
                 return Err(EtlError::DataApiRejected(format!(
                     "GetStatementResult {statement_id}:1: expected (state, key, etag), got {other:?}"
@@ -425,7 +605,13 @@ async fn list_and_plan(
     with_songs: bool,
 ) -> Result<(Round, Vec<Skipped>), EtlError> {
     let (logs, mut skipped) = match trigger {
-        Trigger::NewLogObject(key) => (vec![objects::head(s3, &source.bucket, key).await?], vec![]),
+        Trigger::NewLogObjects(keys) => {
+            let mut heads = Vec::with_capacity(keys.len());
+            for key in keys {
+                heads.push(objects::head(s3, &source.bucket, key).await?);
+            }
+            (heads, vec![])
+        }
         Trigger::FullLoad | Trigger::Backfill { .. } => {
             objects::list(
                 s3,
@@ -457,13 +643,14 @@ async fn list_and_plan(
 }
 
 /// Writes the round's manifests and object list, then submits the round's batch; `staged` is what
-/// the earlier rounds staged.
+/// the earlier rounds staged. `with_songs`: the round was planned with the song prefix.
 async fn submit_round(
     at: &At<'_>,
     number: u32,
     round: Round,
+    with_songs: bool,
     skipped: Vec<Skipped>,
-    staged: Vec<Moved>,
+    (staged, carried): (Vec<Moved>, Carried),
 ) -> Result<Output, EtlError> {
     let (deps, s3, run) = (at.deps, at.s3, &at.run);
     let source = &deps.config.source;
@@ -526,7 +713,18 @@ async fn submit_round(
     out.round_objects = RoundObjects {
         log_objects: round.events.len(),
         song_objects: round.songs.len(),
+        with_songs,
+        logs: round
+            .events
+            .iter()
+            .map(|object| RoundObject {
+                key: object.key.as_str().to_owned(),
+                etag: object.etag.clone(),
+                size: object.size,
+            })
+            .collect(),
     };
+    out.carried = carried;
     out.planned = Some(planned(&round, skipped));
     Ok(out)
 }
@@ -560,7 +758,7 @@ fn round_layout<T>(log_objects: &[T], with_songs: bool) -> Vec<(SqlFile, Option<
 }
 
 /// The catalogue file of each statement of the batch of a round with these objects.
-fn round_files(objects: RoundObjects) -> Vec<SqlFile> {
+fn round_files(objects: &RoundObjects) -> Vec<SqlFile> {
     round_layout(&vec![(); objects.log_objects], objects.song_objects > 0)
         .into_iter()
         .map(|(file, _)| file)
@@ -623,12 +821,16 @@ pub fn round_statements(
 
 /// Now, UTC, as `YYYY-MM-DD HH:MI:SS` (COPY's default TIMEFORMAT).
 fn now_utc() -> String {
-    let now = aws_smithy_types::DateTime::from(std::time::SystemTime::now());
-    let text = now
-        .fmt(aws_smithy_types::date_time::Format::DateTime)
-        .unwrap_or_default();
+    let text = now_rfc3339();
     // RFC 3339: 2026-11-22T10:00:00Z or with a fraction.
     text.get(..19).unwrap_or(&text).replace('T', " ")
+}
+
+/// Now, UTC, in RFC 3339 (`2026-11-22T10:00:00Z`, or with a fraction).
+fn now_rfc3339() -> String {
+    let now = aws_smithy_types::DateTime::from(std::time::SystemTime::now());
+    now.fmt(aws_smithy_types::date_time::Format::DateTime)
+        .unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -673,6 +875,7 @@ mod tests {
             more: false,
             staged: Vec::new(),
             round_objects: RoundObjects::default(),
+            carried: Carried::default(),
         }
     }
 
@@ -828,9 +1031,12 @@ mod tests {
         after_round_one.phase = Some(Phase::Copy);
         after_round_one.round = 1;
         after_round_one.more = true;
+        // Round one was planned with the song prefix (and found no new song).
         after_round_one.round_objects = RoundObjects {
             log_objects: 1,
             song_objects: 0,
+            with_songs: true,
+            logs: Vec::new(),
         };
         let out = handle(&deps, &s3, after_round_one.clone()).await.unwrap();
         assert_eq!(
@@ -845,6 +1051,10 @@ mod tests {
         ];
         assert_eq!(figures(&out.staged), round_one);
         assert!(out.step.moved.is_empty(), "not done: nothing moved yet");
+        assert!(
+            out.carried.songs_staged,
+            "later rounds plan log objects only"
+        );
 
         let mut planned_two = after_round_one;
         planned_two.step.statement_id = Some("plan-2".into());
@@ -852,16 +1062,19 @@ mod tests {
         planned_two.round = 2;
         planned_two.more = false;
         planned_two.staged = out.staged;
+        planned_two.carried = out.carried;
         planned_two.round_objects = RoundObjects::default();
         let out = handle(&deps, &s3, planned_two).await.unwrap();
         // The round in flight says what its commit will add; the total so far goes on unchanged.
         assert_eq!(
-            out.round_objects,
-            RoundObjects {
-                log_objects: 1,
-                song_objects: 0
-            }
+            (
+                out.round_objects.log_objects,
+                out.round_objects.song_objects
+            ),
+            (1, 0)
         );
+        assert!(!out.round_objects.with_songs);
+        assert_eq!(out.round_objects.logs[0].key, "log_data/2018/11/c.json");
         assert_eq!(figures(&out.staged), round_one);
         let planned = out.planned.unwrap();
         assert_eq!(planned.log_objects, vec!["log_data/2018/11/c.json"]);
@@ -1088,6 +1301,187 @@ mod tests {
         assert_eq!(out.staged, out.step.moved);
     }
 
+    /// A round whose batch failed at a log object's COPY for its content: the object is tried in
+    /// a round of its own; failing there too, it is put in quarantine, and once that commits the
+    /// rest is planned again. Another failure of the same COPY is the run's error, as before.
+    #[tokio::test]
+    async fn a_log_object_that_fails_its_copy_for_its_content_is_tried_alone_then_quarantined() {
+        use aws_sdk_redshiftdata::types::{StatementStatusString as Sub, StatusString};
+        use sparkify::testing::described;
+        const LOAD_FAILED: &str = "ERROR: Load into table 'events_load' failed. Check 'sys_load_error_detail' system table for details.";
+        fn failed_at(
+            id: &str,
+            at: usize,
+            subs: usize,
+            error: &'static str,
+        ) -> aws_sdk_redshiftdata::operation::describe_statement::DescribeStatementOutput {
+            let rows: Vec<(Sub, i64, Option<&str>)> = (1..=subs)
+                .map(|n| match n.cmp(&at) {
+                    std::cmp::Ordering::Less => (Sub::Finished, 0, None),
+                    std::cmp::Ordering::Equal => (Sub::Failed, -1, Some(error)),
+                    std::cmp::Ordering::Greater => (Sub::Aborted, -1, None),
+                })
+                .collect();
+            described(id, StatusString::Failed, &rows)
+        }
+        let object = |name: &str| RoundObject {
+            key: format!("log_data/2018/11/{name}.json"),
+            etag: format!("etag-{name}"),
+            size: 70,
+        };
+        // Round 3 held a.json and b.json, no songs: lock, files, create, (COPY, tag) x 2, stage.
+        let round3 = mock!(Client::describe_statement)
+            .match_requests(|req| req.id() == Some("copy-3"))
+            .then_output(|| failed_at("copy-3", 6, 8, LOAD_FAILED));
+        let alone = mock!(Client::batch_execute_statement)
+            .match_requests(|req| {
+                req.sqls().len() == 6
+                    && req.sqls()[3].contains("events-01.manifest")
+                    && req.sqls()[4].contains("'log_data/2018/11/b.json'")
+                    && req.client_token()
+                        == Some(
+                            client_token(
+                                "arn:aws:states:us-west-2:1:execution:sparkify-etl:run-7",
+                                "copy-staging/copy/4",
+                            )
+                            .as_str(),
+                        )
+            })
+            .then_output(|| submitted("copy-4"));
+        let round4 = mock!(Client::describe_statement)
+            .match_requests(|req| req.id() == Some("copy-4"))
+            .then_output(|| failed_at("copy-4", 4, 6, LOAD_FAILED));
+        let quarantine = mock!(Client::batch_execute_statement)
+            .match_requests(|req| {
+                req.sqls().len() == 3
+                    && req.sqls()[0].contains("LOCK load_quarantine;")
+                    && req.sqls()[1].contains("'log_data/2018/11/b.json', 'etag-b', 70")
+                    && req.sqls()[1].contains("MAXERROR 10")
+            })
+            .then_output(|| submitted("quarantine-5"));
+        let recorded = mock!(Client::describe_statement)
+            .match_requests(|req| req.id() == Some("quarantine-5"))
+            .then_output(|| {
+                described(
+                    "quarantine-5",
+                    StatusString::Finished,
+                    &[
+                        (Sub::Finished, 0, None),
+                        (Sub::Finished, 0, None),
+                        (Sub::Finished, 0, None),
+                    ],
+                )
+            });
+        let plan = mock!(Client::batch_execute_statement)
+            .match_requests(|req| req.sqls().len() == 1 && req.sqls()[0].contains("'quarantined'"))
+            .then_output(|| submitted("plan-6"));
+        let client = mock_client!(
+            aws_sdk_redshiftdata,
+            RuleMode::MatchAny,
+            [&round3, &alone, &round4, &quarantine, &recorded, &plan]
+        );
+        let (deps, s3) = {
+            use aws_sdk_s3::operation::put_object::PutObjectOutput;
+            let puts = mock!(aws_sdk_s3::Client::put_object)
+                .then_output(|| PutObjectOutput::builder().build());
+            (
+                deps(client),
+                mock_client!(aws_sdk_s3, RuleMode::MatchAny, [&puts]),
+            )
+        };
+
+        let mut call = first_call(json!({}));
+        call.step.statement_id = Some("copy-3".into());
+        call.phase = Some(Phase::Copy);
+        call.round = 3;
+        call.carried.songs_staged = true;
+        call.round_objects = RoundObjects {
+            log_objects: 2,
+            song_objects: 0,
+            with_songs: false,
+            logs: vec![object("a"), object("b")],
+        };
+        let out = handle(&deps, &s3, call.clone()).await.unwrap();
+        assert_eq!((out.phase, out.round, out.more), (Phase::Copy, 4, true));
+        assert_eq!(out.round_objects.logs, vec![object("b")]);
+        assert_eq!(out.carried.quarantined_count, 0);
+
+        call.step.statement_id = Some("copy-4".into());
+        call.round = 4;
+        call.more = true;
+        call.round_objects = out.round_objects;
+        let out = handle(&deps, &s3, call.clone()).await.unwrap();
+        assert_eq!((out.phase, out.round), (Phase::Quarantine, 5));
+        assert_eq!(out.carried.quarantined_count, 1);
+        assert_eq!(out.carried.quarantined[0].key, "log_data/2018/11/b.json");
+        assert!(out.carried.quarantined[0].reason.contains("MAXERROR 10"));
+
+        call.step.statement_id = Some("quarantine-5".into());
+        call.phase = Some(Phase::Quarantine);
+        call.round = 5;
+        call.more = false;
+        call.round_objects = RoundObjects::default();
+        call.carried = out.carried;
+        let out = handle(&deps, &s3, call.clone()).await.unwrap();
+        assert_eq!(
+            (out.phase, out.round, out.step.statement_id.as_str()),
+            (Phase::Plan, 6, "plan-6")
+        );
+        assert_eq!(
+            out.carried.quarantined_count, 1,
+            "the count goes on to the end"
+        );
+        assert_eq!(
+            (alone.num_calls(), quarantine.num_calls(), plan.num_calls()),
+            (1, 1, 1)
+        );
+
+        // The same COPY failing for another reason is the run's error.
+        let mut other = call;
+        other.step.statement_id = Some("copy-4".into());
+        other.phase = Some(Phase::Copy);
+        other.round_objects = RoundObjects {
+            log_objects: 1,
+            song_objects: 0,
+            with_songs: false,
+            logs: vec![object("b")],
+        };
+        let denied = mock!(Client::describe_statement).then_output(|| {
+            failed_at(
+                "copy-4",
+                4,
+                6,
+                "ERROR: S3ServiceException:Access Denied,Status 403",
+            )
+        });
+        let deps = sparkify::testing::deps(mock_client!(aws_sdk_redshiftdata, [&denied]));
+        let err = handle(&deps, &s3, other).await.unwrap_err();
+        assert_eq!(err.name(), "StatementFailed");
+    }
+
+    #[test]
+    fn the_cause_of_a_run_that_quarantined_names_the_objects_and_their_reasons() {
+        let mut carried = Carried::default();
+        assert_eq!(quarantine_cause(&carried), None);
+        carried.quarantined_count = 1;
+        carried.quarantined.push(Quarantined {
+            key: "log_data/x.json".into(),
+            etag: "e".into(),
+            size: 1,
+            reason: "a JSON object larger than 4 MB".into(),
+            error: "e".into(),
+        });
+        let cause = quarantine_cause(&carried).unwrap();
+        assert!(
+            cause.starts_with("1 log object(s) failed COPY for their content"),
+            "{cause}"
+        );
+        assert!(
+            cause.contains("log_data/x.json (a JSON object larger than 4 MB)"),
+            "{cause}"
+        );
+    }
+
     /// A round that lost a serialization conflict is planned and staged again with what the
     /// earlier rounds staged, as the state machine's CopyStagingResubmit keeps it: counted once.
     #[tokio::test]
@@ -1096,6 +1490,8 @@ mod tests {
         let mut resubmitted = first_call(json!({}));
         resubmitted.step.attempt = 1;
         resubmitted.round = 2;
+        // Round one staged the songs (CopyStagingResubmit keeps what the calls carry).
+        resubmitted.carried.songs_staged = true;
         resubmitted.staged = [
             ("events", 10),
             ("log objects", 15),
@@ -1157,6 +1553,8 @@ mod tests {
             song_objects: songs,
             skipped_total: skipped.len(),
             skipped,
+            in_quarantine: Vec::new(),
+            in_quarantine_total: 0,
         };
         let first = round(
             &["log_data/a"],

@@ -23,6 +23,8 @@ pub struct Listed {
 pub struct Known {
     /// Key -> ETag of every object in the ledger.
     pub loaded: HashMap<String, String>,
+    /// Key -> ETag of every log object in quarantine: the ETag whose COPY failed.
+    pub quarantined: HashMap<String, String>,
     /// Keys this execution staged in earlier rounds.
     pub staged: HashSet<String>,
 }
@@ -34,6 +36,9 @@ pub struct Round {
     pub songs: Vec<Listed>,
     /// More log objects are left for a later round.
     pub more: bool,
+    /// Log objects the trigger names that are left out because they are in quarantine with the
+    /// ETag they have now, in key order.
+    pub in_quarantine: Vec<String>,
 }
 
 impl Round {
@@ -43,7 +48,8 @@ impl Round {
 }
 
 /// Plans the next round: objects the ledger has not seen with their current ETag (every log object
-/// of the days a backfill names, seen or not), minus those this execution already staged.
+/// of the days a backfill names, seen or not), minus those this execution already staged and the
+/// log objects in quarantine with their current ETag (a changed one is tried again).
 pub fn next_round(
     trigger: &Trigger,
     logs: Vec<Listed>,
@@ -57,13 +63,20 @@ pub fn next_round(
         .filter(not_staged)
         .filter(|object| match trigger {
             Trigger::FullLoad => unseen(object),
-            Trigger::NewLogObject(key) => &object.key == key && unseen(object),
+            Trigger::NewLogObjects(keys) => keys.contains(&object.key) && unseen(object),
             Trigger::Backfill { from, to } => {
                 Day::in_key(object.key.as_str()).is_some_and(|day| (from..=to).contains(&&day))
             }
         })
         .collect();
     events.sort_by(|a, b| a.key.as_str().cmp(b.key.as_str()));
+    let (in_quarantine, mut events): (Vec<Listed>, Vec<Listed>) = events
+        .into_iter()
+        .partition(|object| known.quarantined.get(object.key.as_str()) == Some(&object.etag));
+    let in_quarantine = in_quarantine
+        .into_iter()
+        .map(|object| object.key.as_str().to_owned())
+        .collect();
     let more = events.len() > MAX_LOG_OBJECTS_PER_ROUND;
     events.truncate(MAX_LOG_OBJECTS_PER_ROUND);
     let mut songs: Vec<Listed> = songs
@@ -75,6 +88,7 @@ pub fn next_round(
         events,
         songs,
         more,
+        in_quarantine,
     }
 }
 
@@ -108,7 +122,42 @@ mod tests {
                 .map(|(o, etag)| (o.key.as_str().to_owned(), (*etag).to_owned()))
                 .collect(),
             staged: staged.iter().map(|o| o.key.as_str().to_owned()).collect(),
+            ..Known::default()
         }
+    }
+
+    #[test]
+    fn a_quarantined_object_is_left_out_until_its_etag_changes() {
+        let (a, b, c) = (log(1, "e1"), log(2, "bad"), log(3, "e3"));
+        let mut known = known(&[], &[]);
+        known
+            .quarantined
+            .insert(b.key.as_str().to_owned(), "bad".to_owned());
+        for trigger in [
+            Trigger::FullLoad,
+            Trigger::Backfill {
+                from: Day::parse("2018-11-01").unwrap(),
+                to: Day::parse("2018-11-30").unwrap(),
+            },
+        ] {
+            let round = next_round(
+                &trigger,
+                vec![a.clone(), b.clone(), c.clone()],
+                vec![],
+                &known,
+            );
+            assert_eq!(keys(&round.events), keys(&[a.clone(), c.clone()]));
+            assert_eq!(round.in_quarantine, vec![b.key.as_str().to_owned()]);
+        }
+        let only_b = Trigger::NewLogObjects(vec![b.key.clone()]);
+        let round = next_round(&only_b, vec![b.clone()], vec![], &known);
+        assert!(round.is_empty());
+        assert_eq!(round.in_quarantine.len(), 1);
+        // Fixed: another ETag is planned again.
+        let fixed = log(2, "fixed");
+        let round = next_round(&only_b, vec![fixed.clone()], vec![], &known);
+        assert_eq!(keys(&round.events), keys(&[fixed]));
+        assert!(round.in_quarantine.is_empty());
     }
 
     #[test]
@@ -130,7 +179,7 @@ mod tests {
     #[test]
     fn a_new_object_round_takes_that_object_only_and_skips_it_once_loaded() {
         let (a, b) = (log(1, "e1"), log(2, "e2"));
-        let trigger = Trigger::NewLogObject(b.key.clone());
+        let trigger = Trigger::NewLogObjects(vec![b.key.clone()]);
         let round = next_round(
             &trigger,
             vec![a.clone(), b.clone()],
@@ -177,7 +226,7 @@ mod tests {
             listed("song_data/A/1.json", "a"),
             listed("song_data/A/2.json", "b"),
         );
-        let trigger = Trigger::NewLogObject(log(1, "e").key);
+        let trigger = Trigger::NewLogObjects(vec![log(1, "e").key]);
         let loaded = known(&[(&s1, "a"), (&s2, "old")], &[]);
         let round = next_round(&trigger, vec![], vec![s1.clone(), s2.clone()], &loaded);
         assert_eq!(keys(&round.songs), keys(std::slice::from_ref(&s2)));

@@ -1,0 +1,205 @@
+//! A log object whose COPY fails because of its content (more rejected lines than MaxLoadErrors,
+//! a JSON object over 4 MB, no JSON at all) must not hold up the night. When a round's batch fails
+//! at a log object's COPY with a load failure, copy-staging tries that object again in a round of
+//! its own; if it fails there too, it records the object in `load_quarantine` (`sql/copy/
+//! quarantine_*.sql`) and plans the rest again. Later runs leave it out while its ETag is the one
+//! that failed; a changed object is tried again, and load-dimensions releases it once it loads.
+//!
+//! Only Redshift's documented load failure counts as content: "Load into table '<table>' failed.
+//! Check '<view>' system table for details." (MAXERROR reached; lines that are not JSON count as
+//! rejects). Any other failure of a COPY (S3 access, the COPY role, a missing manifest) is not the
+//! object's fault and fails the run by name, as before: quarantining a good object would leave it
+//! out of every later load.
+
+use serde::{Deserialize, Serialize};
+use sparkify::EtlError;
+use sparkify::sql::{Literal, RunId, S3Key, SqlFile, Timestamp, catalogue, render};
+
+/// How Redshift words a COPY that failed on its data.
+pub const LOAD_FAILED: &str = "Load into table '";
+
+/// Error text a state keeps of each quarantined object (the table keeps up to 1,000 bytes).
+const ERROR_SHOWN_BYTES: usize = 300;
+
+/// A log object of a round as the state machine carries it: enough to quarantine it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoundObject {
+    pub key: String,
+    pub etag: String,
+    pub size: i64,
+}
+
+/// A log object this run put in quarantine, as its output reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Quarantined {
+    pub key: String,
+    pub etag: String,
+    pub size: i64,
+    pub reason: String,
+    /// Redshift's error, cut to [`ERROR_SHOWN_BYTES`].
+    pub error: String,
+}
+
+/// What failed in a round, if it was one log object's content: the object, and Redshift's text.
+/// `layout` is the round's statements in batch order, with the log object each COPY loads.
+pub fn poison<'a>(
+    layout: &[(SqlFile, Option<&'a RoundObject>)],
+    err: &EtlError,
+) -> Option<(&'a RoundObject, String)> {
+    let EtlError::StatementFailed {
+        sub_statement: Some(n),
+        error,
+        ..
+    } = err
+    else {
+        return None;
+    };
+    let index = usize::try_from(*n).ok()?.checked_sub(1)?;
+    match layout.get(index)? {
+        (file, Some(object))
+            if *file == catalogue::COPY_STAGING_EVENTS && is_load_failure(error) =>
+        {
+            Some((object, error.clone()))
+        }
+        _ => None,
+    }
+}
+
+pub fn is_load_failure(error: &str) -> bool {
+    error.contains(LOAD_FAILED) && error.contains("' failed.")
+}
+
+/// The failure in words, for people reading the quarantine.
+pub fn reason(error: &str, max_load_errors: u32) -> String {
+    if error.contains("4 MB") || error.contains("4194304") {
+        "a JSON object larger than 4 MB".to_owned()
+    } else {
+        format!(
+            "rejected lines reached MAXERROR {max_load_errors} (lines that are not JSON, or values the columns cannot take)"
+        )
+    }
+}
+
+impl Quarantined {
+    pub fn new(object: &RoundObject, error: &str, max_load_errors: u32) -> Self {
+        let cut = Literal::text(error, ERROR_SHOWN_BYTES);
+        let shown = cut.as_sql();
+        Self {
+            key: object.key.clone(),
+            etag: object.etag.clone(),
+            size: object.size,
+            reason: reason(error, max_load_errors),
+            error: shown[1..shown.len() - 1].replace("''", "'"),
+        }
+    }
+}
+
+/// The batch that records `object` in quarantine (its row anew, from the row it had if any, which
+/// then goes), under the table's lock. Neither an UPDATE nor an INSERT of a SELECT without FROM:
+/// an insert of an aggregate over the table, and a delete of the older row.
+pub fn statements(
+    object: &RoundObject,
+    reason: &str,
+    error: &str,
+    run: &RunId,
+    seen_at: &Timestamp,
+) -> Result<Vec<String>, EtlError> {
+    let key = S3Key::parse(&object.key)
+        .map_err(|why| EtlError::InvalidInput(format!("round_objects: {why}")))?;
+    let values = || {
+        vec![
+            ("object_key", Literal::key(&key)),
+            ("etag", Literal::text(&object.etag, 64)),
+            ("size_bytes", Literal::integer(object.size)),
+            ("reason", Literal::text(reason, 256)),
+            ("error", Literal::text(error, 1000)),
+            ("seen_at", Literal::timestamp(seen_at)),
+            ("run", Literal::run(run)),
+        ]
+    };
+    let [lock, insert, replace] = catalogue::QUARANTINE;
+    Ok(vec![
+        render(&lock, &[])?,
+        render(&insert, &values())?,
+        render(&replace, &[("object_key", Literal::key(&key))])?,
+    ])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn object() -> RoundObject {
+        RoundObject {
+            key: "log_data/2018/11/it's-bad.json".into(),
+            etag: "e1".into(),
+            size: 70,
+        }
+    }
+
+    fn failed(sub: u32, error: &str) -> EtlError {
+        EtlError::StatementFailed {
+            statement_id: "s".into(),
+            sub_statement: Some(sub),
+            error: error.into(),
+        }
+    }
+
+    const MAXERROR: &str = "ERROR: Load into table 'events_load' failed. Check 'sys_load_error_detail' system table for details.";
+
+    #[test]
+    fn only_a_load_failure_of_a_log_objects_copy_is_its_content() {
+        let bad = object();
+        let layout = vec![
+            (catalogue::LOCK_ROUND, None),
+            (catalogue::COPY_STAGING_FILES, None),
+            (catalogue::EVENTS_LOAD_CREATE, None),
+            (catalogue::COPY_STAGING_EVENTS, Some(&bad)),
+            (catalogue::EVENTS_LOAD_TAG, Some(&bad)),
+        ];
+        let (found, error) = poison(&layout, &failed(4, MAXERROR)).unwrap();
+        assert_eq!(found, &bad);
+        assert_eq!(error, MAXERROR);
+        // The same text at another statement, another failure of the COPY, a conflict: not content.
+        assert!(poison(&layout, &failed(2, MAXERROR)).is_none());
+        assert!(poison(&layout, &failed(5, MAXERROR)).is_none());
+        let denied = "ERROR: S3ServiceException:Access Denied,Status 403";
+        assert!(poison(&layout, &failed(4, denied)).is_none());
+        let role = "ERROR: User arn:aws:redshift:... is not authorized to assume IAM Role";
+        assert!(poison(&layout, &failed(4, role)).is_none());
+        assert!(poison(&layout, &failed(9, MAXERROR)).is_none());
+        assert!(poison(&layout, &failed(0, MAXERROR)).is_none());
+        assert!(poison(&layout, &EtlError::Throttled("x".into())).is_none());
+    }
+
+    #[test]
+    fn the_reason_tells_an_oversized_object_from_too_many_rejects() {
+        assert!(reason(MAXERROR, 10).contains("MAXERROR 10"));
+        let big = "ERROR: Load into table 'events_load' failed. The JSON object at line 2 of s3://b/k is 4500321 bytes; the maximum size of a single JSON object is 4 MB.";
+        assert_eq!(reason(big, 10), "a JSON object larger than 4 MB");
+    }
+
+    #[test]
+    fn the_quarantine_batch_locks_first_and_quotes_every_value() {
+        let run = RunId::from_execution("nightly-1").unwrap();
+        let at = Timestamp::parse_utc("2026-12-02T06:00:00Z").unwrap();
+        let sqls = statements(&object(), "r", "it's \\ bad\n", &run, &at).unwrap();
+        assert_eq!(sqls.len(), 3);
+        assert!(sqls[0].trim_end().ends_with("LOCK load_quarantine;"));
+        assert!(sqls[1].contains("WHERE object_key = 'log_data/2018/11/it''s-bad.json'"));
+        assert!(sqls[1].contains("'it''s / bad '"));
+        assert!(sqls[1].contains("70, 'r'"));
+        assert!(sqls[2].contains("DELETE FROM load_quarantine"));
+    }
+
+    #[test]
+    fn a_quarantined_objects_error_is_cut_for_the_state() {
+        let long = format!("{MAXERROR} {}", "x".repeat(2000));
+        let q = Quarantined::new(&object(), &long, 10);
+        assert!(q.error.len() <= ERROR_SHOWN_BYTES);
+        assert!(
+            q.error
+                .starts_with("ERROR: Load into table 'events_load' failed.")
+        );
+    }
+}

@@ -1,0 +1,109 @@
+"""New log files load in one run per window, through the path the template deploys: S3's Object
+Created event -> the EventBridge rule -> the new-file queue -> the Pipe's batching window (the local
+stand-in for EventBridge Pipes, with the template's BatchSize) -> the starter -> one ETL execution
+named after the window's first event. Redelivered events load nothing twice, and a window that
+overlaps the nightly run ends with exact totals.
+
+The oracle is a second warehouse loaded once, from scratch, with the bucket as it ends up.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import sparkify_local as local  # noqa: E402
+from helpers import SCHEDULED, copied_objects, from_scratch, succeeded  # noqa: E402
+
+WINDOW_SECONDS = 3.0
+
+
+def new_days(data: Path, first: int, count: int) -> list[str]:
+    """Writes `count` new log objects, days of December 2018 from `first` on, each the sample's
+    first day again in sessions of its own. Returns their keys."""
+    source = sorted((data / "log_data").rglob("*.json"))[0].read_text().splitlines()
+    keys = []
+    for day in range(first, first + count):
+        key = f"log_data/2018/12/2018-12-{day:02d}-events.json"
+        lines = []
+        for line in source:
+            event = json.loads(line)
+            event["ts"] += (29 + day) * 86_400_000
+            event["sessionId"] += 100_000 * day
+            lines.append(json.dumps(event))
+        (data / key).parent.mkdir(parents=True, exist_ok=True)
+        (data / key).write_text("\n".join(lines) + "\n")
+        keys.append(key)
+    return keys
+
+
+def wait_for_batches(pipeline: local.LocalPipeline, count: int, timeout: float = 120) -> list[dict]:
+    """The Pipe's batches once there are `count`, each with its starter's outcome."""
+    until = time.monotonic() + timeout
+    while len(pipeline.pipe_batches) < count:
+        assert time.monotonic() < until, f"{len(pipeline.pipe_batches)} batches of {count}"
+        time.sleep(0.2)
+    return pipeline.pipe_batches
+
+
+def run_of(pipeline: local.LocalPipeline, batch: dict) -> local.Execution:
+    assert batch["status"] == "SUCCEEDED", batch
+    return pipeline.wait(batch["output"]["etl_execution"])
+
+
+def test_files_load_in_one_run_per_window_once_each_whatever_is_redelivered(sample, tmp_path):
+    with local.LocalPipeline(sample, tmp_path / "logs",
+                             new_file_window_seconds=WINDOW_SECONDS) as pipeline:
+        succeeded(pipeline.execute(SCHEDULED))
+
+        # 25 files in one window: one batch, one run, named after the window's first event.
+        window = new_days(sample, 1, 25)
+        events = pipeline.new_files(*window)
+        [batch] = wait_for_batches(pipeline, 1)
+        assert len(batch["records"]) == 25
+        run = run_of(pipeline, batch)
+        succeeded(run)
+        first = json.loads(batch["records"][0]["body"])
+        assert run.name == f"new-files-{first['time'].replace(':', '')}-{first['id']}"
+        assert run.input["detail-type"] == "New log files" and len(run.input["events"]) == 25
+        assert sorted(copied_objects(run)) == window
+        assert len(pipeline.etl_executions()) == 2
+        assert {json.loads(r["body"])["detail"]["object"]["key"] for r in batch["records"]} == {
+            json.loads(e["Detail"])["object"]["key"] for e in events}
+
+        # Files across two windows: two runs.
+        pipeline.new_files(*new_days(sample, 26, 2))
+        time.sleep(WINDOW_SECONDS + 3)
+        pipeline.new_files(*new_days(sample, 28, 2))
+        batches = wait_for_batches(pipeline, 3)
+        assert [len(b["records"]) for b in batches[1:]] == [2, 2]
+        for later in batches[1:]:
+            assert len(copied_objects(succeeded_run := run_of(pipeline, later))) == 2
+            succeeded(succeeded_run)
+        assert len(pipeline.etl_executions()) == 4
+
+        # SQS delivers the first window's first event again: the starter finds that run's name
+        # taken (an ended run, other input) and starts nothing.
+        pipeline.redeliver(batch["records"][0]["body"])
+        again = wait_for_batches(pipeline, 4)[3]
+        assert again["status"] == "SUCCEEDED", again
+        assert "etl_execution" not in again["output"], again["output"]
+        assert "ExecutionAlreadyExists" in json.dumps(again["output"])
+        assert len(pipeline.etl_executions()) == 4
+
+        # A window that overlaps the nightly run: both end, and every object is loaded once.
+        overlap = new_days(sample, 30, 2)
+        nightly = pipeline.start(SCHEDULED)
+        pipeline.new_files(*overlap)
+        night = pipeline.wait(nightly)
+        succeeded(night)
+        succeeded(run_of(pipeline, wait_for_batches(pipeline, 5)[4]))
+        ledger = pipeline.ledger()
+        for key in window + overlap:
+            assert key in ledger, key
+        loaded = pipeline.checksums()
+
+    assert loaded == from_scratch(sample, tmp_path / "oracle-logs")

@@ -1,0 +1,129 @@
+"""A log object whose content fails COPY never blocks the night: it is tried alone, put in
+quarantine and left out, the rest of the run loads, and the run ends FAILED as ObjectsQuarantined
+(after everything else committed) with the failure notice naming it. The next night leaves it out
+and succeeds; once fixed (another ETag) it loads and leaves quarantine.
+
+The oracle is a second warehouse loaded once, from scratch, from the bucket without the bad object
+(and, at the end, with the fixed one).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import sparkify_local as local  # noqa: E402
+from helpers import SCHEDULED, copied_objects, from_scratch, succeeded  # noqa: E402
+
+POISON = "log_data/2018/11/2018-11-15-late-upload.json"
+
+
+def good_lines(sample: Path, count: int) -> list[str]:
+    """The sample's first `count` events in sessions of their own, so they are new plays."""
+    days = sorted((sample / "log_data").rglob("*.json"))
+    lines = []
+    for line in [line for day in days[:3] for line in day.read_text().splitlines()][:count]:
+        event = json.loads(line)
+        event["sessionId"] += 500_000
+        lines.append(json.dumps(event))
+    assert len(lines) == count
+    return lines
+
+
+def copy_staging_calls(execution: local.Execution) -> list[dict]:
+    """copy-staging's state after each of its calls, in order."""
+    return [json.loads(e["stateExitedEventDetails"]["output"])["steps"]["copy_staging"]
+            for e in execution.history
+            if e["type"] == "TaskStateExited"
+            and e["stateExitedEventDetails"]["name"] == "CopyStaging"]
+
+
+def left_in_quarantine(execution: local.Execution) -> set[str]:
+    return {key for call in copy_staging_calls(execution)
+            for key in (call.get("planned") or {}).get("in_quarantine", [])}
+
+
+def quarantine(pipeline: local.LocalPipeline) -> dict[str, dict]:
+    rows = pipeline.query(
+        "SELECT object_key, etag, size_bytes, reason, error, runs FROM load_quarantine")
+    return {r[0]: dict(zip(["etag", "size_bytes", "reason", "error", "runs"], r[1:])) for r in rows}
+
+
+def test_a_poison_object_is_quarantined_the_night_loads_the_rest_and_a_fixed_object_loads(sample, tmp_path):
+    good = sorted(str(p.relative_to(sample)) for p in (sample / "log_data").rglob("*.json"))
+    assert len(good) == 30
+    clean = tmp_path / "clean" / sample.name
+    shutil.copytree(sample, clean)
+    expected = from_scratch(clean, tmp_path / "oracle-logs")
+
+    # 20 lines that are not JSON among 50 good ones: 20 rejects reach MAXERROR 10.
+    body = "\n".join(good_lines(sample, 50) + ["<html>not json</html>"] * 20) + "\n"
+    (sample / POISON).write_text(body)
+
+    with local.LocalPipeline(sample, tmp_path / "logs") as pipeline:
+        first = pipeline.execute(SCHEDULED)
+        assert first.status == "FAILED", (first.error, first.cause)
+        assert first.error == "ObjectsQuarantined", first.cause
+        assert POISON in first.cause and "MAXERROR 10" in first.cause
+        copy = copy_staging_calls(first)[-1]
+        assert copy["done"] and copy["quarantined_count"] == 1
+        assert [q["key"] for q in copy["quarantined"]] == [POISON]
+        # Everything else committed and was verified before the run ended.
+        assert "VerifyCounts" in first.states_entered("Task")
+        assert "DescribeQuarantine" in first.states_entered("Pass")
+        ledger = pipeline.ledger()
+        assert sorted(k for k in ledger if k.startswith("log_data/")) == good
+        assert POISON not in ledger
+        assert pipeline.checksums() == expected
+        [notice] = [n for n in first.notifications if n["message"]["error"] == "ObjectsQuarantined"]
+        assert POISON in notice["message"]["cause"]
+        assert [q["key"] for q in notice["message"]["quarantined"]] == [POISON]
+        held = quarantine(pipeline)
+        assert list(held) == [POISON]
+        assert held[POISON]["size_bytes"] == len(body.encode())
+        assert held[POISON]["runs"] == 1
+        assert "Load into table" in held[POISON]["error"]
+        # It was tried alone before it was quarantined: a round of that one object failed too.
+        alone = [s for s in pipeline.statements()
+                 if s.get("StatementName") == "sparkify-copy-staging" and s["Status"] == "FAILED"]
+        assert len(alone) == 2, [s["Id"] for s in alone]
+
+        # The next night leaves it out and succeeds, loading nothing new.
+        second = pipeline.execute(SCHEDULED)
+        succeeded(second)
+        assert left_in_quarantine(second) == {POISON}
+        assert copied_objects(second) == []
+        assert pipeline.checksums() == expected
+        assert quarantine(pipeline)[POISON]["runs"] == 1
+
+        # Rewritten and still bad: tried again, quarantined again under its new ETag, one more run.
+        first_seen = pipeline.query(
+            f"SELECT first_seen FROM load_quarantine WHERE object_key = '{POISON}'")[0][0]
+        still_bad = "\n".join(good_lines(sample, 30) + ["{not json"] * 15) + "\n"
+        (sample / POISON).write_text(still_bad)
+        again = pipeline.execute(SCHEDULED)
+        assert (again.status, again.error) == ("FAILED", "ObjectsQuarantined"), again.cause
+        held_again = quarantine(pipeline)
+        assert held_again[POISON]["runs"] == 2
+        assert held_again[POISON]["etag"] != held[POISON]["etag"]
+        assert held_again[POISON]["size_bytes"] == len(still_bad.encode())
+        assert pipeline.query(
+            f"SELECT first_seen FROM load_quarantine WHERE object_key = '{POISON}'")[0][0] == first_seen
+        assert pipeline.checksums() == expected
+
+        # Fixed: another ETag, tried again, loaded, and out of quarantine.
+        fixed = "\n".join(good_lines(sample, 50)) + "\n"
+        (sample / POISON).write_text(fixed)
+        third = pipeline.execute(SCHEDULED)
+        succeeded(third)
+        assert copied_objects(third) == [POISON]
+        assert left_in_quarantine(third) == set()
+        assert pipeline.ledger()[POISON]["rows_loaded"] == 50
+        assert quarantine(pipeline) == {}
+        loaded = pipeline.checksums()
+
+    (clean / POISON).write_text(fixed)
+    assert loaded == from_scratch(clean, tmp_path / "oracle-fixed-logs")
