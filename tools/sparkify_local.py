@@ -1,9 +1,10 @@
 """Runs the deployable state machine on this machine.
 
 The definition in statemachine/etl.asl.json is rendered with local DefinitionSubstitutions
-(function names as `cargo lambda watch` serves them, a local SNS topic, 1 s polls) and executed by
-moto's Step Functions engine. Its lambda:invoke tasks reach `cargo lambda watch` through
-AWS_ENDPOINT_URL_LAMBDA; the functions reach `redshift-local` (the Redshift Data API and S3)
+(function names, a local SNS topic, 1 s polls) and executed by moto's Step Functions engine. Its
+lambda:invoke tasks reach the functions through AWS_ENDPOINT_URL_LAMBDA, where
+`tools/local_lambda.py` runs each bootstrap on the Lambda Runtime API within the template's
+MemorySize and Timeout; the functions reach `redshift-local` (the Redshift Data API and S3)
 through AWS_ENDPOINT_URL_REDSHIFT_DATA and AWS_ENDPOINT_URL_S3. The failure notification goes to
 a moto SNS topic with an SQS queue subscribed, so it can be read back.
 
@@ -27,6 +28,9 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import local_lambda  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGET = Path(os.environ.get("CARGO_TARGET_DIR") or ROOT / "target")
@@ -54,6 +58,8 @@ FUNCTION_RESOURCES = {
     "load-dimensions": "LoadDimensionsFunction",
     "verify-counts": "VerifyCountsFunction",
 }
+# Every function the state machine invokes, with its logical id (local Lambda reads their limits).
+LAMBDA_RESOURCES = {**FUNCTION_RESOURCES, "warehouse": "WarehouseFunction"}
 # Where the functions load, as the stack deploys them by default: a Serverless workgroup they
 # sign in to with their IAM role (local/functions.env). "cluster" is a provisioned cluster they
 # sign in to as a database user (DbUser).
@@ -73,7 +79,7 @@ class RunError(Exception):
 def function_identity(template: str | None = None) -> str:
     """The access key ID the local functions sign in with: `role:<the role the template gives
     them>`, which redshift-local signs in as database user IAMR:<role>, as the Data API signs a
-    deployed function's role in. `cargo lambda watch` gives every function one environment, so
+    deployed function's role in. The local Lambda gives every function one environment, so
     the five must share one role; a template that gives them different roles is refused here
     rather than run as something it is not."""
     text = template if template is not None else (ROOT / "template.yaml").read_text()
@@ -115,9 +121,10 @@ BUILD_HEARTBEAT_SECONDS = 20
 
 def build(quiet: bool = False, timings: bool = False, out=print) -> None:
     """Builds everything `./dev run` runs (debug), in one cargo invocation. The workspace has one
-    feature set (crates/workspace-hack), so this is also the build `cargo lambda watch` finds when
-    it runs a function (`cargo run --bin <function>`) and the one `cargo test` reuses: nothing is
-    compiled twice.
+    feature set (crates/workspace-hack), so this is also the build `cargo lambda` finds when it
+    builds or runs a function (`cargo run --bin <function>`: `cargo lambda watch`, which
+    tools/invoke-events.sh uses) and the one `cargo test` reuses: nothing is compiled twice. The
+    local pipeline runs the binaries it built (tools/local_lambda.py).
 
     A first build says what it compiles and roughly how long it takes, then where it is every
     BUILD_HEARTBEAT_SECONDS; cargo's own lines are kept and shown only if it fails. `quiet`
@@ -271,82 +278,6 @@ def new_event(event: dict) -> dict:
     return stamped
 
 
-class LambdaInvokeAdapter:
-    """Lambda's Invoke wire form in front of `cargo lambda watch`.
-
-    Lambda answers a function error with HTTP 200, `X-Amz-Function-Error: Unhandled` and the
-    error object as the payload (API_Invoke); Step Functions reads the error name from that
-    object's errorType. `cargo lambda watch` answers HTTP 500 with the same object instead, which
-    an SDK takes for a service failure. This adapter forwards each invocation and gives the
-    answer the form Lambda gives it; a failure of watch itself becomes Lambda's ServiceException.
-    """
-
-    def __init__(self, upstream_port: int) -> None:
-        import http.client
-
-        adapter = self
-        # Tests set this to `refuse(function, payload) -> bool`: a refused invocation never reaches
-        # the function; it is answered with a function error, which moto's engine needs to reach
-        # the end of the Task state and see that the execution was stopped meanwhile.
-        self.refuse = None
-        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-        import uuid
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                function = self.path.split("/functions/", 1)[-1].split("/", 1)[0]
-                if adapter.refuse and adapter.refuse(function, json.loads(body or b"{}")):
-                    status, payload = 500, json.dumps({
-                        "errorType": "NotInvoked", "errorMessage": "the execution was stopped",
-                    }).encode()
-                else:
-                    conn = http.client.HTTPConnection("127.0.0.1", upstream_port, timeout=900)
-                    try:
-                        conn.request("POST", self.path, body, {"Content-Type": "application/json"})
-                        answer = conn.getresponse()
-                        status, payload = answer.status, answer.read()
-                    except OSError as err:
-                        status, payload = 599, str(err).encode()
-                    finally:
-                        conn.close()
-                headers = {"x-amzn-RequestId": str(uuid.uuid4())}
-                if status >= 400:
-                    try:
-                        function_error = "errorType" in json.loads(payload)
-                    except ValueError:
-                        function_error = False
-                    if function_error:
-                        status = 200
-                        headers["X-Amz-Function-Error"] = "Unhandled"
-                    else:
-                        status = 502
-                        headers["x-amzn-ErrorType"] = "ServiceException"
-                        payload = json.dumps({
-                            "Type": "Service",
-                            "message": f"cargo lambda watch: {payload.decode(errors='replace')}",
-                        }).encode()
-                self.send_response(status)
-                for name, value in headers.items():
-                    self.send_header(name, value)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.port = self.server.server_address[1]
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
 @dataclass
 class Execution:
     name: str
@@ -452,7 +383,7 @@ class LocalPipe(threading.Thread):
 
 
 class LocalPipeline:
-    """redshift-local + `cargo lambda watch` + moto's Step Functions engine, started together and
+    """redshift-local + the functions on a local Lambda + moto's Step Functions engine, started together and
     always stopped together (context manager)."""
 
     def __init__(
@@ -470,6 +401,7 @@ class LocalPipeline:
         pause_when_idle: bool = False,
         cluster_move_seconds: float = 2.0,
         new_file_window_seconds: float = 2.0,
+        limits: dict[str, tuple[int, float]] | None = None,
     ) -> None:
         self.data_root = Path(data_root).resolve()
         self.bucket = self.data_root.name
@@ -493,11 +425,14 @@ class LocalPipeline:
         self.stand_in_args = stand_in_args or []
         # The stack's NewFileWindowSeconds (60 deployed): how long the local Pipe gathers a batch.
         self.new_file_window_seconds = new_file_window_seconds
+        # Functions whose (MemorySize MB, Timeout s) differ from the template's (tests of the
+        # limits themselves).
+        self.limits = limits or {}
         self._pipe = None
         self.processes: list[subprocess.Popen] = []
         self.ports: list[int] = []
         self._mock = None
-        self._adapter = None
+        self._lambda = None
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -596,16 +531,23 @@ class LocalPipeline:
             + f"AWS_ENDPOINT_URL_REDSHIFT={self.data_api_url}\n"
             + "".join(f"{name}={value}\n" for name, value in env.items())
         )
-        [lam] = self._spawn_on_free_ports(
-            "functions",
-            lambda ports: ["cargo", "lambda", "watch", "--invoke-address", "127.0.0.1",
-                           "--invoke-port", str(ports[0]), "--env-file", str(env_file)],
-            1,
+        # Lambda itself (tools/local_lambda.py): each function's bootstrap on the Runtime API,
+        # within the template's MemorySize and Timeout (or `limits`, which tests lower).
+        function_env = {
+            name: value for name, value in
+            (line.split("=", 1) for line in env_file.read_text().splitlines() if "=" in line)
+        }
+        function_env.update({"AWS_DEFAULT_REGION": REGION, "_HANDLER": "bootstrap",
+                             "AWS_EXECUTION_ENV": "AWS_Lambda_provided.al2023",
+                             "LAMBDA_TASK_ROOT": str(TARGET / "debug")})
+        template_limits = local_lambda.limits((ROOT / "template.yaml").read_text(),
+                                              LAMBDA_RESOURCES)
+        self._lambda = local_lambda.LocalLambda(
+            TARGET / "debug", function_env, {**template_limits, **self.limits},
+            self.logs / "functions.log", region=REGION, account=ACCOUNT,
         )
-
         # The engine's lambda client takes its endpoint from here; nothing else reads it.
-        self._adapter = LambdaInvokeAdapter(lam)
-        os.environ["AWS_ENDPOINT_URL_LAMBDA"] = f"http://127.0.0.1:{self._adapter.port}"
+        os.environ["AWS_ENDPOINT_URL_LAMBDA"] = f"http://127.0.0.1:{self._lambda.port}"
         for var, value in {
             "AWS_ACCESS_KEY_ID": "local",
             "AWS_SECRET_ACCESS_KEY": "local",
@@ -693,7 +635,8 @@ class LocalPipeline:
         """Every TCP socket listening in a process this pipeline started (or in its children),
         as (address, port, pid), read from /proc."""
         inodes: dict[str, int] = {}
-        pids = {proc.pid for proc in self.processes}
+        # This process too: the local Lambda's Invoke and Runtime API endpoints are its threads.
+        pids = {proc.pid for proc in self.processes} | {os.getpid()}
         for entry in Path("/proc").iterdir():
             if entry.name.isdigit():
                 try:
@@ -732,14 +675,17 @@ class LocalPipeline:
 
     def close(self) -> None:
         if self._pipe is not None:
-            self._pipe.stop()
-            self._pipe = None
+            pipe, self._pipe = self._pipe, None
+            try:
+                pipe.stop()
+            except Exception as err:  # the processes below are stopped whatever happens here
+                print(f"local pipe: {err!r}", file=sys.stderr)
         if self._mock is not None:
             self._mock.stop()
             self._mock = None
-        if self._adapter is not None:
-            self._adapter.close()
-            self._adapter = None
+        if self._lambda is not None:
+            self._lambda.close()
+            self._lambda = None
         for proc in self.processes:
             try:
                 os.killpg(proc.pid, signal.SIGTERM)
@@ -826,6 +772,12 @@ class LocalPipeline:
             self.sqs.send_message(QueueUrl=self.new_file_queue_url, MessageBody=body)
 
     @property
+    def lambda_calls(self) -> list:
+        """Every function call so far, as Lambda's REPORT line tells it: function, duration, peak
+        memory (MiB) and outcome (tools/local_lambda.py's `Call`)."""
+        return list(self._lambda.calls)
+
+    @property
     def pipe_batches(self) -> list[dict]:
         """Every batch the local Pipe delivered: its records, and the starter's execution."""
         return list(self._pipe.batches)
@@ -894,12 +846,12 @@ class LocalPipeline:
                                     cause=f"stopped before {function}")
             return True
 
-        self._adapter.refuse = stop_there if stop_before else None
+        self._lambda.refuse = stop_there if stop_before else None
         try:
             arn = self.start(trigger, name=name)
             return self.wait(arn, progress=progress, timeout=timeout, started=started)
         finally:
-            self._adapter.refuse = None
+            self._lambda.refuse = None
 
     # -- fault switches of the stand-in ---------------------------------------------------------
 
@@ -918,7 +870,7 @@ class LocalPipeline:
         """From now on calls `hook(function, payload)` before each function invocation, in the
         invocation's own thread (so a hook can hold it); a true answer refuses the call, as
         `execute(stop_before=...)` does. None removes the hook."""
-        self._adapter.refuse = hook
+        self._lambda.refuse = hook
 
     def arm_fault(self, fault: dict) -> None:
         """Arms one of redshift-local's faults (local/redshift-local/src/faults.rs)."""
@@ -1201,7 +1153,8 @@ def main(argv: list[str] | None = None) -> int:
     trigger = json.loads((ROOT / args.trigger).read_text() if not args.trigger.is_absolute()
                          else args.trigger.read_text())
     print(f"==> data: {what}\n==> trigger: {args.trigger}", flush=True)
-    print("==> starting redshift-local (Data API + S3), cargo lambda watch (the functions) "
+    print("==> starting redshift-local (Data API + S3), a local Lambda (the functions, within "
+          "their MemorySize and Timeout) "
           "and the state machine engine (moto)", flush=True)
     try:
         cluster = {"target": "cluster", "pause_when_idle": True} if args.paused_cluster else {}

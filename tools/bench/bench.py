@@ -94,6 +94,20 @@ def steps_table(run: endtoend.Timed) -> list[str]:
     return lines
 
 
+def lambda_table(run: endtoend.Timed) -> list[str]:
+    """Each function's calls as the local Lambda measured them, against the template's limits."""
+    limits = local.local_lambda.limits((local.ROOT / "template.yaml").read_text(),
+                                       local.LAMBDA_RESOURCES)
+    lines = [
+        "| function | calls | largest peak memory MiB | MemorySize MB | longest call s | Timeout s |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for function, (calls, peak, longest) in sorted(run.lambda_calls.items()):
+        memory, timeout = limits[function]
+        lines.append(f"| {function} | {calls} | {peak:.1f} | {memory} | {longest:.2f} | {timeout:g} |")
+    return lines
+
+
 def floor_lines(run: endtoend.Timed, measured: dict) -> list[str]:
     s = measured["seconds"]
     floor = endtoend.floor_seconds(measured)
@@ -202,7 +216,7 @@ def cost_lines(run: endtoend.Timed, what: str) -> list[str]:
         f"| Step Functions | {run.transitions} transitions | {sfn:.6f} | {sfn * 30:.4f} |",
         f"| **orchestration** | | **{lam + sfn:.6f}** | **{(lam + sfn) * 30:.4f}** |",
         "",
-        "The durations are the local ones: debug builds under `cargo lambda watch`, called through "
+        "The durations are the local ones: debug builds on the local Lambda, called through "
         "moto's engine, so they overstate what Lambda bills. On AWS the polls wait "
         "`PollSeconds` (5 s) and `CopyPollSeconds` (15 s), so the number of polls, and of "
         "transitions, follows how long the warehouse takes; the warehouse itself is billed apart.",
@@ -266,6 +280,11 @@ def main(argv: list[str] | None = None) -> int:
         "",
         *steps_table(full),
         "",
+        "Each function's calls, run by the local Lambda within the template's limits (peak "
+        "resident set of the function's process; debug builds):",
+        "",
+        *lambda_table(full),
+        "",
         *floor_lines(full, measured),
         "",
         "## Incremental: one new log file",
@@ -275,6 +294,8 @@ def main(argv: list[str] | None = None) -> int:
         f"**{new_file.seconds:.1f} s** (target ≤ {TARGET_INCREMENTAL_S:g} s: {met}).",
         "",
         *steps_table(new_file),
+        "",
+        *lambda_table(new_file),
         "",
         f"## Scaling: the generated data set (`--preset {preset}`) at {', '.join(f'{f}×' for f in factors)}",
         "",
@@ -295,8 +316,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def local_setup() -> str:
-    return ("redshift-local on its embedded PostgreSQL, the functions as `cargo lambda watch` "
-            "builds them, moto's Step Functions engine, 1 s polls")
+    return ("redshift-local on its embedded PostgreSQL, the functions as debug builds on the "
+            "local Lambda (tools/local_lambda.py), moto's Step Functions engine, 1 s polls")
 
 
 if __name__ == "__main__":

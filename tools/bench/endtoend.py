@@ -42,6 +42,18 @@ class Timed:
     steps: dict[str, Step]
     transitions: int
     counts: dict[str, int]
+    # Per function, its calls as the local Lambda measured them: (calls, largest peak resident
+    # set in MiB, longest call in s), within the template's MemorySize and Timeout.
+    lambda_calls: dict[str, tuple[int, float, float]] = field(default_factory=dict)
+
+
+def with_calls(run: Timed, calls: list) -> Timed:
+    """`run` with the local Lambda's measure of its function calls."""
+    for call in calls:
+        count, peak, longest = run.lambda_calls.get(call.function, (0, 0.0, 0.0))
+        run.lambda_calls[call.function] = (count + 1, max(peak, call.peak_mib),
+                                           max(longest, call.seconds))
+    return run
 
 
 def _at(event: dict) -> float:
@@ -87,7 +99,7 @@ def nightly(data: Path, logs: Path) -> Timed:
     """One nightly run of the bucket folder `data` on a fresh warehouse."""
     trigger = json.loads((TRIGGERS / "scheduled.json").read_text())
     with local.LocalPipeline(data, logs) as pipeline:
-        return timed(pipeline.execute(trigger))
+        return with_calls(timed(pipeline.execute(trigger)), pipeline.lambda_calls)
 
 
 def incremental(work: Path, logs: Path, preset: str) -> tuple[Timed, Timed, str]:
@@ -101,12 +113,14 @@ def incremental(work: Path, logs: Path, preset: str) -> tuple[Timed, Timed, str]
     held = work / "held-back.json"
     shutil.move(last, held)
     with local.LocalPipeline(bucket, logs) as pipeline:
-        first = timed(pipeline.execute(json.loads((TRIGGERS / "scheduled.json").read_text())))
+        first = with_calls(timed(pipeline.execute(json.loads((TRIGGERS / "scheduled.json").read_text()))),
+                           pipeline.lambda_calls)
+        before = len(pipeline.lambda_calls)
         shutil.move(held, last)
         event = json.loads((TRIGGERS / "s3-object-created.json").read_text())
         event["detail"]["object"].update(key=key, size=last.stat().st_size)
         event["time"] = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-        new_file = timed(pipeline.execute(event))
+        new_file = with_calls(timed(pipeline.execute(event)), pipeline.lambda_calls[before:])
     star = ["songplays", "users", "songs", "artists", "time"]  # staging holds only this run's rows
     if {t: new_file.counts[t] for t in star} != {t: expected[t] for t in star}:
         raise local.RunError(f"after the new file: {new_file.counts}, expected {expected}")

@@ -49,7 +49,7 @@ def test_every_process_of_the_pipeline_listens_on_loopback_only(sample, tmp_path
         succeeded(pipeline.execute(SCHEDULED))
         listening = pipeline.listening()
         ports = {port for _, port, _ in listening}
-        # The Data API, S3, PostgreSQL and cargo lambda watch, at least.
+        # The Data API, S3, PostgreSQL and the local Lambda's endpoints, at least.
         assert {int(pipeline.data_api_url.rsplit(":", 1)[1]), int(pipeline.s3_url.rsplit(":", 1)[1])} <= ports
         assert len(listening) >= 4, listening
         exposed = [entry for entry in listening if entry[0] not in LOOPBACK]

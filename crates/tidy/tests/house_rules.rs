@@ -311,7 +311,11 @@ fn every_error_name_in_the_asl_is_raised_by_the_code_and_every_raised_name_is_ca
         .map(|name| name.as_str().unwrap())
         .collect();
     for name in &names {
-        let aws_defined = name.starts_with("States.") || name.starts_with("Lambda.");
+        // Step Functions' names, the Lambda service's, and the one Lambda gives a function it
+        // stopped at its Timeout (Sandbox.Timedout).
+        let aws_defined = name.starts_with("States.")
+            || name.starts_with("Lambda.")
+            || *name == "Sandbox.Timedout";
         assert!(
             aws_defined || EtlError::NAMES.contains(name),
             "the ASL matches {name}, which no code raises"
@@ -344,14 +348,16 @@ fn every_lambda_task_retries_only_transient_errors_with_jitter_and_catches_every
     // The five steps, and the warehouse's Warehouse and Release.
     assert_eq!(tasks.len(), 7);
     // A step's call is idempotent (a submit carries its ClientToken, a poll only reads), so a
-    // call that timed out (States.Timeout, or Lambda.Unknown for the function's own timeout) can be
-    // made again.
+    // call that timed out (States.Timeout for the Task's, Sandbox.Timedout for the function's own
+    // Lambda Timeout, or Lambda.Unknown when Lambda gives no error type) can be made again. A
+    // function Lambda killed past its MemorySize (Runtime.ExitError) would be killed again.
     let transient = [
         "Throttled",
         "DataApiUnavailable",
         "S3Unavailable",
         "WarehouseUnavailable",
         "States.Timeout",
+        "Sandbox.Timedout",
     ];
     for (name, task) in tasks {
         assert!(
@@ -390,15 +396,19 @@ fn every_lambda_task_retries_only_transient_errors_with_jitter_and_catches_every
             .filter_map(Value::as_str)
             .collect();
         assert!(
-            retried.contains(&"States.Timeout") && retried.contains(&"Lambda.Unknown"),
+            ["States.Timeout", "Sandbox.Timedout", "Lambda.Unknown"]
+                .iter()
+                .all(|timed_out| retried.contains(timed_out)),
             "{name} must retry a timed-out call"
         );
+        assert!(!retried.contains(&"Runtime.ExitError"), "{name}");
     }
     assert!(
         asl["TimeoutSeconds"].as_u64().is_some(),
         "the execution has no timeout"
     );
-    // Every States.* name is renamed before the Fail state; any other reaches it as it is.
+    // Every States.* name is renamed before the Fail state, and the names Lambda gives a function it
+    // stopped (its timeout, its memory); any other reaches it as it is.
     let name_failure = &asl["States"]["NameFailure"];
     let renamed: Vec<(&str, &str)> = name_failure["Choices"]
         .as_array()
@@ -417,6 +427,8 @@ fn every_lambda_task_retries_only_transient_errors_with_jitter_and_catches_every
         renamed,
         [
             ("States.Timeout", "StepTimedOut"),
+            ("Sandbox.Timedout", "StepTimedOut"),
+            ("Runtime.ExitError", "StepFailed"),
             ("States.*", "StepFailed")
         ]
     );
