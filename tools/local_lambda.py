@@ -17,8 +17,10 @@ the invocation hanging and is not started again. Lambda, as AWS documents and re
   `/runtime/init/error`) gives each invocation its request id and its deadline (epoch ms).
 
 Memory is the environment process's resident set: sampled every 10 ms, and its peak (VmHWM, which
-a sample between two spikes still sees) is what is held against MemorySize, so a short spike past
-the limit kills as Lambda's cgroup would. Each invocation's peak and duration are kept
+a sample between two spikes still sees, reset at each call's start) is what is held against
+MemorySize, so a short spike past the limit kills as Lambda's cgroup would. Stricter than Lambda:
+the Timeout clock of an environment's first call includes its start (on-demand Init is not counted
+on AWS). Each invocation's peak and duration are kept
 (`LocalLambda.calls`) for the benchmarks.
 """
 
@@ -139,7 +141,7 @@ class _Environment:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 parts = self.path[len(RUNTIME):].strip("/").split("/")
                 if parts[:1] == ["init"]:
-                    env.finish(500, body or b'{"errorType": "Runtime.InitError"}', True)
+                    env.finish(200, body or b'{"errorType": "Runtime.InitError"}', True)
                     self._send(202, b'{"status": "OK"}')
                     env.kill()
                     return
@@ -175,6 +177,7 @@ class _Environment:
     def invoke(self, payload: bytes) -> tuple[tuple[int, bytes, bool], Call]:
         invocation = _Invocation(str(uuid.uuid4()), payload,
                                  int((time.time() + self.timeout) * 1000))
+        self.reset_peak()
         with self.ready:
             self.pending = invocation
             self.ready.notify_all()
@@ -223,6 +226,14 @@ class _Environment:
             invocation.answer = (status, body, function_error)
             invocation.done.set()
             self.ready.notify_all()
+
+    def reset_peak(self) -> None:
+        """Starts the process's peak resident set (VmHWM) again from what it holds now, so each
+        call's peak is its own ("5" to /proc/<pid>/clear_refs, Linux 4.0 on)."""
+        try:
+            Path(f"/proc/{self.process.pid}/clear_refs").write_text("5")
+        except OSError:
+            pass
 
     def peak_mib(self) -> float:
         try:
@@ -305,6 +316,11 @@ class LocalLambda:
         with self.lock:
             idle = self.idle[function]
             environment = idle.pop() if idle else None
+            while environment is not None and environment.process.poll() is not None:
+                # Gone while idle: Lambda would give the call a new environment.
+                self.all.remove(environment)
+                threading.Thread(target=environment.close, daemon=True).start()
+                environment = idle.pop() if idle else None
         if environment is None:
             environment = _Environment(self, function)
             with self.lock:

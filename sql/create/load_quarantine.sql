@@ -7,6 +7,8 @@
 --   first_seen, last_seen: when a run's COPY first and last failed on it (UTC); runs: how many
 --   runs' COPYs failed on it; last_run: the last of them.
 -- Delete a row to have the next run try the object again (docs/deploy.md, the runbook).
+-- One row per object, which the quarantine batch keeps so; no PRIMARY KEY is declared, since that
+-- batch holds two rows of one object for a moment and Redshift's planner trusts declared keys.
 CREATE TABLE IF NOT EXISTS load_quarantine (
     object_key VARCHAR(1024) NOT NULL,
     etag       VARCHAR(64)   NOT NULL,
@@ -16,8 +18,7 @@ CREATE TABLE IF NOT EXISTS load_quarantine (
     first_seen TIMESTAMP     NOT NULL,
     last_seen  TIMESTAMP     NOT NULL,
     runs       INTEGER       NOT NULL,
-    last_run   VARCHAR(80)   NOT NULL,
-    PRIMARY KEY (object_key)
+    last_run   VARCHAR(80)   NOT NULL
 )
 DISTSTYLE ALL
 SORTKEY (object_key);

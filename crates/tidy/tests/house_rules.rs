@@ -217,7 +217,7 @@ fn the_triggers_start_the_etl_through_the_starter_under_a_name_of_the_event() {
     let window = &template["Parameters"]["NewFileWindowSeconds"];
     assert_eq!(
         (&window["MinValue"], &window["MaxValue"]),
-        (&Yaml::from(0), &Yaml::from(300))
+        (&Yaml::from(1), &Yaml::from(300))
     );
     assert_eq!(
         pipe["TargetParameters"]["StepFunctionStateMachineParameters"]["InvocationType"],

@@ -494,6 +494,10 @@ impl At<'_> {
         let Some((object, error)) = quarantine::poison(&layout, err) else {
             return Ok(None);
         };
+        if current.carried.quarantined_count >= quarantine::MAX_PER_RUN {
+            tracing::error!(step = STEP, key = %object.key, "a log object failed for its content after the run's quarantine limit");
+            return Err(quarantine::too_many(err));
+        }
         let source = &self.deps.config.source;
         let next = current.round + 1;
         let (staged, carried) = (current.staged.clone(), current.carried.clone());
@@ -606,11 +610,17 @@ async fn list_and_plan(
 ) -> Result<(Round, Vec<Skipped>), EtlError> {
     let (logs, mut skipped) = match trigger {
         Trigger::NewLogObjects(keys) => {
-            let mut heads = Vec::with_capacity(keys.len());
+            let (mut heads, mut gone) = (Vec::with_capacity(keys.len()), Vec::new());
             for key in keys {
-                heads.push(objects::head(s3, &source.bucket, key).await?);
+                match objects::head(s3, &source.bucket, key).await? {
+                    Some(head) => heads.push(head),
+                    None => gone.push(Skipped {
+                        key: key.as_str().to_owned(),
+                        reason: objects::GONE.to_owned(),
+                    }),
+                }
             }
-            (heads, vec![])
+            (heads, gone)
         }
         Trigger::FullLoad | Trigger::Backfill { .. } => {
             objects::list(
@@ -1139,6 +1149,87 @@ mod tests {
         (deps, s3, [plan, round, staged])
     }
 
+    /// A window's object that is gone by the time its run looks (HEAD 404) is left out and
+    /// reported; the rest of the window is staged.
+    #[tokio::test]
+    async fn a_windows_object_gone_since_its_event_is_skipped_and_the_rest_staged() {
+        use aws_sdk_redshiftdata::operation::get_statement_result::GetStatementResultOutput;
+        use aws_sdk_redshiftdata::types::{StatementStatusString as Sub, StatusString};
+        use aws_sdk_s3::operation::head_object::{HeadObjectError, HeadObjectOutput};
+        use aws_sdk_s3::types::error::NotFound;
+        use sparkify::testing::described;
+        let (here, gone) = ("log_data/2018/11/a.json", "log_data/2018/11/b.json");
+        let plan = mock!(Client::batch_execute_statement)
+            .match_requests(|req| req.sqls().len() == 1)
+            .then_output(|| submitted("plan-1"));
+        let planned = mock!(Client::describe_statement)
+            .match_requests(|req| req.id() == Some("plan-1"))
+            .then_output(|| {
+                described(
+                    "plan-1",
+                    StatusString::Finished,
+                    &[(Sub::Finished, 0, None)],
+                )
+            });
+        let known = mock!(Client::get_statement_result).then_output(|| {
+            GetStatementResultOutput::builder()
+                .set_records(Some(vec![]))
+                .build()
+                .unwrap()
+        });
+        let round = mock!(Client::batch_execute_statement)
+            .match_requests(|req| req.sqls().len() > 1)
+            .then_output(|| submitted("copy-1"));
+        let running = mock!(Client::describe_statement)
+            .match_requests(|req| req.id() == Some("copy-1"))
+            .then_output(|| described("copy-1", StatusString::Started, &[(Sub::Started, 0, None)]));
+        let client = mock_client!(
+            aws_sdk_redshiftdata,
+            RuleMode::MatchAny,
+            [&plan, &planned, &known, &round, &running]
+        );
+        let found = mock!(aws_sdk_s3::Client::head_object)
+            .match_requests(move |req| req.key() == Some(here))
+            .then_output(|| {
+                HeadObjectOutput::builder()
+                    .e_tag("\"e\"")
+                    .content_length(5)
+                    .build()
+            });
+        let missing = mock!(aws_sdk_s3::Client::head_object)
+            .match_requests(move |req| req.key() == Some(gone))
+            .then_error(|| HeadObjectError::NotFound(NotFound::builder().build()));
+        let songs = mock!(aws_sdk_s3::Client::list_objects_v2).then_output(|| {
+            aws_sdk_s3::operation::list_objects_v2::ListObjectsV2Output::builder().build()
+        });
+        // following's S3 answers listings only; this one HEADs the window's objects too.
+        let (deps, _) = following(client, &songs);
+        let puts = mock!(aws_sdk_s3::Client::put_object)
+            .then_output(|| aws_sdk_s3::operation::put_object::PutObjectOutput::builder().build());
+        let s3 = mock_client!(
+            aws_sdk_s3,
+            RuleMode::MatchAny,
+            [&found, &missing, &songs, &puts]
+        );
+        let event = |key: &str| {
+            json!({"detail-type": "Object Created",
+                   "detail": {"bucket": {"name": "udacity-dend"}, "object": {"key": key}}})
+        };
+        let window = json!({"detail-type": sparkify::trigger::WINDOW, "time": "t", "id": "i",
+                            "events": [event(here), event(gone)]});
+        let out = handle(&deps, &s3, first_call(window)).await.unwrap();
+        let planned = out.planned.unwrap();
+        assert_eq!(planned.log_objects, vec![here]);
+        assert_eq!(
+            planned.skipped,
+            vec![Skipped {
+                key: gone.into(),
+                reason: objects::GONE.into()
+            }]
+        );
+        assert_eq!((missing.num_calls(), round.num_calls()), (1, 1));
+    }
+
     /// With a statement wait, one call goes from the plan to its round to the end as each
     /// commits: no Wait state at all.
     #[tokio::test]
@@ -1435,6 +1526,26 @@ mod tests {
             (alone.num_calls(), quarantine.num_calls(), plan.num_calls()),
             (1, 1, 1)
         );
+
+        // Past the run's limit, the next one fails the run by name, saying why.
+        let mut past_limit = call.clone();
+        past_limit.step.statement_id = Some("copy-3".into());
+        past_limit.phase = Some(Phase::Copy);
+        past_limit.round = 3;
+        past_limit.carried.quarantined_count = quarantine::MAX_PER_RUN;
+        past_limit.round_objects = RoundObjects {
+            log_objects: 2,
+            song_objects: 0,
+            with_songs: false,
+            logs: vec![object("a"), object("b")],
+        };
+        let err = handle(&deps, &s3, past_limit).await.unwrap_err();
+        assert_eq!(err.name(), "StatementFailed");
+        assert!(
+            err.to_string().contains("already quarantined in this run"),
+            "{err}"
+        );
+        assert_eq!(alone.num_calls(), 1, "no round alone past the limit");
 
         // The same COPY failing for another reason is the run's error.
         let mut other = call;

@@ -53,21 +53,33 @@ pub async fn list(
     Ok((listed, skipped))
 }
 
-/// The one object a new-file event names, as HEAD describes it.
-pub async fn head(s3: &Client, bucket: &BucketName, key: &S3Key) -> Result<Listed, EtlError> {
-    let head = s3
+/// An object a new-file event names, as HEAD describes it; None if it is gone (404): deleted or
+/// renamed since its event, which leaves it out rather than failing the rest of its window.
+pub async fn head(
+    s3: &Client,
+    bucket: &BucketName,
+    key: &S3Key,
+) -> Result<Option<Listed>, EtlError> {
+    let answer = s3
         .head_object()
         .bucket(bucket.as_str())
         .key(key.as_str())
         .send()
-        .await
-        .map_err(|err| EtlError::from_s3("HeadObject", err))?;
-    Ok(Listed {
+        .await;
+    let head = match answer {
+        Ok(head) => head,
+        Err(err) if err.as_service_error().is_some_and(|e| e.is_not_found()) => return Ok(None),
+        Err(err) => return Err(EtlError::from_s3("HeadObject", err)),
+    };
+    Ok(Some(Listed {
         key: key.clone(),
         etag: unquoted(head.e_tag().unwrap_or_default()),
         size: head.content_length().unwrap_or_default(),
-    })
+    }))
 }
+
+/// Why a key a new-file event named is not loaded: it is gone.
+pub const GONE: &str = "gone since its event (HeadObject 404)";
 
 fn unquoted(etag: &str) -> String {
     etag.trim_matches('"').to_owned()

@@ -21,6 +21,12 @@ pub const LOAD_FAILED: &str = "Load into table '";
 /// Error text a state keeps of each quarantined object (the table keeps up to 1,000 bytes).
 const ERROR_SHOWN_BYTES: usize = 300;
 
+/// Log objects one run puts in quarantine at most. More failing for their content in one run
+/// points at the configuration (the JSONPaths file, MaxLoadErrors, the table) rather than at the
+/// files, and quarantining the whole bucket one object at a time would only hide it: the next
+/// failure fails the run by name instead.
+pub const MAX_PER_RUN: usize = 5;
+
 /// A log object of a round as the state machine carries it: enough to quarantine it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RoundObject {
@@ -70,13 +76,34 @@ pub fn is_load_failure(error: &str) -> bool {
 }
 
 /// The failure in words, for people reading the quarantine.
+/// Redshift's top-level text says only that the load failed (the rejects are in
+/// `sys_load_error_detail`), so unless it names the 4 MB limit, the reason names both causes.
 pub fn reason(error: &str, max_load_errors: u32) -> String {
     if error.contains("4 MB") || error.contains("4194304") {
         "a JSON object larger than 4 MB".to_owned()
     } else {
         format!(
-            "rejected lines reached MAXERROR {max_load_errors} (lines that are not JSON, or values the columns cannot take)"
+            "its COPY failed on its data: rejected lines reached MAXERROR {max_load_errors} (lines that are not JSON, or values the columns cannot take), or a JSON object is over 4 MB; its rejects are in sys_load_error_detail"
         )
+    }
+}
+
+/// The failure a run ends with when a log object fails for its content after [`MAX_PER_RUN`]
+/// were quarantined: the batch's own failure, saying why it was not quarantined.
+pub fn too_many(err: &EtlError) -> EtlError {
+    match err {
+        EtlError::StatementFailed {
+            statement_id,
+            sub_statement,
+            error,
+        } => EtlError::StatementFailed {
+            statement_id: statement_id.clone(),
+            sub_statement: *sub_statement,
+            error: format!(
+                "{MAX_PER_RUN} log objects were already quarantined in this run, so this one is not: so many failing for their content points at the configuration (JSONPaths, MaxLoadErrors, the tables). {error}"
+            ),
+        },
+        other => other.clone(),
     }
 }
 
@@ -175,6 +202,7 @@ mod tests {
     #[test]
     fn the_reason_tells_an_oversized_object_from_too_many_rejects() {
         assert!(reason(MAXERROR, 10).contains("MAXERROR 10"));
+        assert!(reason(MAXERROR, 10).contains("or a JSON object is over 4 MB"));
         let big = "ERROR: Load into table 'events_load' failed. The JSON object at line 2 of s3://b/k is 4500321 bytes; the maximum size of a single JSON object is 4 MB.";
         assert_eq!(reason(big, 10), "a JSON object larger than 4 MB");
     }
