@@ -186,37 +186,31 @@ class _Environment:
             peak = max(peak, self.peak_mib())
             elapsed = time.monotonic() - started
             if peak > self.memory_mb:
-                outcome = "Runtime.ExitError"
-                self.kill()
-                self.finish(200, json.dumps({
-                    "errorType": "Runtime.ExitError",
-                    "errorMessage": f"RequestId: {invocation.request_id} Error: Runtime exited "
-                                    f"with error: signal: killed",
-                }).encode(), True)
+                outcome = self.stop(invocation, "Runtime.ExitError",
+                                    "Runtime exited with error: signal: killed")
             elif elapsed > self.timeout:
-                outcome = "Sandbox.Timedout"
-                self.kill()
-                self.finish(200, json.dumps({
-                    "errorType": "Sandbox.Timedout",
-                    "errorMessage": f"RequestId: {invocation.request_id} Error: Task timed out "
-                                    f"after {self.timeout:.2f} seconds",
-                }).encode(), True)
+                outcome = self.stop(invocation, "Sandbox.Timedout",
+                                    f"Task timed out after {self.timeout:.2f} seconds")
             elif self.process.poll() is not None:
-                outcome = "Runtime.ExitError"
                 code = self.process.returncode
                 how = f"signal: {signal.Signals(-code).name[3:].lower()}" if code < 0 \
                     else f"exit status {code}"
-                self.dead = True
-                self.finish(200, json.dumps({
-                    "errorType": "Runtime.ExitError",
-                    "errorMessage": f"RequestId: {invocation.request_id} Error: Runtime exited "
-                                    f"with error: {how}",
-                }).encode(), True)
+                outcome = self.stop(invocation, "Runtime.ExitError", f"Runtime exited with error: {how}")
         peak = max(peak, self.peak_mib())
         answer = invocation.answer
         call = Call(self.function, invocation.request_id, time.monotonic() - started, peak,
                     outcome or ("error" if answer[2] else "ok"))
         return answer, call
+
+    def stop(self, invocation: _Invocation, error_type: str, why: str) -> str:
+        """Ends the environment (if it still runs) and answers `invocation` with the error Lambda
+        gives for it; returns the error type."""
+        self.kill()
+        self.finish(200, json.dumps({
+            "errorType": error_type,
+            "errorMessage": f"RequestId: {invocation.request_id} Error: {why}",
+        }).encode(), True)
+        return error_type
 
     def finish(self, status: int, body: bytes, function_error: bool) -> None:
         with self.ready:

@@ -1097,13 +1097,13 @@ mod tests {
     /// Mocks for a nightly run's first round, all in one call: the plan query, its (empty)
     /// result, one log and one song listed, the manifests, and the round's batch, whose
     /// DescribeStatement answer is `round_described`.
-    fn one_round(
+    /// The Data API's answers to a first call: its plan query (`plan-1`, finished, nothing
+    /// known) and the round it submits (`copy-1`, described by `round_described`).
+    fn first_round_rules(
         round_described: fn() -> aws_sdk_redshiftdata::operation::describe_statement::DescribeStatementOutput,
-    ) -> (Deps, S3Client, [aws_smithy_mocks::Rule; 3]) {
+    ) -> [aws_smithy_mocks::Rule; 5] {
         use aws_sdk_redshiftdata::operation::get_statement_result::GetStatementResultOutput;
         use aws_sdk_redshiftdata::types::{StatementStatusString as Sub, StatusString};
-        use aws_sdk_s3::operation::list_objects_v2::ListObjectsV2Output;
-        use aws_sdk_s3::types::Object;
         use sparkify::testing::described;
 
         let plan = mock!(Client::batch_execute_statement)
@@ -1127,9 +1127,19 @@ mod tests {
         let round = mock!(Client::batch_execute_statement)
             .match_requests(|req| req.sqls().len() > 1)
             .then_output(|| submitted("copy-1"));
-        let staged = mock!(Client::describe_statement)
+        let described_round = mock!(Client::describe_statement)
             .match_requests(|req| req.id() == Some("copy-1"))
             .then_output(round_described);
+        [plan, planned, known, round, described_round]
+    }
+
+    fn one_round(
+        round_described: fn() -> aws_sdk_redshiftdata::operation::describe_statement::DescribeStatementOutput,
+    ) -> (Deps, S3Client, [aws_smithy_mocks::Rule; 3]) {
+        use aws_sdk_s3::operation::list_objects_v2::ListObjectsV2Output;
+        use aws_sdk_s3::types::Object;
+
+        let [plan, planned, known, round, staged] = first_round_rules(round_described);
         let client = mock_client!(
             aws_sdk_redshiftdata,
             RuleMode::MatchAny,
@@ -1153,36 +1163,14 @@ mod tests {
     /// reported; the rest of the window is staged.
     #[tokio::test]
     async fn a_windows_object_gone_since_its_event_is_skipped_and_the_rest_staged() {
-        use aws_sdk_redshiftdata::operation::get_statement_result::GetStatementResultOutput;
         use aws_sdk_redshiftdata::types::{StatementStatusString as Sub, StatusString};
         use aws_sdk_s3::operation::head_object::{HeadObjectError, HeadObjectOutput};
         use aws_sdk_s3::types::error::NotFound;
         use sparkify::testing::described;
         let (here, gone) = ("log_data/2018/11/a.json", "log_data/2018/11/b.json");
-        let plan = mock!(Client::batch_execute_statement)
-            .match_requests(|req| req.sqls().len() == 1)
-            .then_output(|| submitted("plan-1"));
-        let planned = mock!(Client::describe_statement)
-            .match_requests(|req| req.id() == Some("plan-1"))
-            .then_output(|| {
-                described(
-                    "plan-1",
-                    StatusString::Finished,
-                    &[(Sub::Finished, 0, None)],
-                )
-            });
-        let known = mock!(Client::get_statement_result).then_output(|| {
-            GetStatementResultOutput::builder()
-                .set_records(Some(vec![]))
-                .build()
-                .unwrap()
+        let [plan, planned, known, round, running] = first_round_rules(|| {
+            described("copy-1", StatusString::Started, &[(Sub::Started, 0, None)])
         });
-        let round = mock!(Client::batch_execute_statement)
-            .match_requests(|req| req.sqls().len() > 1)
-            .then_output(|| submitted("copy-1"));
-        let running = mock!(Client::describe_statement)
-            .match_requests(|req| req.id() == Some("copy-1"))
-            .then_output(|| described("copy-1", StatusString::Started, &[(Sub::Started, 0, None)]));
         let client = mock_client!(
             aws_sdk_redshiftdata,
             RuleMode::MatchAny,
