@@ -36,6 +36,10 @@ pub fn client_token(execution: &str, step: &str) -> String {
     digest.iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
+/// The longest a DescribeStatement may wait for its statement to end (the Data API reference's
+/// WaitTimeSeconds: "The maximum value is 30 seconds").
+pub const MAX_WAIT_TIME_SECONDS: u64 = 30;
+
 impl DataApi {
     pub fn new(client: Client, warehouse: Warehouse) -> Self {
         Self { client, warehouse }
@@ -89,9 +93,12 @@ impl DataApi {
         Instant::now() + self.warehouse.statement_wait
     }
 
-    /// Follows statement `id` until it commits, fails or `deadline` passes, asking
-    /// DescribeStatement after 50 ms, then ever less often (at most every 500 ms). `fresh`: the
-    /// statement was just submitted, so with no time to wait it is SUBMITTED without asking.
+    /// Follows statement `id` until it commits, fails or `deadline` passes. Each DescribeStatement
+    /// long-polls: it asks the Data API to answer once the statement has ended or the whole
+    /// seconds left have passed (`WaitTimeSeconds`, at most 30), so one request usually sees the
+    /// statement through; under a second before the deadline, it asks after 50 ms, then ever less
+    /// often (at most every 500 ms). `fresh`: the statement was just submitted, so with no time to
+    /// wait it is SUBMITTED without asking.
     pub async fn settle(
         &self,
         id: &str,
@@ -104,30 +111,42 @@ impl DataApi {
             *pause = (*pause * 2).min(Duration::from_millis(500));
             tokio::time::sleep_until(until)
         };
-        if fresh {
-            if Instant::now() >= deadline {
-                return Ok(Progress::Running {
-                    status: "SUBMITTED".to_owned(),
-                });
-            }
-            rest(&mut pause).await;
+        if fresh && Instant::now() >= deadline {
+            return Ok(Progress::Running {
+                status: "SUBMITTED".to_owned(),
+            });
         }
         loop {
-            let progress = self.progress(id).await?;
+            let asked = Instant::now();
+            let left = deadline.saturating_duration_since(asked).as_secs();
+            let wait = left.min(MAX_WAIT_TIME_SECONDS);
+            let progress = self.described(id, wait).await?;
             if matches!(progress, Progress::Finished { .. }) || Instant::now() >= deadline {
                 return Ok(progress);
             }
-            rest(&mut pause).await;
+            // An answer sooner than the wait asked for (none asked, or a service that does not
+            // long-poll) is followed by a pause, never by a busy loop.
+            if asked.elapsed() < Duration::from_secs(wait) || wait == 0 {
+                rest(&mut pause).await;
+            }
         }
     }
 
     /// Where statement `id` stands. FAILED and ABORTED become named errors carrying Redshift's text
     /// and the failed sub-statement; a lost serialization conflict is `SerializationConflict`.
     pub async fn progress(&self, id: &str) -> Result<Progress, EtlError> {
+        self.described(id, 0).await
+    }
+
+    /// [`progress`](Self::progress), the Data API waiting up to `wait` seconds for the statement
+    /// to end before it answers (none: at once).
+    async fn described(&self, id: &str, wait: u64) -> Result<Progress, EtlError> {
+        let wait = i32::try_from(wait).ok().filter(|seconds| *seconds > 0);
         let described = self
             .client
             .describe_statement()
             .id(id)
+            .set_wait_time_seconds(wait)
             .send()
             .await
             .map_err(|err| EtlError::from_sdk("DescribeStatement", err))?;

@@ -179,7 +179,7 @@ impl Api {
         match operation {
             Some("ExecuteStatement") => self.execute(parse(body)?, caller).await,
             Some("BatchExecuteStatement") => self.batch(parse(body)?, caller).await,
-            Some("DescribeStatement") => self.describe(parse(body)?),
+            Some("DescribeStatement") => self.describe(parse(body)?).await,
             Some("GetStatementResult") => self.result(parse(body)?),
             Some("CancelStatement") => self.cancel(parse(body)?).await,
             Some("ListStatements") => self.list(parse(body)?, caller),
@@ -296,7 +296,26 @@ impl Api {
         }))
     }
 
-    fn describe(&self, req: IdRequest) -> Result<Value, ApiError> {
+    /// DescribeStatement; with `WaitTimeSeconds` (0 to 30, as the API reference bounds it) it
+    /// answers once the statement has ended or that long has passed, whichever comes first.
+    async fn describe(&self, req: DescribeRequest) -> Result<Value, ApiError> {
+        let wait = match req.wait_time_seconds {
+            None => 0,
+            Some(seconds @ 0..=MAX_WAIT_TIME_SECONDS) => seconds,
+            Some(other) => {
+                return Err(ApiError::validation(format!(
+                    "WaitTimeSeconds must be from 0 to {MAX_WAIT_TIME_SECONDS}, got {other}"
+                )));
+            }
+        };
+        let until = tokio::time::Instant::now() + std::time::Duration::from_secs(wait);
+        let parent = req
+            .id
+            .rsplit_once(':')
+            .map_or(req.id.as_str(), |(parent, _)| parent);
+        while tokio::time::Instant::now() < until && !self.find(parent)?.status.is_final() {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
         if let Some((parent, n)) = req.id.rsplit_once(':') {
             return self.describe_sub(parent, n);
         }
@@ -308,7 +327,7 @@ impl Api {
             "Error": statement.error,
             "QueryString": if statement.is_batch { None } else { Some(&statement.subs[0].sql) },
             "ResultRows": statement.result_rows(),
-            "ResultSize": -1,
+            "ResultSize": if statement.is_batch { -1 } else { statement.subs[0].result_size },
             "HasResultSet": !statement.is_batch && statement.subs[0].result.is_some(),
             "CreatedAt": statement.created_at,
             "UpdatedAt": statement.updated_at,
@@ -500,7 +519,7 @@ fn sub_description(statement: &Statement, index: usize) -> Value {
         "Error": sub.error,
         "QueryString": sub.sql,
         "ResultRows": if sub.status == Status::Finished { sub.result_rows } else { -1 },
-        "ResultSize": -1,
+        "ResultSize": sub.result_size,
         "HasResultSet": sub.result.is_some(),
         "CreatedAt": sub.created_at,
         "UpdatedAt": sub.updated_at,
@@ -622,6 +641,17 @@ struct BatchRequest {
 struct IdRequest {
     id: String,
 }
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct DescribeRequest {
+    id: String,
+    wait_time_seconds: Option<u64>,
+}
+
+/// The longest DescribeStatement may wait for a statement to end ("The maximum value is 30
+/// seconds", the API reference's WaitTimeSeconds).
+const MAX_WAIT_TIME_SECONDS: u64 = 30;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]

@@ -50,6 +50,8 @@ pub struct Sub {
     /// Shared, not copied: every DescribeStatement and GetStatementResult takes a copy of the
     /// statement, and a result can hold hundreds of thousands of rows.
     pub result: Option<Arc<ResultSet>>,
+    /// The result's size in bytes as GetStatementResult returns its records; -1 without one.
+    pub result_size: i64,
     pub created_at: f64,
     pub updated_at: f64,
     pub started: Option<f64>,
@@ -199,6 +201,7 @@ impl Store {
                     error: None,
                     result_rows: -1,
                     result: None,
+                    result_size: -1,
                     created_at: at,
                     updated_at: at,
                     started: None,
@@ -501,14 +504,18 @@ async fn run_sqls(
             let sql = run_sql(runner, client, sql, parameters, target, load_errors);
             let (outcome, sent) = cancellable(store, id, &token, sql).await;
             *cancel_sent |= sent;
-            outcome
+            outcome.and_then(|outcome| {
+                let size = outcome.result.as_ref().map(ResultSet::within_limits);
+                Ok((outcome, size.transpose()?))
+            })
         };
         match outcome {
-            Ok(Outcome { rows, result }) => store.update(id, |s| {
+            Ok((Outcome { rows, result }, size)) => store.update(id, |s| {
                 let sub = &mut s.subs[index];
                 sub.status = Status::Finished;
                 sub.result_rows = rows;
                 sub.result = result.map(Arc::new);
+                sub.result_size = size.map_or(-1, |bytes| bytes as i64);
                 sub.updated_at = now();
             }),
             Err(error) => {

@@ -323,6 +323,51 @@ async fn status_moves_through_the_lifecycle_in_real_time(backend: Backend) {
     );
 }
 
+/// DescribeStatement with WaitTimeSeconds long-polls: it answers when the statement ends (here
+/// after its 1.5 s), or once the wait has passed with the status then; a wait over 30 s is refused.
+async fn describe_statement_waits_for_the_statement_to_end_up_to_its_wait(backend: Backend) {
+    let env = start_tuned(backend, |config| {
+        config.min_statement_time = Duration::from_millis(1500)
+    })
+    .await;
+    let describe = |id: String, wait: i32| {
+        let client = env.client.clone();
+        async move {
+            let asked = Instant::now();
+            let answer = client
+                .describe_statement()
+                .id(id)
+                .wait_time_seconds(wait)
+                .send()
+                .await;
+            (answer, asked.elapsed())
+        }
+    };
+    let id = env.execute("SELECT 1").await;
+    let (answer, took) = describe(id.clone(), 1).await;
+    assert_ne!(answer.unwrap().status(), Some(&StatusString::Finished));
+    assert!(
+        (Duration::from_millis(950)..Duration::from_millis(1400)).contains(&took),
+        "{took:?}"
+    );
+    let (answer, took) = describe(id.clone(), 30).await;
+    assert_eq!(answer.unwrap().status(), Some(&StatusString::Finished));
+    assert!(
+        took < Duration::from_secs(2),
+        "answered as it ended, not after 30 s: {took:?}"
+    );
+    let (answer, took) = describe(id.clone(), 30).await;
+    assert_eq!(answer.unwrap().status(), Some(&StatusString::Finished));
+    assert!(
+        took < Duration::from_millis(500),
+        "an ended statement at once: {took:?}"
+    );
+    let (answer, _) = describe(format!("{id}:1"), 5).await;
+    assert!(answer.is_err(), "not a batch: no sub-statement");
+    let (answer, _) = describe(id, 31).await;
+    assert_eq!(answer.unwrap_err().code(), Some("ValidationException"));
+}
+
 async fn cancel_aborts_a_running_statement_and_refuses_a_finished_one(backend: Backend) {
     let env = start(backend).await;
     let id = env.execute(SLOW).await;
@@ -539,6 +584,37 @@ async fn failed_sql_reads_like_redshift(backend: Backend) {
     );
 }
 
+/// A result row over the Data API's 64 KB fails its statement by name; one under it is read, and
+/// DescribeStatement gives the result's size.
+async fn a_result_row_over_64_kb_fails_its_statement(backend: Backend) {
+    let env = start(backend).await;
+    let big = env.execute("SELECT REPEAT('x', 70000) AS big").await;
+    assert_eq!(env.wait(&big).await.last(), Some(&StatusString::Failed));
+    let described = env
+        .client
+        .describe_statement()
+        .id(&big)
+        .send()
+        .await
+        .unwrap();
+    let error = described.error().unwrap();
+    assert!(error.contains("64 KB per row"), "{error}");
+    let fits = env.execute("SELECT REPEAT('x', 60000) AS fits").await;
+    assert_eq!(env.wait(&fits).await.last(), Some(&StatusString::Finished));
+    let described = env
+        .client
+        .describe_statement()
+        .id(&fits)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        (60_000..61_000).contains(&described.result_size()),
+        "{}",
+        described.result_size()
+    );
+}
+
 async fn unknown_ids_are_resource_not_found(backend: Backend) {
     let env = start(backend).await;
     let missing = "00000000-0000-0000-0000-000000000000";
@@ -674,11 +750,13 @@ mod embedded {
         temporary_tables_end_with_their_statement_as_sessions_do,
         batch_results_are_read_per_sub_statement,
         status_moves_through_the_lifecycle_in_real_time,
+        describe_statement_waits_for_the_statement_to_end_up_to_its_wait,
         results_come_in_pages_linked_by_next_token,
         named_parameters_are_bound_as_values_never_as_sql,
         a_repeated_client_token_returns_the_same_statement_and_runs_it_once,
         list_statements_filters_by_name_prefix_and_status,
         failed_sql_reads_like_redshift,
+        a_result_row_over_64_kb_fails_its_statement,
         unknown_ids_are_resource_not_found,
         malformed_requests_get_aws_errors_and_never_hang);
 }
@@ -692,6 +770,7 @@ mod binaries {
         temporary_tables_end_with_their_statement_as_sessions_do,
         batch_results_are_read_per_sub_statement,
         status_moves_through_the_lifecycle_in_real_time,
+        describe_statement_waits_for_the_statement_to_end_up_to_its_wait,
         cancel_aborts_a_running_statement_and_refuses_a_finished_one,
         a_cancel_racing_the_query_to_the_server_still_aborts_it,
         results_come_in_pages_linked_by_next_token,
@@ -699,6 +778,7 @@ mod binaries {
         a_repeated_client_token_returns_the_same_statement_and_runs_it_once,
         list_statements_filters_by_name_prefix_and_status,
         failed_sql_reads_like_redshift,
+        a_result_row_over_64_kb_fails_its_statement,
         unknown_ids_are_resource_not_found,
         malformed_requests_get_aws_errors_and_never_hang);
 }
