@@ -55,6 +55,17 @@ impl Spec {
         }
     }
 
+    /// A grown Sparkify: the Million Song Dataset's 1,000,000 songs and a year of logs of the
+    /// real data set's daily shape (268 events a day), with a year's users (97 a month × 12).
+    pub fn million() -> Self {
+        Self {
+            songs: 1_000_000,
+            days: 365,
+            users: 97 * 12,
+            ..Self::full()
+        }
+    }
+
     /// Songs × `songs`, days (and users) × `days`.
     pub fn scaled(self, songs: usize, days: u32) -> Self {
         Self {

@@ -39,6 +39,8 @@ enum Preset {
     Sample,
     /// The real data set's shape: 14,896 songs, 30 days of 268 events
     Full,
+    /// A grown Sparkify: 1,000,000 songs, 365 days of 268 events
+    Million,
 }
 
 /// A positive integer, as the scales and the seed must be.
@@ -75,6 +77,7 @@ fn run(args: Args) -> Result<(), String> {
     let mut spec = match args.preset {
         Preset::Sample => Spec::sample(),
         Preset::Full => Spec::full(),
+        Preset::Million => Spec::million(),
     };
     if let Some(seed) = args.seed {
         spec.seed = seed;
