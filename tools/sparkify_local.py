@@ -998,7 +998,12 @@ def _running_summary(state: str, step: dict) -> str:
     rounds before it staged."""
     if state != "CopyStaging":
         return "waiting for its statement"
-    doing = "planning" if step.get("phase") == "plan" else "staging"
+    phase = step.get("phase")
+    if phase in ("list", "record"):
+        listing = step.get("listing") or {}
+        text = f"{'listing' if phase == 'list' else 'recording the listing'}: {listing.get('objects', 0):,} objects"
+        return text
+    doing = "planning" if phase == "plan" else "staging"
     text = f"round {step.get('round')} {doing}"
     if step.get("staged"):
         text += f", staged so far: {_moved_summary(step['staged'])}"

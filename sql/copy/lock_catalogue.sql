@@ -1,5 +1,5 @@
 -- First statement of a round that loads song objects: every table the round touches, in the
--- pipeline's one lock order (load_ledger, load_quarantine, staging_files, staging_events,
+-- pipeline's one lock order (load_listing, load_ledger, load_quarantine, staging_files, staging_events,
 -- staging_songs, songplays, users, songs, artists, time), so no two executions' batches
 -- deadlock. One execution at a time then replaces songs in the catalogue and records song objects
 -- in the ledger. Taken before any read, so the round sees every commit made before it (Redshift's

@@ -1,5 +1,5 @@
 -- First statement: every table the batch reads or clears, in the pipeline's one lock order
--- (load_ledger, load_quarantine, staging_files, staging_events, staging_songs, songplays, users,
+-- (load_listing, load_ledger, load_quarantine, staging_files, staging_events, staging_songs, songplays, users,
 -- songs, artists, time). Redshift's LOCK is ACCESS EXCLUSIVE and makes readers wait too, so a batch
 -- that read a table before locking another could deadlock with one that locked them the other way round.
-LOCK staging_files, staging_events, staging_songs, songplays, users, songs, artists, time;
+LOCK load_listing, staging_files, staging_events, staging_songs, songplays, users, songs, artists, time;

@@ -349,11 +349,12 @@ def test_slow_statements_go_round_the_wait_loop_and_are_submitted_once(sample, t
         assert waits[f"{state}Wait"] >= 1, waits
         assert tasks[state] == waits[f"{state}Wait"] + 1
     # One batch per step, however often each step was polled (verify-counts' own result reads
-    # are separate statements); copy-staging plans and stages its 30 log objects in two rounds
-    # of at most 15.
+    # are separate statements); copy-staging records its listing once, then plans and stages
+    # its 30 log objects in two rounds of at most 15.
     batches = Counter(s["StatementName"] for s in statements if s.get("IsBatchStatement"))
     want = Counter({f"sparkify-{step}": 1 for step in local.FUNCTIONS})
-    want.update({"sparkify-copy-staging": 1, "sparkify-copy-staging-plan": 2})
+    want.update({"sparkify-copy-staging": 1, "sparkify-copy-staging-plan": 2,
+                 "sparkify-copy-staging-listing": 1})
     assert batches == want, batches
 
 

@@ -26,12 +26,13 @@ pub mod catalogue {
     use super::SqlFile;
 
     /// Referenced tables come before the tables whose foreign keys name them.
-    pub const CREATE_TABLES: [SqlFile; 10] = [
+    pub const CREATE_TABLES: [SqlFile; 11] = [
         sql_file!("create/staging_events.sql"),
         sql_file!("create/staging_songs.sql"),
         sql_file!("create/staging_files.sql"),
         sql_file!("create/load_ledger.sql"),
         sql_file!("create/load_quarantine.sql"),
+        sql_file!("create/load_listing.sql"),
         sql_file!("create/artists.sql"),
         sql_file!("create/songs.sql"),
         sql_file!("create/users.sql"),
@@ -46,9 +47,19 @@ pub mod catalogue {
         sql_file!("reap/staging_files.sql"),
     ];
 
-    /// copy-staging's planning query for its first round, and for each later round.
-    pub const KNOWN_OBJECTS: SqlFile = sql_file!("copy/known_objects.sql");
-    pub const KNOWN_LOGS: SqlFile = sql_file!("copy/known_logs.sql");
+    /// copy-staging's batch that records the execution's listing in `load_listing`, once.
+    pub const RECORD_LISTING: [SqlFile; 3] = [
+        sql_file!("copy/listing_lock.sql"),
+        sql_file!("copy/listing_clear.sql"),
+        sql_file!("copy/listing_copy.sql"),
+    ];
+    /// copy-staging's plan of a round: its log objects, its song objects, and the log objects it
+    /// leaves out for being in quarantine (results 1, 2 and 3 of the batch).
+    pub const PLAN: [SqlFile; 3] = [
+        sql_file!("copy/plan_logs.sql"),
+        sql_file!("copy/plan_songs.sql"),
+        sql_file!("copy/plan_in_quarantine.sql"),
+    ];
     /// copy-staging's round, in batch order (copy-staging assembles it from these).
     pub const LOCK_CATALOGUE: SqlFile = sql_file!("copy/lock_catalogue.sql");
     pub const LOCK_ROUND: SqlFile = sql_file!("copy/lock_round.sql");
@@ -103,7 +114,7 @@ pub mod catalogue {
 
     /// verify-counts' batch: its lock, the reports (counts, checks, what the loads refused), then
     /// the end of the run's staging. The handler reads results by position in this list.
-    pub const VERIFY: [SqlFile; 8] = [
+    pub const VERIFY: [SqlFile; 9] = [
         sql_file!("verify/lock.sql"),
         sql_file!("verify/table_counts.sql"),
         sql_file!("verify/quality_checks.sql"),
@@ -112,6 +123,7 @@ pub mod catalogue {
         sql_file!("verify/refused_events.sql"),
         sql_file!("verify/clear_staging_events.sql"),
         sql_file!("verify/clear_staging_files.sql"),
+        sql_file!("verify/clear_listing.sql"),
     ];
 
     /// The analysts' queries, run on demand rather than by the pipeline.
@@ -125,7 +137,8 @@ pub mod catalogue {
     /// create-tables' before its clean-up). Redshift's LOCK is ACCESS EXCLUSIVE and writes take
     /// ShareRowExclusiveLock, so two batches that took two tables in opposite orders could
     /// deadlock; queries that read several tables outside a LOCK name them in this order too.
-    pub const LOCK_ORDER: [&str; 10] = [
+    pub const LOCK_ORDER: [&str; 11] = [
+        "load_listing",
         "load_ledger",
         "load_quarantine",
         "staging_files",
@@ -142,8 +155,6 @@ pub mod catalogue {
     pub fn all() -> Vec<SqlFile> {
         let singles = [
             DROP_TABLES,
-            KNOWN_OBJECTS,
-            KNOWN_LOGS,
             LOCK_CATALOGUE,
             LOCK_ROUND,
             REAP_LOCK,
@@ -159,6 +170,8 @@ pub mod catalogue {
             .into_iter()
             .chain(singles)
             .chain(REAP_STAGING)
+            .chain(RECORD_LISTING)
+            .chain(PLAN)
             .chain(SONGS_PUBLISH)
             .chain(QUARANTINE)
             .chain(LOAD_FACTS)
@@ -612,7 +625,11 @@ mod tests {
         // create-tables and the load-error query by verify-counts (their tests render them); every
         // other file has at most {{run}}, which render_for_run fills.
         let filled_by_their_step = [
-            catalogue::KNOWN_LOGS,
+            catalogue::RECORD_LISTING[1],
+            catalogue::RECORD_LISTING[2],
+            catalogue::PLAN[0],
+            catalogue::PLAN[1],
+            catalogue::PLAN[2],
             catalogue::QUARANTINE[1],
             catalogue::QUARANTINE[2],
             catalogue::COPY_STAGING_FILES,
@@ -698,7 +715,8 @@ mod tests {
 
     #[test]
     fn every_batch_that_writes_locks_what_it_writes_first() {
-        let batches: [(&str, &[SqlFile]); 4] = [
+        let batches: [(&str, &[SqlFile]); 5] = [
+            ("copy-staging's listing", &catalogue::RECORD_LISTING),
             ("load-facts", &catalogue::LOAD_FACTS),
             ("load-dimensions", &catalogue::LOAD_DIMENSIONS),
             ("verify-counts", &catalogue::VERIFY),

@@ -1,20 +1,25 @@
 //! copy-staging: stages the S3 objects this execution loads, exactly once per object, in rounds the
 //! state machine drives like any step (submit, then poll):
 //!
-//! 1. **plan**: a query reads what the warehouse knows (`sql/copy/known_objects.sql`: the ledger,
-//!    and what this execution staged in earlier rounds; from the second round on,
-//!    `known_logs.sql`, their log part only);
-//! 2. once it has finished, the function lists the prefixes (or HEADs the one new object; songs in
-//!    the first round only, since they all go in it), picks
-//!    the round's objects (`plan.rs`), writes their manifests and object list to the manifest
-//!    bucket, and submits the round as one batch: log rows land in `staging_events` tagged with
-//!    the execution and their object, song rows replace their songs in the `staging_songs`
-//!    catalogue and go into the ledger, and every object is recorded in `staging_files`;
-//! 3. once the round has committed, its staged rows and objects are added to the step's running
-//!    total (`staged`, which every call hands on to the next), and a new plan starts if log
-//!    objects were left over; otherwise the step is done, and has moved that total. A plan that
-//!    finds nothing to load ends the step at once.
+//! 1. **list** (`listing.rs`): the function lists the log objects (a window's keys, a backfill's
+//!    days, or the log prefix) and the song prefix into parts in the manifest bucket, over as many
+//!    calls as it takes, then one batch records the parts in `load_listing` by COPY;
+//! 2. **plan** (`plan.rs`): a batch asks the warehouse for the round's objects: what was listed
+//!    that the ledger does not hold with its ETag, nor the quarantine, nor an earlier round of this
+//!    execution (at most 15 log objects and 20,000 song objects);
+//! 3. once it has finished, the function writes the round's manifests and object list to the
+//!    manifest bucket, and submits the round as one batch: log rows land in `staging_events`
+//!    tagged with the execution and their object, song rows replace their songs in the
+//!    `staging_songs` catalogue and go into the ledger, and every object is recorded in
+//!    `staging_files`;
+//! 4. once the round has committed, its staged rows and objects are added to the step's running
+//!    total (`staged`, which every call hands on to the next), and a new plan starts if objects
+//!    were left over; otherwise the step is done, and has moved that total. A plan that finds
+//!    nothing to load ends the step at once.
+//!
+//! Nothing the function holds grows with the catalogue: a part of the listing, a round's objects.
 
+pub mod listing;
 pub mod objects;
 pub mod plan;
 pub mod quarantine;
@@ -29,17 +34,20 @@ use sparkify::trigger::Trigger;
 use sparkify::{Deps, EtlError, Moved, StepInput, StepOutput};
 use tokio::time::Instant;
 
+use listing::{Listing, Stage};
 use objects::Skipped;
-use plan::{Known, Listed, Round};
+use plan::{Listed, Round};
 use quarantine::{Quarantined, RoundObject};
 
 pub const STEP: &str = "copy-staging";
 
-/// Where a call is in the round: its statement is a plan query, a round's batch, or the batch
-/// that puts a log object in quarantine.
+/// Where a call is: listing S3 (no statement), or its statement is the batch that records the
+/// listing, a round's plan, a round's batch, or the batch that puts a log object in quarantine.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Phase {
+    List,
+    Record,
     Plan,
     Copy,
     Quarantine,
@@ -50,8 +58,8 @@ pub enum Phase {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Carried {
-    /// A round planned with the song prefix has committed: later rounds plan log objects only.
-    pub songs_staged: bool,
+    /// How far this execution's listing has got (never what it found).
+    pub listing: Listing,
     /// The log objects this run put in quarantine: the first [`SKIPPED_SHOWN`].
     pub quarantined: Vec<Quarantined>,
     /// How many this run put in quarantine, in all.
@@ -114,9 +122,6 @@ pub struct Output {
 pub struct RoundObjects {
     pub log_objects: usize,
     pub song_objects: usize,
-    /// The round was planned with the song prefix (its commit stages every new song object).
-    #[serde(default)]
-    pub with_songs: bool,
     #[serde(default)]
     pub logs: Vec<RoundObject>,
 }
@@ -181,17 +186,24 @@ pub async fn handle(deps: &Deps, s3: &S3Client, input: Input) -> Result<Output, 
         trigger: Trigger::from_execution_input(&input.trigger, &deps.config.source)?,
         run: RunId::from_execution(&input.step.execution).map_err(EtlError::InvalidInput)?,
     };
-    let Some(statement_id) = &input.step.statement_id else {
-        // Round 0 is the step's start; a later round comes back without a statement when its
-        // batch lost a serialization conflict, and is planned again (under a new attempt's token).
-        let round = input.round.max(1);
-        tracing::info!(step = STEP, trigger = ?at.trigger, run = at.run.as_str(), round, attempt = input.step.attempt, "planning the load");
-        let out = at.submit_plan(round, input.staged, input.carried).await?;
-        return at.follow(out, deadline).await;
+    let statement_id = match (&input.step.statement_id, input.phase) {
+        (Some(id), Some(phase)) if phase != Phase::List => id,
+        (Some(_), None) => {
+            return Err(EtlError::InvalidInput(
+                "a statement_id needs its phase (record, plan, copy or quarantine)".into(),
+            ));
+        }
+        _ => {
+            // Round 0 is the step's start; a listing under way comes back with phase list; a
+            // later batch comes back without a statement when it lost a serialization conflict,
+            // and is submitted again (under a new attempt's token).
+            let round = input.round.max(1);
+            tracing::info!(step = STEP, trigger = ?at.trigger, run = at.run.as_str(), round, listing = ?input.carried.listing.stage, attempt = input.step.attempt, "going on with the load");
+            let out = at.go_on(round, input.staged, input.carried).await?;
+            return at.follow(out, deadline).await;
+        }
     };
-    let phase = input.phase.ok_or_else(|| {
-        EtlError::InvalidInput("a statement_id needs its phase (plan or copy)".into())
-    })?;
+    let phase = input.phase.unwrap_or(Phase::Plan);
     let mut current = output(
         input.step.attempt,
         statement_id,
@@ -243,7 +255,7 @@ impl At<'_> {
     /// serialization conflict plans that round again).
     async fn follow(&self, mut out: Output, deadline: Instant) -> Result<Output, EtlError> {
         let mut planned = out.planned.take();
-        while !out.step.done {
+        while !out.step.done && out.phase != Phase::List {
             let id = out.step.statement_id.clone();
             match self.deps.data_api.settle(&id, deadline, true).await {
                 Ok(Progress::Running { status }) => {
@@ -264,36 +276,133 @@ impl At<'_> {
         Ok(out)
     }
 
-    /// What follows the commit of `current`'s statement: after a plan, the round it plans (or
-    /// the end, if it finds nothing to load); after a round, the next plan, or the end.
+    /// Goes on from where `carried.listing` is: lists on (for at most [`listing::LIST_SECONDS`]),
+    /// records the listing once it is written in full, or plans round `round` once it is recorded.
+    async fn go_on(
+        &self,
+        round: u32,
+        staged: Vec<Moved>,
+        mut carried: Carried,
+    ) -> Result<Output, EtlError> {
+        if !carried.listing.is_listed() {
+            let until = Instant::now() + std::time::Duration::from_secs(listing::LIST_SECONDS);
+            let source = &self.deps.config.source;
+            carried.listing = listing::resume(
+                self.s3,
+                source,
+                &self.trigger,
+                &self.run,
+                carried.listing,
+                until,
+            )
+            .await?;
+            if !carried.listing.is_listed() {
+                tracing::info!(
+                    step = STEP,
+                    parts = carried.listing.parts,
+                    objects = carried.listing.objects,
+                    "the listing goes on in the next call"
+                );
+                let mut out = output(
+                    self.step.attempt,
+                    "",
+                    "LISTING".into(),
+                    Phase::List,
+                    round,
+                    false,
+                    staged,
+                );
+                out.carried = carried;
+                return Ok(out);
+            }
+        }
+        if carried.listing.stage == Stage::Recorded {
+            return self.submit_plan(round, staged, carried).await;
+        }
+        if carried.listing.objects == 0 {
+            tracing::info!(
+                step = STEP,
+                skipped = carried.listing.skipped_total,
+                "nothing listed: nothing to load"
+            );
+            let mut out = self.finished("", Phase::List, round, staged, carried);
+            out.planned = Some(planned(&Round::default(), &out.carried.listing));
+            return Ok(out);
+        }
+        let source = &self.deps.config.source;
+        let sqls = listing::record(self.s3, source, &self.run, &carried.listing).await?;
+        let token = self.step.client_token(&format!("{STEP}/listing"));
+        let id = self
+            .deps
+            .data_api
+            .submit(sqls, &token, &format!("sparkify-{STEP}-listing"))
+            .await?;
+        tracing::info!(step = STEP, statement_id = %id, parts = carried.listing.parts, objects = carried.listing.objects, "listing submitted to the warehouse");
+        let mut out = output(
+            self.step.attempt,
+            &id,
+            "SUBMITTED".into(),
+            Phase::Record,
+            round,
+            false,
+            staged,
+        );
+        out.carried = carried;
+        Ok(out)
+    }
+
+    /// The step's last answer: done, having moved `staged`.
+    fn finished(
+        &self,
+        statement_id: &str,
+        phase: Phase,
+        round: u32,
+        staged: Vec<Moved>,
+        carried: Carried,
+    ) -> Output {
+        let mut out = output(
+            self.step.attempt,
+            statement_id,
+            "FINISHED".into(),
+            phase,
+            round,
+            false,
+            staged,
+        );
+        out.step.done = true;
+        out.step.moved = out.staged.clone();
+        out.quarantine_cause = quarantine_cause(&carried);
+        out.carried = carried;
+        out
+    }
+
+    /// What follows the commit of `current`'s statement: after the listing's record, the first
+    /// plan; after a plan, the round it plans (or the end, if it finds nothing to load); after a
+    /// round, the next plan, or the end; after a quarantine, a new plan.
     async fn after_commit(
         &self,
         current: Output,
         rows_affected: Vec<i64>,
     ) -> Result<Output, EtlError> {
-        let source = &self.deps.config.source;
-        let finished = |current: &Output, staged: Vec<Moved>, carried: Carried| {
-            let mut out = output(
-                self.step.attempt,
-                &current.step.statement_id,
-                "FINISHED".into(),
-                current.phase,
-                current.round,
-                false,
-                staged,
-            );
-            out.step.done = true;
-            out.step.moved = out.staged.clone();
-            out.quarantine_cause = quarantine_cause(&carried);
-            out.carried = carried;
-            out
-        };
+        let id = current.step.statement_id.as_str();
         match current.phase {
+            Phase::List => Err(EtlError::InvalidInput(
+                "a listing has no statement to commit".into(),
+            )),
+            Phase::Record => {
+                tracing::info!(
+                    step = STEP,
+                    objects = current.carried.listing.objects,
+                    "listing recorded"
+                );
+                let mut carried = current.carried;
+                carried.listing.stage = Stage::Recorded;
+                carried.listing.after = None;
+                self.submit_plan(current.round, current.staged, carried)
+                    .await
+            }
             Phase::Plan => {
-                let known = read_known(self.deps, &current.step.statement_id).await?;
-                let with_songs = !current.carried.songs_staged;
-                let (round, skipped) =
-                    list_and_plan(self.s3, source, &self.trigger, &known, with_songs).await?;
+                let round = read_plan(self.deps, id).await?;
                 for key in &round.in_quarantine {
                     tracing::warn!(step = STEP, key = %key, "left out: in quarantine with this ETag");
                 }
@@ -301,23 +410,24 @@ impl At<'_> {
                     tracing::info!(
                         step = STEP,
                         round = current.round,
-                        skipped = skipped.len(),
-                        in_quarantine = round.in_quarantine.len(),
+                        in_quarantine = round.in_quarantine_total,
                         "nothing left to load"
                     );
-                    let mut out =
-                        finished(&current, current.staged.clone(), current.carried.clone());
-                    out.planned = Some(planned(&round, skipped));
+                    let mut out = self.finished(
+                        id,
+                        current.phase,
+                        current.round,
+                        current.staged,
+                        current.carried,
+                    );
+                    out.planned = Some(planned(&round, &out.carried.listing));
                     return Ok(out);
                 }
-                let carried = current.carried.clone();
                 submit_round(
                     self,
                     current.round,
                     round,
-                    with_songs,
-                    skipped,
-                    (current.staged, carried),
+                    (current.staged, current.carried),
                 )
                 .await
             }
@@ -325,13 +435,14 @@ impl At<'_> {
                 let committed = round_moved(&current.round_objects, &rows_affected)?;
                 tracing::info!(step = STEP, round = current.round, rows_affected = ?rows_affected, "round committed");
                 let staged = add_round(current.staged.clone(), committed);
-                let mut carried = current.carried.clone();
-                carried.songs_staged |= current.round_objects.with_songs;
                 if current.more {
-                    return self.submit_plan(current.round + 1, staged, carried).await;
+                    return self
+                        .submit_plan(current.round + 1, staged, current.carried)
+                        .await;
                 }
                 tracing::info!(step = STEP, round = current.round, "every object is staged");
-                let mut out = finished(&current, staged, carried);
+                let mut out =
+                    self.finished(id, current.phase, current.round, staged, current.carried);
                 out.step.rows_affected = rows_affected;
                 Ok(out)
             }
@@ -413,22 +524,18 @@ fn add_round(mut staged: Vec<Moved>, round: Vec<Moved>) -> Vec<Moved> {
     staged
 }
 
-fn planned(round: &Round, mut skipped: Vec<Skipped>) -> Planned {
-    let skipped_total = skipped.len();
-    skipped.truncate(SKIPPED_SHOWN);
-    let mut in_quarantine = round.in_quarantine.clone();
-    in_quarantine.truncate(SKIPPED_SHOWN);
+fn planned(round: &Round, listing: &Listing) -> Planned {
     Planned {
-        skipped_total,
-        in_quarantine,
-        in_quarantine_total: round.in_quarantine.len(),
+        skipped: listing.skipped.clone(),
+        skipped_total: listing.skipped_total,
+        in_quarantine: round.in_quarantine.clone(),
+        in_quarantine_total: round.in_quarantine_total,
         log_objects: round
             .events
             .iter()
             .map(|o| o.key.as_str().to_owned())
             .collect(),
         song_objects: round.songs.len(),
-        skipped,
     }
 }
 
@@ -440,29 +547,14 @@ impl At<'_> {
         staged: Vec<Moved>,
         carried: Carried,
     ) -> Result<Output, EtlError> {
-        let run = &self.run;
-        let sql = if !carried.songs_staged {
-            render(&catalogue::KNOWN_OBJECTS, &[("run", Literal::run(run))])?
-        } else {
-            let prefix = &self.deps.config.source.log_prefix;
-            let length = u32::try_from(prefix.as_str().chars().count())
-                .map_err(|_| EtlError::InvalidInput("the log prefix is too long".into()))?;
-            render(
-                &catalogue::KNOWN_LOGS,
-                &[
-                    ("run", Literal::run(run)),
-                    ("log_prefix", Literal::key(prefix)),
-                    ("prefix_length", Literal::count(length)),
-                ],
-            )?
-        };
+        let sqls = plan::statements(&self.run)?;
         let token = self.step.client_token(&format!("{STEP}/plan/{round}"));
         let id = self
             .deps
             .data_api
-            .submit(vec![sql], &token, &format!("sparkify-{STEP}-plan"))
+            .submit(sqls, &token, &format!("sparkify-{STEP}-plan"))
             .await?;
-        tracing::info!(step = STEP, round, statement_id = %id, "plan query submitted");
+        tracing::info!(step = STEP, round, statement_id = %id, "plan submitted");
         let mut out = output(
             self.step.attempt,
             &id,
@@ -514,9 +606,9 @@ impl At<'_> {
                 songs: Vec::new(),
                 // Whatever the failed round held is planned again after.
                 more: true,
-                in_quarantine: Vec::new(),
+                ..Round::default()
             };
-            return submit_round(self, next, alone, false, Vec::new(), (staged, carried))
+            return submit_round(self, next, alone, (staged, carried))
                 .await
                 .map(Some);
         }
@@ -566,100 +658,27 @@ fn quarantine_cause(carried: &Carried) -> Option<String> {
     })
 }
 
-/// The planning query's rows: `(state, object_key, etag)` with state `loaded` or `staged`.
-async fn read_known(deps: &Deps, statement_id: &str) -> Result<Known, EtlError> {
-    use aws_sdk_redshiftdata::types::Field;
-    let rows = deps
-        .data_api
-        .result_rows(&format!("{statement_id}:1"))
-        .await?;
-    let mut known = Known::default();
-    for row in rows {
-        match row.as_slice() {
-            [
-                Field::StringValue(state),
-                Field::StringValue(key),
-                Field::StringValue(etag),
-            ] => match state.as_str() {
-                "loaded" => {
-                    known.loaded.insert(key.clone(), etag.clone());
-                }
-                "quarantined" => {
-                    known.quarantined.insert(key.clone(), etag.clone());
-                }
-                _ => {
-                    known.staged.insert(key.clone());
-                }
-            },
-            other => {
-                return Err(EtlError::DataApiRejected(format!(
-                    "GetStatementResult {statement_id}:1: expected (state, key, etag), got {other:?}"
-                )));
-            }
-        }
+/// The round a finished plan batch describes (`plan.rs`): its three results.
+async fn read_plan(deps: &Deps, statement_id: &str) -> Result<Round, EtlError> {
+    let mut results = Vec::with_capacity(catalogue::PLAN.len());
+    for n in 1..=catalogue::PLAN.len() {
+        results.push(
+            deps.data_api
+                .result_rows(&format!("{statement_id}:{n}"))
+                .await?,
+        );
     }
-    Ok(known)
-}
-
-async fn list_and_plan(
-    s3: &S3Client,
-    source: &DataSource,
-    trigger: &Trigger,
-    known: &Known,
-    with_songs: bool,
-) -> Result<(Round, Vec<Skipped>), EtlError> {
-    let (logs, mut skipped) = match trigger {
-        Trigger::NewLogObjects(keys) => {
-            let (mut heads, mut gone) = (Vec::with_capacity(keys.len()), Vec::new());
-            for key in keys {
-                match objects::head(s3, &source.bucket, key).await? {
-                    Some(head) => heads.push(head),
-                    None => gone.push(Skipped {
-                        key: key.as_str().to_owned(),
-                        reason: objects::GONE.to_owned(),
-                    }),
-                }
-            }
-            (heads, gone)
-        }
-        Trigger::FullLoad | Trigger::Backfill { .. } => {
-            objects::list(
-                s3,
-                &source.bucket,
-                &source.log_prefix,
-                &source.jsonpaths_key,
-            )
-            .await?
-        }
-    };
-    // Songs all go in the first round; a later one plans the log objects left over.
-    let songs = if with_songs {
-        let (songs, songs_skipped) = objects::list(
-            s3,
-            &source.bucket,
-            &source.song_prefix,
-            &source.jsonpaths_key,
-        )
-        .await?;
-        skipped.extend(songs_skipped);
-        songs
-    } else {
-        Vec::new()
-    };
-    for skip in &skipped {
-        tracing::warn!(step = STEP, key = %skip.key, reason = %skip.reason, "object skipped");
-    }
-    Ok((plan::next_round(trigger, logs, songs, known), skipped))
+    plan::round(&results[0], &results[1], &results[2]).map_err(|why| {
+        EtlError::DataApiRejected(format!("GetStatementResult {statement_id}: {why}"))
+    })
 }
 
 /// Writes the round's manifests and object list, then submits the round's batch; `staged` is what
-/// the earlier rounds staged. `with_songs`: the round was planned with the song prefix.
+/// the earlier rounds staged.
 async fn submit_round(
     at: &At<'_>,
     number: u32,
     round: Round,
-    with_songs: bool,
-    skipped: Vec<Skipped>,
     (staged, carried): (Vec<Moved>, Carried),
 ) -> Result<Output, EtlError> {
     let (deps, s3, run) = (at.deps, at.s3, &at.run);
@@ -677,7 +696,7 @@ async fn submit_round(
     let mut event_manifests = Vec::with_capacity(round.events.len());
     for (index, object) in round.events.iter().enumerate() {
         let key = manifest_key(format!("events-{:02}.manifest", index + 1))?;
-        let body = objects::manifest(&source.bucket, std::slice::from_ref(object));
+        let body = objects::manifest(&source.bucket, [&object.key]);
         objects::put(s3, &source.manifest_bucket, &key, body).await?;
         event_manifests.push(key);
     }
@@ -685,7 +704,7 @@ async fn submit_round(
         None
     } else {
         let key = manifest_key("songs.manifest".into())?;
-        let body = objects::manifest(&source.bucket, &round.songs);
+        let body = objects::manifest(&source.bucket, round.songs.iter().map(|o| &o.key));
         objects::put(s3, &source.manifest_bucket, &key, body).await?;
         Some(key)
     };
@@ -723,7 +742,6 @@ async fn submit_round(
     out.round_objects = RoundObjects {
         log_objects: round.events.len(),
         song_objects: round.songs.len(),
-        with_songs,
         logs: round
             .events
             .iter()
@@ -734,8 +752,8 @@ async fn submit_round(
             })
             .collect(),
     };
+    out.planned = Some(planned(&round, &carried.listing));
     out.carried = carried;
-    out.planned = Some(planned(&round, skipped));
     Ok(out)
 }
 
@@ -897,24 +915,130 @@ mod tests {
             .collect()
     }
 
-    #[tokio::test]
-    async fn the_first_call_submits_the_plan_query_for_this_run_under_its_own_token() {
-        let submit = mock!(Client::batch_execute_statement)
-            .match_requests(|req| {
-                req.sqls().len() == 1
-                    && req.sqls()[0].contains("FROM staging_files WHERE run_id = 'run-7'")
-                    && req.client_token()
-                        == Some(
-                            client_token(
-                                "arn:aws:states:us-west-2:1:execution:sparkify-etl:run-7",
-                                "copy-staging/plan/1",
-                            )
-                            .as_str(),
-                        )
+    const EXECUTION: &str = "arn:aws:states:us-west-2:1:execution:sparkify-etl:run-7";
+
+    /// A call whose listing is recorded, so that it plans round `round` at once.
+    fn recorded_call(round: u32) -> Input {
+        let mut call = first_call(json!({}));
+        call.round = round;
+        call.carried.listing = Listing {
+            stage: Stage::Recorded,
+            parts: 1,
+            objects: 18,
+            ..Listing::default()
+        };
+        call
+    }
+
+    /// A listed object's result row: key, ETag "e", 5 bytes.
+    fn row(key: &str) -> Vec<aws_sdk_redshiftdata::types::Field> {
+        use aws_sdk_redshiftdata::types::Field;
+        vec![
+            Field::StringValue(key.into()),
+            Field::StringValue("e".into()),
+            Field::LongValue(5),
+        ]
+    }
+
+    /// The Data API's answers to plan `id`, a batch of the plan's three statements under the
+    /// client token of round `round` (any attempt): submitted, finished, and results that say
+    /// the round stages `logs` and `songs` and nothing is in quarantine.
+    fn plan_rules(
+        id: &'static str,
+        round: u32,
+        logs: Vec<String>,
+        songs: Vec<String>,
+    ) -> Vec<aws_smithy_mocks::Rule> {
+        use aws_sdk_redshiftdata::operation::get_statement_result::GetStatementResultOutput;
+        use aws_sdk_redshiftdata::types::{StatementStatusString as Sub, StatusString};
+        use sparkify::testing::described;
+
+        let tokens: Vec<String> = (0..3)
+            .map(|attempt| {
+                let batch = match attempt {
+                    0 => format!("copy-staging/plan/{round}"),
+                    n => format!("copy-staging/plan/{round}/attempt/{n}"),
+                };
+                client_token(EXECUTION, &batch)
             })
-            .then_output(|| submitted("plan-1"));
-        let client = mock_client!(aws_sdk_redshiftdata, [&submit]);
-        let out = handle(&deps(client), &no_s3(), first_call(json!({})))
+            .collect();
+        let submit = mock!(Client::batch_execute_statement)
+            .match_requests(move |req| {
+                req.sqls().len() == 3
+                    && req.sqls()[0].contains("FROM load_listing l")
+                    && req
+                        .client_token()
+                        .is_some_and(|token| tokens.iter().any(|t| t == token))
+            })
+            .then_output(move || submitted(id));
+        let finished = mock!(Client::describe_statement)
+            .match_requests(move |req| req.id() == Some(id))
+            .then_output(move || {
+                described(
+                    id,
+                    StatusString::Finished,
+                    &vec![(Sub::Finished, 0, None); 3],
+                )
+            });
+        let results = [logs, songs, Vec::new()]
+            .into_iter()
+            .enumerate()
+            .map(|(index, keys)| {
+                let sub = format!("{id}:{}", index + 1);
+                mock!(Client::get_statement_result)
+                    .match_requests(move |req| req.id() == Some(sub.as_str()))
+                    .then_output(move || {
+                        GetStatementResultOutput::builder()
+                            .set_records(Some(keys.iter().map(|key| row(key)).collect()))
+                            .build()
+                            .unwrap()
+                    })
+            });
+        [submit, finished].into_iter().chain(results).collect()
+    }
+
+    /// The first call lists (here in full, within its time) and submits the batch that records
+    /// the listing in the warehouse, under the step's token for it.
+    #[tokio::test]
+    async fn the_first_call_lists_then_submits_the_listing_to_the_warehouse_under_its_own_token() {
+        use aws_sdk_s3::operation::list_objects_v2::ListObjectsV2Output;
+        use aws_sdk_s3::types::Object;
+
+        let record = mock!(Client::batch_execute_statement)
+            .match_requests(|req| {
+                let sqls = req.sqls();
+                sqls.len() == 3
+                    && sqls[0].contains("LOCK load_listing;")
+                    && sqls[1].contains("WHERE run_id = 'run-7'")
+                    && sqls[2].contains(
+                        "FROM 's3://sparkify-work/manifests/run-7/listing/listing.manifest'",
+                    )
+                    && sqls[2].contains("IAM_ROLE 'arn:aws:iam::123456789012:role/sparkify-copy'")
+                    && req.client_token()
+                        == Some(client_token(EXECUTION, "copy-staging/listing").as_str())
+            })
+            .then_output(|| submitted("listing-1"));
+        let client = mock_client!(aws_sdk_redshiftdata, [&record]);
+        let listing = mock!(aws_sdk_s3::Client::list_objects_v2).then_compute_output(|req| {
+            let keys: &[&str] = if req.prefix() == Some("log_data/") {
+                &[
+                    "log_data/2018/11/a.json",
+                    "log_data/2018/11/bad
+key.json",
+                ]
+            } else {
+                &["song_data/A/A/A/TRAAA.json"]
+            };
+            ListObjectsV2Output::builder()
+                .set_contents(Some(
+                    keys.iter()
+                        .map(|key| Object::builder().key(*key).e_tag("\"e\"").size(5).build())
+                        .collect(),
+                ))
+                .build()
+        });
+        let (_, s3) = following(mock_client!(aws_sdk_redshiftdata, []), &listing);
+        let out = handle(&deps(client), &s3, first_call(json!({})))
             .await
             .unwrap();
         assert_eq!(
@@ -924,9 +1048,86 @@ mod tests {
                 out.round,
                 out.step.done
             ),
-            ("plan-1", Phase::Plan, 1, false)
+            ("listing-1", Phase::Record, 1, false)
         );
-        assert_eq!(submit.num_calls(), 1);
+        let listed = &out.carried.listing;
+        assert_eq!(
+            (
+                listed.stage,
+                listed.parts,
+                listed.objects,
+                listed.skipped_total
+            ),
+            (Stage::Listed, 2, 2, 1)
+        );
+        assert_eq!(listed.skipped[0].key, "log_data/2018/11/bad\nkey.json");
+        assert_eq!((record.num_calls(), listing.num_calls()), (1, 2));
+    }
+
+    /// Once its listing is recorded, each round is planned in the warehouse: the plan batch,
+    /// then the round of the objects its results name.
+    #[tokio::test]
+    async fn after_its_listing_is_recorded_each_round_is_what_the_warehouse_plans() {
+        use aws_sdk_redshiftdata::types::{StatementStatusString as Sub, StatusString};
+        use sparkify::testing::described;
+
+        let recorded = mock!(Client::describe_statement)
+            .match_requests(|req| req.id() == Some("listing-1"))
+            .then_output(|| {
+                described(
+                    "listing-1",
+                    StatusString::Finished,
+                    &vec![(Sub::Finished, 3, None); 3],
+                )
+            });
+        let mut rules = plan_rules(
+            "plan-1",
+            1,
+            vec!["log_data/2018/11/c.json".into()],
+            Vec::new(),
+        );
+        let round = mock!(Client::batch_execute_statement)
+            .match_requests(|req| {
+                req.sqls().len() == 6
+                    && req.sqls()[0].contains("LOCK staging_files, staging_events;")
+                    && req.sqls()[4].contains("'log_data/2018/11/c.json'")
+            })
+            .then_output(|| submitted("copy-1"));
+        let running = mock!(Client::describe_statement)
+            .match_requests(|req| req.id() == Some("copy-1"))
+            .then_output(|| described("copy-1", StatusString::Started, &[(Sub::Started, 0, None)]));
+        rules.extend([recorded, round, running]);
+        let client = mock_client!(aws_sdk_redshiftdata, RuleMode::MatchAny, &rules);
+        let puts = mock!(aws_sdk_s3::Client::put_object)
+            .then_output(|| aws_sdk_s3::operation::put_object::PutObjectOutput::builder().build());
+        let s3 = mock_client!(aws_sdk_s3, RuleMode::MatchAny, [&puts]);
+        let (deps, _) = following(client, &puts);
+
+        let mut call = first_call(json!({}));
+        call.step.statement_id = Some("listing-1".into());
+        call.phase = Some(Phase::Record);
+        call.round = 1;
+        call.carried.listing.stage = Stage::Listed;
+        call.carried.listing.objects = 1;
+        let out = handle(&deps, &s3, call).await.unwrap();
+        assert_eq!(
+            (out.step.statement_id.as_str(), out.phase, out.round),
+            ("copy-1", Phase::Copy, 1)
+        );
+        assert_eq!(out.carried.listing.stage, Stage::Recorded);
+        assert_eq!(
+            (
+                out.round_objects.log_objects,
+                out.round_objects.song_objects
+            ),
+            (1, 0)
+        );
+        assert_eq!(out.round_objects.logs[0].key, "log_data/2018/11/c.json");
+        let planned = out.planned.unwrap();
+        assert_eq!(planned.log_objects, vec!["log_data/2018/11/c.json"]);
+        assert_eq!(planned.song_objects, 0);
+        // The round's manifest and its object list.
+        assert_eq!(puts.num_calls(), 2);
     }
 
     #[tokio::test]
@@ -947,275 +1148,43 @@ mod tests {
         assert_eq!(submit.num_calls(), 0);
     }
 
-    /// Songs all go in the first round: a later round's plan query reads only the log part of
-    /// the ledger and of this run's staged objects, and its planning lists only the log prefix.
-    #[tokio::test]
-    async fn a_later_round_plans_against_the_log_prefix_only() {
-        use aws_sdk_redshiftdata::operation::get_statement_result::GetStatementResultOutput;
-        use aws_sdk_redshiftdata::types::{Field, StatementStatusString as Sub, StatusString};
-        use aws_sdk_s3::operation::list_objects_v2::ListObjectsV2Output;
-        use aws_sdk_s3::operation::put_object::PutObjectOutput;
-        use aws_sdk_s3::types::Object;
-        use sparkify::testing::described;
-
-        // Each statement of the batch affected one row.
-        let finished = |id: &'static str, statements: usize| {
-            mock!(Client::describe_statement)
-                .match_requests(move |req| req.id() == Some(id))
-                .then_output(move || {
-                    described(
-                        id,
-                        StatusString::Finished,
-                        &vec![(Sub::Finished, 1, None); statements],
-                    )
-                })
-        };
-        let plan_two = mock!(Client::batch_execute_statement)
-            .match_requests(|req| {
-                let sql = &req.sqls()[0];
-                sql.contains("FROM load_ledger\nWHERE LEFT(object_key, 9) = 'log_data/'")
-                    && sql.contains("run_id = 'run-7' AND LEFT(object_key, 9) = 'log_data/'")
-                    && req.client_token()
-                        == Some(
-                            client_token(
-                                "arn:aws:states:us-west-2:1:execution:sparkify-etl:run-7",
-                                "copy-staging/plan/2",
-                            )
-                            .as_str(),
-                        )
-            })
-            .then_output(|| submitted("plan-2"));
-        let known = mock!(Client::get_statement_result)
-            .match_requests(|req| req.id() == Some("plan-2:1"))
-            .then_output(|| {
-                let row = |state: &str, key: &str| {
-                    vec![
-                        Field::StringValue(state.into()),
-                        Field::StringValue(key.into()),
-                        Field::StringValue("e".into()),
-                    ]
-                };
-                GetStatementResultOutput::builder()
-                    .set_records(Some(vec![
-                        row("loaded", "log_data/2018/11/a.json"),
-                        row("staged", "log_data/2018/11/b.json"),
-                    ]))
-                    .build()
-                    .unwrap()
-            });
-        let round_two = mock!(Client::batch_execute_statement)
-            .match_requests(|req| {
-                req.sqls()
-                    .iter()
-                    .any(|sql| sql.contains("'log_data/2018/11/c.json'"))
-            })
-            .then_output(|| submitted("copy-2"));
-        let client = mock_client!(
-            aws_sdk_redshiftdata,
-            RuleMode::MatchAny,
-            [
-                &finished("copy-1", 6),
-                &plan_two,
-                &finished("plan-2", 1),
-                &known,
-                &round_two
-            ]
-        );
-        let logs = mock!(aws_sdk_s3::Client::list_objects_v2)
-            .match_requests(|req| req.prefix() == Some("log_data/"))
-            .then_output(|| {
-                let object = |key: &str| Object::builder().key(key).e_tag("\"e\"").size(5).build();
-                ListObjectsV2Output::builder()
-                    .contents(object("log_data/2018/11/a.json"))
-                    .contents(object("log_data/2018/11/b.json"))
-                    .contents(object("log_data/2018/11/c.json"))
-                    .build()
-            });
-        let puts = mock!(aws_sdk_s3::Client::put_object)
-            .then_output(|| PutObjectOutput::builder().build());
-        let s3 = mock_client!(aws_sdk_s3, RuleMode::MatchAny, [&logs, &puts]);
-        let deps = deps(client);
-
-        let mut after_round_one = first_call(json!({}));
-        after_round_one.step.statement_id = Some("copy-1".into());
-        after_round_one.phase = Some(Phase::Copy);
-        after_round_one.round = 1;
-        after_round_one.more = true;
-        // Round one was planned with the song prefix (and found no new song).
-        after_round_one.round_objects = RoundObjects {
-            log_objects: 1,
-            song_objects: 0,
-            with_songs: true,
-            logs: Vec::new(),
-        };
-        let out = handle(&deps, &s3, after_round_one.clone()).await.unwrap();
-        assert_eq!(
-            (out.step.statement_id.as_str(), out.phase, out.round),
-            ("plan-2", Phase::Plan, 2)
-        );
-        let round_one = vec![
-            ("events", 1),
-            ("log objects", 1),
-            ("songs", 0),
-            ("song objects", 0),
-        ];
-        assert_eq!(figures(&out.staged), round_one);
-        assert!(out.step.moved.is_empty(), "not done: nothing moved yet");
-        assert!(
-            out.carried.songs_staged,
-            "later rounds plan log objects only"
-        );
-
-        let mut planned_two = after_round_one;
-        planned_two.step.statement_id = Some("plan-2".into());
-        planned_two.phase = Some(Phase::Plan);
-        planned_two.round = 2;
-        planned_two.more = false;
-        planned_two.staged = out.staged;
-        planned_two.carried = out.carried;
-        planned_two.round_objects = RoundObjects::default();
-        let out = handle(&deps, &s3, planned_two).await.unwrap();
-        // The round in flight says what its commit will add; the total so far goes on unchanged.
-        assert_eq!(
-            (
-                out.round_objects.log_objects,
-                out.round_objects.song_objects
-            ),
-            (1, 0)
-        );
-        assert!(!out.round_objects.with_songs);
-        assert_eq!(out.round_objects.logs[0].key, "log_data/2018/11/c.json");
-        assert_eq!(figures(&out.staged), round_one);
-        let planned = out.planned.unwrap();
-        assert_eq!(planned.log_objects, vec!["log_data/2018/11/c.json"]);
-        assert_eq!(planned.song_objects, 0);
-        assert_eq!((plan_two.num_calls(), round_two.num_calls()), (1, 1));
-        // Every listing was of the log prefix: a song listing would have found no rule.
-        assert_eq!(logs.num_calls(), 1);
-    }
-
-    /// Mocks for a nightly run's first round, all in one call: the plan query, its (empty)
-    /// result, one log and one song listed, the manifests, and the round's batch, whose
-    /// DescribeStatement answer is `round_described`.
-    /// The Data API's answers to a first call: its plan query (`plan-1`, finished, nothing
-    /// known) and the round it submits (`copy-1`, described by `round_described`).
+    /// The Data API's answers to a call that plans round 1 (`plan-1`: one log object and one
+    /// song object) and submits it (`copy-1`, described by `round_described`).
     fn first_round_rules(
         round_described: fn() -> aws_sdk_redshiftdata::operation::describe_statement::DescribeStatementOutput,
-    ) -> [aws_smithy_mocks::Rule; 5] {
-        use aws_sdk_redshiftdata::operation::get_statement_result::GetStatementResultOutput;
-        use aws_sdk_redshiftdata::types::{StatementStatusString as Sub, StatusString};
-        use sparkify::testing::described;
-
-        let plan = mock!(Client::batch_execute_statement)
-            .match_requests(|req| req.sqls().len() == 1)
-            .then_output(|| submitted("plan-1"));
-        let planned = mock!(Client::describe_statement)
-            .match_requests(|req| req.id() == Some("plan-1"))
-            .then_output(|| {
-                described(
-                    "plan-1",
-                    StatusString::Finished,
-                    &[(Sub::Finished, 0, None)],
-                )
-            });
-        let known = mock!(Client::get_statement_result).then_output(|| {
-            GetStatementResultOutput::builder()
-                .set_records(Some(vec![]))
-                .build()
-                .unwrap()
-        });
+    ) -> Vec<aws_smithy_mocks::Rule> {
+        let mut rules = plan_rules(
+            "plan-1",
+            1,
+            vec!["log_data/2018/11/a.json".into()],
+            vec!["song_data/A/A/A/TRAAA.json".into()],
+        );
         let round = mock!(Client::batch_execute_statement)
-            .match_requests(|req| req.sqls().len() > 1)
+            .match_requests(|req| req.sqls().len() > 3)
             .then_output(|| submitted("copy-1"));
         let described_round = mock!(Client::describe_statement)
             .match_requests(|req| req.id() == Some("copy-1"))
             .then_output(round_described);
-        [plan, planned, known, round, described_round]
+        rules.extend([round, described_round]);
+        rules
     }
 
+    /// Dependencies for a call that plans round 1 and submits it; the rules say how often the
+    /// plan and the round were submitted and the round described.
     fn one_round(
         round_described: fn() -> aws_sdk_redshiftdata::operation::describe_statement::DescribeStatementOutput,
     ) -> (Deps, S3Client, [aws_smithy_mocks::Rule; 3]) {
-        use aws_sdk_s3::operation::list_objects_v2::ListObjectsV2Output;
-        use aws_sdk_s3::types::Object;
-
-        let [plan, planned, known, round, staged] = first_round_rules(round_described);
-        let client = mock_client!(
-            aws_sdk_redshiftdata,
-            RuleMode::MatchAny,
-            [&plan, &planned, &known, &round, &staged]
-        );
-        let listing = mock!(aws_sdk_s3::Client::list_objects_v2).then_compute_output(|req| {
-            let key = if req.prefix() == Some("log_data/") {
-                "log_data/2018/11/a.json"
-            } else {
-                "song_data/A/A/A/TRAAA.json"
-            };
-            ListObjectsV2Output::builder()
-                .contents(Object::builder().key(key).e_tag("\"e\"").size(5).build())
-                .build()
-        });
-        let (deps, s3) = following(client, &listing);
-        (deps, s3, [plan, round, staged])
-    }
-
-    /// A window's object that is gone by the time its run looks (HEAD 404) is left out and
-    /// reported; the rest of the window is staged.
-    #[tokio::test]
-    async fn a_windows_object_gone_since_its_event_is_skipped_and_the_rest_staged() {
-        use aws_sdk_redshiftdata::types::{StatementStatusString as Sub, StatusString};
-        use aws_sdk_s3::operation::head_object::{HeadObjectError, HeadObjectOutput};
-        use aws_sdk_s3::types::error::NotFound;
-        use sparkify::testing::described;
-        let (here, gone) = ("log_data/2018/11/a.json", "log_data/2018/11/b.json");
-        let [plan, planned, known, round, running] = first_round_rules(|| {
-            described("copy-1", StatusString::Started, &[(Sub::Started, 0, None)])
-        });
-        let client = mock_client!(
-            aws_sdk_redshiftdata,
-            RuleMode::MatchAny,
-            [&plan, &planned, &known, &round, &running]
-        );
-        let found = mock!(aws_sdk_s3::Client::head_object)
-            .match_requests(move |req| req.key() == Some(here))
-            .then_output(|| {
-                HeadObjectOutput::builder()
-                    .e_tag("\"e\"")
-                    .content_length(5)
-                    .build()
-            });
-        let missing = mock!(aws_sdk_s3::Client::head_object)
-            .match_requests(move |req| req.key() == Some(gone))
-            .then_error(|| HeadObjectError::NotFound(NotFound::builder().build()));
-        let songs = mock!(aws_sdk_s3::Client::list_objects_v2).then_output(|| {
+        let rules = first_round_rules(round_described);
+        let client = mock_client!(aws_sdk_redshiftdata, RuleMode::MatchAny, &rules);
+        let no_listing = mock!(aws_sdk_s3::Client::list_objects_v2).then_output(|| {
             aws_sdk_s3::operation::list_objects_v2::ListObjectsV2Output::builder().build()
         });
-        // following's S3 answers listings only; this one HEADs the window's objects too.
-        let (deps, _) = following(client, &songs);
-        let puts = mock!(aws_sdk_s3::Client::put_object)
-            .then_output(|| aws_sdk_s3::operation::put_object::PutObjectOutput::builder().build());
-        let s3 = mock_client!(
-            aws_sdk_s3,
-            RuleMode::MatchAny,
-            [&found, &missing, &songs, &puts]
-        );
-        let event = |key: &str| {
-            json!({"detail-type": "Object Created",
-                   "detail": {"bucket": {"name": "udacity-dend"}, "object": {"key": key}}})
-        };
-        let window = json!({"detail-type": sparkify::trigger::WINDOW, "time": "t", "id": "i",
-                            "events": [event(here), event(gone)]});
-        let out = handle(&deps, &s3, first_call(window)).await.unwrap();
-        let planned = out.planned.unwrap();
-        assert_eq!(planned.log_objects, vec![here]);
-        assert_eq!(
-            planned.skipped,
-            vec![Skipped {
-                key: gone.into(),
-                reason: objects::GONE.into()
-            }]
-        );
-        assert_eq!((missing.num_calls(), round.num_calls()), (1, 1));
+        let (deps, s3) = following(client, &no_listing);
+        (
+            deps,
+            s3,
+            [rules[0].clone(), rules[5].clone(), rules[6].clone()],
+        )
     }
 
     /// With a statement wait, one call goes from the plan to its round to the end as each
@@ -1233,7 +1202,7 @@ mod tests {
                 &rows.map(|rows| (Sub::Finished, rows, None)),
             )
         });
-        let out = handle(&deps, &s3, first_call(json!({}))).await.unwrap();
+        let out = handle(&deps, &s3, recorded_call(0)).await.unwrap();
         assert!(out.step.done, "{out:?}");
         assert_eq!(
             figures(&out.step.moved),
@@ -1273,10 +1242,7 @@ mod tests {
     /// the last log object (6 statements, each affecting 3 rows). Every statement commits at once
     /// and the statement wait is 5 s, so one call can go through both rounds.
     fn two_rounds() -> (Deps, S3Client) {
-        use aws_sdk_redshiftdata::operation::get_statement_result::GetStatementResultOutput;
-        use aws_sdk_redshiftdata::types::{Field, StatementStatusString as Sub, StatusString};
-        use aws_sdk_s3::operation::list_objects_v2::ListObjectsV2Output;
-        use aws_sdk_s3::types::Object;
+        use aws_sdk_redshiftdata::types::{StatementStatusString as Sub, StatusString};
         use sparkify::testing::described;
 
         let log_key = |i: usize| format!("log_data/2018/11/2018-11-{i:02}-events.json");
@@ -1285,17 +1251,11 @@ mod tests {
                 .match_requests(move |req| is_it(req.sqls()))
                 .then_output(move || submitted(id))
         };
-        let plan_one = submits("plan-1", |sqls| {
-            sqls.len() == 1 && !sqls[0].contains("LEFT(object_key")
-        });
-        let plan_two = submits("plan-2", |sqls| {
-            sqls.len() == 1 && sqls[0].contains("LEFT(object_key")
-        });
         let round_one = submits("copy-1", |sqls| {
-            sqls.len() > 1 && sqls[1].contains("/round-001/")
+            sqls.len() > 3 && sqls[1].contains("/round-001/")
         });
         let round_two = submits("copy-2", |sqls| {
-            sqls.len() > 1 && sqls[1].contains("/round-002/")
+            sqls.len() > 3 && sqls[1].contains("/round-002/")
         });
         let finished = |id: &'static str, statements: usize, rows: i64| {
             mock!(Client::describe_statement)
@@ -1308,56 +1268,29 @@ mod tests {
                     )
                 })
         };
-        let known = |id: &'static str, staged: usize| {
-            mock!(Client::get_statement_result)
-                .match_requests(move |req| req.id() == Some(id))
-                .then_output(move || {
-                    let rows = (1..=staged)
-                        .map(|i| {
-                            ["staged".to_owned(), log_key(i), "e".to_owned()]
-                                .map(Field::StringValue)
-                                .to_vec()
-                        })
-                        .collect();
-                    GetStatementResultOutput::builder()
-                        .set_records(Some(rows))
-                        .build()
-                        .unwrap()
-                })
-        };
-        let client = mock_client!(
-            aws_sdk_redshiftdata,
-            RuleMode::MatchAny,
-            [
-                &plan_one,
-                &plan_two,
-                &round_one,
-                &round_two,
-                &finished("plan-1", 1, 0),
-                &finished("plan-2", 1, 15),
-                &finished("copy-1", 40, 10),
-                &finished("copy-2", 6, 3),
-                &known("plan-1:1", 0),
-                &known("plan-2:1", 15)
-            ]
+        // The warehouse plans 15 of the 16 log objects and both songs in round 1 (and says
+        // there are more), then the 16th in round 2.
+        let mut rules = plan_rules(
+            "plan-1",
+            1,
+            (1..=16).map(log_key).collect(),
+            vec![
+                "song_data/A/A/A/TRAAA.json".into(),
+                "song_data/A/A/B/TRAAB.json".into(),
+            ],
         );
-        let listing = mock!(aws_sdk_s3::Client::list_objects_v2).then_compute_output(move |req| {
-            let keys: Vec<String> = if req.prefix() == Some("log_data/") {
-                (1..=16).map(log_key).collect()
-            } else {
-                vec![
-                    "song_data/A/A/A/TRAAA.json".into(),
-                    "song_data/A/A/B/TRAAB.json".into(),
-                ]
-            };
-            let objects = keys
-                .into_iter()
-                .map(|key| Object::builder().key(key).e_tag("\"e\"").size(5).build());
-            ListObjectsV2Output::builder()
-                .set_contents(Some(objects.collect()))
-                .build()
+        rules.extend(plan_rules("plan-2", 2, vec![log_key(16)], Vec::new()));
+        rules.extend([
+            round_one,
+            round_two,
+            finished("copy-1", 40, 10),
+            finished("copy-2", 6, 3),
+        ]);
+        let client = mock_client!(aws_sdk_redshiftdata, RuleMode::MatchAny, &rules);
+        let no_listing = mock!(aws_sdk_s3::Client::list_objects_v2).then_output(|| {
+            aws_sdk_s3::operation::list_objects_v2::ListObjectsV2Output::builder().build()
         });
-        following(client, &listing)
+        following(client, &no_listing)
     }
 
     /// Both rounds' rows and objects: 10 events from round 1 and 3 from round 2, from 15 + 1 log
@@ -1373,7 +1306,7 @@ mod tests {
     #[tokio::test]
     async fn two_rounds_committed_in_one_call_moved_what_both_staged() {
         let (deps, s3) = two_rounds();
-        let out = handle(&deps, &s3, first_call(json!({}))).await.unwrap();
+        let out = handle(&deps, &s3, recorded_call(0)).await.unwrap();
         assert!(out.step.done, "{out:?}");
         assert_eq!((out.round, out.step.statement_id.as_str()), (2, "copy-2"));
         assert_eq!(figures(&out.step.moved), BOTH_ROUNDS);
@@ -1452,7 +1385,9 @@ mod tests {
                 )
             });
         let plan = mock!(Client::batch_execute_statement)
-            .match_requests(|req| req.sqls().len() == 1 && req.sqls()[0].contains("'quarantined'"))
+            .match_requests(|req| {
+                req.sqls().len() == 3 && req.sqls()[2].contains("JOIN load_quarantine q")
+            })
             .then_output(|| submitted("plan-6"));
         let client = mock_client!(
             aws_sdk_redshiftdata,
@@ -1473,11 +1408,10 @@ mod tests {
         call.step.statement_id = Some("copy-3".into());
         call.phase = Some(Phase::Copy);
         call.round = 3;
-        call.carried.songs_staged = true;
+        call.carried.listing.stage = Stage::Recorded;
         call.round_objects = RoundObjects {
             log_objects: 2,
             song_objects: 0,
-            with_songs: false,
             logs: vec![object("a"), object("b")],
         };
         let out = handle(&deps, &s3, call.clone()).await.unwrap();
@@ -1524,7 +1458,6 @@ mod tests {
         past_limit.round_objects = RoundObjects {
             log_objects: 2,
             song_objects: 0,
-            with_songs: false,
             logs: vec![object("a"), object("b")],
         };
         let err = handle(&deps, &s3, past_limit).await.unwrap_err();
@@ -1542,7 +1475,6 @@ mod tests {
         other.round_objects = RoundObjects {
             log_objects: 1,
             song_objects: 0,
-            with_songs: false,
             logs: vec![object("b")],
         };
         let denied = mock!(Client::describe_statement).then_output(|| {
@@ -1586,11 +1518,8 @@ mod tests {
     #[tokio::test]
     async fn a_resubmitted_round_adds_to_the_earlier_rounds_once() {
         let (deps, s3) = two_rounds();
-        let mut resubmitted = first_call(json!({}));
+        let mut resubmitted = recorded_call(2);
         resubmitted.step.attempt = 1;
-        resubmitted.round = 2;
-        // Round one staged the songs (CopyStagingResubmit keeps what the calls carry).
-        resubmitted.carried.songs_staged = true;
         resubmitted.staged = [
             ("events", 10),
             ("log objects", 15),
@@ -1623,7 +1552,7 @@ mod tests {
                 )],
             )
         });
-        let out = handle(&deps, &s3, first_call(json!({}))).await.unwrap();
+        let out = handle(&deps, &s3, recorded_call(0)).await.unwrap();
         assert_eq!(
             (
                 out.step.statement_id.as_str(),

@@ -23,7 +23,8 @@ async fn main() -> Result<(), lambda_runtime::Error> {
                 .build();
             aws_sdk_s3::Client::from_conf(config)
         });
-        copy_staging::handle(deps, s3, input).await
+        // Boxed: the handler's future nests the SDK's deeply (the listing, rounds, manifests).
+        Box::pin(copy_staging::handle(deps, s3, input)).await
     })
     .await
 }

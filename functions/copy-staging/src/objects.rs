@@ -1,5 +1,5 @@
-//! copy-staging's S3 side: listing the data prefixes, and writing each round's manifests and object
-//! list for COPY to read.
+//! copy-staging's S3 side: the objects a new-file event names, and writing each round's manifests
+//! and object list for COPY to read (the listing is `listing.rs`).
 
 use crate::plan::Listed;
 use aws_sdk_s3::Client;
@@ -13,44 +13,6 @@ use sparkify::sql::{BucketName, S3Key};
 pub struct Skipped {
     pub key: String,
     pub reason: String,
-}
-
-/// Every object under `prefix` (folder markers aside), with its ETag and size.
-pub async fn list(
-    s3: &Client,
-    bucket: &BucketName,
-    prefix: &S3Key,
-    exclude: &S3Key,
-) -> Result<(Vec<Listed>, Vec<Skipped>), EtlError> {
-    let mut listed = Vec::new();
-    let mut skipped = Vec::new();
-    let mut pages = s3
-        .list_objects_v2()
-        .bucket(bucket.as_str())
-        .prefix(prefix.as_str())
-        .into_paginator()
-        .send();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(|err| EtlError::from_s3("ListObjectsV2", err))?;
-        for object in page.contents() {
-            let Some(key) = object.key() else { continue };
-            if key.ends_with('/') || key == exclude.as_str() {
-                continue;
-            }
-            match S3Key::parse(key) {
-                Ok(parsed) => listed.push(Listed {
-                    key: parsed,
-                    etag: unquoted(object.e_tag().unwrap_or_default()),
-                    size: object.size().unwrap_or_default(),
-                }),
-                Err(reason) => skipped.push(Skipped {
-                    key: key.to_owned(),
-                    reason,
-                }),
-            }
-        }
-    }
-    Ok((listed, skipped))
 }
 
 /// An object a new-file event names, as HEAD describes it; None if it is gone (404): deleted or
@@ -81,17 +43,19 @@ pub async fn head(
 /// Why a key a new-file event named is not loaded: it is gone.
 pub const GONE: &str = "gone since its event (HeadObject 404)";
 
-fn unquoted(etag: &str) -> String {
+/// An ETag as S3 quotes it, without its quotes.
+pub fn unquoted(etag: &str) -> String {
     etag.trim_matches('"').to_owned()
 }
 
-/// A manifest naming exactly `objects`, each mandatory: COPY fails if one is gone.
-pub fn manifest(bucket: &BucketName, objects: &[Listed]) -> Vec<u8> {
-    let entries: Vec<_> = objects
-        .iter()
-        .map(|object| {
+/// A manifest naming exactly the objects `keys` of `bucket`, each mandatory: COPY fails if one is
+/// gone.
+pub fn manifest<'a>(bucket: &BucketName, keys: impl IntoIterator<Item = &'a S3Key>) -> Vec<u8> {
+    let entries: Vec<_> = keys
+        .into_iter()
+        .map(|key| {
             json!({
-                "url": format!("s3://{}/{}", bucket.as_str(), object.key.as_str()),
+                "url": format!("s3://{}/{}", bucket.as_str(), key.as_str()),
                 "mandatory": true,
             })
         })
@@ -154,7 +118,7 @@ mod tests {
     #[test]
     fn a_manifest_lists_each_object_as_a_mandatory_url_with_the_key_json_escaped() {
         let bucket = BucketName::parse("udacity-dend").unwrap();
-        let body = manifest(&bucket, &[listed("log_data/it's \"odd\"; DROP.json")]);
+        let body = manifest(&bucket, [&listed("log_data/it's \"odd\"; DROP.json").key]);
         let parsed: serde_json::Value = serde_json::from_slice(&body).unwrap();
         assert_eq!(
             parsed["entries"][0]["url"],

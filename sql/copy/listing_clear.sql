@@ -1,0 +1,6 @@
+-- Rows of this execution from an earlier try of this batch, and rows older than a day, which only
+-- an execution that ended part way leaves (sql/create/load_listing.sql). Another execution's
+-- current listing is never touched.
+DELETE FROM load_listing
+WHERE run_id = {{run}}
+   OR listed_at < {{stale_before}};
