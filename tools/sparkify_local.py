@@ -310,6 +310,23 @@ class Execution:
 MAX_STATE_INPUT_CHARS = 262_144
 
 
+def _over_state_limit(event: dict) -> str | None:
+    """Why a history event breaks Step Functions' limit on a state's input or output, or None. The
+    API reference's StateEnteredEventDetails: "Length constraints apply to the payload size, and
+    are expressed as bytes in UTF-8 encoding. ... Maximum length of 262144"; a state over it fails
+    the execution with States.DataLimitExceeded."""
+    for key, details in event.items():
+        if not (key.endswith("EventDetails") and isinstance(details, dict)):
+            continue
+        for part in ("input", "output"):
+            text = details.get(part)
+            if isinstance(text, str) and len(text.encode()) > MAX_STATE_INPUT_CHARS:
+                name = details.get("name") or event.get("type")
+                return (f"the {part} of {name} is {len(text.encode()):,} bytes, over Step "
+                        f"Functions' 256 KiB for a state's input or output")
+    return None
+
+
 class LocalPipe(threading.Thread):
     """EventBridge Pipes' SQS source in front of the starter, as template.yaml's NewFilePipe
     configures it (moto has no Pipes): batches of at most BatchSize records, gathered from the
@@ -804,6 +821,7 @@ class LocalPipeline:
         event; with `notifications`, takes the failure notices published so far."""
         started = time.monotonic() if started is None else started
         seen = 0
+        too_large = None
         while True:
             # Status first: once it has ended, the history read after it is complete.
             described = self.sfn.describe_execution(executionArn=arn)
@@ -811,7 +829,14 @@ class LocalPipeline:
             for event in history[seen:]:
                 if progress:
                     progress(event, started)
+                too_large = too_large or _over_state_limit(event)
             seen = len(history)
+            if too_large and described["status"] == "RUNNING":
+                # moto's engine does not hold states to the limit: the run ends here, as
+                # Step Functions fails it.
+                self.sfn.stop_execution(executionArn=arn, error="States.DataLimitExceeded",
+                                        cause=too_large)
+                continue
             if described["status"] != "RUNNING":
                 break
             if time.monotonic() - started > timeout:
@@ -822,10 +847,10 @@ class LocalPipeline:
         return Execution(
             name=described["name"],
             arn=arn,
-            status=described["status"],
+            status="FAILED" if too_large else described["status"],
             output=json.loads(output) if output else None,
-            error=described.get("error"),
-            cause=described.get("cause"),
+            error="States.DataLimitExceeded" if too_large else described.get("error"),
+            cause=too_large or described.get("cause"),
             history=history,
             notifications=self._notifications() if notifications else [],
             seconds=time.monotonic() - started,

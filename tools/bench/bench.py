@@ -3,8 +3,11 @@ docs/benchmarks.md. `--quick` is the form the test command runs, to check that t
 two cold starts, the bundled sample instead of the full data set, nothing written.
 
 Sections: cold start, memory and size per function (coldstart.py); the full data set end to end
-per step, and one new log file from its event to verified tables (endtoend.py); the AWS cost of
-one nightly run's orchestration, priced from the measured calls, durations and state transitions.
+per step, and one new log file from its event to verified tables (endtoend.py); the scaling curve
+up to a million songs and a year of logs (`--no-million` leaves that run out); what each run asks
+of the warehouse (batches, statements, COPYs, busy seconds, the largest result and state); the
+AWS cost of one nightly run's orchestration, and of each run with the warehouse, priced from the
+measured calls, durations, state transitions and busy seconds.
 """
 
 from __future__ import annotations
@@ -40,6 +43,19 @@ PRICES_READ = "2026-11-23"
 LAMBDA_GB_SECOND_X86 = 0.0000166667
 LAMBDA_REQUEST = 0.20 / 1_000_000
 SFN_TRANSITION = 0.025 / 1_000
+
+# The warehouse, from AWS's Redshift pricing and Management Guide pages as stored here, read
+# 2026-12-02 (docs/benchmarks.md names the pages). Serverless: $0.375 per RPU-hour (US East;
+# no US West rate was found), per second while queries run, "The minimum charge is for 60 seconds
+# of resource usage"; base capacity 8 RPUs, the smallest the guide allows (128 is the default).
+# Provisioned: dc2.large on demand $0.25 per node-hour ("you can start small at $0.25 per
+# hour"), billed per second while not paused; a paused cluster pays for storage only.
+WAREHOUSE_PRICES_READ = "2026-12-02"
+RPU_HOUR = 0.375
+SERVERLESS_MINIMUM_S = 60
+BASE_RPUS = 8
+DEFAULT_RPUS = 128
+DC2_LARGE_HOUR = 0.25
 
 
 def machine() -> str:
@@ -141,11 +157,11 @@ def scaling_lines(scaled: list, plot: Path | None) -> list[str]:
     ]
     for item in scaled:
         if item.run is None:
-            lines.append(f"| {item.factor}× | {item.rows:,} | FAILED: {item.failure} |")
+            lines.append(f"| {item.size()} | {item.rows:,} | FAILED: {item.failure} |")
             continue
         cells = " | ".join(f"{item.run.steps[s].seconds:.1f}" if s in item.run.steps else "–"
                            for s in steps)
-        lines.append(f"| {item.factor}× | {item.rows:,} | {cells} | {item.run.seconds:.1f} | "
+        lines.append(f"| {item.size()} | {item.rows:,} | {cells} | {item.run.seconds:.1f} | "
                      f"{endtoend.floor_seconds(item.floor):.2f} |")
     ok = [item for item in scaled if item.run is not None]
     if len(ok) >= 2:
@@ -156,7 +172,7 @@ def scaling_lines(scaled: list, plot: Path | None) -> list[str]:
             a, b = first.run.steps[s].seconds, last.run.steps[s].seconds
             exponent = math.log(b / a) / math.log(size) if a > 0 and b > 0 else float("nan")
             growth.append(f"{s} {exponent:.2f}")
-        lines += ["", f"Growth from {first.factor}× to {last.factor}× ({size:.1f}× the rows), as the "
+        lines += ["", f"Growth from {first.size()} to {last.size()} ({size:.1f}× the rows), as the "
                   "exponent k in time ∝ rows^k (1 is linear; a step that mostly waits on fixed "
                   "1 s polls grows slower): " + ", ".join(growth) + "."]
     if plot is not None and ok:
@@ -223,6 +239,53 @@ def cost_lines(run: endtoend.Timed, what: str) -> list[str]:
     ]
 
 
+def work_table(runs: list[tuple[str, endtoend.Timed]]) -> list[str]:
+    """What each run asked of the warehouse and how large its states and results grew."""
+    lines = [
+        "| run | Data API batches | single statements | SQL statements | COPYs | warehouse busy s "
+        "| largest result bytes | largest state chars |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for name, run in runs:
+        w = run.work
+        lines.append(f"| {name} | {w.batches} | {w.singles} | {w.statements} | {w.copies} | "
+                     f"{w.busy_seconds:.1f} | {w.largest_result_bytes:,} | "
+                     f"{run.largest_state_chars:,} |")
+    return lines
+
+
+def orchestration_dollars(run: endtoend.Timed) -> float:
+    memory = memory_mb()
+    calls = [ms for step in run.steps.values() for ms in step.call_millis]
+    gb_seconds = sum(math.ceil(ms) for ms in calls) / 1000 * memory / 1024
+    return (gb_seconds * LAMBDA_GB_SECOND_X86 + len(calls) * LAMBDA_REQUEST
+            + run.transitions * SFN_TRANSITION)
+
+
+def warehouse_cost_lines(runs: list[tuple[str, endtoend.Timed]]) -> list[str]:
+    """Each run priced with the warehouse: Serverless at the base capacity, charged for the
+    seconds the stand-in was busy (at least the 60-second minimum) or, if capacity stays up
+    between the run's statements, for the whole run; a dc2.large node for the run's time when the
+    stack pauses it between runs, or for the day when it runs all the time; and the orchestration
+    (Lambda and Step Functions) as above."""
+    rpu_second = RPU_HOUR / 3600
+    lines = [
+        "| run | busy s | run s | Serverless 8 RPU, busy $ | Serverless 8 RPU, whole run $ "
+        "| Serverless 128 RPU, busy $ | dc2.large paused between runs $ | dc2.large always on, per day $ "
+        "| Lambda + Step Functions $ |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for name, run in runs:
+        busy = max(run.work.busy_seconds, SERVERLESS_MINIMUM_S)
+        whole = max(run.seconds, SERVERLESS_MINIMUM_S)
+        lines.append(
+            f"| {name} | {run.work.busy_seconds:.1f} | {run.seconds:.1f} | "
+            f"{busy * BASE_RPUS * rpu_second:.4f} | {whole * BASE_RPUS * rpu_second:.4f} | "
+            f"{busy * DEFAULT_RPUS * rpu_second:.4f} | {run.seconds * DC2_LARGE_HOUR / 3600:.4f} | "
+            f"{24 * DC2_LARGE_HOUR:.2f} | {orchestration_dollars(run):.6f} |")
+    return lines
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="./dev bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -235,6 +298,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="factors of the generated full data set for the scaling curve")
     parser.add_argument("--bootstraps", type=Path, default=local.TARGET / "lambda",
                         help="folder of <function>/bootstrap release builds (./dev build)")
+    parser.add_argument("--no-million", action="store_true",
+                        help="leave out the million-song run (about half an hour on two cores)")
     args = parser.parse_args(argv)
     runs = args.runs or (2 if args.quick else 10)
     work = local.ROOT / ".local" / "bench"
@@ -262,6 +327,21 @@ def main(argv: list[str] | None = None) -> int:
     factors = [1, 2] if args.quick else [int(f) for f in args.scale.split(",")]
     print(f"==> scaling: the generated {preset} data set at {factors}", flush=True)
     scaled = endtoend.scaling(work / "scaling", factors, preset)
+    grown = None
+    if not args.quick and not args.no_million:
+        print("==> a million songs: --preset million, a nightly run, then one new log file",
+              flush=True)
+        try:
+            grown = endtoend.million(work / "million", work / "million-logs")
+            scaled.append(endtoend.Scaled(0, grown.rows, grown.nightly, None, grown.floor,
+                                          label="1M songs, 364 days"))
+        except local.RunError as err:
+            scaled.append(endtoend.Scaled(0, 0, None, str(err)[:300], None,
+                                          label="1M songs, 364 days"))
+    priced = [(f"nightly, {what}", full), ("one new log file", new_file)]
+    if grown is not None:
+        priced += [("nightly, 1M songs, 364 days", grown.nightly),
+                   ("one new log file, 1M songs", grown.new_file)]
 
     met = "met" if new_file.seconds <= TARGET_INCREMENTAL_S else "missed"
     body = [
@@ -301,9 +381,43 @@ def main(argv: list[str] | None = None) -> int:
         "",
         *scaling_lines(scaled, plot=work / PLOT.name if args.quick else PLOT),
         "",
+        *million_lines(grown),
+        "## What a run asks of the warehouse",
+        "",
+        "Counted from the stand-in's own record of each run's statements (ListStatements, then "
+        "DescribeStatement): the Data API batches and single statements the functions submitted, "
+        "the SQL statements in them, the "
+        "COPYs, and the seconds at least one was running (\"warehouse busy\"); the largest result "
+        "a statement returned (the Data API allows 64 KB a row and 100 MB a result) and the "
+        "largest state input or output (Step Functions allows 262,144 characters).",
+        "",
+        *work_table(priced),
+        "",
         "## Cost of one nightly run's orchestration",
         "",
         *cost_lines(full, what),
+        "",
+        "## Cost with the warehouse",
+        "",
+        f"Each run above priced with the warehouse (prices read {WAREHOUSE_PRICES_READ}, from "
+        "the Redshift Management Guide's \"Billing for Amazon Redshift Serverless\" (its US East "
+        "example's rate and the 60-second minimum; no US West rate was found), \"Understanding "
+        "Amazon Redshift Serverless capacity\" (base capacity 8 to 512 RPUs, default 128), "
+        "\"Pausing and resuming clusters\" (a paused cluster pays for its storage only) and "
+        "aws.amazon.com/redshift/pricing (dc2.large). Serverless: "
+        f"${RPU_HOUR} per RPU-hour, per second while queries run, at least "
+        f"{SERVERLESS_MINIMUM_S} s; at {BASE_RPUS} RPUs (the smallest base capacity in the "
+        f"Management Guide) and at the default {DEFAULT_RPUS}. \"busy\" charges the seconds the "
+        "stand-in was running a statement; \"whole run\" the run's wall time, as if capacity "
+        "stayed up between its statements (the guide: \"RPU capacity can remain at a higher "
+        f"setting for a period after query load falls\"). Provisioned: one dc2.large node at "
+        f"${DC2_LARGE_HOUR} per hour, billed per second while not paused: for the run's time "
+        "when `PauseClusterWhenIdle` pauses it between runs (plus the resume, not measured "
+        "here), or for the whole day when it runs all the time.",
+        "",
+        *warehouse_cost_lines(priced),
+        "",
+        *WAREHOUSE_NOTES,
         "",
     ]
     text = "\n".join(body)
@@ -313,6 +427,48 @@ def main(argv: list[str] | None = None) -> int:
         OUT.write_text(text)
         print(f"written to {OUT.relative_to(local.ROOT)}")
     return 0
+
+
+def million_lines(grown) -> list[str]:
+    if grown is None:
+        return []
+    return [
+        "## A million songs",
+        "",
+        "`--preset million`: 1,000,000 song objects and 365 days of logs of the real data set's "
+        "daily shape. A nightly run on a fresh warehouse loads all but the last day "
+        f"({grown.nightly.seconds:.1f} s); then `{grown.key}` lands and its execution runs to "
+        f"verified tables ({grown.new_file.seconds:.1f} s). "
+        "Rows: " + ", ".join(f"{t} {n:,}" for t, n in grown.nightly.counts.items()) + ".",
+        "",
+        *steps_table(grown.nightly),
+        "",
+        "Each function's calls in the nightly run, run by the local Lambda within the template's "
+        "limits (a call over its MemorySize or Timeout is killed, and the run fails):",
+        "",
+        *lambda_table(grown.nightly),
+        "",
+        "The new log file's run:",
+        "",
+        *steps_table(grown.new_file),
+        "",
+        *lambda_table(grown.new_file),
+        "",
+    ]
+
+
+WAREHOUSE_NOTES = [
+    "How a real warehouse's time differs from the stand-in's, estimated: the stand-in runs each "
+    "batch on one PostgreSQL process on this machine, with no leader node, no commit queue and no "
+    "S3 round trips (COPY reads the local files). On Redshift each transaction's commit goes "
+    "through the leader node's commit queue (commonly a second or more on a small cluster), each "
+    "COPY starts a load across the slices and reads every manifest entry from S3 (small files are "
+    "the slow case: AWS advises files of 1 MB to 1 GB, a multiple of the slices, and documents no "
+    "per-file cost), and the Data API adds its own submission and polling latency. So the busy "
+    "seconds above are a floor for the many small statements (expect a few seconds per batch and "
+    "per COPY more), and not an upper bound for the song COPYs of a million one-song files, "
+    "which a real warehouse reads as a million S3 GETs.",
+]
 
 
 def local_setup() -> str:

@@ -35,6 +35,21 @@ class Step:
 
 
 @dataclass
+class Work:
+    """What an execution asked of the warehouse, from the stand-in's own record of its statements
+    (ListStatements, then DescribeStatement of each): Data API batches and single statements, the
+    SQL statements in them, the COPYs among those, the seconds any of them was running (the union
+    of their run times: "warehouse busy"), and the largest result a statement returned."""
+
+    batches: int = 0
+    singles: int = 0
+    statements: int = 0
+    copies: int = 0
+    busy_seconds: float = 0.0
+    largest_result_bytes: int = 0
+
+
+@dataclass
 class Timed:
     """One execution, as the benchmark reports it."""
 
@@ -45,6 +60,61 @@ class Timed:
     # Per function, its calls as the local Lambda measured them: (calls, largest peak resident
     # set in MiB, longest call in s), within the template's MemorySize and Timeout.
     lambda_calls: dict[str, tuple[int, float, float]] = field(default_factory=dict)
+    # The largest input or output of any state in its history, in characters (Step Functions'
+    # limit is 262,144).
+    largest_state_chars: int = 0
+    work: Work | None = None
+
+
+def _is_copy(sql: str) -> bool:
+    """A statement whose first SQL word (after its comment lines) is COPY."""
+    body = "\n".join(line for line in sql.splitlines() if not line.lstrip().startswith("--"))
+    return body.lstrip().upper().startswith("COPY ")
+
+
+def warehouse_work(pipeline: local.LocalPipeline, before: set[str]) -> Work:
+    """The statements the functions ran since `before` (the statement ids there were then)."""
+    client = pipeline.functions_redshift
+    work = Work()
+    spans: list[tuple[float, float]] = []
+    for listed in pipeline.statements():
+        if listed["Id"] in before:
+            continue
+        described = client.describe_statement(Id=listed["Id"])
+        subs = described.get("SubStatements") or [described]
+        if described.get("SubStatements"):
+            work.batches += 1
+        else:
+            work.singles += 1
+        for sub in subs:
+            work.statements += 1
+            work.copies += _is_copy(sub.get("QueryString", ""))
+            work.largest_result_bytes = max(work.largest_result_bytes, sub.get("ResultSize", -1))
+            ended = _at({"timestamp": sub["UpdatedAt"]})
+            spans.append((ended - sub.get("Duration", 0) / 1e9, ended))
+    end = float("-inf")
+    for start, stop in sorted(spans):
+        if stop <= end:
+            continue
+        work.busy_seconds += stop - max(start, end)
+        end = stop
+    return work
+
+
+def statement_ids(pipeline: local.LocalPipeline) -> set[str]:
+    return {listed["Id"] for listed in pipeline.statements()}
+
+
+def largest_state(execution: local.Execution) -> int:
+    """The largest state input or output in the execution's history, in characters."""
+    largest = 0
+    for event in execution.history:
+        for key, details in event.items():
+            if key.endswith("EventDetails") and isinstance(details, dict):
+                for field_name in ("input", "output"):
+                    if isinstance(details.get(field_name), str):
+                        largest = max(largest, len(details[field_name]))
+    return largest
 
 
 def with_calls(run: Timed, calls: list) -> Timed:
@@ -92,35 +162,48 @@ def timed(execution: local.Execution) -> Timed:
             steps.setdefault(current, Step()).wait_seconds += _at(event) - waiting
     transitions = sum(1 for e in execution.history if e["type"].endswith("StateEntered"))
     counts = {c["table"]: c["rows"] for c in execution.report["counts"]}
-    return Timed(execution.seconds, steps, transitions, counts)
+    return Timed(execution.seconds, steps, transitions, counts,
+                 largest_state_chars=largest_state(execution))
+
+
+def measured(pipeline: local.LocalPipeline, trigger: dict, calls_before: int = 0) -> Timed:
+    """One execution of `trigger` on `pipeline`, timed, with its function calls and its work in
+    the warehouse."""
+    before = statement_ids(pipeline)
+    run = with_calls(timed(pipeline.execute(trigger)), pipeline.lambda_calls[calls_before:])
+    run.work = warehouse_work(pipeline, before)
+    return run
 
 
 def nightly(data: Path, logs: Path) -> Timed:
     """One nightly run of the bucket folder `data` on a fresh warehouse."""
     trigger = json.loads((TRIGGERS / "scheduled.json").read_text())
     with local.LocalPipeline(data, logs) as pipeline:
-        return with_calls(timed(pipeline.execute(trigger)), pipeline.lambda_calls)
+        return measured(pipeline, trigger)
 
 
-def incremental(work: Path, logs: Path, preset: str) -> tuple[Timed, Timed, str]:
-    """Generates a bucket (`preset`), loads all of it but its last log file with a nightly run,
-    then lands that file and runs the execution its S3 event starts. Returns both runs and the key;
-    the tables must then hold the generator's expected totals."""
-    expected = local.generate_sample(work, "--preset", preset)
+def incremental(work: Path, logs: Path, preset: str,
+                generated: bool = False) -> tuple[Timed, Timed, str]:
+    """Generates a bucket (`preset`; already there if `generated`), loads all of it but its last
+    log file with a nightly run, then lands that file and runs the execution its S3 event starts.
+    Returns both runs and the key; the tables must then hold the generator's expected totals."""
+    if generated:
+        expected = json.loads((work / "expected-counts.json").read_text())
+    else:
+        expected = local.generate_sample(work, "--preset", preset)
     bucket = work / "udacity-dend"
     last = sorted((bucket / "log_data").rglob("*.json"))[-1]
     key = last.relative_to(bucket).as_posix()
     held = work / "held-back.json"
     shutil.move(last, held)
     with local.LocalPipeline(bucket, logs) as pipeline:
-        first = with_calls(timed(pipeline.execute(json.loads((TRIGGERS / "scheduled.json").read_text()))),
-                           pipeline.lambda_calls)
+        first = measured(pipeline, json.loads((TRIGGERS / "scheduled.json").read_text()))
         before = len(pipeline.lambda_calls)
         shutil.move(held, last)
         event = json.loads((TRIGGERS / "s3-object-created.json").read_text())
         event["detail"]["object"].update(key=key, size=last.stat().st_size)
         event["time"] = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-        new_file = with_calls(timed(pipeline.execute(event)), pipeline.lambda_calls[before:])
+        new_file = measured(pipeline, event, before)
     star = ["songplays", "users", "songs", "artists", "time"]  # staging holds only this run's rows
     if {t: new_file.counts[t] for t in star} != {t: expected[t] for t in star}:
         raise local.RunError(f"after the new file: {new_file.counts}, expected {expected}")
@@ -163,6 +246,51 @@ class Scaled:
     run: Timed | None
     failure: str | None
     floor: dict | None
+    label: str = ""  # the size as the table names it (default: the factor, `16×`)
+
+    def size(self) -> str:
+        return self.label or f"{self.factor}×"
+
+
+@dataclass
+class Million:
+    """The million preset: a nightly run of every log file but the last, the floor of the same
+    bucket, then the last file's own run."""
+
+    nightly: Timed
+    new_file: Timed
+    key: str
+    floor: dict
+    rows: int
+
+
+def million(work: Path, logs: Path) -> Million:
+    """Generates `--preset million` (1,000,000 songs, 365 days), holds back the last log file,
+    measures the floor and a nightly run of the rest, then lands the file and runs its execution.
+    The tables must then hold the generator's expected totals."""
+    shutil.rmtree(work, ignore_errors=True)
+    expected = local.generate_sample(work, "--preset", "million")
+    bucket = work / "udacity-dend"
+    last = sorted((bucket / "log_data").rglob("*.json"))[-1]
+    key = last.relative_to(bucket).as_posix()
+    held = work / "held-back.json"
+    shutil.move(last, held)
+    floor_measured = floor(bucket)
+    with local.LocalPipeline(bucket, logs) as pipeline:
+        first = measured(pipeline, json.loads((TRIGGERS / "scheduled.json").read_text()))
+        check_same_tables(first, floor_measured)
+        before = len(pipeline.lambda_calls)
+        shutil.move(held, last)
+        event = json.loads((TRIGGERS / "s3-object-created.json").read_text())
+        event["detail"]["object"].update(key=key, size=last.stat().st_size)
+        event["time"] = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        new_file = measured(pipeline, event, before)
+    star = ["songplays", "users", "songs", "artists", "time"]
+    if {t: new_file.counts[t] for t in star} != {t: expected[t] for t in star}:
+        raise local.RunError(f"after the new file: {new_file.counts}, expected {expected}")
+    rows = first.counts["staging_events"] + first.counts["staging_songs"]
+    shutil.rmtree(work, ignore_errors=True)
+    return Million(first, new_file, key, floor_measured, rows)
 
 
 def scaling(work: Path, factors: list[int], preset: str = "full") -> list[Scaled]:

@@ -58,3 +58,15 @@ def test_a_function_past_its_timeout_is_stopped_and_its_retry_follows_the_same_s
     assert calls[0].outcome == "Sandbox.Timedout" and 1.0 <= calls[0].seconds < 2.0
     # The retry sent the same client token: one create-tables batch ran.
     assert len(statements) == 1, statements
+
+
+def test_a_state_over_256_kib_fails_the_run_as_step_functions_does(sample, tmp_path):
+    # moto's engine holds no state to Step Functions' 262,144 bytes; the local pipeline does.
+    assert local._over_state_limit({"type": "TaskStateExited", "stateExitedEventDetails": {
+        "name": "CopyStaging", "output": "x" * 262_144}}) is None
+    assert "256 KiB" in local._over_state_limit({"type": "TaskStateExited", "stateExitedEventDetails": {
+        "name": "CopyStaging", "output": "é" * 131_073}})
+    with local.LocalPipeline(sample, tmp_path / "logs") as pipeline:
+        run = pipeline.execute({"note": "x" * 300_000})
+    assert (run.status, run.error) == ("FAILED", "States.DataLimitExceeded"), (run.status, run.cause)
+    assert "over Step Functions' 256 KiB" in run.cause
