@@ -23,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import sparkify_local as local  # noqa: E402
 
 TRIGGERS = local.ROOT / "events" / "triggers"
+RUN_TIMEOUT_S = json.loads((local.ROOT / "statemachine" / "etl.asl.json").read_text())["TimeoutSeconds"]
 
 
 @dataclass
@@ -170,7 +171,10 @@ def measured(pipeline: local.LocalPipeline, trigger: dict, calls_before: int = 0
     """One execution of `trigger` on `pipeline`, timed, with its function calls and its work in
     the warehouse."""
     before = statement_ids(pipeline)
-    run = with_calls(timed(pipeline.execute(trigger)), pipeline.lambda_calls[calls_before:])
+    # As long as the state machine itself lets a run go on (its TimeoutSeconds): a million songs
+    # take more than the local default of 15 minutes.
+    run = with_calls(timed(pipeline.execute(trigger, timeout=RUN_TIMEOUT_S)),
+                     pipeline.lambda_calls[calls_before:])
     run.work = warehouse_work(pipeline, before)
     return run
 
