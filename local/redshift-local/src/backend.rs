@@ -46,6 +46,15 @@ impl Pool {
                 tracing::warn!(error = %err, "database connection closed");
             }
         });
+        // Redshift joins tables by hash or merge (it has no indexes; a nested loop is what it
+        // falls back to without an equality condition, and flags). PostgreSQL, without
+        // statistics on freshly loaded tables, picks nested loops for the anti-joins of
+        // copy-staging's plans, which makes them quadratic: at 238,336 songs one took minutes.
+        // It still nests a loop where nothing else can join.
+        client
+            .batch_execute("SET enable_nestloop = off")
+            .await
+            .map_err(|err| error_text(&err))?;
         Ok(client)
     }
 
