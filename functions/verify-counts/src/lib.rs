@@ -460,7 +460,8 @@ mod tests {
     fn the_batch_fills_the_start_time_and_the_bucket() {
         let sqls = batch(&resume(), &sparkify::testing::config().source.bucket).unwrap();
         assert_eq!(sqls.len(), catalogue::VERIFY.len());
-        assert!(sqls[0].contains("LOCK staging_files, staging_events,"));
+        assert!(sqls[0].contains("LOCK load_listing, staging_files, staging_events,"));
+        assert!(sqls[8].contains("DELETE FROM load_listing WHERE run_id = 'exec-1'"));
         assert!(sqls[3].contains("start_time >= CAST('2026-11-22 18:00:00.123' AS TIMESTAMP)"));
         assert!(sqls[3].contains("LIKE 's3://udacity-dend/%'"));
         assert!(sqls[4].contains("run_id = 'exec-1'"));
