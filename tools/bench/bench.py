@@ -323,7 +323,8 @@ def main(argv: list[str] | None = None) -> int:
     preset = "sample" if args.quick else "full"
     print(f"==> incremental: one new log file after a nightly run (generated, --preset {preset})",
           flush=True)
-    _, new_file, key = endtoend.incremental(work / "incremental", work / "incremental-logs", preset)
+    _, new_file, key, _ = endtoend.incremental(work / "incremental", work / "incremental-logs",
+                                               preset)
     factors = [1, 2] if args.quick else [int(f) for f in args.scale.split(",")]
     print(f"==> scaling: the generated {preset} data set at {factors}", flush=True)
     scaled = endtoend.scaling(work / "scaling", factors, preset)

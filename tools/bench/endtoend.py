@@ -187,21 +187,22 @@ def nightly(data: Path, logs: Path) -> Timed:
 
 
 def incremental(work: Path, logs: Path, preset: str,
-                generated: bool = False) -> tuple[Timed, Timed, str]:
-    """Generates a bucket (`preset`; already there if `generated`), loads all of it but its last
-    log file with a nightly run, then lands that file and runs the execution its S3 event starts.
-    Returns both runs and the key; the tables must then hold the generator's expected totals."""
-    if generated:
-        expected = json.loads((work / "expected-counts.json").read_text())
-    else:
-        expected = local.generate_sample(work, "--preset", preset)
+                with_floor: bool = False) -> tuple[Timed, Timed, str, dict | None]:
+    """Generates a bucket (`preset`), loads all of it but its last log file with a nightly run
+    (with `with_floor`, measures the floor of that bucket first and checks the run built the same
+    tables), then lands that file and runs the execution its S3 event starts. Returns both runs,
+    the key and the floor; the tables must then hold the generator's expected totals."""
+    expected = local.generate_sample(work, "--preset", preset)
     bucket = work / "udacity-dend"
     last = sorted((bucket / "log_data").rglob("*.json"))[-1]
     key = last.relative_to(bucket).as_posix()
     held = work / "held-back.json"
     shutil.move(last, held)
+    floor_measured = floor(bucket) if with_floor else None
     with local.LocalPipeline(bucket, logs) as pipeline:
         first = measured(pipeline, json.loads((TRIGGERS / "scheduled.json").read_text()))
+        if floor_measured is not None:
+            check_same_tables(first, floor_measured)
         before = len(pipeline.lambda_calls)
         shutil.move(held, last)
         event = json.loads((TRIGGERS / "s3-object-created.json").read_text())
@@ -211,7 +212,7 @@ def incremental(work: Path, logs: Path, preset: str,
     star = ["songplays", "users", "songs", "artists", "time"]  # staging holds only this run's rows
     if {t: new_file.counts[t] for t in star} != {t: expected[t] for t in star}:
         raise local.RunError(f"after the new file: {new_file.counts}, expected {expected}")
-    return first, new_file, key
+    return first, new_file, key, floor_measured
 
 
 def floor(data: Path) -> dict:
@@ -269,29 +270,10 @@ class Million:
 
 
 def million(work: Path, logs: Path) -> Million:
-    """Generates `--preset million` (1,000,000 songs, 365 days), holds back the last log file,
-    measures the floor and a nightly run of the rest, then lands the file and runs its execution.
-    The tables must then hold the generator's expected totals."""
+    """`--preset million` (1,000,000 songs, 365 days): the floor and a nightly run of every log
+    file but the last, then the last file's own run (`incremental`)."""
     shutil.rmtree(work, ignore_errors=True)
-    expected = local.generate_sample(work, "--preset", "million")
-    bucket = work / "udacity-dend"
-    last = sorted((bucket / "log_data").rglob("*.json"))[-1]
-    key = last.relative_to(bucket).as_posix()
-    held = work / "held-back.json"
-    shutil.move(last, held)
-    floor_measured = floor(bucket)
-    with local.LocalPipeline(bucket, logs) as pipeline:
-        first = measured(pipeline, json.loads((TRIGGERS / "scheduled.json").read_text()))
-        check_same_tables(first, floor_measured)
-        before = len(pipeline.lambda_calls)
-        shutil.move(held, last)
-        event = json.loads((TRIGGERS / "s3-object-created.json").read_text())
-        event["detail"]["object"].update(key=key, size=last.stat().st_size)
-        event["time"] = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-        new_file = measured(pipeline, event, before)
-    star = ["songplays", "users", "songs", "artists", "time"]
-    if {t: new_file.counts[t] for t in star} != {t: expected[t] for t in star}:
-        raise local.RunError(f"after the new file: {new_file.counts}, expected {expected}")
+    first, new_file, key, floor_measured = incremental(work, logs, "million", with_floor=True)
     rows = first.counts["staging_events"] + first.counts["staging_songs"]
     shutil.rmtree(work, ignore_errors=True)
     return Million(first, new_file, key, floor_measured, rows)
