@@ -110,6 +110,17 @@ struct Part {
 }
 
 impl Part {
+    /// An empty part of the same kind, for what is listed after this one.
+    fn next(&self) -> Self {
+        Part {
+            kind: self.kind,
+            reload: self.reload,
+            listed_at: self.listed_at.clone(),
+            body: Vec::new(),
+            objects: 0,
+        }
+    }
+
     fn push(&mut self, run: &RunId, object: &Listed) {
         let line = json!({
             "run_id": run.as_str(),
@@ -173,7 +184,7 @@ pub async fn resume(
                     source,
                     prefix,
                     trigger,
-                    run,
+                    &place,
                     &mut listing,
                     &mut part,
                     until,
@@ -204,15 +215,12 @@ async fn list_pages(
     source: &DataSource,
     prefix: &S3Key,
     trigger: &Trigger,
-    run: &RunId,
+    place: &Place<'_>,
     listing: &mut Listing,
     part: &mut Part,
     until: Instant,
 ) -> Result<bool, EtlError> {
-    let place = Place {
-        bucket: &source.manifest_bucket,
-        run,
-    };
+    let run = place.run;
     let mut pages = s3
         .list_objects_v2()
         .bucket(source.bucket.as_str())
@@ -255,17 +263,9 @@ async fn list_pages(
             listing.after = Some(last.to_owned());
         }
         if part.objects >= OBJECTS_PER_PART {
-            let full = std::mem::replace(
-                part,
-                Part {
-                    kind: part.kind,
-                    reload: part.reload,
-                    listed_at: part.listed_at.clone(),
-                    body: Vec::new(),
-                    objects: 0,
-                },
-            );
-            write_part(s3, &place, listing, full).await?;
+            let next = part.next();
+            let full = std::mem::replace(part, next);
+            write_part(s3, place, listing, full).await?;
         }
         if Instant::now() >= until {
             // A page that ends the listing says so itself; the next call finds nothing after it.
