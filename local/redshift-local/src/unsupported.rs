@@ -16,6 +16,10 @@
 //!   PostgreSQL functions" page lists (GENERATE_SERIES, STRING_AGG, ARRAY_AGG, ...).
 //! - names: an unquoted reserved word (Redshift's list, e.g. TAG, OPEN, SNAPSHOT) as a table,
 //!   column or alias name.
+//! - a SYS monitoring view (`sys_load_error_detail`, ...) read in one statement with a table of
+//!   the database. The guides let catalog tables (PG_) be joined with tables, with limits, and run
+//!   leader-node-only queries apart; of the SYS views they say nothing, so the strict reading:
+//!   read them on their own.
 
 use sqlparser::ast::{
     ColumnOption, DataType, Distinct, Expr, Ident, Insert, ObjectName, SelectItem, SetExpr,
@@ -67,6 +71,12 @@ pub fn check(statement: &Statement) -> Result<(), String> {
     }
     let mut found = Finder::default();
     let _ = statement.visit(&mut found);
+    if let (None, Some(view), true) = (&found.problem, &found.system_view, found.table) {
+        return Err(format!(
+            "ERROR: the system view {view} cannot be read together with tables in one \
+             statement here: read it on its own"
+        ));
+    }
     found.problem.map_or(Ok(()), Err)
 }
 
@@ -412,6 +422,11 @@ const UNSUPPORTED_FUNCTIONS: [&str; 30] = [
 #[derive(Default)]
 struct Finder {
     problem: Option<String>,
+    /// A SYS monitoring view the statement reads.
+    system_view: Option<String>,
+    /// Whether it names any other relation than a system view or the catalog (a table, a view or
+    /// a WITH query's name: the strict side).
+    table: bool,
 }
 
 impl Finder {
@@ -472,6 +487,23 @@ impl Visitor for Finder {
     }
 
     fn pre_visit_relation(&mut self, relation: &ObjectName) -> ControlFlow<()> {
+        let full = relation.to_string().to_lowercase();
+        let last = full
+            .rsplit('.')
+            .next()
+            .unwrap_or_default()
+            .trim_matches('"');
+        if last.starts_with("sys_") {
+            self.system_view = Some(last.to_owned());
+        } else if !(last.starts_with("pg_")
+            || ["stl_", "stv_", "svl_", "svv_", "svcs_"]
+                .iter()
+                .any(|prefix| last.starts_with(prefix))
+            || full.starts_with("information_schema.")
+            || full.starts_with("pg_catalog."))
+        {
+            self.table = true;
+        }
         self.found(names(relation))
     }
 
@@ -573,6 +605,20 @@ mod tests {
             ("SELECT * FROM generate_series(1, 3)", "generate_series"),
             ("SELECT a IS DISTINCT FROM b FROM t", "DISTINCT FROM"),
             ("LOCK t IN SHARE MODE", "LOCK"),
+            (
+                "SELECT s.object_key FROM staging_files s JOIN sys_load_error_detail e \
+                 ON TRIM(e.file_name) = s.object_key",
+                "sys_load_error_detail",
+            ),
+            (
+                "SELECT object_key FROM staging_files WHERE object_key IN \
+                 (SELECT TRIM(file_name) FROM sys_load_error_detail)",
+                "sys_load_error_detail",
+            ),
+            (
+                "INSERT INTO load_errors SELECT file_name FROM sys_load_error_detail",
+                "sys_load_error_detail",
+            ),
         ];
         for (sql, named) in cases {
             let error = checked(sql).expect_err(sql);
