@@ -1,7 +1,8 @@
 -- The records COPY rejected from the data bucket since this execution started: (file, line,
--- column, code, reason). verify-counts keeps those of the objects this execution staged
--- (sql/verify/run_objects.sql) for the run's output. A system view lives on the leader node and
--- cannot be joined with a table, hence two queries. SYS_LOAD_ERROR_DETAIL exists on provisioned
+-- column, code, reason). verify-counts keeps those of the objects this execution loaded, which it
+-- then asks the ledger about (sql/verify/rejected_objects.sql, only when there are any). A system
+-- view is not joined with a table here, the strict reading (Redshift runs some system views on the
+-- leader node only), hence the second question. SYS_LOAD_ERROR_DETAIL exists on provisioned
 -- clusters and on Redshift Serverless. DISTINCT: a round resubmitted after a serialization conflict
 -- records the same rejects again.
 SELECT DISTINCT

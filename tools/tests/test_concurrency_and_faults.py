@@ -133,6 +133,48 @@ def test_a_run_that_verifies_while_another_is_between_facts_and_dimensions_passe
         assert pipeline.checksums() == oracle
 
 
+def test_a_run_reports_only_its_own_load_errors_while_another_loads_a_bad_file(sample, tmp_path):
+    # The load errors Redshift records after a run starts include those of the runs that overlap
+    # it. verify-counts asks the ledger which of their objects are its run's: the run that loaded
+    # the bad file reports its two lines, the one that verifies after that COPY reports nothing.
+    good = sorted(str(p.relative_to(sample)) for p in (sample / "log_data").rglob("*.json"))[-1]
+    held = tmp_path / "held" / good
+    held.parent.mkdir(parents=True)
+    shutil.move(sample / good, held)
+    bad = "log_data/2018/12/2018-12-02-events.json"
+    with local.LocalPipeline(sample, tmp_path / "logs") as pipeline:
+        succeeded(pipeline.execute(SCHEDULED))
+        shutil.move(held, sample / good)
+        (sample / bad).parent.mkdir(parents=True, exist_ok=True)
+        (sample / bad).write_text('{"ts": 1, broken\n{"ts": 2, broken\n')
+        clean_event, bad_event = (local.new_event(object_created(key)) for key in (good, bad))
+        loaded = threading.Event()
+
+        def interleave(function: str, payload: dict) -> bool:
+            execution = payload["execution"]
+            if function == "verify-counts" and execution.endswith(clean_event["id"]):
+                loaded.wait(300)  # ... until the other run's COPY has recorded its errors
+            if function == "load-dimensions" and execution.endswith(bad_event["id"]):
+                loaded.set()
+            return False
+
+        pipeline.before_calls(interleave)
+        try:
+            clean = pipeline.deliver(clean_event).output["etl_execution"]
+            dirty = pipeline.deliver(bad_event).output["etl_execution"]
+            clean_run, bad_run = pipeline.wait(clean), pipeline.wait(dirty)
+        finally:
+            loaded.set()
+            pipeline.before_calls(None)
+        assert loaded.is_set()
+    succeeded(clean_run)
+    succeeded(bad_run)
+    assert copied_objects(clean_run) == [good] and copied_objects(bad_run) == [bad]
+    rejected = [(r["file"].rsplit("/", 1)[1], r["line"]) for r in bad_run.report["rejects"]]
+    assert rejected == [("2018-12-02-events.json", 1), ("2018-12-02-events.json", 2)]
+    assert clean_run.report["rejects"] == [] and clean_run.report["rejected_rows"] == 0
+
+
 def test_a_lost_serialization_conflict_is_submitted_again_and_the_run_succeeds(sample, oracle, tmp_path):
     with local.LocalPipeline(sample, tmp_path / "logs") as pipeline:
         pipeline.arm_fault({"kind": "conflict", "statement_name": "sparkify-load-facts", "times": 2})

@@ -114,17 +114,18 @@ pub mod catalogue {
 
     /// verify-counts' batch: its lock, the reports (counts, checks, what the loads refused), then
     /// the end of the run's staging. The handler reads results by position in this list.
-    pub const VERIFY: [SqlFile; 9] = [
+    pub const VERIFY: [SqlFile; 8] = [
         sql_file!("verify/lock.sql"),
         sql_file!("verify/table_counts.sql"),
         sql_file!("verify/quality_checks.sql"),
         sql_file!("verify/load_errors.sql"),
-        sql_file!("verify/run_objects.sql"),
         sql_file!("verify/refused_events.sql"),
         sql_file!("verify/clear_staging_events.sql"),
         sql_file!("verify/clear_staging_files.sql"),
         sql_file!("verify/clear_listing.sql"),
     ];
+    /// verify-counts' question when the run has load errors: which of their objects it loaded.
+    pub const REJECTED_OBJECTS: SqlFile = sql_file!("verify/rejected_objects.sql");
 
     /// The analysts' queries, run on demand rather than by the pipeline.
     pub const ANALYTICS: [SqlFile; 3] = [
@@ -165,6 +166,7 @@ pub mod catalogue {
             EVENTS_STAGE,
             SONGS_LOAD_CREATE,
             COPY_STAGING_SONGS,
+            REJECTED_OBJECTS,
         ];
         CREATE_TABLES
             .into_iter()
@@ -259,6 +261,18 @@ impl Literal {
     /// An S3 key as text (not as a URI), for the ledger and the lineage columns.
     pub fn key(key: &S3Key) -> Self {
         Self::quoted(&key.0)
+    }
+
+    /// `'a', 'b'`: S3 keys as text for `IN (...)`; None for an empty list, which SQL cannot write.
+    pub fn keys(keys: &[S3Key]) -> Option<Self> {
+        (!keys.is_empty()).then(|| {
+            Self(
+                keys.iter()
+                    .map(|key| Self::key(key).0)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            )
+        })
     }
 
     /// A standard SQL string literal. Callers pass only vetted text, which never holds a
@@ -622,8 +636,8 @@ mod tests {
     #[test]
     fn every_catalogue_file_has_only_the_placeholders_its_step_fills() {
         // The round's and the quarantine's templates are filled by copy-staging, the clean-up by
-        // create-tables and the load-error query by verify-counts (their tests render them); every
-        // other file has at most {{run}}, which render_for_run fills.
+        // create-tables and the load-error and ledger queries by verify-counts (their tests render
+        // them); every other file has at most {{run}}, which render_for_run fills.
         let filled_by_their_step = [
             catalogue::RECORD_LISTING[1],
             catalogue::RECORD_LISTING[2],
@@ -639,6 +653,7 @@ mod tests {
             catalogue::REAP_STAGING[0],
             catalogue::REAP_STAGING[1],
             catalogue::VERIFY[3],
+            catalogue::REJECTED_OBJECTS,
         ];
         let run = RunId::from_execution("run-1").unwrap();
         for file in catalogue::all() {

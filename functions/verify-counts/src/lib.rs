@@ -5,9 +5,12 @@
 
 use aws_sdk_redshiftdata::types::Field;
 use serde::{Deserialize, Serialize};
-use sparkify::sql::{Literal, RunId, Timestamp, catalogue, render};
+use sparkify::data_api::Progress;
+use sparkify::sql::{Literal, RunId, S3Key, Timestamp, catalogue, render};
 use sparkify::step::advance;
-use sparkify::{Deps, EtlError, StepInput, StepOutput};
+use sparkify::{DataApi, Deps, EtlError, StepInput, StepOutput};
+use std::collections::{BTreeSet, HashSet};
+use tokio::time::Instant;
 
 pub const STEP: &str = "verify-counts";
 
@@ -16,6 +19,16 @@ pub const MAX_REJECTS: usize = 100;
 
 /// When the input gives no start time (a hand invocation), load errors are read from this time on.
 const SINCE_EVER: &str = "1970-01-01T00:00:00Z";
+
+/// The keys one statement of `verify/rejected_objects.sql` asks about, by the bytes of their
+/// literals: well under the Data API's 100 KB of SQL per statement.
+const KEY_BYTES_PER_STATEMENT: usize = 60_000;
+
+/// The statements of one batch, the Data API's limit for BatchExecuteStatement.
+const MAX_STATEMENTS_PER_BATCH: usize = 40;
+
+/// The batch that asks the ledger which objects of the load errors the run loaded.
+const REJECTED_OBJECTS_BATCH: &str = "verify-counts/rejected-objects";
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct Input {
@@ -79,6 +92,8 @@ pub struct Reject {
 }
 
 pub async fn handle(deps: &Deps, input: Input) -> Result<Output, EtlError> {
+    // The call follows its statements for one statement wait in all, whichever it waits on.
+    let deadline = deps.data_api.deadline();
     let step = advance(&deps.data_api, STEP, &input.step, || {
         batch(&input, &deps.config.source.bucket)
     })
@@ -99,18 +114,31 @@ pub async fn handle(deps: &Deps, input: Input) -> Result<Output, EtlError> {
     let counts = named_numbers(api, &result("verify/table_counts.sql")).await?;
     let checks = named_numbers(api, &result("verify/quality_checks.sql")).await?;
     let load_errors = api.result_rows(&result("verify/load_errors.sql")).await?;
-    // Every object the run staged (hundreds of thousands on a first load of a large bucket) is
-    // needed only to pick out its own load errors: on a night without any, it is not read.
-    let run_objects = if load_errors.is_empty() {
-        Vec::new()
-    } else {
-        api.result_rows(&result("verify/run_objects.sql")).await?
-    };
     let refused = api
         .result_rows(&result("verify/refused_events.sql"))
         .await?;
     let bucket_uri = format!("s3://{}/", deps.config.source.bucket.as_str());
-    let all_rejects = rejects(&bucket_uri, &load_errors, &run_objects, &refused)?;
+    // The load errors since the run started may be another execution's too: the ledger says
+    // which of their objects this run loaded. Asked only when there are any, about those objects
+    // alone, so what is read is bounded by the load errors and not by what the run staged.
+    let ours = if load_errors.is_empty() {
+        HashSet::new()
+    } else {
+        match loaded_by_run(api, &input.step, &bucket_uri, &load_errors, deadline).await? {
+            Attributed::Keys(keys) => keys,
+            Attributed::Running(status) => {
+                tracing::info!(step = STEP, status = %status, "waiting for the ledger's answer");
+                let step = StepOutput {
+                    status,
+                    done: false,
+                    rows_affected: Vec::new(),
+                    ..step
+                };
+                return Ok(Output { step, report: None });
+            }
+        }
+    };
+    let all_rejects = rejects(&bucket_uri, &load_errors, &ours, &refused)?;
     let report = Report {
         counts: counts
             .into_iter()
@@ -165,34 +193,129 @@ fn batch(input: &Input, bucket: &sparkify::sql::BucketName) -> Result<Vec<String
         .collect()
 }
 
-/// This run's rejects: the load errors of the objects it staged, then the refused events, each
-/// group by file and line as the queries order them.
+/// What the ledger said about the objects of the load errors.
+enum Attributed {
+    /// The keys among them that this execution loaded.
+    Keys(HashSet<String>),
+    /// Its answer is not in yet (the statement's status): the next call asks again.
+    Running(String),
+}
+
+/// Which objects named by `load_errors` this execution loaded: one batch of
+/// `verify/rejected_objects.sql` under a client token of its own, so a later call (or a retried
+/// one) gets the same statement back, followed until `deadline`.
+async fn loaded_by_run(
+    api: &DataApi,
+    input: &StepInput,
+    bucket_uri: &str,
+    load_errors: &[Vec<Field>],
+    deadline: Instant,
+) -> Result<Attributed, EtlError> {
+    let run = RunId::from_execution(&input.execution).map_err(EtlError::InvalidInput)?;
+    let sqls = rejected_objects_batch(&run, &error_objects(bucket_uri, load_errors))?;
+    if sqls.is_empty() {
+        return Ok(Attributed::Keys(HashSet::new()));
+    }
+    let parts = sqls.len();
+    let token = input.client_token(REJECTED_OBJECTS_BATCH);
+    let id = api
+        .submit(sqls, &token, &format!("sparkify-{STEP}-rejected-objects"))
+        .await?;
+    tracing::info!(step = STEP, statement_id = %id, parts, "asked the ledger about the load errors' objects");
+    // Asked at least once: the question is short, and may be answered already.
+    if let Progress::Running { status } = api.settle(&id, deadline, false).await? {
+        return Ok(Attributed::Running(status));
+    }
+    let mut keys = HashSet::new();
+    for part in 1..=parts {
+        for row in api.result_rows(&format!("{id}:{part}")).await? {
+            match row.as_slice() {
+                [key] if text(key).is_some() => keys.extend(text(key)),
+                _ => {
+                    return Err(EtlError::DataApiRejected(format!(
+                        "rejected objects: unexpected row {row:?}"
+                    )));
+                }
+            }
+        }
+    }
+    Ok(Attributed::Keys(keys))
+}
+
+/// The keys of the data bucket's objects the load errors name, each once and in order. A file
+/// that is not a key copy-staging could have loaded is not this run's.
+fn error_objects(bucket_uri: &str, load_errors: &[Vec<Field>]) -> Vec<S3Key> {
+    let keys: BTreeSet<&str> = load_errors
+        .iter()
+        .filter_map(|row| match row.first() {
+            Some(Field::StringValue(file)) => file.strip_prefix(bucket_uri),
+            _ => None,
+        })
+        .collect();
+    keys.into_iter()
+        .filter_map(|key| S3Key::parse(key).ok())
+        .collect()
+}
+
+/// `verify/rejected_objects.sql` for `keys`, one statement per part of at most
+/// [`KEY_BYTES_PER_STATEMENT`] bytes of key literals; none for no keys. More than one batch
+/// can hold is a named error (it takes tens of thousands of objects with load errors since the
+/// run started, past `MaxLoadErrors` in most COPYs).
+fn rejected_objects_batch(run: &RunId, keys: &[S3Key]) -> Result<Vec<String>, EtlError> {
+    let mut parts: Vec<&[S3Key]> = Vec::new();
+    let (mut start, mut bytes) = (0, 0);
+    for (index, key) in keys.iter().enumerate() {
+        // The literal with its quotes, a doubled quote per quote, and its separator.
+        let literal = key.as_str().len() + key.as_str().matches('\'').count() + 4;
+        if bytes + literal > KEY_BYTES_PER_STATEMENT && index > start {
+            parts.push(&keys[start..index]);
+            (start, bytes) = (index, 0);
+        }
+        bytes += literal;
+    }
+    if start < keys.len() {
+        parts.push(&keys[start..]);
+    }
+    if parts.len() > MAX_STATEMENTS_PER_BATCH {
+        return Err(EtlError::DataApiRejected(format!(
+            "the load errors name {} objects, more than one batch of {MAX_STATEMENTS_PER_BATCH} \
+             statements can ask the ledger about",
+            keys.len()
+        )));
+    }
+    parts
+        .into_iter()
+        .map(|part| {
+            let keys = Literal::keys(part).expect("a part holds at least one key");
+            render(
+                &catalogue::REJECTED_OBJECTS,
+                &[("run", Literal::run(run)), ("keys", keys)],
+            )
+        })
+        .collect()
+}
+
+/// This run's rejects: the load errors of the objects it loaded (`ours`, keys), then the refused
+/// events, each group by file and line as the queries order them.
 fn rejects(
     bucket_uri: &str,
     load_errors: &[Vec<Field>],
-    run_objects: &[Vec<Field>],
+    ours: &HashSet<String>,
     refused: &[Vec<Field>],
 ) -> Result<Vec<Reject>, EtlError> {
     let unexpected = |what: &str, row: &[Field]| {
         EtlError::DataApiRejected(format!("{what}: unexpected row {row:?}"))
     };
-    let ours: std::collections::HashSet<String> = run_objects
-        .iter()
-        .map(|row| {
-            match row.as_slice() {
-                [key] => text(key).map(|key| format!("{bucket_uri}{key}")),
-                _ => None,
-            }
-            .ok_or_else(|| unexpected("run objects", row))
-        })
-        .collect::<Result<_, _>>()?;
     let mut out = Vec::new();
     for row in load_errors {
         let [file, line, column, code, reason] = row.as_slice() else {
             return Err(unexpected("load errors", row));
         };
         let file = text(file).ok_or_else(|| unexpected("load errors", row))?;
-        if ours.contains(&file) {
+        let loaded = file
+            .strip_prefix(bucket_uri)
+            .is_some_and(|key| ours.contains(key));
+        if loaded {
             out.push(Reject {
                 file,
                 line: number(line),
@@ -265,7 +388,7 @@ mod tests {
     use aws_sdk_redshiftdata::operation::get_statement_result::GetStatementResultOutput;
     use aws_sdk_redshiftdata::types::{StatementStatusString as Sub, StatusString};
     use aws_smithy_mocks::{RuleMode, mock, mock_client};
-    use sparkify::testing::{deps, described};
+    use sparkify::testing::{deps, described, submitted};
 
     fn resume() -> Input {
         Input {
@@ -297,22 +420,19 @@ mod tests {
             })
     }
 
-    /// A finished batch: its counts, its checks (`failing_users` failing) and its rejects.
-    fn finished_batch(failing_users: i64) -> [aws_smithy_mocks::Rule; 6] {
-        let [errors, objects, refused] = reject_results();
-        [
-            finished(),
-            counts(),
-            checks(failing_users),
-            errors,
-            objects,
-            refused,
-        ]
+    /// A finished batch: its counts, its checks (`failing_users` failing) and its rejects, with
+    /// the ledger's answer about the load errors' objects.
+    fn finished_batch(failing_users: i64) -> Vec<aws_smithy_mocks::Rule> {
+        [finished(), counts(), checks(failing_users)]
+            .into_iter()
+            .chain(reject_results())
+            .chain(ledger_answer(StatusString::Finished))
+            .collect()
     }
 
-    /// The three reject queries of a run that staged two objects: one load error of each of its
-    /// objects, one of another execution's object, and one refused user id.
-    fn reject_results() -> [aws_smithy_mocks::Rule; 3] {
+    /// The two reject queries of a run: one load error of each of two of its objects, one of
+    /// another execution's object, and one refused user id.
+    fn reject_results() -> [aws_smithy_mocks::Rule; 2] {
         let error = |file: &str, line: i64| {
             vec![
                 s(file),
@@ -333,16 +453,29 @@ mod tests {
             ),
             rows_of(
                 "verify-1:5",
-                vec![vec![s("log_data/a.json")], vec![s("log_data/it's; b.json")]],
-            ),
-            rows_of(
-                "verify-1:6",
                 vec![vec![
                     s("log_data/a.json"),
                     s("user_id"),
                     s("user id is not a whole number of 1 to 9 digits"),
                     n(2),
                 ]],
+            ),
+        ]
+    }
+
+    /// The question to the ledger (submitted as `ledger-1`, `status` when described) and, once
+    /// finished, its answer: two of the three objects are this run's.
+    fn ledger_answer(status: StatusString) -> [aws_smithy_mocks::Rule; 3] {
+        [
+            mock!(Client::batch_execute_statement).then_output(|| submitted("ledger-1")),
+            mock!(Client::describe_statement)
+                .match_requests(|req| req.id() == Some("ledger-1"))
+                .then_output(move || {
+                    described("ledger-1", status.clone(), &[(Sub::Finished, 2, None)])
+                }),
+            rows_of(
+                "ledger-1:1",
+                vec![vec![s("log_data/a.json")], vec![s("log_data/it's; b.json")]],
             ),
         ]
     }
@@ -360,13 +493,15 @@ mod tests {
     }
 
     fn finished() -> aws_smithy_mocks::Rule {
-        mock!(Client::describe_statement).then_output(|| {
-            described(
-                "verify-1",
-                StatusString::Finished,
-                &[(Sub::Finished, 7, None), (Sub::Finished, 14, None)],
-            )
-        })
+        mock!(Client::describe_statement)
+            .match_requests(|req| req.id() == Some("verify-1"))
+            .then_output(|| {
+                described(
+                    "verify-1",
+                    StatusString::Finished,
+                    &[(Sub::Finished, 7, None), (Sub::Finished, 14, None)],
+                )
+            })
     }
 
     fn counts() -> aws_smithy_mocks::Rule {
@@ -454,6 +589,64 @@ mod tests {
         );
         assert_eq!(report.rejected_rows, 4);
         assert_eq!(report.rejects[2].column, "user_id");
+        // The ledger was asked once, about the three objects of the load errors.
+        assert_eq!(rules[5].num_calls(), 1);
+    }
+
+    #[tokio::test]
+    async fn until_the_ledger_answers_the_step_is_not_done_and_has_no_report() {
+        let rules: Vec<_> = [finished(), counts(), checks(0)]
+            .into_iter()
+            .chain(reject_results())
+            .chain(ledger_answer(StatusString::Started))
+            .collect();
+        let client = mock_client!(aws_sdk_redshiftdata, RuleMode::MatchAny, &rules);
+        let out = handle(&deps(client), resume()).await.unwrap();
+        // The next call resumes from the verify batch and asks again under the same token.
+        assert_eq!(
+            (
+                out.step.statement_id.as_str(),
+                out.step.status.as_str(),
+                out.step.done
+            ),
+            ("verify-1", "STARTED", false)
+        );
+        assert_eq!(out.report, None);
+        assert_eq!(rules[7].num_calls(), 0);
+    }
+
+    #[test]
+    fn the_ledger_is_asked_about_each_object_of_the_load_errors_once_in_parts_under_100_kb() {
+        let run = RunId::from_execution("exec-1").unwrap();
+        let errors: Vec<Vec<Field>> = ["a.json", "it's; b.json", "a.json"]
+            .iter()
+            .map(|key| vec![s(&format!("s3://udacity-dend/log_data/{key}")), n(1)])
+            .chain([vec![s("s3://elsewhere/log_data/c.json"), n(1)]])
+            .collect();
+        let keys = error_objects("s3://udacity-dend/", &errors);
+        let sqls = rejected_objects_batch(&run, &keys).unwrap();
+        assert_eq!(sqls.len(), 1);
+        assert!(sqls[0].contains("run_id = 'exec-1'"));
+        assert!(sqls[0].contains("IN ('log_data/a.json', 'log_data/it''s; b.json')"));
+        assert!(rejected_objects_batch(&run, &[]).unwrap().is_empty());
+
+        // 1,000 keys of 1,000 bytes: parts of at most 60 KB of keys, each key in exactly one.
+        let long: Vec<S3Key> = (0..1000)
+            .map(|i| S3Key::parse(&format!("song_data/{i:04}{}", "x".repeat(986))).unwrap())
+            .collect();
+        let sqls = rejected_objects_batch(&run, &long).unwrap();
+        assert_eq!(sqls.len(), 17);
+        assert!(sqls.iter().all(|sql| sql.len() < 100 * 1024));
+        for key in &long {
+            let quoted = format!("'{}'", key.as_str());
+            assert_eq!(sqls.iter().filter(|sql| sql.contains(&quoted)).count(), 1);
+        }
+        // More than one batch of 40 statements can ask about is a named error.
+        let too_many: Vec<S3Key> = (0..2500)
+            .map(|i| S3Key::parse(&format!("song_data/{i:04}{}", "x".repeat(986))).unwrap())
+            .collect();
+        let err = rejected_objects_batch(&run, &too_many).unwrap_err();
+        assert_eq!(err.name(), "DataApiRejected");
     }
 
     #[test]
@@ -461,10 +654,10 @@ mod tests {
         let sqls = batch(&resume(), &sparkify::testing::config().source.bucket).unwrap();
         assert_eq!(sqls.len(), catalogue::VERIFY.len());
         assert!(sqls[0].contains("LOCK load_listing, staging_files, staging_events,"));
-        assert!(sqls[8].contains("DELETE FROM load_listing WHERE run_id = 'exec-1'"));
+        assert!(sqls[7].contains("DELETE FROM load_listing WHERE run_id = 'exec-1'"));
         assert!(sqls[3].contains("start_time >= CAST('2026-11-22 18:00:00.123' AS TIMESTAMP)"));
         assert!(sqls[3].contains("LIKE 's3://udacity-dend/%'"));
-        assert!(sqls[4].contains("run_id = 'exec-1'"));
+        assert!(sqls[5].contains("DELETE FROM staging_events WHERE run_id = 'exec-1'"));
         // By hand, without a start time: every recorded error of the run's objects.
         let by_hand = Input {
             started: None,
@@ -494,24 +687,24 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn without_load_errors_the_staged_objects_are_not_read() {
-        let [_, objects, _] = reject_results();
+    async fn without_load_errors_the_ledger_is_not_asked() {
+        let [ask, _, _] = ledger_answer(StatusString::Finished);
         let rules = [
             finished(),
             counts(),
             checks(0),
             rows_of("verify-1:4", vec![]),
-            rows_of("verify-1:6", vec![]),
+            rows_of("verify-1:5", vec![]),
         ];
         let client = mock_client!(
             aws_sdk_redshiftdata,
             RuleMode::MatchAny,
-            rules.iter().chain([&objects])
+            rules.iter().chain([&ask])
         );
         let out = handle(&deps(client), resume()).await.unwrap();
         let report = out.report.unwrap();
         assert!(report.passed && report.rejects.is_empty());
-        assert_eq!(objects.num_calls(), 0);
+        assert_eq!(ask.num_calls(), 0);
     }
 
     #[tokio::test]
