@@ -1123,6 +1123,9 @@ def print_report(execution: Execution, expected: dict | None, out=print) -> bool
             where = (f"line {r['line']}" if r.get("line") is not None
                      else f"{r['rows']} row{'s' if r['rows'] != 1 else ''}")
             out(f"    {r['file']}: {where}, {r['column'] or '-'}: {r['reason']}")
+    if report.get("unattributed_rows"):
+        out(f"  load errors not attributed to this run or another: {report['unattributed_rows']:,} "
+            f"(statemachine/README.md)")
     ok = bool(report.get("passed")) and not failed and (expected is None or counts == expected)
     return ok
 

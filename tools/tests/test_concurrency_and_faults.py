@@ -148,12 +148,13 @@ def test_a_run_reports_only_its_own_load_errors_while_another_loads_a_bad_file(s
         (sample / bad).parent.mkdir(parents=True, exist_ok=True)
         (sample / bad).write_text('{"ts": 1, broken\n{"ts": 2, broken\n')
         clean_event, bad_event = (local.new_event(object_created(key)) for key in (good, bad))
-        loaded = threading.Event()
+        loaded, waited = threading.Event(), []
 
         def interleave(function: str, payload: dict) -> bool:
             execution = payload["execution"]
             if function == "verify-counts" and execution.endswith(clean_event["id"]):
-                loaded.wait(300)  # ... until the other run's COPY has recorded its errors
+                # ... until the other run's COPY has recorded its errors
+                waited.append(loaded.wait(300))
             if function == "load-dimensions" and execution.endswith(bad_event["id"]):
                 loaded.set()
             return False
@@ -166,13 +167,35 @@ def test_a_run_reports_only_its_own_load_errors_while_another_loads_a_bad_file(s
         finally:
             loaded.set()
             pipeline.before_calls(None)
-        assert loaded.is_set()
+    # The clean run verified only after the bad file's COPY, which came after the clean run began:
+    # the load errors it read named the bad file, and the ledger said it was not its own.
+    assert waited and all(waited), waited
     succeeded(clean_run)
     succeeded(bad_run)
     assert copied_objects(clean_run) == [good] and copied_objects(bad_run) == [bad]
     rejected = [(r["file"].rsplit("/", 1)[1], r["line"]) for r in bad_run.report["rejects"]]
     assert rejected == [("2018-12-02-events.json", 1), ("2018-12-02-events.json", 2)]
     assert clean_run.report["rejects"] == [] and clean_run.report["rejected_rows"] == 0
+    assert clean_run.report["unattributed_rows"] == 0
+
+
+def test_a_ledger_question_that_loses_a_conflict_ends_the_run_with_its_load_errors_unattributed(
+    sample, tmp_path
+):
+    # verify-counts' batch has committed when it asks the ledger about the load errors' objects:
+    # a conflict there must not resubmit the batch (whose staging it has removed). The run
+    # succeeds, and the report counts the load errors apart instead of listing them.
+    bad = sample / "log_data/2018/12/2018-12-02-events.json"
+    bad.parent.mkdir(parents=True, exist_ok=True)
+    bad.write_text('{"ts": 1, broken\n{"ts": 2, broken\n')
+    with local.LocalPipeline(sample, tmp_path / "logs") as pipeline:
+        pipeline.arm_fault({"kind": "conflict", "statement_name": "sparkify-verify-counts-rejected-objects",
+                            "times": 1})
+        run = pipeline.execute(SCHEDULED)
+    succeeded(run)
+    assert "VerifyCountsResubmit" not in states_entered(run)
+    assert [r for r in run.report["rejects"] if r["line"] is not None] == []
+    assert run.report["unattributed_rows"] == 2
 
 
 def test_a_lost_serialization_conflict_is_submitted_again_and_the_run_succeeds(sample, oracle, tmp_path):

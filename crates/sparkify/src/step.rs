@@ -8,6 +8,10 @@
 //! The one exception is a batch that lost a serialization conflict: it was rolled back whole, so
 //! the state machine clears `statement_id`, counts up `attempt` and calls again, and the step
 //! submits the same batch under a client token of its own for that attempt.
+//!
+//! A step may ask a read-only question after its batch has committed (verify-counts asks the
+//! ledger about the objects of the run's load errors): each call that needs it submits it again
+//! under the question's own client token, and so follows the one statement.
 
 use crate::data_api::{DataApi, Progress, client_token};
 use crate::error::EtlError;

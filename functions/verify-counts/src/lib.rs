@@ -20,14 +20,12 @@ pub const MAX_REJECTS: usize = 100;
 /// When the input gives no start time (a hand invocation), load errors are read from this time on.
 const SINCE_EVER: &str = "1970-01-01T00:00:00Z";
 
-/// The keys one statement of `verify/rejected_objects.sql` asks about, by the bytes of their
-/// literals: well under the Data API's 100 KB of SQL per statement.
-const KEY_BYTES_PER_STATEMENT: usize = 60_000;
+/// The most bytes of key literals the ledger question names: with the rest of its text, the one
+/// statement (and so its batch) stays well under the Data API's 100 KB of SQL.
+const MAX_KEY_BYTES: usize = 90_000;
 
-/// The statements of one batch, the Data API's limit for BatchExecuteStatement.
-const MAX_STATEMENTS_PER_BATCH: usize = 40;
-
-/// The batch that asks the ledger which objects of the load errors the run loaded.
+/// The batch that asks the ledger which objects of the load errors the run loaded; its client
+/// token also holds a digest of the question.
 const REJECTED_OBJECTS_BATCH: &str = "verify-counts/rejected-objects";
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -61,6 +59,12 @@ pub struct Report {
     pub rejects: Vec<Reject>,
     /// Every refused record, including those past the listed ones.
     pub rejected_rows: i64,
+    /// Load errors recorded since the run started whose objects the ledger was not asked about,
+    /// so that they may be this run's or an overlapping one's: neither listed nor in
+    /// `rejected_rows`. 0 unless they name more objects than one question holds (about 2,000),
+    /// or the question lost a serialization conflict.
+    #[serde(default)]
+    pub unattributed_rows: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -121,11 +125,11 @@ pub async fn handle(deps: &Deps, input: Input) -> Result<Output, EtlError> {
     // The load errors since the run started may be another execution's too: the ledger says
     // which of their objects this run loaded. Asked only when there are any, about those objects
     // alone, so what is read is bounded by the load errors and not by what the run staged.
-    let ours = if load_errors.is_empty() {
-        HashSet::new()
+    let attributed = if load_errors.is_empty() {
+        Attribution::default()
     } else {
         match loaded_by_run(api, &input.step, &bucket_uri, &load_errors, deadline).await? {
-            Attributed::Keys(keys) => keys,
+            Attributed::Known(attribution) => attribution,
             Attributed::Running(status) => {
                 tracing::info!(step = STEP, status = %status, "waiting for the ledger's answer");
                 let step = StepOutput {
@@ -138,7 +142,8 @@ pub async fn handle(deps: &Deps, input: Input) -> Result<Output, EtlError> {
             }
         }
     };
-    let all_rejects = rejects(&bucket_uri, &load_errors, &ours, &refused)?;
+    let (all_rejects, unattributed_rows) =
+        rejects(&bucket_uri, &load_errors, &attributed, &refused)?;
     let report = Report {
         counts: counts
             .into_iter()
@@ -155,6 +160,7 @@ pub async fn handle(deps: &Deps, input: Input) -> Result<Output, EtlError> {
             .collect(),
         rejected_rows: all_rejects.iter().map(|reject| reject.rows).sum(),
         rejects: all_rejects.into_iter().take(MAX_REJECTS).collect(),
+        unattributed_rows,
     };
     tracing::info!(step = STEP, report = %serde_json::json!(report), "verification finished");
     if !report.passed {
@@ -195,15 +201,23 @@ fn batch(input: &Input, bucket: &sparkify::sql::BucketName) -> Result<Vec<String
 
 /// What the ledger said about the objects of the load errors.
 enum Attributed {
-    /// The keys among them that this execution loaded.
-    Keys(HashSet<String>),
+    Known(Attribution),
     /// Its answer is not in yet (the statement's status): the next call asks again.
     Running(String),
 }
 
-/// Which objects named by `load_errors` this execution loaded: one batch of
-/// `verify/rejected_objects.sql` under a client token of its own, so a later call (or a retried
-/// one) gets the same statement back, followed until `deadline`.
+/// The keys of the load errors' objects this execution loaded, and those the ledger was not asked
+/// about.
+#[derive(Debug, Default)]
+struct Attribution {
+    ours: HashSet<String>,
+    unasked: HashSet<String>,
+}
+
+/// Which objects named by `load_errors` this execution loaded: one statement of
+/// `verify/rejected_objects.sql` about as many of them as it holds, under a client token of its
+/// own (the step, the attempt and the question), so a later or retried call gets the same
+/// statement back; followed until `deadline`.
 async fn loaded_by_run(
     api: &DataApi,
     input: &StepInput,
@@ -212,34 +226,61 @@ async fn loaded_by_run(
     deadline: Instant,
 ) -> Result<Attributed, EtlError> {
     let run = RunId::from_execution(&input.execution).map_err(EtlError::InvalidInput)?;
-    let sqls = rejected_objects_batch(&run, &error_objects(bucket_uri, load_errors))?;
-    if sqls.is_empty() {
-        return Ok(Attributed::Keys(HashSet::new()));
+    let keys = error_objects(bucket_uri, load_errors);
+    let Some((sql, asked)) = ledger_question(&run, &keys)? else {
+        return Ok(Attributed::Known(Attribution::default()));
+    };
+    let unasked: HashSet<String> = keys[asked..]
+        .iter()
+        .map(|key| key.as_str().to_owned())
+        .collect();
+    if !unasked.is_empty() {
+        tracing::warn!(
+            step = STEP,
+            asked,
+            unasked = unasked.len(),
+            "the load errors name more objects than one question holds"
+        );
     }
-    let parts = sqls.len();
-    let token = input.client_token(REJECTED_OBJECTS_BATCH);
+    let question = sparkify::data_api::client_token("", &sql);
+    let token = input.client_token(&format!("{REJECTED_OBJECTS_BATCH}/{}", &question[..16]));
     let id = api
-        .submit(sqls, &token, &format!("sparkify-{STEP}-rejected-objects"))
+        .submit(
+            vec![sql],
+            &token,
+            &format!("sparkify-{STEP}-rejected-objects"),
+        )
         .await?;
-    tracing::info!(step = STEP, statement_id = %id, parts, "asked the ledger about the load errors' objects");
+    tracing::info!(step = STEP, statement_id = %id, asked, "asked the ledger about the load errors' objects");
     // Asked at least once: the question is short, and may be answered already.
-    if let Progress::Running { status } = api.settle(&id, deadline, false).await? {
-        return Ok(Attributed::Running(status));
-    }
-    let mut keys = HashSet::new();
-    for part in 1..=parts {
-        for row in api.result_rows(&format!("{id}:{part}")).await? {
-            match row.as_slice() {
-                [key] if text(key).is_some() => keys.extend(text(key)),
-                _ => {
-                    return Err(EtlError::DataApiRejected(format!(
-                        "rejected objects: unexpected row {row:?}"
-                    )));
-                }
+    match api.settle(&id, deadline, false).await {
+        Ok(Progress::Running { status }) => Ok(Attributed::Running(status)),
+        Ok(Progress::Finished { .. }) => {
+            let mut ours = HashSet::new();
+            for row in api.result_rows(&format!("{id}:1")).await? {
+                match row.as_slice() {
+                    [Field::StringValue(key)] => ours.insert(key.clone()),
+                    _ => {
+                        return Err(EtlError::DataApiRejected(format!(
+                            "rejected objects: unexpected row {row:?}"
+                        )));
+                    }
+                };
             }
+            Ok(Attributed::Known(Attribution { ours, unasked }))
         }
+        // The verify batch has committed, so the state machine must not submit it again (which
+        // it does for this error): the report says these load errors were not attributed.
+        Err(EtlError::SerializationConflict { error, .. }) => {
+            tracing::warn!(step = STEP, statement_id = %id, error = %error, "the ledger question lost a serialization conflict");
+            let unasked = keys.iter().map(|key| key.as_str().to_owned()).collect();
+            Ok(Attributed::Known(Attribution {
+                ours: HashSet::new(),
+                unasked,
+            }))
+        }
+        Err(err) => Err(err),
     }
-    Ok(Attributed::Keys(keys))
 }
 
 /// The keys of the data bucket's objects the load errors name, each once and in order. A file
@@ -257,65 +298,51 @@ fn error_objects(bucket_uri: &str, load_errors: &[Vec<Field>]) -> Vec<S3Key> {
         .collect()
 }
 
-/// `verify/rejected_objects.sql` for `keys`, one statement per part of at most
-/// [`KEY_BYTES_PER_STATEMENT`] bytes of key literals; none for no keys. More than one batch
-/// can hold is a named error (it takes tens of thousands of objects with load errors since the
-/// run started, past `MaxLoadErrors` in most COPYs).
-fn rejected_objects_batch(run: &RunId, keys: &[S3Key]) -> Result<Vec<String>, EtlError> {
-    let mut parts: Vec<&[S3Key]> = Vec::new();
-    let (mut start, mut bytes) = (0, 0);
-    for (index, key) in keys.iter().enumerate() {
-        // The literal with its quotes, a doubled quote per quote, and its separator.
-        let literal = key.as_str().len() + key.as_str().matches('\'').count() + 4;
-        if bytes + literal > KEY_BYTES_PER_STATEMENT && index > start {
-            parts.push(&keys[start..index]);
-            (start, bytes) = (index, 0);
-        }
-        bytes += literal;
-    }
-    if start < keys.len() {
-        parts.push(&keys[start..]);
-    }
-    if parts.len() > MAX_STATEMENTS_PER_BATCH {
-        return Err(EtlError::DataApiRejected(format!(
-            "the load errors name {} objects, more than one batch of {MAX_STATEMENTS_PER_BATCH} \
-             statements can ask the ledger about",
-            keys.len()
-        )));
-    }
-    parts
-        .into_iter()
-        .map(|part| {
-            let keys = Literal::keys(part).expect("a part holds at least one key");
-            render(
-                &catalogue::REJECTED_OBJECTS,
-                &[("run", Literal::run(run)), ("keys", keys)],
-            )
+/// `verify/rejected_objects.sql` about the first of `keys` whose literals fit in
+/// [`MAX_KEY_BYTES`], and how many that is; None for no keys.
+fn ledger_question(run: &RunId, keys: &[S3Key]) -> Result<Option<(String, usize)>, EtlError> {
+    let mut bytes = 0;
+    let asked = keys
+        .iter()
+        .take_while(|key| {
+            // The literal with its quotes, a doubled quote per quote, and its separator.
+            bytes += key.as_str().len() + key.as_str().matches('\'').count() + 4;
+            bytes <= MAX_KEY_BYTES
         })
-        .collect()
+        .count();
+    let Some(literal) = Literal::keys(&keys[..asked]) else {
+        return Ok(None);
+    };
+    let sql = render(
+        &catalogue::REJECTED_OBJECTS,
+        &[("run", Literal::run(run)), ("keys", literal)],
+    )?;
+    Ok(Some((sql, asked)))
 }
 
-/// This run's rejects: the load errors of the objects it loaded (`ours`, keys), then the refused
-/// events, each group by file and line as the queries order them.
+/// This run's rejects: the load errors of the objects it loaded, then the refused events, each
+/// group by file and line as the queries order them; and how many load errors are of objects the
+/// ledger was not asked about.
 fn rejects(
     bucket_uri: &str,
     load_errors: &[Vec<Field>],
-    ours: &HashSet<String>,
+    attributed: &Attribution,
     refused: &[Vec<Field>],
-) -> Result<Vec<Reject>, EtlError> {
+) -> Result<(Vec<Reject>, i64), EtlError> {
     let unexpected = |what: &str, row: &[Field]| {
         EtlError::DataApiRejected(format!("{what}: unexpected row {row:?}"))
     };
     let mut out = Vec::new();
+    let mut unattributed = 0;
     for row in load_errors {
         let [file, line, column, code, reason] = row.as_slice() else {
             return Err(unexpected("load errors", row));
         };
         let file = text(file).ok_or_else(|| unexpected("load errors", row))?;
-        let loaded = file
-            .strip_prefix(bucket_uri)
-            .is_some_and(|key| ours.contains(key));
-        if loaded {
+        let key = file.strip_prefix(bucket_uri).unwrap_or_default();
+        if attributed.unasked.contains(key) {
+            unattributed += 1;
+        } else if attributed.ours.contains(key) {
             out.push(Reject {
                 file,
                 line: number(line),
@@ -342,7 +369,7 @@ fn rejects(
             rows,
         });
     }
-    Ok(out)
+    Ok((out, unattributed))
 }
 
 fn text(field: &Field) -> Option<String> {
@@ -466,13 +493,31 @@ mod tests {
     /// The question to the ledger (submitted as `ledger-1`, `status` when described) and, once
     /// finished, its answer: two of the three objects are this run's.
     fn ledger_answer(status: StatusString) -> [aws_smithy_mocks::Rule; 3] {
+        ledger_answers(&[status])
+    }
+
+    /// [`ledger_answer`] described as each of `statuses` in turn. The question is one statement
+    /// about the three objects, each once, quoted.
+    fn ledger_answers(statuses: &[StatusString]) -> [aws_smithy_mocks::Rule; 3] {
+        let mut describe = mock!(Client::describe_statement)
+            .match_requests(|req| req.id() == Some("ledger-1"))
+            .sequence();
+        for status in statuses {
+            let status = status.clone();
+            describe = describe
+                .output(move || described("ledger-1", status.clone(), &[(Sub::Finished, 2, None)]));
+        }
         [
-            mock!(Client::batch_execute_statement).then_output(|| submitted("ledger-1")),
-            mock!(Client::describe_statement)
-                .match_requests(|req| req.id() == Some("ledger-1"))
-                .then_output(move || {
-                    described("ledger-1", status.clone(), &[(Sub::Finished, 2, None)])
-                }),
+            mock!(Client::batch_execute_statement)
+                .match_requests(|req| {
+                    req.sqls().len() == 1
+                        && req.sqls()[0].contains(
+                            "run_id = 'exec-1' AND object_key IN ('log_data/a.json', \
+                             'log_data/elsewhere.json', 'log_data/it''s; b.json')",
+                        )
+                })
+                .then_output(|| submitted("ledger-1")),
+            describe.build(),
             rows_of(
                 "ledger-1:1",
                 vec![vec![s("log_data/a.json")], vec![s("log_data/it's; b.json")]],
@@ -594,15 +639,32 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn until_the_ledger_answers_the_step_is_not_done_and_has_no_report() {
-        let rules: Vec<_> = [finished(), counts(), checks(0)]
+    async fn until_the_ledger_answers_the_step_is_not_done_and_the_next_call_asks_again() {
+        // Every call reads the counts again, in one page here.
+        let counts = mock!(Client::get_statement_result)
+            .match_requests(|req| req.id() == Some("verify-1:2"))
+            .then_output(|| page(&[("songplays", 333)], None));
+        let [_, describe, answer] =
+            ledger_answers(&[StatusString::Started, StatusString::Finished]);
+        let tokens = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen = tokens.clone();
+        let ask = mock!(Client::batch_execute_statement)
+            .match_requests(move |req| {
+                seen.lock()
+                    .unwrap()
+                    .extend(req.client_token().map(str::to_owned));
+                true
+            })
+            .then_output(|| submitted("ledger-1"));
+        let rules: Vec<_> = [finished(), counts, checks(0)]
             .into_iter()
             .chain(reject_results())
-            .chain(ledger_answer(StatusString::Started))
+            .chain([ask, describe, answer])
             .collect();
         let client = mock_client!(aws_sdk_redshiftdata, RuleMode::MatchAny, &rules);
-        let out = handle(&deps(client), resume()).await.unwrap();
-        // The next call resumes from the verify batch and asks again under the same token.
+        let deps = deps(client);
+        let out = handle(&deps, resume()).await.unwrap();
+        // The next call resumes from the verify batch.
         assert_eq!(
             (
                 out.step.statement_id.as_str(),
@@ -613,10 +675,53 @@ mod tests {
         );
         assert_eq!(out.report, None);
         assert_eq!(rules[7].num_calls(), 0);
+        let out = handle(&deps, resume()).await.unwrap();
+        let report = out.report.unwrap();
+        assert!(out.step.done);
+        assert_eq!((report.rejected_rows, report.unattributed_rows), (4, 0));
+        // Asked twice under one token: the Data API answers the second with the first statement.
+        let tokens = tokens.lock().unwrap();
+        assert_eq!(tokens.len(), 2);
+        assert_eq!(tokens[0], tokens[1]);
+        assert_ne!(tokens[0], resume().step.client_token(STEP));
+    }
+
+    #[tokio::test]
+    async fn a_ledger_question_that_lost_a_conflict_leaves_the_load_errors_unattributed() {
+        // The verify batch has committed: the step must not fail with SerializationConflict,
+        // which would have the state machine submit it again.
+        let [ask, _, _] = ledger_answer(StatusString::Finished);
+        let conflict = mock!(Client::describe_statement)
+            .match_requests(|req| req.id() == Some("ledger-1"))
+            .then_output(|| {
+                described(
+                    "ledger-1",
+                    StatusString::Failed,
+                    &[(
+                        Sub::Failed,
+                        0,
+                        Some("ERROR: 1023 DETAIL: Serializable isolation violation on table"),
+                    )],
+                )
+            });
+        let rules: Vec<_> = [finished(), counts(), checks(0)]
+            .into_iter()
+            .chain(reject_results())
+            .chain([ask, conflict])
+            .collect();
+        let client = mock_client!(aws_sdk_redshiftdata, RuleMode::MatchAny, &rules);
+        let report = handle(&deps(client), resume())
+            .await
+            .unwrap()
+            .report
+            .unwrap();
+        // The three load errors are neither listed nor counted; the refused events are.
+        assert_eq!((report.rejected_rows, report.unattributed_rows), (2, 3));
+        assert_eq!(report.rejects.len(), 1);
     }
 
     #[test]
-    fn the_ledger_is_asked_about_each_object_of_the_load_errors_once_in_parts_under_100_kb() {
+    fn the_ledger_is_asked_about_each_object_of_the_load_errors_once_and_within_100_kb() {
         let run = RunId::from_execution("exec-1").unwrap();
         let errors: Vec<Vec<Field>> = ["a.json", "it's; b.json", "a.json"]
             .iter()
@@ -624,29 +729,40 @@ mod tests {
             .chain([vec![s("s3://elsewhere/log_data/c.json"), n(1)]])
             .collect();
         let keys = error_objects("s3://udacity-dend/", &errors);
-        let sqls = rejected_objects_batch(&run, &keys).unwrap();
-        assert_eq!(sqls.len(), 1);
-        assert!(sqls[0].contains("run_id = 'exec-1'"));
-        assert!(sqls[0].contains("IN ('log_data/a.json', 'log_data/it''s; b.json')"));
-        assert!(rejected_objects_batch(&run, &[]).unwrap().is_empty());
+        let (sql, asked) = ledger_question(&run, &keys).unwrap().unwrap();
+        assert_eq!(asked, 2);
+        assert!(sql.contains("run_id = 'exec-1'"));
+        assert!(sql.contains("IN ('log_data/a.json', 'log_data/it''s; b.json')"));
+        assert_eq!(ledger_question(&run, &[]).unwrap(), None);
 
-        // 1,000 keys of 1,000 bytes: parts of at most 60 KB of keys, each key in exactly one.
+        // 1,000 keys of 1,000 bytes: the first 89 fit, the question stays under 100 KB.
         let long: Vec<S3Key> = (0..1000)
             .map(|i| S3Key::parse(&format!("song_data/{i:04}{}", "x".repeat(986))).unwrap())
             .collect();
-        let sqls = rejected_objects_batch(&run, &long).unwrap();
-        assert_eq!(sqls.len(), 17);
-        assert!(sqls.iter().all(|sql| sql.len() < 100 * 1024));
-        for key in &long {
-            let quoted = format!("'{}'", key.as_str());
-            assert_eq!(sqls.iter().filter(|sql| sql.contains(&quoted)).count(), 1);
-        }
-        // More than one batch of 40 statements can ask about is a named error.
-        let too_many: Vec<S3Key> = (0..2500)
-            .map(|i| S3Key::parse(&format!("song_data/{i:04}{}", "x".repeat(986))).unwrap())
-            .collect();
-        let err = rejected_objects_batch(&run, &too_many).unwrap_err();
-        assert_eq!(err.name(), "DataApiRejected");
+        let (sql, asked) = ledger_question(&run, &long).unwrap().unwrap();
+        assert_eq!(asked, 89);
+        assert!(sql.len() < 100 * 1024, "{}", sql.len());
+        assert!(sql.contains(&format!("'{}')", long[88].as_str())));
+        assert!(!sql.contains(long[89].as_str()));
+    }
+
+    #[test]
+    fn load_errors_of_objects_not_asked_about_are_counted_apart() {
+        let error = |key: &str| vec![s(&format!("s3://b/{key}")), n(1), s(""), n(1207), s("x")];
+        let errors = [
+            error("a.json"),
+            error("b.json"),
+            error("b.json"),
+            error("c.json"),
+        ];
+        let attributed = Attribution {
+            ours: HashSet::from(["a.json".to_owned()]),
+            unasked: HashSet::from(["b.json".to_owned()]),
+        };
+        let (listed, unattributed) = rejects("s3://b/", &errors, &attributed, &[]).unwrap();
+        assert_eq!(listed.len(), 1);
+        assert_eq!(listed[0].file, "s3://b/a.json");
+        assert_eq!(unattributed, 2);
     }
 
     #[test]

@@ -71,7 +71,11 @@ pub fn check(statement: &Statement) -> Result<(), String> {
     }
     let mut found = Finder::default();
     let _ = statement.visit(&mut found);
-    if let (None, Some(view), true) = (&found.problem, &found.system_view, found.table) {
+    let table = found
+        .relations
+        .iter()
+        .any(|relation| !found.with_names.contains(relation));
+    if let (None, Some(view), true) = (&found.problem, &found.system_view, table) {
         return Err(format!(
             "ERROR: the system view {view} cannot be read together with tables in one \
              statement here: read it on its own"
@@ -422,11 +426,13 @@ const UNSUPPORTED_FUNCTIONS: [&str; 30] = [
 #[derive(Default)]
 struct Finder {
     problem: Option<String>,
-    /// A SYS monitoring view the statement reads.
+    /// A SYS monitoring view the statement reads (unqualified, or in pg_catalog).
     system_view: Option<String>,
-    /// Whether it names any other relation than a system view or the catalog (a table, a view or
-    /// a WITH query's name: the strict side).
-    table: bool,
+    /// The other relations it names, lower-cased, but for the catalog's and the STL / STV / SVL
+    /// / SVV / SVCS system tables and views: tables and views of the database, or WITH queries.
+    relations: Vec<String>,
+    /// The names its WITH clauses define.
+    with_names: Vec<String>,
 }
 
 impl Finder {
@@ -445,6 +451,13 @@ impl Visitor for Finder {
     type Break = ();
 
     fn pre_visit_query(&mut self, query: &sqlparser::ast::Query) -> ControlFlow<()> {
+        if let Some(with) = &query.with {
+            self.with_names.extend(
+                with.cte_tables
+                    .iter()
+                    .map(|cte| cte.alias.name.value.to_lowercase()),
+            );
+        }
         let mut problem = Ok(());
         if let SetExpr::Select(select) = query.body.as_ref() {
             if matches!(select.distinct, Some(Distinct::On(_))) {
@@ -487,22 +500,29 @@ impl Visitor for Finder {
     }
 
     fn pre_visit_relation(&mut self, relation: &ObjectName) -> ControlFlow<()> {
-        let full = relation.to_string().to_lowercase();
-        let last = full
-            .rsplit('.')
-            .next()
-            .unwrap_or_default()
-            .trim_matches('"');
-        if last.starts_with("sys_") {
+        let parts: Vec<String> = relation
+            .0
+            .iter()
+            .map(|part| match part.as_ident() {
+                Some(ident) => ident.value.to_lowercase(),
+                None => part.to_string().to_lowercase(),
+            })
+            .collect();
+        let (schema, last) = match parts.as_slice() {
+            [.., schema, last] => (Some(schema.as_str()), last.as_str()),
+            [last] => (None, last.as_str()),
+            [] => (None, ""),
+        };
+        let system_schema = matches!(schema, None | Some("pg_catalog"));
+        if system_schema && last.starts_with("sys_") {
             self.system_view = Some(last.to_owned());
-        } else if !(last.starts_with("pg_")
-            || ["stl_", "stv_", "svl_", "svv_", "svcs_"]
-                .iter()
-                .any(|prefix| last.starts_with(prefix))
-            || full.starts_with("information_schema.")
-            || full.starts_with("pg_catalog."))
+        } else if !(schema == Some("information_schema")
+            || system_schema
+                && ["pg_", "stl_", "stv_", "svl_", "svv_", "svcs_"]
+                    .iter()
+                    .any(|prefix| last.starts_with(prefix)))
         {
-            self.table = true;
+            self.relations.push(last.to_owned());
         }
         self.found(names(relation))
     }
@@ -563,6 +583,9 @@ mod tests {
             "DROP TABLE IF EXISTS songplays, users CASCADE",
             "SELECT TRIM(file_name) AS file_name FROM sys_load_error_detail WHERE start_time >= CAST('2026-11-22 18:00:00' AS TIMESTAMP)",
             "SELECT CURRENT_USER, SYSDATE",
+            // A WITH query over a system view is still the view read alone.
+            "WITH e AS (SELECT file_name FROM sys_load_error_detail) SELECT COUNT(*) FROM e",
+            "SELECT COUNT(*) FROM pg_catalog.sys_load_error_detail",
         ] {
             assert_eq!(checked(sql), Ok(()), "{sql}");
         }
