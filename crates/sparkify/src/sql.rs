@@ -243,14 +243,7 @@ impl Literal {
 
     /// `'a', 'b'`: execution ids for `IN (...)`; None for an empty list, which SQL cannot write.
     pub fn runs(runs: &[RunId]) -> Option<Self> {
-        (!runs.is_empty()).then(|| {
-            Self(
-                runs.iter()
-                    .map(|run| Self::run(run).0)
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            )
-        })
+        Self::list(runs.iter().map(Self::run))
     }
 
     /// `CAST('2026-11-22 18:00:00.123' AS TIMESTAMP)`.
@@ -265,14 +258,13 @@ impl Literal {
 
     /// `'a', 'b'`: S3 keys as text for `IN (...)`; None for an empty list, which SQL cannot write.
     pub fn keys(keys: &[S3Key]) -> Option<Self> {
-        (!keys.is_empty()).then(|| {
-            Self(
-                keys.iter()
-                    .map(|key| Self::key(key).0)
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            )
-        })
+        Self::list(keys.iter().map(Self::key))
+    }
+
+    /// Literals joined by `, ` for `IN (...)`; None for none.
+    fn list(items: impl Iterator<Item = Self>) -> Option<Self> {
+        let joined = items.map(|item| item.0).collect::<Vec<_>>().join(", ");
+        (!joined.is_empty()).then_some(Self(joined))
     }
 
     /// A standard SQL string literal. Callers pass only vetted text, which never holds a

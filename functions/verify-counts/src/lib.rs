@@ -25,7 +25,7 @@ const SINCE_EVER: &str = "1970-01-01T00:00:00Z";
 const MAX_KEY_BYTES: usize = 90_000;
 
 /// The batch that asks the ledger which objects of the load errors the run loaded; its client
-/// token also holds a digest of the question.
+/// token is also derived from the question's text.
 const REJECTED_OBJECTS_BATCH: &str = "verify-counts/rejected-objects";
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -230,10 +230,7 @@ async fn loaded_by_run(
     let Some((sql, asked)) = ledger_question(&run, &keys)? else {
         return Ok(Attributed::Known(Attribution::default()));
     };
-    let unasked: HashSet<String> = keys[asked..]
-        .iter()
-        .map(|key| key.as_str().to_owned())
-        .collect();
+    let unasked = key_set(&keys[asked..]);
     if !unasked.is_empty() {
         tracing::warn!(
             step = STEP,
@@ -242,8 +239,7 @@ async fn loaded_by_run(
             "the load errors name more objects than one question holds"
         );
     }
-    let question = sparkify::data_api::client_token("", &sql);
-    let token = input.client_token(&format!("{REJECTED_OBJECTS_BATCH}/{}", &question[..16]));
+    let token = input.client_token(&format!("{REJECTED_OBJECTS_BATCH}\n{sql}"));
     let id = api
         .submit(
             vec![sql],
@@ -273,10 +269,9 @@ async fn loaded_by_run(
         // it does for this error): the report says these load errors were not attributed.
         Err(EtlError::SerializationConflict { error, .. }) => {
             tracing::warn!(step = STEP, statement_id = %id, error = %error, "the ledger question lost a serialization conflict");
-            let unasked = keys.iter().map(|key| key.as_str().to_owned()).collect();
             Ok(Attributed::Known(Attribution {
                 ours: HashSet::new(),
-                unasked,
+                unasked: key_set(&keys),
             }))
         }
         Err(err) => Err(err),
@@ -296,6 +291,10 @@ fn error_objects(bucket_uri: &str, load_errors: &[Vec<Field>]) -> Vec<S3Key> {
     keys.into_iter()
         .filter_map(|key| S3Key::parse(key).ok())
         .collect()
+}
+
+fn key_set(keys: &[S3Key]) -> HashSet<String> {
+    keys.iter().map(|key| key.as_str().to_owned()).collect()
 }
 
 /// `verify/rejected_objects.sql` about the first of `keys` whose literals fit in
@@ -525,6 +524,16 @@ mod tests {
         ]
     }
 
+    /// The report of a call resumed on a finished batch, answered by `rules`.
+    async fn report_of(rules: &[aws_smithy_mocks::Rule]) -> Report {
+        let client = mock_client!(aws_sdk_redshiftdata, RuleMode::MatchAny, rules);
+        handle(&deps(client), resume())
+            .await
+            .unwrap()
+            .report
+            .unwrap()
+    }
+
     fn page(rows: &[(&str, i64)], next_token: Option<&str>) -> GetStatementResultOutput {
         let records = rows
             .iter()
@@ -581,9 +590,7 @@ mod tests {
     #[tokio::test]
     async fn a_finished_run_reports_every_count_and_check() {
         let rules = finished_batch(0);
-        let client = mock_client!(aws_sdk_redshiftdata, RuleMode::MatchAny, &rules);
-        let out = handle(&deps(client), resume()).await.unwrap();
-        let report = out.report.unwrap();
+        let report = report_of(&rules).await;
         assert!(report.passed);
         let counted: Vec<(&str, i64)> = report
             .counts
@@ -607,12 +614,7 @@ mod tests {
     #[tokio::test]
     async fn the_report_lists_the_runs_own_load_errors_and_refused_events_by_file() {
         let rules = finished_batch(0);
-        let client = mock_client!(aws_sdk_redshiftdata, RuleMode::MatchAny, &rules);
-        let report = handle(&deps(client), resume())
-            .await
-            .unwrap()
-            .report
-            .unwrap();
+        let report = report_of(&rules).await;
         let listed: Vec<(&str, Option<i64>, Option<i64>, i64)> = report
             .rejects
             .iter()
@@ -709,12 +711,7 @@ mod tests {
             .chain(reject_results())
             .chain([ask, conflict])
             .collect();
-        let client = mock_client!(aws_sdk_redshiftdata, RuleMode::MatchAny, &rules);
-        let report = handle(&deps(client), resume())
-            .await
-            .unwrap()
-            .report
-            .unwrap();
+        let report = report_of(&rules).await;
         // The three load errors are neither listed nor counted; the refused events are.
         assert_eq!((report.rejected_rows, report.unattributed_rows), (2, 3));
         assert_eq!(report.rejects.len(), 1);
