@@ -419,7 +419,14 @@ pub async fn run(runner: Arc<Runner>, id: String) {
         tracing::warn!(statement_id = %id, error = %err, "could not sign the session out");
     }
     if !load_errors.is_empty()
-        && let Err(err) = copy::record_errors(client, query_id, &target, &load_errors).await
+        && let Err(err) = copy::record_errors(
+            client,
+            query_id,
+            target.user.name(),
+            &target.database,
+            &load_errors,
+        )
+        .await
     {
         tracing::error!(statement_id = %id, error = %err, "could not record load errors");
     }
