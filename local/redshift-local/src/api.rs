@@ -36,6 +36,8 @@ pub struct Api {
     pub isolation: Option<Isolation>,
     /// Statements that may be active at once ([`MAX_ACTIVE_STATEMENTS`]).
     pub max_active: usize,
+    /// Every call, counted by action.
+    pub requests: Arc<crate::requests::Requests>,
 }
 
 /// Who sent a request: its access key ID, if it was signed.
@@ -133,6 +135,8 @@ impl Api {
             .get("x-amz-target")
             .and_then(|v| v.to_str().ok())
             .unwrap_or("");
+        self.requests
+            .data_api(target.strip_prefix("RedshiftData.").unwrap_or(target));
         let caller = Caller {
             access_key: headers
                 .get(header::AUTHORIZATION)

@@ -11,6 +11,7 @@ pub mod faults;
 pub mod identity;
 pub mod managed;
 pub mod management;
+pub mod requests;
 pub mod s3;
 pub mod statements;
 pub mod transactions;
@@ -115,6 +116,8 @@ pub struct Running {
     pub s3_addr: Option<SocketAddr>,
     /// The fault switches, for a test in this process (others use `POST /_local/faults`).
     pub faults: Arc<faults::Faults>,
+    /// What the stand-in was asked, for a test in this process (others `GET /_local/requests`).
+    pub requests: Arc<requests::Requests>,
     shutdown: Option<oneshot::Sender<()>>,
     server: tokio::task::JoinHandle<()>,
     s3: Option<s3::S3Server>,
@@ -165,10 +168,19 @@ pub async fn start(config: LocalConfig) -> Result<Running, String> {
                 backend::error_text(&err)
             )
         })?;
+    let requests = Arc::new(requests::Requests::default());
     let s3_server = if config.s3_roots.is_empty() {
         None
     } else {
-        Some(s3::serve_in(&config.s3_roots, config.s3_addr, config.regions.clone()).await?)
+        Some(
+            s3::serve_in(
+                &config.s3_roots,
+                config.s3_addr,
+                config.regions.clone(),
+                requests.clone(),
+            )
+            .await?,
+        )
     };
     let s3_addr = s3_server.as_ref().map(|s| s.addr);
     let s3_endpoint = s3_addr
@@ -204,7 +216,9 @@ pub async fn start(config: LocalConfig) -> Result<Running, String> {
         secrets: config.secrets.clone(),
         isolation: config.isolation,
         max_active: config.max_active_statements,
+        requests: requests.clone(),
     });
+    let counted = requests.clone();
     let (arm, clear, kept) = (faults.clone(), faults.clone(), faults);
     let router = Router::new()
         .route(
@@ -225,6 +239,13 @@ pub async fn start(config: LocalConfig) -> Result<Running, String> {
             axum::routing::get(move || {
                 let clusters = clusters.clone();
                 async move { axum::Json(clusters.report()) }
+            }),
+        )
+        .route(
+            "/_local/requests",
+            axum::routing::get(move || {
+                let counted = counted.clone();
+                async move { axum::Json(counted.report()) }
             }),
         )
         .route(
@@ -270,6 +291,7 @@ pub async fn start(config: LocalConfig) -> Result<Running, String> {
         data_api_addr,
         s3_addr,
         faults: kept,
+        requests,
         shutdown: Some(tx),
         server,
         s3: s3_server,

@@ -18,6 +18,7 @@
 //! requests to this endpoint."), with the bucket's region in `x-amz-bucket-region`. The Rust SDK
 //! does not follow it, so a client built for the wrong region fails here as on AWS.
 
+use crate::requests::Requests;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto::Builder as ConnBuilder;
 use s3s::access::{S3Access, S3AccessContext};
@@ -40,6 +41,9 @@ use tokio::sync::oneshot;
 
 /// The secret access key the S3 stand-in signs with, whatever the access key ID.
 pub const SECRET_ACCESS_KEY: &str = "local";
+
+/// The access key ID COPY's reads sign with, which tells them apart in the request counts.
+pub const COPY_ACCESS_KEY: &str = "redshift-local";
 
 /// The region of the stand-in when none is given, and of every bucket not placed elsewhere.
 pub const DEFAULT_REGION: &str = "us-west-2";
@@ -69,12 +73,17 @@ impl Regions {
 }
 
 /// Refuses what S3 refuses before it looks at the object: an unsigned request, and a request
-/// signed for another region than its bucket's (301 PermanentRedirect).
-struct BucketRegions(Regions);
+/// signed for another region than its bucket's (301 PermanentRedirect). Every request is counted
+/// here, refused or not, as S3 bills them.
+struct BucketRegions(Regions, Arc<Requests>);
 
 #[async_trait::async_trait]
 impl S3Access for BucketRegions {
     async fn check(&self, cx: &mut S3AccessContext<'_>) -> S3Result<()> {
+        self.1.s3(
+            cx.s3_op().name(),
+            cx.credentials().map(|c| c.access_key.as_str()),
+        );
         if cx.credentials().is_none() {
             return Err(s3s::s3_error!(AccessDenied, "Signature is required"));
         }
@@ -432,7 +441,7 @@ pub fn client_in(endpoint: &str, region: &str) -> aws_sdk_s3::Client {
         .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
         .region(aws_sdk_s3::config::Region::new(region.to_owned()))
         .credentials_provider(aws_sdk_s3::config::Credentials::new(
-            "redshift-local",
+            COPY_ACCESS_KEY,
             SECRET_ACCESS_KEY,
             None,
             None,
@@ -470,14 +479,16 @@ impl Clients {
 
 /// Serves `roots` on `addr` (port 0 picks a free one), every bucket in the default region.
 pub async fn serve(roots: &[PathBuf], addr: SocketAddr) -> Result<S3Server, String> {
-    serve_in(roots, addr, Regions::default()).await
+    serve_in(roots, addr, Regions::default(), Arc::default()).await
 }
 
-/// Serves `roots` on `addr`, each bucket in the region `regions` gives it.
+/// Serves `roots` on `addr`, each bucket in the region `regions` gives it, counting every request
+/// in `requests`.
 pub async fn serve_in(
     roots: &[PathBuf],
     addr: SocketAddr,
     regions: Regions,
+    requests: Arc<Requests>,
 ) -> Result<S3Server, String> {
     let roots = roots
         .iter()
@@ -500,7 +511,7 @@ pub async fn serve_in(
         listings: Arc::default(),
     });
     builder.set_auth(AnyAccessKey);
-    builder.set_access(BucketRegions(regions));
+    builder.set_access(BucketRegions(regions, requests));
     let service = builder.build();
     let listener = TcpListener::bind(addr)
         .await
