@@ -50,6 +50,10 @@ STEPS = {
 LIFECYCLE = ("Warehouse", "Release")
 MANIFEST_BUCKET = "sparkify-work"  # local/functions.env
 TABLES = ["staging_events", "staging_songs", "songplays", "users", "songs", "artists", "time"]
+# staging_events' columns from the logs (sql/create/staging_events.sql), without the bookkeeping.
+EVENT_COLUMNS = ["artist", "auth", "first_name", "gender", "item_in_session", "last_name", "length",
+                 "level", "location", "method", "page", "registration", "session_id", "song",
+                 "status", "ts", "user_agent", "user_id"]
 # The template's logical id of each function.
 FUNCTION_RESOURCES = {
     "create-tables": "CreateTablesFunction",
@@ -268,6 +272,8 @@ def _boto_casing_for_sdk_tasks(definition: str) -> str:
 
 # The detail-types of the events the deployed triggers deliver (template.yaml: Nightly, NewLogFile).
 TRIGGER_EVENTS = ("Scheduled Event", "Object Created")
+# The nightly schedule's event, as EventBridge delivers it.
+TRIGGER_NIGHTLY = json.loads((ROOT / "events/triggers/scheduled.json").read_text())
 
 
 def new_event(event: dict) -> dict:
@@ -290,6 +296,9 @@ class Execution:
     notifications: list[dict] = field(default_factory=list)
     seconds: float = 0.0
     input: dict | None = None
+    # What the run asked of the stand-in (`LocalPipeline.requests`, the difference around it):
+    # exact when no other run overlapped it.
+    requests: dict | None = None
 
     def states_entered(self, kind: str) -> list[str]:
         return [
@@ -303,6 +312,12 @@ class Execution:
         if self.output is None:
             return None
         return self.output.get("verify_counts", {}).get("report")
+
+    @property
+    def continuation(self) -> str | None:
+        """The name of the run this one started for what its load budget left, if it did."""
+        copy = (self.output or {}).get("copy_staging") or {}
+        return copy.get("continuation") if copy.get("backlog") else None
 
 
 # Step Functions' limit on an execution's input (and a Pipe's payload to a state machine), in
@@ -771,6 +786,7 @@ class LocalPipeline:
         them starts, as a deployed stack loads new files; returns that run once it has ended."""
         started = time.monotonic()
         before = len(self._pipe.batches)
+        asked = self.requests()
         self.new_files(*keys)
         while len(self._pipe.batches) == before:
             if time.monotonic() - started > 60 + self.new_file_window_seconds:
@@ -779,8 +795,10 @@ class LocalPipeline:
         batch = self._pipe.batches[before]
         if batch["status"] != "SUCCEEDED" or "etl_execution" not in (batch["output"] or {}):
             raise RunError(f"the starter did not start a run: {batch['status']} {batch['output']}")
-        return self.wait(batch["output"]["etl_execution"], progress=progress, timeout=timeout,
-                         started=started)
+        execution = self.wait(batch["output"]["etl_execution"], progress=progress,
+                              timeout=timeout, started=started)
+        execution.requests = requests_between(asked, self.requests())
+        return execution
 
     def redeliver(self, *bodies: str) -> None:
         """Puts SQS message bodies on the new-file queue again, as SQS's at-least-once delivery
@@ -873,10 +891,33 @@ class LocalPipeline:
 
         self._lambda.refuse = stop_there if stop_before else None
         try:
+            before = self.requests()
             arn = self.start(trigger, name=name)
-            return self.wait(arn, progress=progress, timeout=timeout, started=started)
+            execution = self.wait(arn, progress=progress, timeout=timeout, started=started)
+            execution.requests = requests_between(before, self.requests())
+            return execution
         finally:
             self._lambda.refuse = None
+
+    def continuations(self, execution: Execution, *, timeout: float = 900) -> list[Execution]:
+        """The runs that took on what `execution` left when its load budget ran out, and what
+        they left in turn, each once it has ended, in order."""
+        chain = []
+        while execution.continuation:
+            arn = self.state_machine_arn.replace(":stateMachine:", ":execution:") + \
+                f":{execution.continuation}"
+            until = time.monotonic() + 60
+            while True:
+                try:
+                    self.sfn.describe_execution(executionArn=arn)
+                    break
+                except self.sfn.exceptions.ExecutionDoesNotExist:
+                    if time.monotonic() > until:
+                        raise RunError(f"{execution.name} never started {execution.continuation}")
+                    time.sleep(0.1)
+            execution = self.wait(arn, timeout=timeout)
+            chain.append(execution)
+        return chain
 
     # -- fault switches of the stand-in ---------------------------------------------------------
 
@@ -914,6 +955,14 @@ class LocalPipeline:
         with urllib.request.urlopen(request, timeout=10) as answer:
             if answer.status != 204:
                 raise RunError(f"{method} /_local/faults answered {answer.status}")
+
+    def requests(self) -> dict:
+        """What the stand-in was asked since it started: S3 requests by kind and by who (COPY or
+        the callers), Data API calls by action (local/redshift-local/src/requests.rs)."""
+        import urllib.request
+
+        with urllib.request.urlopen(f"{self.data_api_url}/_local/requests", timeout=10) as answer:
+            return json.loads(answer.read())
 
     def cluster_report(self) -> dict:
         """The stand-in's cluster: its status now and how often it was paused and resumed."""
@@ -965,9 +1014,12 @@ class LocalPipeline:
         return {t: self.query(f"SELECT COUNT(*) FROM {t}")[0][0] for t in TABLES}
 
     def checksums(self) -> dict[str, str]:
-        """A SHA-256 of each table's rows in a canonical order (every column but the ledger's
-        bookkeeping: which execution loaded an object, and when)."""
-        columns = {"load_ledger": "object_key, kind, etag, size_bytes, rows_loaded"}
+        """A SHA-256 of each table's rows in a canonical order (every column but the bookkeeping
+        of which execution loaded a row or an object, and when)."""
+        columns = {
+            "load_ledger": "object_key, kind, etag, size_bytes, rows_loaded",
+            "staging_events": ", ".join(EVENT_COLUMNS + ["object_key", "published"]),
+        }
         out = {}
         for table in TABLES + ["staging_files", "load_ledger"]:
             rows = self.query(f"SELECT {columns.get(table, '*')} FROM {table}")
@@ -992,6 +1044,26 @@ class LocalPipeline:
 # -- the command ---------------------------------------------------------------------------------
 
 
+def requests_between(before: dict, after: dict) -> dict:
+    """What the stand-in was asked between two `LocalPipeline.requests` answers."""
+
+    def minus(a, b):
+        if isinstance(a, dict):
+            keys = set(a) | set(b or {})
+            return {k: minus(a.get(k, 0), (b or {}).get(k, 0)) for k in sorted(keys)}
+        return a - (b or 0)
+
+    return minus(after, before)
+
+
+def requests_summary(requests: dict) -> str:
+    """A run's requests as a person reads them: `S3 0 LIST, 1 HEAD, 6 GET, 4 PUT; Data API 15
+    calls`."""
+    s3 = requests.get("s3", {})
+    kinds = ", ".join(f"{s3.get(kind, 0):,} {kind}" for kind in ("LIST", "HEAD", "GET", "PUT"))
+    return f"S3 {kinds}; Data API {requests.get('data_api_calls', 0):,} calls"
+
+
 def _moved_summary(moved: list[dict]) -> str:
     """A step's `moved` as a person reads it: `8,056 events from 30 log objects, 333 plays`. A
     figure of objects says where the figure before it came from."""
@@ -1013,9 +1085,21 @@ def _done_summary(state: str, step: dict) -> str:
         passed = sum(1 for check in checks if check["passed"])
         return (f"{len(report.get('counts', []))} tables counted, {passed} of {len(checks)} checks "
                 f"passed, {report.get('rejected_rows', 0):,} records rejected")
-    if step.get("moved"):
-        return _moved_summary(step["moved"])
-    return {"CreateTables": "tables ready", "CopyStaging": "nothing new to stage"}.get(state, "done")
+    text = (_moved_summary(step["moved"]) if step.get("moved") else
+            {"CreateTables": "tables ready", "CopyStaging": "nothing new to stage"}.get(state, "done"))
+    if state == "CopyStaging":
+        listing = step.get("listing") or {}
+        missing, skipped = listing.get("not_found", 0), listing.get("skipped_total", 0)
+        if missing:
+            text += f"; {missing:,} named by events not found"
+        if skipped > missing:
+            text += f"; {skipped - missing:,} skipped"
+        if skipped:
+            shown = [s["key"] for s in listing.get("skipped", [])[:3]]
+            text += f" ({', '.join(shown)}{', ...' if skipped > len(shown) else ''})"
+        if step.get("backlog"):
+            text += f"; the rest goes to {step.get('continuation')}"
+    return text
 
 
 def _running_summary(state: str, step: dict) -> str:
@@ -1126,6 +1210,11 @@ def print_report(execution: Execution, expected: dict | None, out=print) -> bool
     if report.get("unattributed_rows"):
         out(f"  load errors not attributed to this run or another: {report['unattributed_rows']:,} "
             f"(statemachine/README.md)")
+    if report.get("waiting_plays"):
+        out(f"  plays waiting for their song: {report['waiting_plays']:,} (the oldest at "
+            f"{report.get('oldest_waiting')}): they load when their song does (docs/exactly-once.md)")
+    if execution.requests:
+        out(f"  requests: {requests_summary(execution.requests)}")
     ok = bool(report.get("passed")) and not failed and (expected is None or counts == expected)
     return ok
 
@@ -1172,9 +1261,11 @@ def main(argv: list[str] | None = None) -> int:
         counts = generate_sample(sample)
         expected = expected or counts
         if args.trigger.name == "s3-object-created.json":
+            # The new file lands on a warehouse the nightly run loaded without it: in the end
+            # every table holds the whole sample, and the run staged that file's events.
             by_file = json.loads((sample / "expected-counts-by-log-file.json").read_text())
             key = json.loads((ROOT / args.trigger).read_text())["detail"]["object"]["key"]
-            expected = by_file[key]
+            expected = {**expected, "staging_events": by_file[key]["staging_events"]}
         data = sample / "udacity-dend"
         what = "the bundled sample (sparkify-gen, deterministic)"
     else:
@@ -1200,11 +1291,26 @@ def main(argv: list[str] | None = None) -> int:
             show = _progress(lambda s: print(s, flush=True))
             if trigger.get("detail-type") == "Object Created":
                 key = trigger["detail"]["object"]["key"]
+                if not (data / key).is_file():
+                    print(f"no object {key} in {data}", file=sys.stderr)
+                    return 2
+                aside = args.logs / "new-file-aside"
+                (data / key).rename(aside)
+                try:
+                    print(f"==> the warehouse the file lands in: the nightly run loads the bucket "
+                          f"without {key}", flush=True)
+                    night = pipeline.execute(TRIGGER_NIGHTLY, progress=show)
+                finally:
+                    aside.rename(data / key)
+                if night.status != "SUCCEEDED":
+                    print(f"\nthe nightly run {night.status}: {night.error}\n{night.cause}")
+                    return 1
                 print("==> executing statemachine/etl.asl.json for a new file: S3's event to the "
                       "new-log-file rule, the new-file queue, the Pipe's window, then "
                       "statemachine/start.asl.json, which starts and names the run, as deployed",
                       flush=True)
-                execution = pipeline.load_new_files(key, progress=show)
+                execution = pipeline.load_new_files(
+                    key, progress=_progress(lambda s: print(s, flush=True)))
             else:
                 how = (" (the event delivered to statemachine/start.asl.json, which starts and "
                        "names it, as the deployed schedule does)"

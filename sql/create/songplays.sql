@@ -1,6 +1,7 @@
--- Fact: one row per NextSong event that matches a song in the catalogue.
--- songplay_id is MD5 of the event's natural key (session, item in session, user), so every run
--- gives the same event the same id; Redshift does not enforce keys, the transforms do.
+-- Fact: one row per NextSong event (of the published events in staging_events) that matches a
+-- song in the catalogue, whatever order the event and the song arrived in.
+-- songplay_id is MD5 of the event's natural key (session, item in session, user id as a number),
+-- so every run gives the same event the same id; Redshift does not enforce keys, the transforms do.
 -- source_key is the log object the play was loaded from: reloading a changed object first removes
 -- every play it gave before, so plays dropped from the new version go too.
 -- DISTKEY(song_id): the largest dimension, songs, is distributed on the same key, so the analysts'

@@ -1,12 +1,19 @@
--- Raw user-activity events, one row per log line, loaded by COPY through the JSONPaths file
--- (columns in the JSONPaths order). user_id stays text as the logs write it (a string of digits,
--- empty on logged-out events, which COPY's EMPTYASNULL loads as NULL); the transforms cast it.
--- DISTKEY(artist): the songplays transform joins events to songs on artist name and title, so
--- distributing both staging tables on the artist name keeps that join node-local.
+-- The event store: every line of every log object the pipeline has loaded, one row per line,
+-- loaded by COPY through the JSONPaths file (columns in the JSONPaths order). Kept between runs,
+-- as staging_songs is: songplays and users are derived from it, so a play whose song arrives
+-- later is matched then (load-facts), and a corrected log object replaces its lines exactly.
+-- user_id stays text as the logs write it (a string of digits, empty on logged-out events, which
+-- COPY's EMPTYASNULL loads as NULL); the transforms cast it.
+-- DISTKEY(artist): songplays join events to songs on artist name and title, so distributing both
+-- staging tables on the artist name keeps that join node-local.
 -- SORTKEY(ts): the transforms pick each user's latest event and filter on page.
--- run_id and object_key are not in the logs: copy-staging sets them on every row it stages, so each
--- execution transforms (and at the end removes) only its own rows, and the ledger counts rows per
--- log object. COPY fills the first 18 columns through the JSONPaths file.
+-- Not in the logs, set by copy-staging on every row it stages:
+--   run_id: the execution that loaded the row; object_key: the log object it came from (the
+--   ledger counts rows per object, and a reload replaces the object's rows);
+--   published: false while the execution that staged the row has not published it (load-facts
+--   does, in the transaction that records its object in the ledger); rows of an execution that
+--   ended before publishing are removed by a later one (sql/reap/). Only published rows feed the
+--   star schema.
 CREATE TABLE IF NOT EXISTS staging_events (
     artist          VARCHAR(512),
     auth            VARCHAR(32),
@@ -27,7 +34,8 @@ CREATE TABLE IF NOT EXISTS staging_events (
     user_agent      VARCHAR(512),
     user_id         VARCHAR(32),
     run_id          VARCHAR(80),
-    object_key      VARCHAR(1024)
+    object_key      VARCHAR(1024),
+    published       BOOLEAN
 )
 DISTSTYLE KEY
 DISTKEY (artist)

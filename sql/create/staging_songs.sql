@@ -1,8 +1,10 @@
 -- The song catalogue as the song files give it, one row per song, loaded by COPY with JSON 'auto'
--- (keys match columns). Unlike staging_events it is kept between runs: a run COPYs only the song
--- objects the ledger has not seen and replaces the songs they hold (by song_id), and songplays join
--- it on the artist name each song file gives, which the artists dimension cannot keep (an artist
--- appears under several names).
+-- (keys match columns). Kept between runs, as staging_events is: a run COPYs only the song
+-- objects the ledger has not seen and replaces the songs they hold (by song_id: a song is its
+-- song_id, so a song a later version of its object no longer holds stays, as a deleted object's
+-- songs do), and songplays join it on the artist name each song file gives, which the artists
+-- dimension cannot keep (an artist appears under several names). The round that changes it also
+-- rewrites those songs' songs and artists rows and lists them in changed_songs.
 -- DISTKEY(artist_name): co-located with staging_events.artist for the songplays join.
 CREATE TABLE IF NOT EXISTS staging_songs (
     num_songs        INTEGER,

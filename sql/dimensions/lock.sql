@@ -1,5 +1,6 @@
--- First statement: every table the batch touches, in the pipeline's one lock order (load_ledger,
--- load_quarantine, staging_files, staging_events, staging_songs, songplays, users, songs, artists,
--- time), so no two executions' batches deadlock. One execution at a time then writes the dimensions and the ledger;
--- taken before any read, so this batch sees every commit made before it.
-LOCK load_ledger, load_quarantine, staging_files, staging_events, staging_songs, songplays, users, songs, artists, time;
+-- First statement: every table the batch touches, in the pipeline's one lock order (load_listing,
+-- load_ledger, load_quarantine, staging_files, staging_events, staging_songs, changed_songs,
+-- changed_users, songplays, users, songs, artists, time), so no two executions' batches deadlock.
+-- One execution at a time then rewrites the changed users' rows; taken before any read, so this
+-- batch sees every commit made before it.
+LOCK staging_events, changed_users, users;

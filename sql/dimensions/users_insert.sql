@@ -1,7 +1,6 @@
--- Second half of the users upsert: a row for every user without one who played a song in this
--- execution or had a row before it (the row the first half replaced).
+-- Second half of the users rewrite: a row for every changed user who played a song, as every
+-- published event gives it. A backfill of old days never brings back an older level, and a
+-- corrected day that took a user's latest event away gives the one before it.
 INSERT INTO users (user_id, first_name, last_name, gender, level, last_event_at)
-SELECT l.user_id, l.first_name, l.last_name, l.gender, l.level, l.last_event_at
-FROM users_latest l
-WHERE (l.played OR l.known)
-  AND NOT EXISTS (SELECT 1 FROM users u WHERE u.user_id = l.user_id);
+SELECT user_id, first_name, last_name, gender, level, last_event_at
+FROM users_latest;

@@ -1,26 +1,39 @@
--- Each user's latest event among this execution's staged events (any page; ties on ts go to the
--- later item in the session), whether the user played a song in them, and whether the user
--- already has a row. Only whole-number user ids (as in sql/facts/songplays_insert.sql). Private to
--- this session.
+-- Each changed user's row as every published event gives it (sql/create/changed_users.sql): the
+-- attributes of the user's latest event (any page; ties on ts go to the later item in the session,
+-- then to the object whose key sorts first), for users who played a song. User ids are whole
+-- numbers of 1 to 9 digits, compared as numbers ("07" and "7" are one user), as in
+-- sql/facts/songplays_insert.sql. Private to this session.
 CREATE TEMP TABLE users_latest AS
 SELECT
-    CAST(latest.user_id AS INTEGER) AS user_id,
+    latest.user_number AS user_id,
     latest.first_name,
     latest.last_name,
     latest.gender,
     latest.level,
-    TIMESTAMP 'epoch' + latest.ts * INTERVAL '1 millisecond' AS last_event_at,
-    played.user_id IS NOT NULL AS played,
-    known.user_id IS NOT NULL AS known
+    TIMESTAMP 'epoch' + latest.ts * INTERVAL '1 millisecond' AS last_event_at
 FROM (
     SELECT
-        user_id, first_name, last_name, gender, level, ts,
-        ROW_NUMBER() OVER (PARTITION BY user_id ORDER BY ts DESC, item_in_session DESC) AS recency
-    FROM staging_events
-    WHERE run_id = {{run}} AND user_id ~ '^[0-9]{1,9}$' AND level IS NOT NULL AND ts IS NOT NULL
+        lines.*,
+        ROW_NUMBER() OVER (
+            PARTITION BY lines.user_number
+            ORDER BY lines.ts DESC, lines.item_in_session DESC, lines.object_key,
+                     lines.level, lines.first_name, lines.last_name, lines.gender
+        ) AS recency
+    FROM (
+        SELECT
+            CASE WHEN user_id ~ '^[0-9]{1,9}$' THEN CAST(user_id AS INTEGER) END AS user_number,
+            first_name, last_name, gender, level, ts, item_in_session, object_key
+        FROM staging_events
+        WHERE published AND level IS NOT NULL AND ts IS NOT NULL
+    ) lines
+    WHERE lines.user_number IN (SELECT user_id FROM changed_users)
 ) latest
-LEFT JOIN (
-    SELECT DISTINCT user_id FROM staging_events WHERE run_id = {{run}} AND page = 'NextSong'
-) played ON played.user_id = latest.user_id
-LEFT JOIN users known ON known.user_id = CAST(latest.user_id AS INTEGER)
+JOIN (
+    SELECT DISTINCT plays.user_number
+    FROM (
+        SELECT CASE WHEN user_id ~ '^[0-9]{1,9}$' THEN CAST(user_id AS INTEGER) END AS user_number
+        FROM staging_events
+        WHERE published AND page = 'NextSong'
+    ) plays
+) played ON played.user_number = latest.user_number
 WHERE latest.recency = 1;

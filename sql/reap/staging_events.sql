@@ -1,10 +1,11 @@
--- Staging rows left by executions that ended without clearing them (stopped, timed out or failed
--- part way): create-tables removes them at the start of a later execution. The list is of the
--- executions that were running when that execution started, its own among them, and the time is
--- when it started: an execution that started later stages rows newer than that, so its rows are
--- never touched.
+-- Staged lines left by executions that ended before publishing them (stopped, timed out or failed
+-- part way): create-tables removes them at the start of a later execution. Published lines are
+-- the event store and stay. The list is of the executions that were running when that execution
+-- started, its own among them, and the time is when it started: an execution that started later
+-- stages rows newer than that, so its rows are never touched.
 DELETE FROM staging_events
-WHERE run_id IN (
+WHERE NOT published
+  AND run_id IN (
     SELECT run_id
     FROM staging_files
     WHERE staged_at < {{started}}

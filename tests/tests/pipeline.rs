@@ -175,6 +175,7 @@ async fn run_from_copy(
                 attempt: 0,
             },
             trigger: trigger.clone(),
+            started: None,
             phase: previous.map(|o| o.phase),
             round: previous.map_or(0, |o| o.round),
             more: previous.is_some_and(|o| o.more),

@@ -77,8 +77,9 @@ def test_the_progress_lines_say_what_each_step_moved_over_all_its_calls_and_roun
     with local.LocalPipeline(data, tmp_path / "logs") as pipeline:
         execution = pipeline.execute(SCHEDULED, progress=local._progress(lines.append))
     assert_succeeded_with(execution, expected)
-    # The sample's log objects take two rounds (15 a round): the line must count both.
-    assert execution.output["copy_staging"]["round"] == 2
+    # The sample's song objects take a round and its log objects two (18 a round): the line must
+    # count all three.
+    assert execution.output["copy_staging"]["round"] == 3
     done = {}
     for line in lines:
         found = re.fullmatch(r" *\d+\.\ds  (\w+) +(.+?)   (\d+\.\d) s", line)
@@ -90,10 +91,8 @@ def test_the_progress_lines_say_what_each_step_moved_over_all_its_calls_and_roun
     assert done["CopyStaging"] == (
         f"{expected['staging_events']:,} events from {log_objects:,} log objects, "
         f"{expected['staging_songs']:,} songs from {song_objects:,} song objects"), lines
-    assert done["LoadFacts"] == f"{expected['songplays']:,} plays"
-    assert done["LoadDimensions"] == (
-        f"{expected['users']:,} users, {expected['songs']:,} songs, {expected['artists']:,} artists, "
-        f"{expected['time']:,} start times")
+    assert done["LoadFacts"] == f"{expected['songplays']:,} plays, {expected['time']:,} start times"
+    assert done["LoadDimensions"] == f"{expected['users']:,} users"
     assert done["VerifyCounts"] == "7 tables counted, 14 of 14 checks passed, 0 records rejected"
     # Nothing per statement: no list of rows in any line.
     assert not any("rows" in line for line in lines), lines
@@ -236,13 +235,23 @@ def test_full_data_set_gives_the_measured_counts(built, tmp_path):
 
 
 def test_new_log_file_event_loads_just_that_file(sample, tmp_path):
-    data, _, by_file = sample
+    """The file lands on a warehouse the nightly run loaded without it: its run loads that object
+    and nothing else (one HEAD, no LIST, no song), and the warehouse ends where one nightly load of
+    the whole bucket does."""
+    data, expected, by_file = sample
     key = NEW_FILE["detail"]["object"]["key"]
+    aside = tmp_path / "aside.json"
+    (data / key).rename(aside)
     with local.LocalPipeline(data, tmp_path / "logs") as pipeline:
+        assert pipeline.execute(SCHEDULED).status == "SUCCEEDED"
+        aside.rename(data / key)
         execution = pipeline.execute(NEW_FILE)
     assert execution.name.startswith("new-file-")
-    assert_succeeded_with(execution, by_file[key])
+    assert_succeeded_with(execution, {**expected, "staging_events": by_file[key]["staging_events"]})
     assert by_file[key]["staging_events"] == len((data / key).read_text().splitlines())
+    assert execution.requests["s3"].get("LIST", 0) == 0, execution.requests
+    assert execution.requests["s3_by"]["callers"]["HEAD"] == 1, execution.requests
+    assert execution.output["copy_staging"]["staged"][-1] == {"what": "song objects", "count": 0}
 
 
 def test_a_trigger_starts_one_run_named_after_its_event_however_often_it_is_delivered(
@@ -350,10 +359,10 @@ def test_slow_statements_go_round_the_wait_loop_and_are_submitted_once(sample, t
         assert tasks[state] == waits[f"{state}Wait"] + 1
     # One batch per step, however often each step was polled (verify-counts' own result reads
     # are separate statements); copy-staging records its listing once, then plans and stages
-    # its 30 log objects in two rounds of at most 15.
+    # its 300 song objects in a round, and its 30 log objects in two rounds of at most 18.
     batches = Counter(s["StatementName"] for s in statements if s.get("IsBatchStatement"))
     want = Counter({f"sparkify-{step}": 1 for step in local.FUNCTIONS})
-    want.update({"sparkify-copy-staging": 1, "sparkify-copy-staging-plan": 2,
+    want.update({"sparkify-copy-staging": 2, "sparkify-copy-staging-plan": 3,
                  "sparkify-copy-staging-listing": 1})
     assert batches == want, batches
 

@@ -57,6 +57,9 @@ pub struct DataSource {
     /// COPY's MAXERROR: records that may be rejected (and recorded in the load-error views)
     /// before the load fails.
     pub max_load_errors: u32,
+    /// How long, from its start, a run goes on taking new rounds of objects: what is left once
+    /// it has passed goes to a run of its own, started as this one ends (`LOAD_BUDGET_SECONDS`).
+    pub load_budget: Duration,
 }
 
 /// All of a function's configuration.
@@ -83,9 +86,10 @@ pub mod vars {
     pub const MANIFEST_BUCKET: &str = "MANIFEST_BUCKET";
     pub const STATEMENT_WAIT_SECONDS: &str = "STATEMENT_WAIT_SECONDS";
     pub const PAUSE_CLUSTER_WHEN_IDLE: &str = "PAUSE_CLUSTER_WHEN_IDLE";
+    pub const LOAD_BUDGET_SECONDS: &str = "LOAD_BUDGET_SECONDS";
 
     /// Every variable the functions read, for the house-rule test against the template.
-    pub const ALL: [&str; 15] = [
+    pub const ALL: [&str; 16] = [
         CLUSTER_ID,
         WORKGROUP,
         DB_USER,
@@ -101,6 +105,7 @@ pub mod vars {
         MANIFEST_BUCKET,
         STATEMENT_WAIT_SECONDS,
         PAUSE_CLUSTER_WHEN_IDLE,
+        LOAD_BUDGET_SECONDS,
     ];
 }
 
@@ -111,6 +116,14 @@ pub const DEFAULT_MAX_LOAD_ERRORS: u32 = 10;
 /// functions' 30-second timeout.
 pub const DEFAULT_STATEMENT_WAIT_SECONDS: u64 = 5;
 pub const MAX_STATEMENT_WAIT_SECONDS: u64 = 20;
+
+/// `LOAD_BUDGET_SECONDS` when unset: 45 minutes of the state machine's 2-hour execution timeout.
+/// The rest is for what a run does besides taking rounds: waking a paused cluster (at most 30
+/// minutes, statemachine/README.md) and publishing what the rounds staged (load-facts to
+/// verify-counts, which took less than a third of the copy's time at every size measured:
+/// docs/benchmarks.md). The most it may be is 90 minutes.
+pub const DEFAULT_LOAD_BUDGET_SECONDS: u64 = 45 * 60;
+pub const MAX_LOAD_BUDGET_SECONDS: u64 = 90 * 60;
 
 /// Variables read through a lookup (the process environment, or a test's map). Empty values count
 /// as unset, as CloudFormation passes empty parameters through as empty strings.
@@ -258,6 +271,21 @@ impl Config {
             })?,
         };
 
+        let load_budget = match env.get(vars::LOAD_BUDGET_SECONDS) {
+            None => DEFAULT_LOAD_BUDGET_SECONDS,
+            Some(text) => text
+                .trim()
+                .parse()
+                .ok()
+                .filter(|seconds| *seconds <= MAX_LOAD_BUDGET_SECONDS)
+                .ok_or_else(|| {
+                    EtlError::Config(format!(
+                        "{} must be a whole number of seconds from 0 to {MAX_LOAD_BUDGET_SECONDS}, got {text:?}",
+                        vars::LOAD_BUDGET_SECONDS
+                    ))
+                })?,
+        };
+
         Ok(Config {
             warehouse,
             source: DataSource {
@@ -269,6 +297,7 @@ impl Config {
                 copy_role_arn: env.parse(vars::COPY_ROLE_ARN, IamRoleArn::parse)?,
                 region: env.parse(vars::DATA_REGION, Region::parse)?,
                 max_load_errors,
+                load_budget: Duration::from_secs(load_budget),
             },
         })
     }
@@ -358,6 +387,25 @@ pub(crate) mod tests {
             let err = wait(Some(bad)).unwrap_err();
             assert_eq!(err.name(), "ConfigError", "{bad}");
             assert!(err.to_string().contains("STATEMENT_WAIT_SECONDS"), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_load_budget_defaults_to_45_minutes_and_stays_inside_the_execution_timeout() {
+        let budget = |value: Option<&str>| {
+            let mut env = cluster_env();
+            if let Some(value) = value {
+                env.insert(vars::LOAD_BUDGET_SECONDS, value.to_owned());
+            }
+            read(&env).map(|config| config.source.load_budget.as_secs())
+        };
+        assert_eq!(budget(None).unwrap(), 2700);
+        assert_eq!(budget(Some("0")).unwrap(), 0);
+        assert_eq!(budget(Some("5400")).unwrap(), MAX_LOAD_BUDGET_SECONDS);
+        for bad in ["5401", "-1", "1h"] {
+            let err = budget(Some(bad)).unwrap_err();
+            assert_eq!(err.name(), "ConfigError", "{bad}");
+            assert!(err.to_string().contains("LOAD_BUDGET_SECONDS"), "{bad}");
         }
     }
 

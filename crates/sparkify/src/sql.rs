@@ -26,9 +26,11 @@ pub mod catalogue {
     use super::SqlFile;
 
     /// Referenced tables come before the tables whose foreign keys name them.
-    pub const CREATE_TABLES: [SqlFile; 11] = [
+    pub const CREATE_TABLES: [SqlFile; 13] = [
         sql_file!("create/staging_events.sql"),
         sql_file!("create/staging_songs.sql"),
+        sql_file!("create/changed_songs.sql"),
+        sql_file!("create/changed_users.sql"),
         sql_file!("create/staging_files.sql"),
         sql_file!("create/load_ledger.sql"),
         sql_file!("create/load_quarantine.sql"),
@@ -53,6 +55,13 @@ pub mod catalogue {
         sql_file!("copy/listing_clear.sql"),
         sql_file!("copy/listing_copy.sql"),
     ];
+    /// copy-staging's batch that hands the rest of the listing to the execution that takes on
+    /// what this one left when its load budget ran out.
+    pub const HAND_OVER: [SqlFile; 3] = [
+        sql_file!("copy/handover_lock.sql"),
+        sql_file!("copy/handover_staged.sql"),
+        sql_file!("copy/handover_rest.sql"),
+    ];
     /// copy-staging's plan of a round: its log objects, its song objects, and the log objects it
     /// leaves out for being in quarantine (results 1, 2 and 3 of the batch).
     pub const PLAN: [SqlFile; 3] = [
@@ -60,7 +69,8 @@ pub mod catalogue {
         sql_file!("copy/plan_songs.sql"),
         sql_file!("copy/plan_in_quarantine.sql"),
     ];
-    /// copy-staging's round, in batch order (copy-staging assembles it from these).
+    /// copy-staging's rounds, in batch order (copy-staging assembles them from these): a round of
+    /// log objects stages their lines; a round of song objects publishes them at once.
     pub const LOCK_CATALOGUE: SqlFile = sql_file!("copy/lock_catalogue.sql");
     pub const LOCK_ROUND: SqlFile = sql_file!("copy/lock_round.sql");
     pub const COPY_STAGING_FILES: SqlFile = sql_file!("copy/staging_files.sql");
@@ -70,11 +80,19 @@ pub mod catalogue {
     pub const EVENTS_STAGE: SqlFile = sql_file!("copy/events_stage.sql");
     pub const SONGS_LOAD_CREATE: SqlFile = sql_file!("copy/songs_load_create.sql");
     pub const COPY_STAGING_SONGS: SqlFile = sql_file!("copy/staging_songs.sql");
-    pub const SONGS_PUBLISH: [SqlFile; 4] = [
+    /// After the song COPY: the catalogue, the ledger, the songs to match again, and the songs and
+    /// artists rows of what changed, in one transaction with the COPY.
+    pub const SONGS_PUBLISH: [SqlFile; 10] = [
+        sql_file!("copy/songs_changed_artists.sql"),
         sql_file!("copy/songs_replace.sql"),
         sql_file!("copy/songs_insert.sql"),
         sql_file!("copy/songs_ledger_replace.sql"),
         sql_file!("copy/songs_ledger_insert.sql"),
+        sql_file!("copy/songs_changed.sql"),
+        sql_file!("copy/songs_dimension_delete.sql"),
+        SONGS_INSERT,
+        sql_file!("copy/artists_dimension_delete.sql"),
+        ARTISTS_INSERT,
     ];
     /// copy-staging's batch that records a log object whose COPY failed for its content, alone.
     pub const QUARANTINE: [SqlFile; 3] = [
@@ -83,44 +101,53 @@ pub mod catalogue {
         sql_file!("copy/quarantine_replace.sql"),
     ];
 
-    /// The inserts whose rows the transforms report they moved, each by the table it fills.
+    /// The inserts whose rows the steps report they moved, each by the table it fills.
     pub const SONGPLAYS_INSERT: SqlFile = sql_file!("facts/songplays_insert.sql");
+    pub const TIME_INSERT: SqlFile = sql_file!("facts/time_insert.sql");
     pub const USERS_INSERT: SqlFile = sql_file!("dimensions/users_insert.sql");
-    pub const SONGS_INSERT: SqlFile = sql_file!("dimensions/songs_insert.sql");
-    pub const ARTISTS_INSERT: SqlFile = sql_file!("dimensions/artists_insert.sql");
-    pub const TIME_INSERT: SqlFile = sql_file!("dimensions/time_insert.sql");
+    pub const SONGS_INSERT: SqlFile = sql_file!("copy/songs_dimension_insert.sql");
+    pub const ARTISTS_INSERT: SqlFile = sql_file!("copy/artists_dimension_insert.sql");
 
-    pub const LOAD_FACTS: [SqlFile; 3] = [
+    /// load-facts: publishes the execution's events (the event store, the ledger), then rewrites
+    /// the plays they and the changed songs touch, and their start times.
+    pub const LOAD_FACTS: [SqlFile; 16] = [
         sql_file!("facts/lock.sql"),
-        sql_file!("facts/songplays_delete_reloaded.sql"),
+        sql_file!("facts/run_objects.sql"),
+        sql_file!("facts/plays_changed_by_events.sql"),
+        sql_file!("facts/users_changed.sql"),
+        sql_file!("facts/events_retire.sql"),
+        sql_file!("facts/events_publish.sql"),
+        sql_file!("facts/events_ledger_replace.sql"),
+        sql_file!("facts/events_ledger_insert.sql"),
+        sql_file!("facts/quarantine_release.sql"),
+        sql_file!("facts/plays_changed_by_songs.sql"),
+        sql_file!("facts/changed_songs_clear.sql"),
+        sql_file!("facts/time_affected.sql"),
+        sql_file!("facts/songplays_delete.sql"),
         SONGPLAYS_INSERT,
+        sql_file!("facts/time_delete_orphans.sql"),
+        TIME_INSERT,
     ];
 
-    pub const LOAD_DIMENSIONS: [SqlFile; 13] = [
+    /// load-dimensions: the rows of the users whose events changed.
+    pub const LOAD_DIMENSIONS: [SqlFile; 5] = [
         sql_file!("dimensions/lock.sql"),
         sql_file!("dimensions/users_latest.sql"),
-        sql_file!("dimensions/users_delete_reloaded.sql"),
+        sql_file!("dimensions/users_delete.sql"),
         USERS_INSERT,
-        sql_file!("dimensions/songs_delete_reloaded.sql"),
-        SONGS_INSERT,
-        sql_file!("dimensions/artists_delete_reloaded.sql"),
-        ARTISTS_INSERT,
-        sql_file!("dimensions/time_delete_orphans.sql"),
-        TIME_INSERT,
-        sql_file!("dimensions/events_ledger_replace.sql"),
-        sql_file!("dimensions/events_ledger_insert.sql"),
-        sql_file!("dimensions/quarantine_release.sql"),
+        sql_file!("dimensions/changed_users_clear.sql"),
     ];
 
-    /// verify-counts' batch: its lock, the reports (counts, checks, what the loads refused), then
-    /// the end of the run's staging. The handler reads results by position in this list.
+    /// verify-counts' batch: its lock, the reports (counts, checks, what the loads refused, the
+    /// plays waiting for their song), then the end of the run's staging. The handler reads results
+    /// by position in this list.
     pub const VERIFY: [SqlFile; 8] = [
         sql_file!("verify/lock.sql"),
         sql_file!("verify/table_counts.sql"),
         sql_file!("verify/quality_checks.sql"),
         sql_file!("verify/load_errors.sql"),
         sql_file!("verify/refused_events.sql"),
-        sql_file!("verify/clear_staging_events.sql"),
+        sql_file!("verify/waiting_plays.sql"),
         sql_file!("verify/clear_staging_files.sql"),
         sql_file!("verify/clear_listing.sql"),
     ];
@@ -138,13 +165,15 @@ pub mod catalogue {
     /// create-tables' before its clean-up). Redshift's LOCK is ACCESS EXCLUSIVE and writes take
     /// ShareRowExclusiveLock, so two batches that took two tables in opposite orders could
     /// deadlock; queries that read several tables outside a LOCK name them in this order too.
-    pub const LOCK_ORDER: [&str; 11] = [
+    pub const LOCK_ORDER: [&str; 13] = [
         "load_listing",
         "load_ledger",
         "load_quarantine",
         "staging_files",
         "staging_events",
         "staging_songs",
+        "changed_songs",
+        "changed_users",
         "songplays",
         "users",
         "songs",
@@ -173,6 +202,7 @@ pub mod catalogue {
             .chain(singles)
             .chain(REAP_STAGING)
             .chain(RECORD_LISTING)
+            .chain(HAND_OVER)
             .chain(PLAN)
             .chain(SONGS_PUBLISH)
             .chain(QUARANTINE)
@@ -210,6 +240,12 @@ impl Literal {
 
     pub fn count(n: u32) -> Self {
         Self(n.to_string())
+    }
+
+    /// COPY's file compression parameter for an object compressed with `codec`: `GZIP`, `BZIP2`
+    /// or `ZSTD`, a keyword of a closed set; nothing for an object that is not compressed.
+    pub fn compression(codec: Codec) -> Self {
+        Self(codec.keyword().to_owned())
     }
 
     /// A whole number (an object's size).
@@ -448,6 +484,45 @@ impl S3Key {
     }
 }
 
+/// How a log object is compressed, told by the end of its key as COPY needs it told ("Specify the
+/// GZIP, LZOP, BZIP2, or ZSTD option": Redshift's "Compressing your data files"; COPY detects
+/// compression by extension only for Parquet and ORC). The product loads the three codecs the
+/// stand-in reads: GZIP (what Amazon Data Firehose writes to S3), BZIP2 and ZSTD. LZOP is left out
+/// (`.lzo` loads as plain JSON and fails), as nothing the product knows writes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Codec {
+    Plain,
+    Gzip,
+    Bzip2,
+    Zstd,
+}
+
+impl Codec {
+    /// The codec of `key`: `.gz` GZIP, `.bz2` BZIP2, `.zst` ZSTD (any case), else plain.
+    pub fn of(key: &S3Key) -> Self {
+        let name = key.0.rsplit('/').next().unwrap_or_default();
+        let extension = name
+            .rsplit_once('.')
+            .map(|(_, extension)| extension.to_ascii_lowercase());
+        match extension.as_deref() {
+            Some("gz") => Self::Gzip,
+            Some("bz2") => Self::Bzip2,
+            Some("zst") => Self::Zstd,
+            _ => Self::Plain,
+        }
+    }
+
+    /// COPY's keyword for it; empty for plain.
+    pub fn keyword(self) -> &'static str {
+        match self {
+            Self::Plain => "",
+            Self::Gzip => "GZIP",
+            Self::Bzip2 => "BZIP2",
+            Self::Zstd => "ZSTD",
+        }
+    }
+}
+
 /// An IAM role ARN for COPY's IAM_ROLE.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IamRoleArn(String);
@@ -633,6 +708,7 @@ mod tests {
         let filled_by_their_step = [
             catalogue::RECORD_LISTING[1],
             catalogue::RECORD_LISTING[2],
+            catalogue::HAND_OVER[2],
             catalogue::PLAN[0],
             catalogue::PLAN[1],
             catalogue::PLAN[2],
@@ -722,8 +798,9 @@ mod tests {
 
     #[test]
     fn every_batch_that_writes_locks_what_it_writes_first() {
-        let batches: [(&str, &[SqlFile]); 5] = [
+        let batches: [(&str, &[SqlFile]); 6] = [
             ("copy-staging's listing", &catalogue::RECORD_LISTING),
+            ("copy-staging's hand-over", &catalogue::HAND_OVER),
             ("load-facts", &catalogue::LOAD_FACTS),
             ("load-dimensions", &catalogue::LOAD_DIMENSIONS),
             ("verify-counts", &catalogue::VERIFY),
@@ -732,7 +809,7 @@ mod tests {
         let mut reap = vec![catalogue::REAP_LOCK];
         reap.extend(catalogue::REAP_STAGING);
         let mut round = vec![catalogue::LOCK_CATALOGUE, catalogue::COPY_STAGING_FILES];
-        round.extend([catalogue::EVENTS_STAGE, catalogue::COPY_STAGING_SONGS]);
+        round.push(catalogue::COPY_STAGING_SONGS);
         round.extend(catalogue::SONGS_PUBLISH);
         let events_round = [
             catalogue::LOCK_ROUND,
@@ -741,7 +818,7 @@ mod tests {
         ];
         let all = batches.into_iter().chain([
             ("create-tables' clean-up", reap.as_slice()),
-            ("a round with songs", round.as_slice()),
+            ("a round of song objects", round.as_slice()),
             ("a round of log objects", events_round.as_slice()),
         ]);
         for (name, files) in all {
@@ -756,6 +833,20 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn a_log_objects_codec_is_told_by_the_end_of_its_name() {
+        let codec = |key: &str| Codec::of(&S3Key::parse(key).unwrap());
+        assert_eq!(codec("log_data/2018-11-01-events.json"), Codec::Plain);
+        assert_eq!(codec("log_data/2018-11-01-events.json.gz"), Codec::Gzip);
+        assert_eq!(codec("log_data/firehose-1-2018-11-01.GZ"), Codec::Gzip);
+        assert_eq!(codec("log_data/2018-11-01.json.bz2"), Codec::Bzip2);
+        assert_eq!(codec("log_data/2018-11-01.json.zst"), Codec::Zstd);
+        assert_eq!(codec("log_data/2018-11-01.json.lzo"), Codec::Plain);
+        assert_eq!(codec("log_data/x.gz/plain"), Codec::Plain);
+        assert_eq!(Literal::compression(Codec::Gzip).as_sql(), "GZIP");
+        assert_eq!(Literal::compression(Codec::Plain).as_sql(), "");
     }
 
     #[test]

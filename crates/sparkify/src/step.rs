@@ -230,8 +230,8 @@ mod tests {
 
     #[test]
     fn a_batch_moved_the_rows_of_the_statements_of_each_counted_file() {
-        use crate::sql::catalogue::{LOAD_FACTS, USERS_INSERT};
-        let [lock, delete, insert] = LOAD_FACTS;
+        use crate::sql::catalogue::{LOAD_FACTS, SONGPLAYS_INSERT, USERS_INSERT};
+        let (lock, delete, insert) = (LOAD_FACTS[0], LOAD_FACTS[12], SONGPLAYS_INSERT);
         let batch = [lock, insert, delete, insert];
         let counted = [
             ("plays", insert),

@@ -311,11 +311,13 @@ fn every_error_name_in_the_asl_is_raised_by_the_code_and_every_raised_name_is_ca
         .map(|name| name.as_str().unwrap())
         .collect();
     for name in &names {
-        // Step Functions' names, the Lambda service's, and the one Lambda gives a function it
-        // stopped at its Timeout (Sandbox.Timedout).
+        // Step Functions' names, the Lambda service's, the one Lambda gives a function it
+        // stopped at its Timeout (Sandbox.Timedout), and Step Functions' own API's through its
+        // SDK integration (ContinueLoad's start of an execution that exists).
         let aws_defined = name.starts_with("States.")
             || name.starts_with("Lambda.")
-            || *name == "Sandbox.Timedout";
+            || *name == "Sandbox.Timedout"
+            || *name == "Sfn.ExecutionAlreadyExistsException";
         assert!(
             aws_defined || EtlError::NAMES.contains(name),
             "the ASL matches {name}, which no code raises"
@@ -542,6 +544,8 @@ fn output_fields(function: &str) -> BTreeSet<String> {
             planned: None,
             carried: copy_staging::Carried::default(),
             quarantine_cause: None,
+            backlog: false,
+            continuation: None,
         }),
         "${VerifyCountsFunctionArn}" => {
             serde_json::to_value(verify_counts::Output { step, report: None })
@@ -943,13 +947,13 @@ fn every_event_file_parses_into_its_functions_input() {
     assert!(
         kinds
             .iter()
-            .any(|(_, t)| matches!(t, Trigger::NewLogObjects(keys) if keys.len() == 1))
+            .any(|(_, t)| matches!(t, Trigger::NewLogObjects { keys, .. } if keys.len() == 1))
     );
     // A window's input, as the starter writes it (events/triggers/new-files-window.json).
     assert!(
         kinds
             .iter()
-            .any(|(_, t)| matches!(t, Trigger::NewLogObjects(keys) if keys.len() > 1))
+            .any(|(_, t)| matches!(t, Trigger::NewLogObjects { keys, .. } if keys.len() > 1))
     );
     assert!(kinds.iter().any(|(_, t)| *t == Trigger::FullLoad));
     assert!(

@@ -1,48 +1,58 @@
 //! copy-staging: stages the S3 objects this execution loads, exactly once per object, in rounds the
-//! state machine drives like any step (submit, then poll):
+//! state machine drives like any step (submit, then poll). Each phase reads in a file of its own;
+//! this one holds what every call hands the next and sends each call to its phase:
 //!
-//! 1. **list** (`listing.rs`): the function lists the log objects (a window's keys, a backfill's
-//!    days, or the log prefix) and the song prefix into parts in the manifest bucket, over as many
-//!    calls as it takes, then one batch records the parts in `load_listing` by COPY;
+//! 1. **list** (`list.rs`): the function lists what the run loads into parts in the manifest
+//!    bucket, over as many calls as it takes: a window's objects (one HEAD per way its event
+//!    spells the key, no LIST), a backfill's days, or (nightly) the log and song prefixes. One
+//!    batch records the parts in `load_listing` by COPY. A continuation's listing was handed to it
+//!    (step 5), so it lists nothing.
 //! 2. **plan** (`plan.rs`): a batch asks the warehouse for the round's objects: what was listed
 //!    that the ledger does not hold with its ETag, nor the quarantine, nor an earlier round of this
-//!    execution (at most 15 log objects and 20,000 song objects);
-//! 3. once it has finished, the function writes the round's manifests and object list to the
-//!    manifest bucket, and submits the round as one batch: log rows land in `staging_events`
-//!    tagged with the execution and their object, song rows replace their songs in the
-//!    `staging_songs` catalogue and go into the ledger, and every object is recorded in
-//!    `staging_files`;
-//! 4. once the round has committed, its staged rows and objects are added to the step's running
-//!    total (`staged`, which every call hands on to the next), and a new plan starts if objects
-//!    were left over; otherwise the step is done, and has moved that total. A plan that finds
-//!    nothing to load ends the step at once.
+//!    execution. Song objects come first (at most 20,000 a round), then log objects (at most 18).
+//! 3. **copy** (`round.rs`): the function writes the round's manifests and object list to the
+//!    manifest bucket and submits the round as one batch. A round of song objects publishes them
+//!    at once: the catalogue (`staging_songs`), the songs and artists rows, the ledger, and the
+//!    songs whose plays load-facts matches again. A round of log objects stages their lines in
+//!    `staging_events`, tagged with the execution and their object, which load-facts publishes.
+//!    Once it commits, what it staged is added to the step's running total (`staged`), and the
+//!    next plan follows if objects were left over; otherwise the step is done.
+//! 4. **quarantine** (`quarantine.rs`): a log object whose COPY fails for its content is tried
+//!    alone, then recorded in `load_quarantine` and left out.
+//! 5. **hand over** (`list.rs`): once the run's load budget (`LOAD_BUDGET_SECONDS` from the
+//!    execution's start) has passed, no new round starts: the rest of the listing is handed to
+//!    the execution the state machine starts as this one ends (`continuation`), and this run
+//!    publishes what it staged. Every run takes one round at least, so every run makes headway.
 //!
 //! Nothing the function holds grows with the catalogue: a part of the listing, a round's objects.
 
-pub mod listing;
+pub mod list;
 pub mod objects;
 pub mod plan;
 pub mod quarantine;
+pub mod round;
 
 use aws_sdk_s3::Client as S3Client;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use sparkify::config::DataSource;
 use sparkify::data_api::Progress;
-use sparkify::sql::{Literal, RunId, S3Key, SqlFile, catalogue, render};
+use sparkify::sql::RunId;
 use sparkify::trigger::Trigger;
 use sparkify::{Deps, EtlError, Moved, StepInput, StepOutput};
+use std::time::{Duration, SystemTime};
 use tokio::time::Instant;
 
-use listing::{Listing, Stage};
-use objects::Skipped;
-use plan::{Listed, Round};
-use quarantine::{Quarantined, RoundObject};
+pub use list::{Listing, Stage};
+pub use plan::Planned;
+pub use quarantine::Quarantined;
+pub use round::RoundObjects;
+pub use sparkify::trigger::Skipped;
 
 pub const STEP: &str = "copy-staging";
 
 /// Where a call is: listing S3 (no statement), or its statement is the batch that records the
-/// listing, a round's plan, a round's batch, or the batch that puts a log object in quarantine.
+/// listing, a round's plan, a round's batch, the batch that puts a log object in quarantine, or
+/// the one that hands the rest of the listing to the next execution.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Phase {
@@ -51,6 +61,7 @@ pub enum Phase {
     Plan,
     Copy,
     Quarantine,
+    Handover,
 }
 
 /// What every call hands on to the next besides the staged figures (the state machine passes it
@@ -73,13 +84,17 @@ pub struct Input {
     /// The execution input (`$$.Execution.Input`): the EventBridge event that started the run, or
     /// a manual start's input.
     pub trigger: Value,
+    /// The execution's start time (`$$.Execution.StartTime`), from which the load budget counts.
+    /// Absent when invoked by hand: then no budget applies.
+    #[serde(default)]
+    pub started: Option<String>,
     /// What `statement_id` is; required with it. Both come back from the previous call.
     #[serde(default)]
     pub phase: Option<Phase>,
     /// The round number, from 1.
     #[serde(default)]
     pub round: u32,
-    /// The round in flight left log objects for another round.
+    /// The round in flight left objects for another round.
     #[serde(default)]
     pub more: bool,
     /// What the rounds committed so far staged (the previous call's `staged`); empty on the first
@@ -114,68 +129,16 @@ pub struct Output {
     /// (`ObjectsQuarantined`), after everything else has committed. Null otherwise.
     #[serde(default)]
     pub quarantine_cause: Option<String>,
+    /// Once done: the load budget ran out with objects left, which `continuation` takes on.
+    #[serde(default)]
+    pub backlog: bool,
+    /// With `backlog`: the name of the execution the state machine starts for the rest.
+    #[serde(default)]
+    pub continuation: Option<String>,
 }
 
-/// How many objects of each kind one round stages, and its log objects (a failed COPY names one
-/// by its place in the batch).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RoundObjects {
-    pub log_objects: usize,
-    pub song_objects: usize,
-    #[serde(default)]
-    pub logs: Vec<RoundObject>,
-}
-
-/// The rounds one call planned, as its output reports them.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Planned {
-    pub log_objects: Vec<String>,
-    pub song_objects: usize,
-    /// Listed keys that cannot be loaded safely (reported, never loaded): the first
-    /// [`SKIPPED_SHOWN`], and how many there were in all.
-    pub skipped: Vec<Skipped>,
-    pub skipped_total: usize,
-    /// Log objects left out because they are in quarantine with the ETag they have now: the
-    /// first [`SKIPPED_SHOWN`], and how many there were.
-    #[serde(default)]
-    pub in_quarantine: Vec<String>,
-    #[serde(default)]
-    pub in_quarantine_total: usize,
-}
-
-/// Skipped keys an output lists (the state machine's state is limited to 256 KB).
+/// Keys an output lists (the state machine's state is limited to 256 KB).
 pub const SKIPPED_SHOWN: usize = 20;
-
-impl Planned {
-    /// What two rounds planned in one call stage together. Each round lists the log prefix
-    /// again, so a key skipped in both counts once.
-    fn merge(earlier: Option<Self>, later: Option<Self>) -> Option<Self> {
-        let (mut earlier, later) = match (earlier, later) {
-            (Some(earlier), Some(later)) => (earlier, later),
-            (one, other) => return one.or(other),
-        };
-        earlier.log_objects.extend(later.log_objects);
-        earlier.song_objects += later.song_objects;
-        let seen = earlier.skipped_total;
-        let new: Vec<Skipped> = later
-            .skipped
-            .into_iter()
-            .filter(|skip| !earlier.skipped.contains(skip))
-            .collect();
-        earlier.skipped_total = seen.max(later.skipped_total);
-        earlier.skipped.extend(new);
-        earlier.skipped.truncate(SKIPPED_SHOWN);
-        // Each plan reads the quarantine again: the later plan's figure is the run's.
-        earlier.in_quarantine_total = earlier.in_quarantine_total.max(later.in_quarantine_total);
-        for key in later.in_quarantine {
-            if !earlier.in_quarantine.contains(&key) {
-                earlier.in_quarantine.push(key);
-            }
-        }
-        earlier.in_quarantine.truncate(SKIPPED_SHOWN);
-        Some(earlier)
-    }
-}
 
 pub async fn handle(deps: &Deps, s3: &S3Client, input: Input) -> Result<Output, EtlError> {
     let deadline = deps.data_api.deadline();
@@ -185,12 +148,14 @@ pub async fn handle(deps: &Deps, s3: &S3Client, input: Input) -> Result<Output, 
         step: &input.step,
         trigger: Trigger::from_execution_input(&input.trigger, &deps.config.source)?,
         run: RunId::from_execution(&input.step.execution).map_err(EtlError::InvalidInput)?,
+        budget_ends: budget_ends(input.started.as_deref(), deps.config.source.load_budget)?,
     };
     let statement_id = match (&input.step.statement_id, input.phase) {
         (Some(id), Some(phase)) if phase != Phase::List => id,
         (Some(_), None) => {
             return Err(EtlError::InvalidInput(
-                "a statement_id needs its phase (record, plan, copy or quarantine)".into(),
+                "a statement_id needs its phase (record, plan, copy, quarantine or handover)"
+                    .into(),
             ));
         }
         _ => {
@@ -239,13 +204,35 @@ pub async fn handle(deps: &Deps, s3: &S3Client, input: Input) -> Result<Output, 
     }
 }
 
+/// When the run stops taking new rounds: its start plus the budget. None when the start is not
+/// known (a call by hand).
+fn budget_ends(started: Option<&str>, budget: Duration) -> Result<Option<SystemTime>, EtlError> {
+    let Some(started) = started else {
+        return Ok(None);
+    };
+    // Step Functions writes `...Z`; some engines `...+00:00`, which the SDK's parser refuses.
+    let utc = started
+        .strip_suffix("+00:00")
+        .map(|time| format!("{time}Z"))
+        .unwrap_or_else(|| started.to_owned());
+    let at =
+        aws_smithy_types::DateTime::from_str(&utc, aws_smithy_types::date_time::Format::DateTime)
+            .ok()
+            .and_then(|at| SystemTime::try_from(at).ok())
+            .ok_or_else(|| {
+                EtlError::InvalidInput(format!("started: {started:?} is not a UTC time"))
+            })?;
+    Ok(Some(at + budget))
+}
+
 /// What one call works with.
-struct At<'a> {
-    deps: &'a Deps,
-    s3: &'a S3Client,
-    step: &'a StepInput,
-    trigger: Trigger,
-    run: RunId,
+pub(crate) struct At<'a> {
+    pub(crate) deps: &'a Deps,
+    pub(crate) s3: &'a S3Client,
+    pub(crate) step: &'a StepInput,
+    pub(crate) trigger: Trigger,
+    pub(crate) run: RunId,
+    pub(crate) budget_ends: Option<SystemTime>,
 }
 
 impl At<'_> {
@@ -276,83 +263,71 @@ impl At<'_> {
         Ok(out)
     }
 
-    /// Goes on from where `carried.listing` is: lists on (for at most [`listing::LIST_SECONDS`]),
-    /// records the listing once it is written in full, or plans round `round` once it is recorded.
+    /// Goes on from where `carried.listing` is: lists on, records the listing once it is written
+    /// in full, or plans round `round` once it is recorded (or was handed to this execution).
     async fn go_on(
         &self,
         round: u32,
         staged: Vec<Moved>,
         mut carried: Carried,
     ) -> Result<Output, EtlError> {
-        if !carried.listing.is_listed() {
-            let until = Instant::now() + std::time::Duration::from_secs(listing::LIST_SECONDS);
-            let source = &self.deps.config.source;
-            carried.listing = listing::resume(
-                self.s3,
-                source,
-                &self.trigger,
-                &self.run,
-                carried.listing,
-                until,
-            )
-            .await?;
-            if !carried.listing.is_listed() {
-                tracing::info!(
-                    step = STEP,
-                    parts = carried.listing.parts,
-                    objects = carried.listing.objects,
-                    "the listing goes on in the next call"
-                );
-                let mut out = output(
-                    self.step.attempt,
-                    "",
-                    "LISTING".into(),
-                    Phase::List,
-                    round,
-                    false,
-                    staged,
-                );
-                out.carried = carried;
-                return Ok(out);
-            }
+        if let Trigger::Continuation { after } = &self.trigger
+            && carried.listing.stage != Stage::Recorded
+        {
+            tracing::info!(
+                step = STEP,
+                after = after.as_str(),
+                "planning what the run before left, as it handed it on"
+            );
+            carried.listing.stage = Stage::Recorded;
         }
         if carried.listing.stage == Stage::Recorded {
             return self.submit_plan(round, staged, carried).await;
         }
-        if carried.listing.objects == 0 {
-            tracing::info!(
-                step = STEP,
-                skipped = carried.listing.skipped_total,
-                "nothing listed: nothing to load"
-            );
-            let mut out = self.finished("", Phase::List, round, staged, carried);
-            out.planned = Some(planned(&Round::default(), &out.carried.listing));
-            return Ok(out);
+        self.list_on(round, staged, carried).await
+    }
+
+    /// What follows the commit of `current`'s statement, by its phase.
+    async fn after_commit(
+        &self,
+        current: Output,
+        rows_affected: Vec<i64>,
+    ) -> Result<Output, EtlError> {
+        match current.phase {
+            Phase::List => Err(EtlError::InvalidInput(
+                "a listing has no statement to commit".into(),
+            )),
+            Phase::Record => self.recorded(current).await,
+            Phase::Plan => self.planned(current).await,
+            Phase::Copy => self.round_committed(current, rows_affected).await,
+            Phase::Quarantine => self.quarantine_recorded(current).await,
+            Phase::Handover => Ok(self.handed_over(current)),
         }
-        let source = &self.deps.config.source;
-        let sqls = listing::record(self.s3, source, &self.run, &carried.listing).await?;
-        let token = self.step.client_token(&format!("{STEP}/listing"));
-        let id = self
-            .deps
-            .data_api
-            .submit(sqls, &token, &format!("sparkify-{STEP}-listing"))
-            .await?;
-        tracing::info!(step = STEP, statement_id = %id, parts = carried.listing.parts, objects = carried.listing.objects, "listing submitted to the warehouse");
-        let mut out = output(
-            self.step.attempt,
-            &id,
-            "SUBMITTED".into(),
-            Phase::Record,
-            round,
-            false,
-            staged,
-        );
-        out.carried = carried;
-        Ok(out)
+    }
+
+    /// After a round or a quarantine: round `round`'s plan, or, once the load budget has run
+    /// out, the hand-over of the rest to the next execution.
+    pub(crate) async fn next_round(
+        &self,
+        round: u32,
+        staged: Vec<Moved>,
+        carried: Carried,
+    ) -> Result<Output, EtlError> {
+        match self.budget_ends {
+            Some(ends) if SystemTime::now() >= ends => {
+                tracing::info!(
+                    step = STEP,
+                    round,
+                    "the load budget has run out: the rest goes to the next execution"
+                );
+                self.hand_over(round, staged, carried).await
+            }
+            _ => self.submit_plan(round, staged, carried).await,
+        }
     }
 
     /// The step's last answer: done, having moved `staged`.
-    fn finished(
+    pub(crate) fn finished(
         &self,
         statement_id: &str,
         phase: Phase,
@@ -371,91 +346,31 @@ impl At<'_> {
         );
         out.step.done = true;
         out.step.moved = out.staged.clone();
-        out.quarantine_cause = quarantine_cause(&carried);
+        out.quarantine_cause = quarantine::cause(&carried);
         out.carried = carried;
         out
     }
 
-    /// What follows the commit of `current`'s statement: after the listing's record, the first
-    /// plan; after a plan, the round it plans (or the end, if it finds nothing to load); after a
-    /// round, the next plan, or the end; after a quarantine, a new plan.
-    async fn after_commit(
+    /// This call's answer while a statement of `phase` is in flight.
+    pub(crate) fn submitted(
         &self,
-        current: Output,
-        rows_affected: Vec<i64>,
-    ) -> Result<Output, EtlError> {
-        let id = current.step.statement_id.as_str();
-        match current.phase {
-            Phase::List => Err(EtlError::InvalidInput(
-                "a listing has no statement to commit".into(),
-            )),
-            Phase::Record => {
-                tracing::info!(
-                    step = STEP,
-                    objects = current.carried.listing.objects,
-                    "listing recorded"
-                );
-                let mut carried = current.carried;
-                carried.listing.stage = Stage::Recorded;
-                carried.listing.after = None;
-                self.submit_plan(current.round, current.staged, carried)
-                    .await
-            }
-            Phase::Plan => {
-                let round = read_plan(self.deps, id).await?;
-                for key in &round.in_quarantine {
-                    tracing::warn!(step = STEP, key = %key, "left out: in quarantine with this ETag");
-                }
-                if round.is_empty() {
-                    tracing::info!(
-                        step = STEP,
-                        round = current.round,
-                        in_quarantine = round.in_quarantine_total,
-                        "nothing left to load"
-                    );
-                    let mut out = self.finished(
-                        id,
-                        current.phase,
-                        current.round,
-                        current.staged,
-                        current.carried,
-                    );
-                    out.planned = Some(planned(&round, &out.carried.listing));
-                    return Ok(out);
-                }
-                submit_round(
-                    self,
-                    current.round,
-                    round,
-                    (current.staged, current.carried),
-                )
-                .await
-            }
-            Phase::Copy => {
-                let committed = round_moved(&current.round_objects, &rows_affected)?;
-                tracing::info!(step = STEP, round = current.round, rows_affected = ?rows_affected, "round committed");
-                let staged = add_round(current.staged.clone(), committed);
-                if current.more {
-                    return self
-                        .submit_plan(current.round + 1, staged, current.carried)
-                        .await;
-                }
-                tracing::info!(step = STEP, round = current.round, "every object is staged");
-                let mut out =
-                    self.finished(id, current.phase, current.round, staged, current.carried);
-                out.step.rows_affected = rows_affected;
-                Ok(out)
-            }
-            Phase::Quarantine => {
-                tracing::info!(
-                    step = STEP,
-                    round = current.round,
-                    "quarantine recorded; planning the rest again"
-                );
-                self.submit_plan(current.round + 1, current.staged, current.carried)
-                    .await
-            }
-        }
+        statement_id: &str,
+        phase: Phase,
+        round: u32,
+        staged: Vec<Moved>,
+        carried: Carried,
+    ) -> Output {
+        let mut out = output(
+            self.step.attempt,
+            statement_id,
+            "SUBMITTED".into(),
+            phase,
+            round,
+            false,
+            staged,
+        );
+        out.carried = carried;
+        out
     }
 }
 
@@ -486,377 +401,21 @@ fn output(
         planned: None,
         carried: Carried::default(),
         quarantine_cause: None,
+        backlog: false,
+        continuation: None,
     }
-}
-
-/// What a committed round staged: its events and the log objects they came from, its songs and
-/// their objects. Which statements of the batch stage the rows follows from the round's objects.
-fn round_moved(objects: &RoundObjects, rows_affected: &[i64]) -> Result<Vec<Moved>, EtlError> {
-    let counted = [
-        ("events", catalogue::EVENTS_STAGE),
-        ("songs", catalogue::COPY_STAGING_SONGS),
-    ];
-    let rows = sparkify::step::moved(&counted, &round_files(objects), rows_affected)?;
-    let sources = [
-        ("log objects", objects.log_objects),
-        ("song objects", objects.song_objects),
-    ]
-    .map(|(what, count)| {
-        i64::try_from(count)
-            .map(|count| Moved::new(what, count))
-            .map_err(|_| EtlError::InvalidInput(format!("round_objects: {count} {what}")))
-    });
-    let mut figures = Vec::with_capacity(4);
-    for (rows, source) in rows.into_iter().zip(sources) {
-        figures.extend([rows, source?]);
-    }
-    Ok(figures)
-}
-
-/// `staged` with a committed round's figures added, kind by kind, in the order each kind came.
-fn add_round(mut staged: Vec<Moved>, round: Vec<Moved>) -> Vec<Moved> {
-    for figure in round {
-        match staged.iter_mut().find(|total| total.what == figure.what) {
-            Some(total) => total.count += figure.count,
-            None => staged.push(figure),
-        }
-    }
-    staged
-}
-
-fn planned(round: &Round, listing: &Listing) -> Planned {
-    Planned {
-        skipped: listing.skipped.clone(),
-        skipped_total: listing.skipped_total,
-        in_quarantine: round.in_quarantine.clone(),
-        in_quarantine_total: round.in_quarantine_total,
-        log_objects: round
-            .events
-            .iter()
-            .map(|o| o.key.as_str().to_owned())
-            .collect(),
-        song_objects: round.songs.len(),
-    }
-}
-
-impl At<'_> {
-    /// Submits round `round`'s plan query; `staged` is what the earlier rounds staged.
-    async fn submit_plan(
-        &self,
-        round: u32,
-        staged: Vec<Moved>,
-        carried: Carried,
-    ) -> Result<Output, EtlError> {
-        let sqls = plan::statements(&self.run)?;
-        let token = self.step.client_token(&format!("{STEP}/plan/{round}"));
-        let id = self
-            .deps
-            .data_api
-            .submit(sqls, &token, &format!("sparkify-{STEP}-plan"))
-            .await?;
-        tracing::info!(step = STEP, round, statement_id = %id, "plan submitted");
-        let mut out = output(
-            self.step.attempt,
-            &id,
-            "SUBMITTED".into(),
-            Phase::Plan,
-            round,
-            false,
-            staged,
-        );
-        out.carried = carried;
-        Ok(out)
-    }
-
-    /// After round `current` failed with `err`: if the failure is one log object's content, that
-    /// object is tried again in a round of its own, or, if it was alone already, put in
-    /// quarantine. Anything else is not handled here (None).
-    async fn after_poison(
-        &self,
-        current: &Output,
-        err: &EtlError,
-    ) -> Result<Option<Output>, EtlError> {
-        let objects = &current.round_objects;
-        let logs: Vec<&RoundObject> = objects.logs.iter().collect();
-        let layout = round_layout(&logs, objects.song_objects > 0);
-        let layout: Vec<(SqlFile, Option<&RoundObject>)> = layout
-            .into_iter()
-            .map(|(file, object)| (file, object.copied()))
-            .collect();
-        let Some((object, error)) = quarantine::poison(&layout, err) else {
-            return Ok(None);
-        };
-        if current.carried.quarantined_count >= quarantine::MAX_PER_RUN {
-            tracing::error!(step = STEP, key = %object.key, "a log object failed for its content after the run's quarantine limit");
-            return Err(quarantine::too_many(err));
-        }
-        let source = &self.deps.config.source;
-        let next = current.round + 1;
-        let (staged, carried) = (current.staged.clone(), current.carried.clone());
-        if objects.logs.len() > 1 || objects.song_objects > 0 {
-            tracing::warn!(step = STEP, round = current.round, key = %object.key, error = %error, "a log object's COPY failed for its content; trying it alone");
-            let key = S3Key::parse(&object.key)
-                .map_err(|why| EtlError::InvalidInput(format!("round_objects: {why}")))?;
-            let alone = Round {
-                events: vec![Listed {
-                    key,
-                    etag: object.etag.clone(),
-                    size: object.size,
-                }],
-                songs: Vec::new(),
-                // Whatever the failed round held is planned again after.
-                more: true,
-                ..Round::default()
-            };
-            return submit_round(self, next, alone, (staged, carried))
-                .await
-                .map(Some);
-        }
-        let reason = quarantine::reason(&error, source.max_load_errors);
-        tracing::warn!(step = STEP, round = current.round, key = %object.key, reason = %reason, error = %error, "a log object's COPY failed alone for its content; putting it in quarantine");
-        let seen_at = sparkify::sql::Timestamp::parse_utc(&now_rfc3339())
-            .map_err(|why| EtlError::InvalidInput(format!("the time now: {why}")))?;
-        let sqls = quarantine::statements(object, &reason, &error, &self.run, &seen_at)?;
-        let token = self.step.client_token(&format!("{STEP}/quarantine/{next}"));
-        let id = self
-            .deps
-            .data_api
-            .submit(sqls, &token, &format!("sparkify-{STEP}-quarantine"))
-            .await?;
-        let mut out = output(
-            self.step.attempt,
-            &id,
-            "SUBMITTED".into(),
-            Phase::Quarantine,
-            next,
-            false,
-            staged,
-        );
-        out.carried = carried;
-        out.carried.quarantined_count += 1;
-        if out.carried.quarantined.len() < SKIPPED_SHOWN {
-            out.carried
-                .quarantined
-                .push(Quarantined::new(object, &error, source.max_load_errors));
-        }
-        Ok(Some(out))
-    }
-}
-
-/// The failure a run that put objects in quarantine ends with, in words; None if it put none.
-fn quarantine_cause(carried: &Carried) -> Option<String> {
-    (carried.quarantined_count > 0).then(|| {
-        EtlError::ObjectsQuarantined {
-            count: carried.quarantined_count,
-            keys: carried
-                .quarantined
-                .iter()
-                .map(|q| format!("{} ({})", q.key, q.reason))
-                .collect(),
-        }
-        .to_string()
-    })
-}
-
-/// The round a finished plan batch describes (`plan.rs`): its three results.
-async fn read_plan(deps: &Deps, statement_id: &str) -> Result<Round, EtlError> {
-    let mut results = Vec::with_capacity(catalogue::PLAN.len());
-    for n in 1..=catalogue::PLAN.len() {
-        results.push(
-            deps.data_api
-                .result_rows(&format!("{statement_id}:{n}"))
-                .await?,
-        );
-    }
-    plan::round(&results[0], &results[1], &results[2]).map_err(|why| {
-        EtlError::DataApiRejected(format!("GetStatementResult {statement_id}: {why}"))
-    })
-}
-
-/// Writes the round's manifests and object list, then submits the round's batch; `staged` is what
-/// the earlier rounds staged.
-async fn submit_round(
-    at: &At<'_>,
-    number: u32,
-    round: Round,
-    (staged, carried): (Vec<Moved>, Carried),
-) -> Result<Output, EtlError> {
-    let (deps, s3, run) = (at.deps, at.s3, &at.run);
-    let source = &deps.config.source;
-    let folder = format!("manifests/{}/round-{number:03}/", run.as_str());
-    let manifest_key = |name: String| {
-        S3Key::parse(&format!("{folder}{name}")).map_err(|why| {
-            EtlError::InvalidInput(format!("manifest key for run {}: {why}", run.as_str()))
-        })
-    };
-    let staged_at = now_utc();
-    let objects_key = manifest_key("objects.json".into())?;
-    let body = objects::object_list(run.as_str(), &staged_at, &round.events, &round.songs);
-    objects::put(s3, &source.manifest_bucket, &objects_key, body).await?;
-    let mut event_manifests = Vec::with_capacity(round.events.len());
-    for (index, object) in round.events.iter().enumerate() {
-        let key = manifest_key(format!("events-{:02}.manifest", index + 1))?;
-        let body = objects::manifest(&source.bucket, [&object.key]);
-        objects::put(s3, &source.manifest_bucket, &key, body).await?;
-        event_manifests.push(key);
-    }
-    let songs_manifest = if round.songs.is_empty() {
-        None
-    } else {
-        let key = manifest_key("songs.manifest".into())?;
-        let body = objects::manifest(&source.bucket, round.songs.iter().map(|o| &o.key));
-        objects::put(s3, &source.manifest_bucket, &key, body).await?;
-        Some(key)
-    };
-    let sqls = round_statements(
-        source,
-        run,
-        &objects_key,
-        &round.events,
-        &event_manifests,
-        songs_manifest.as_ref(),
-    )?;
-    let token = at.step.client_token(&format!("{STEP}/copy/{number}"));
-    let id = deps
-        .data_api
-        .submit(sqls, &token, &format!("sparkify-{STEP}"))
-        .await?;
-    tracing::info!(
-        step = STEP,
-        round = number,
-        statement_id = %id,
-        log_objects = round.events.len(),
-        song_objects = round.songs.len(),
-        more = round.more,
-        "round submitted"
-    );
-    let mut out = output(
-        at.step.attempt,
-        &id,
-        "SUBMITTED".into(),
-        Phase::Copy,
-        number,
-        round.more,
-        staged,
-    );
-    out.round_objects = RoundObjects {
-        log_objects: round.events.len(),
-        song_objects: round.songs.len(),
-        logs: round
-            .events
-            .iter()
-            .map(|object| RoundObject {
-                key: object.key.as_str().to_owned(),
-                etag: object.etag.clone(),
-                size: object.size,
-            })
-            .collect(),
-    };
-    out.planned = Some(planned(&round, &carried.listing));
-    out.carried = carried;
-    Ok(out)
-}
-
-/// The statements of a round's batch, in batch order (see `sql/copy/`): each one's catalogue
-/// file, and the log object it loads or tags where it is one of a log object's pair. The one
-/// layout both the batch ([`round_statements`]) and the reading of its rows ([`round_files`])
-/// follow.
-fn round_layout<T>(log_objects: &[T], with_songs: bool) -> Vec<(SqlFile, Option<&T>)> {
-    // Every round locks what it touches first, in the pipeline's one lock order.
-    let lock = if with_songs {
-        catalogue::LOCK_CATALOGUE
-    } else {
-        catalogue::LOCK_ROUND
-    };
-    let mut layout = vec![(lock, None), (catalogue::COPY_STAGING_FILES, None)];
-    if !log_objects.is_empty() {
-        layout.push((catalogue::EVENTS_LOAD_CREATE, None));
-        for object in log_objects {
-            layout.push((catalogue::COPY_STAGING_EVENTS, Some(object)));
-            layout.push((catalogue::EVENTS_LOAD_TAG, Some(object)));
-        }
-        layout.push((catalogue::EVENTS_STAGE, None));
-    }
-    if with_songs {
-        layout.push((catalogue::SONGS_LOAD_CREATE, None));
-        layout.push((catalogue::COPY_STAGING_SONGS, None));
-        layout.extend(catalogue::SONGS_PUBLISH.map(|file| (file, None)));
-    }
-    layout
-}
-
-/// The catalogue file of each statement of the batch of a round with these objects.
-fn round_files(objects: &RoundObjects) -> Vec<SqlFile> {
-    round_layout(&vec![(); objects.log_objects], objects.song_objects > 0)
-        .into_iter()
-        .map(|(file, _)| file)
-        .collect()
-}
-
-/// The round's batch (see `sql/copy/`), at most 40 statements.
-pub fn round_statements(
-    source: &DataSource,
-    run: &RunId,
-    objects_key: &S3Key,
-    events: &[Listed],
-    event_manifests: &[S3Key],
-    songs_manifest: Option<&S3Key>,
-) -> Result<Vec<String>, EtlError> {
-    // What every COPY names besides its source.
-    let with_access = |mut values: Vec<(&'static str, Literal)>| {
-        values.push(("copy_role_arn", Literal::role(&source.copy_role_arn)));
-        values.push(("region", Literal::region(&source.region)));
-        values
-    };
-    let logs: Vec<(&Listed, &S3Key)> = events.iter().zip(event_manifests).collect();
-    round_layout(&logs, songs_manifest.is_some())
-        .into_iter()
-        .map(|(file, log)| {
-            let values = match (file, log, songs_manifest) {
-                (catalogue::COPY_STAGING_FILES, ..) => with_access(vec![(
-                    "objects_source",
-                    Literal::s3_uri(&source.manifest_bucket, objects_key),
-                )]),
-                (catalogue::COPY_STAGING_EVENTS, Some((_, manifest)), _) => with_access(vec![
-                    (
-                        "manifest",
-                        Literal::s3_uri(&source.manifest_bucket, manifest),
-                    ),
-                    (
-                        "jsonpaths",
-                        Literal::s3_uri(&source.bucket, &source.jsonpaths_key),
-                    ),
-                    ("max_errors", Literal::count(source.max_load_errors)),
-                ]),
-                (catalogue::EVENTS_LOAD_TAG, Some((object, _)), _) => vec![
-                    ("run", Literal::run(run)),
-                    ("object_key", Literal::key(&object.key)),
-                ],
-                (catalogue::COPY_STAGING_SONGS, _, Some(manifest)) => with_access(vec![
-                    (
-                        "manifest",
-                        Literal::s3_uri(&source.manifest_bucket, manifest),
-                    ),
-                    ("max_errors", Literal::count(source.max_load_errors)),
-                ]),
-                _ if file.text.contains("{{run}}") => vec![("run", Literal::run(run))],
-                _ => Vec::new(),
-            };
-            render(&file, &values)
-        })
-        .collect()
 }
 
 /// Now, UTC, as `YYYY-MM-DD HH:MI:SS` (COPY's default TIMEFORMAT).
-fn now_utc() -> String {
+pub(crate) fn now_utc() -> String {
     let text = now_rfc3339();
     // RFC 3339: 2026-11-22T10:00:00Z or with a fraction.
     text.get(..19).unwrap_or(&text).replace('T', " ")
 }
 
 /// Now, UTC, in RFC 3339 (`2026-11-22T10:00:00Z`, or with a fraction).
-fn now_rfc3339() -> String {
-    let now = aws_smithy_types::DateTime::from(std::time::SystemTime::now());
+pub(crate) fn now_rfc3339() -> String {
+    let now = aws_smithy_types::DateTime::from(SystemTime::now());
     now.fmt(aws_smithy_types::date_time::Format::DateTime)
         .unwrap_or_default()
 }
@@ -866,9 +425,10 @@ mod tests {
     use super::*;
     use aws_sdk_redshiftdata::Client;
     use aws_smithy_mocks::{RuleMode, mock, mock_client};
+    use quarantine::RoundObject;
     use serde_json::json;
     use sparkify::data_api::client_token;
-    use sparkify::testing::{config, deps, submitted};
+    use sparkify::testing::{deps, submitted};
 
     fn no_s3() -> S3Client {
         mock_client!(aws_sdk_s3, [])
@@ -898,6 +458,7 @@ mod tests {
                 attempt: 0,
             },
             trigger,
+            started: None,
             phase: None,
             round: 0,
             more: false,
@@ -1126,8 +687,8 @@ key.json",
         let planned = out.planned.unwrap();
         assert_eq!(planned.log_objects, vec!["log_data/2018/11/c.json"]);
         assert_eq!(planned.song_objects, 0);
-        // The round's manifest and its object list.
-        assert_eq!(puts.num_calls(), 2);
+        // The round's manifest, its object list and the list's manifest.
+        assert_eq!(puts.num_calls(), 3);
     }
 
     #[tokio::test]
@@ -1149,10 +710,12 @@ key.json",
     }
 
     /// The Data API's answers to a call that plans round 1 (`plan-1`: one log object and one
-    /// song object) and submits it (`copy-1`, described by `round_described`).
+    /// song object), submits the song round (`copy-1`, described by `round_described`), then
+    /// plans round 2 (`plan-2`: the log object) and submits it (`copy-2`, which commits).
     fn first_round_rules(
         round_described: fn() -> aws_sdk_redshiftdata::operation::describe_statement::DescribeStatementOutput,
     ) -> Vec<aws_smithy_mocks::Rule> {
+        use aws_sdk_redshiftdata::types::{StatementStatusString as Sub, StatusString};
         let mut rules = plan_rules(
             "plan-1",
             1,
@@ -1160,17 +723,39 @@ key.json",
             vec!["song_data/A/A/A/TRAAA.json".into()],
         );
         let round = mock!(Client::batch_execute_statement)
-            .match_requests(|req| req.sqls().len() > 3)
+            .match_requests(|req| req.sqls().len() > 3 && req.sqls()[1].contains("/round-001/"))
             .then_output(|| submitted("copy-1"));
         let described_round = mock!(Client::describe_statement)
             .match_requests(|req| req.id() == Some("copy-1"))
             .then_output(round_described);
         rules.extend([round, described_round]);
+        rules.extend(plan_rules(
+            "plan-2",
+            2,
+            vec!["log_data/2018/11/a.json".into()],
+            Vec::new(),
+        ));
+        let logs = mock!(Client::batch_execute_statement)
+            .match_requests(|req| req.sqls().len() > 3 && req.sqls()[1].contains("/round-002/"))
+            .then_output(|| submitted("copy-2"));
+        let described_logs = mock!(Client::describe_statement)
+            .match_requests(|req| req.id() == Some("copy-2"))
+            .then_output(|| {
+                // The lock, the object list, the temp table, the log object's 7 events (COPY,
+                // tag), then staging them.
+                let rows = [-1, 1, -1, 7, 7, 7];
+                sparkify::testing::described(
+                    "copy-2",
+                    StatusString::Finished,
+                    &rows.map(|rows| (Sub::Finished, rows, None)),
+                )
+            });
+        rules.extend([logs, described_logs]);
         rules
     }
 
     /// Dependencies for a call that plans round 1 and submits it; the rules say how often the
-    /// plan and the round were submitted and the round described.
+    /// first plan and the song round were submitted and the song round described.
     fn one_round(
         round_described: fn() -> aws_sdk_redshiftdata::operation::describe_statement::DescribeStatementOutput,
     ) -> (Deps, S3Client, [aws_smithy_mocks::Rule; 3]) {
@@ -1187,19 +772,22 @@ key.json",
         )
     }
 
-    /// With a statement wait, one call goes from the plan to its round to the end as each
-    /// commits: no Wait state at all.
+    /// The rows each statement of the song round affects: the lock, the object list, the temp
+    /// table, the song COPY, then publishing the song (the artists it changes, the catalogue, the
+    /// ledger, the changed songs, the songs and artists rows).
+    const SONG_ROUND: [i64; 14] = [-1, 1, -1, 1, 1, 0, 1, 0, 1, 1, 0, 1, 0, 1];
+
+    /// With a statement wait, one call goes from the plan to its round to the next plan and its
+    /// round to the end as each commits: no Wait state at all. Songs come first, in a round of
+    /// their own.
     #[tokio::test]
     async fn within_the_statement_wait_one_call_plans_stages_and_finishes() {
         use aws_sdk_redshiftdata::types::{StatementStatusString as Sub, StatusString};
         let (deps, s3, [plan, round, staged]) = one_round(|| {
-            // The lock, the object list, then the log object's 7 events (COPY, tag, stage) and
-            // the song object's song (COPY, then its upsert and ledger rows).
-            let rows = [-1, 2, -1, 7, 7, 7, -1, 1, 0, 1, 0, 1];
             sparkify::testing::described(
                 "copy-1",
                 StatusString::Finished,
-                &rows.map(|rows| (Sub::Finished, rows, None)),
+                &SONG_ROUND.map(|rows| (Sub::Finished, rows, None)),
             )
         });
         let out = handle(&deps, &s3, recorded_call(0)).await.unwrap();
@@ -1213,7 +801,7 @@ key.json",
                 ("song objects", 1)
             ]
         );
-        // The output still says what the call planned, though a later state came after it.
+        // The output still says what the call planned, though later states came after it.
         let planned = out.planned.clone().unwrap();
         assert_eq!(planned.log_objects, vec!["log_data/2018/11/a.json"]);
         assert_eq!(planned.song_objects, 1);
@@ -1224,39 +812,30 @@ key.json",
                 out.round,
                 out.step.rows_affected
             ),
-            (
-                "copy-1",
-                Phase::Copy,
-                1,
-                vec![-1, 2, -1, 7, 7, 7, -1, 1, 0, 1, 0, 1]
-            )
+            ("copy-2", Phase::Copy, 2, vec![-1, 1, -1, 7, 7, 7])
         );
         assert_eq!(
             (plan.num_calls(), round.num_calls(), staged.num_calls()),
             (1, 1, 1)
         );
+        assert!(!out.backlog);
     }
 
-    /// Mocks for a nightly run of two rounds: 16 log objects and 2 song objects listed, so round 1
-    /// stages 15 log objects and the songs (40 statements, each affecting 10 rows) and round 2
-    /// the last log object (6 statements, each affecting 3 rows). Every statement commits at once
-    /// and the statement wait is 5 s, so one call can go through both rounds.
-    fn two_rounds() -> (Deps, S3Client) {
+    /// Mocks for a nightly run of three rounds: 19 log objects and 2 song objects listed, so
+    /// round 1 publishes the songs (14 statements, each affecting 10 rows), round 2 stages 18 log
+    /// objects (40 statements, each affecting 10 rows) and round 3 the last log object (6
+    /// statements, each affecting 3 rows). Every statement commits at once and the statement wait
+    /// is 5 s, so one call can go through all three.
+    fn three_rounds() -> (Deps, S3Client) {
         use aws_sdk_redshiftdata::types::{StatementStatusString as Sub, StatusString};
         use sparkify::testing::described;
 
         let log_key = |i: usize| format!("log_data/2018/11/2018-11-{i:02}-events.json");
-        let submits = |id: &'static str, is_it: fn(&[String]) -> bool| {
+        let submits = |id: &'static str, folder: &'static str| {
             mock!(Client::batch_execute_statement)
-                .match_requests(move |req| is_it(req.sqls()))
+                .match_requests(move |req| req.sqls().len() > 3 && req.sqls()[1].contains(folder))
                 .then_output(move || submitted(id))
         };
-        let round_one = submits("copy-1", |sqls| {
-            sqls.len() > 3 && sqls[1].contains("/round-001/")
-        });
-        let round_two = submits("copy-2", |sqls| {
-            sqls.len() > 3 && sqls[1].contains("/round-002/")
-        });
         let finished = |id: &'static str, statements: usize, rows: i64| {
             mock!(Client::describe_statement)
                 .match_requests(move |req| req.id() == Some(id))
@@ -1268,23 +847,25 @@ key.json",
                     )
                 })
         };
-        // The warehouse plans 15 of the 16 log objects and both songs in round 1 (and says
-        // there are more), then the 16th in round 2.
-        let mut rules = plan_rules(
-            "plan-1",
-            1,
-            (1..=16).map(log_key).collect(),
-            vec![
-                "song_data/A/A/A/TRAAA.json".into(),
-                "song_data/A/A/B/TRAAB.json".into(),
-            ],
-        );
-        rules.extend(plan_rules("plan-2", 2, vec![log_key(16)], Vec::new()));
+        let songs = vec![
+            "song_data/A/A/A/TRAAA.json".to_owned(),
+            "song_data/A/A/B/TRAAB.json".to_owned(),
+        ];
+        let mut rules = plan_rules("plan-1", 1, (1..=19).map(log_key).collect(), songs);
+        rules.extend(plan_rules(
+            "plan-2",
+            2,
+            (1..=19).map(log_key).collect(),
+            Vec::new(),
+        ));
+        rules.extend(plan_rules("plan-3", 3, vec![log_key(19)], Vec::new()));
         rules.extend([
-            round_one,
-            round_two,
-            finished("copy-1", 40, 10),
-            finished("copy-2", 6, 3),
+            submits("copy-1", "/round-001/"),
+            submits("copy-2", "/round-002/"),
+            submits("copy-3", "/round-003/"),
+            finished("copy-1", 14, 10),
+            finished("copy-2", 40, 10),
+            finished("copy-3", 6, 3),
         ]);
         let client = mock_client!(aws_sdk_redshiftdata, RuleMode::MatchAny, &rules);
         let no_listing = mock!(aws_sdk_s3::Client::list_objects_v2).then_output(|| {
@@ -1293,24 +874,103 @@ key.json",
         following(client, &no_listing)
     }
 
-    /// Both rounds' rows and objects: 10 events from round 1 and 3 from round 2, from 15 + 1 log
-    /// objects; 10 songs from 2 song objects, all in round 1.
-    const BOTH_ROUNDS: [(&str, i64); 4] = [
+    /// The three rounds' rows and objects: 10 events from round 2 and 3 from round 3, from
+    /// 18 + 1 log objects; 10 songs from 2 song objects, all in round 1.
+    const ALL_ROUNDS: [(&str, i64); 4] = [
         ("events", 13),
-        ("log objects", 16),
+        ("log objects", 19),
         ("songs", 10),
         ("song objects", 2),
     ];
 
     /// The step moved what every round staged, not what its last round did.
     #[tokio::test]
-    async fn two_rounds_committed_in_one_call_moved_what_both_staged() {
-        let (deps, s3) = two_rounds();
+    async fn three_rounds_committed_in_one_call_moved_what_all_staged() {
+        let (deps, s3) = three_rounds();
         let out = handle(&deps, &s3, recorded_call(0)).await.unwrap();
         assert!(out.step.done, "{out:?}");
-        assert_eq!((out.round, out.step.statement_id.as_str()), (2, "copy-2"));
-        assert_eq!(figures(&out.step.moved), BOTH_ROUNDS);
+        assert_eq!((out.round, out.step.statement_id.as_str()), (3, "copy-3"));
+        assert_eq!(figures(&out.step.moved), ALL_ROUNDS);
         assert_eq!(out.staged, out.step.moved);
+    }
+
+    /// A call whose load budget has run out when a round commits hands the rest of the listing
+    /// over to the execution that takes it on, and ends the step with the backlog said: it has
+    /// moved what its rounds staged.
+    #[tokio::test]
+    async fn once_the_load_budget_has_run_out_the_rest_is_handed_to_the_next_execution() {
+        use aws_sdk_redshiftdata::types::{StatementStatusString as Sub, StatusString};
+        use sparkify::testing::described;
+        let next = sparkify::trigger::continuation_of(&RunId::from_execution(EXECUTION).unwrap());
+        let expected_next = format!("SET run_id = '{}'", next.as_str());
+        let hand_over = mock!(Client::batch_execute_statement)
+            .match_requests(move |req| {
+                req.sqls().len() == 3
+                    && req.sqls()[0].contains("LOCK load_listing, staging_files;")
+                    && req.sqls()[1].contains("run_id = 'run-7'")
+                    && req.sqls()[2].contains(&expected_next)
+                    && req.client_token()
+                        == Some(client_token(EXECUTION, "copy-staging/handover").as_str())
+            })
+            .then_output(|| submitted("handover-2"));
+        let handed = mock!(Client::describe_statement)
+            .match_requests(|req| req.id() == Some("handover-2"))
+            .then_output(|| {
+                described(
+                    "handover-2",
+                    StatusString::Finished,
+                    &vec![(Sub::Finished, 0, None); 3],
+                )
+            });
+        let mut rules = first_round_rules(|| {
+            sparkify::testing::described(
+                "copy-1",
+                StatusString::Finished,
+                &SONG_ROUND.map(|rows| (Sub::Finished, rows, None)),
+            )
+        });
+        rules.extend([hand_over.clone(), handed]);
+        let client = mock_client!(aws_sdk_redshiftdata, RuleMode::MatchAny, &rules);
+        let no_listing = mock!(aws_sdk_s3::Client::list_objects_v2).then_output(|| {
+            aws_sdk_s3::operation::list_objects_v2::ListObjectsV2Output::builder().build()
+        });
+        let (mut deps, s3) = following(client, &no_listing);
+        deps.config.source.load_budget = std::time::Duration::ZERO;
+        let mut call = recorded_call(0);
+        call.started = Some("2026-01-01T03:00:00Z".into());
+        let out = handle(&deps, &s3, call).await.unwrap();
+        assert!(out.step.done && out.backlog, "{out:?}");
+        assert_eq!(out.continuation.as_deref(), Some(next.as_str()));
+        assert_eq!((out.phase, out.round), (Phase::Handover, 2));
+        assert_eq!(
+            figures(&out.step.moved),
+            [
+                ("events", 0),
+                ("log objects", 0),
+                ("songs", 1),
+                ("song objects", 1)
+            ]
+        );
+        assert_eq!(hand_over.num_calls(), 1);
+        // rules[7] is the second plan's submission: never made.
+        assert_eq!(rules[7].num_calls(), 0);
+    }
+
+    /// A continuation lists nothing: the run before handed it its listing, so its first call
+    /// plans at once.
+    #[tokio::test]
+    async fn a_continuation_plans_at_once_from_the_listing_handed_to_it() {
+        let rules = plan_rules("plan-1", 1, Vec::new(), Vec::new());
+        let client = mock_client!(aws_sdk_redshiftdata, RuleMode::MatchAny, &rules);
+        let any_listing = mock!(aws_sdk_s3::Client::list_objects_v2).then_output(|| {
+            aws_sdk_s3::operation::list_objects_v2::ListObjectsV2Output::builder().build()
+        });
+        let (deps, s3) = following(client, &any_listing);
+        let call = first_call(json!({"continue": {"after": "nightly-1"}}));
+        let out = handle(&deps, &s3, call).await.unwrap();
+        assert!(out.step.done, "{out:?}");
+        assert_eq!(out.carried.listing.stage, Stage::Recorded);
+        assert_eq!((rules[0].num_calls(), any_listing.num_calls()), (1, 0));
     }
 
     /// A round whose batch failed at a log object's COPY for its content: the object is tried in
@@ -1490,39 +1150,16 @@ key.json",
         assert_eq!(err.name(), "StatementFailed");
     }
 
-    #[test]
-    fn the_cause_of_a_run_that_quarantined_names_the_objects_and_their_reasons() {
-        let mut carried = Carried::default();
-        assert_eq!(quarantine_cause(&carried), None);
-        carried.quarantined_count = 1;
-        carried.quarantined.push(Quarantined {
-            key: "log_data/x.json".into(),
-            etag: "e".into(),
-            size: 1,
-            reason: "a JSON object larger than 4 MB".into(),
-            error: "e".into(),
-        });
-        let cause = quarantine_cause(&carried).unwrap();
-        assert!(
-            cause.starts_with("1 log object(s) failed COPY for their content"),
-            "{cause}"
-        );
-        assert!(
-            cause.contains("log_data/x.json (a JSON object larger than 4 MB)"),
-            "{cause}"
-        );
-    }
-
     /// A round that lost a serialization conflict is planned and staged again with what the
     /// earlier rounds staged, as the state machine's CopyStagingResubmit keeps it: counted once.
     #[tokio::test]
     async fn a_resubmitted_round_adds_to_the_earlier_rounds_once() {
-        let (deps, s3) = two_rounds();
-        let mut resubmitted = recorded_call(2);
+        let (deps, s3) = three_rounds();
+        let mut resubmitted = recorded_call(3);
         resubmitted.step.attempt = 1;
         resubmitted.staged = [
             ("events", 10),
-            ("log objects", 15),
+            ("log objects", 18),
             ("songs", 10),
             ("song objects", 2),
         ]
@@ -1530,7 +1167,7 @@ key.json",
         .to_vec();
         let out = handle(&deps, &s3, resubmitted).await.unwrap();
         assert!(out.step.done, "{out:?}");
-        assert_eq!(figures(&out.step.moved), BOTH_ROUNDS);
+        assert_eq!(figures(&out.step.moved), ALL_ROUNDS);
     }
 
     /// A round this call submitted that loses a serialization conflict is not this call's error:
@@ -1571,104 +1208,16 @@ key.json",
     }
 
     #[test]
-    fn rounds_planned_in_one_call_are_reported_together() {
-        let skip = |key: &str| Skipped {
-            key: key.into(),
-            reason: "r".into(),
-        };
-        let round = |logs: &[&str], songs, skipped: Vec<Skipped>| Planned {
-            log_objects: logs.iter().map(|k| (*k).to_owned()).collect(),
-            song_objects: songs,
-            skipped_total: skipped.len(),
-            skipped,
-            in_quarantine: Vec::new(),
-            in_quarantine_total: 0,
-        };
-        let first = round(
-            &["log_data/a"],
-            3,
-            vec![skip("log_data/x\n"), skip("song_data/y\n")],
-        );
-        let second = round(&["log_data/b"], 0, vec![skip("log_data/x\n")]);
-        let both = Planned::merge(Some(first.clone()), Some(second)).unwrap();
-        assert_eq!(both.log_objects, vec!["log_data/a", "log_data/b"]);
+    fn the_budget_counts_from_the_executions_start_however_the_engine_writes_it() {
+        let budget = std::time::Duration::from_secs(60);
+        let start = |text: &str| budget_ends(Some(text), budget).unwrap().unwrap();
         assert_eq!(
-            (both.song_objects, both.skipped_total, both.skipped.len()),
-            (3, 2, 2)
+            start("2026-12-06T00:19:29.569Z"),
+            start("2026-12-06T00:19:29.569+00:00")
         );
-        assert_eq!(
-            Planned::merge(None, Some(first.clone())),
-            Some(first.clone())
-        );
-        assert_eq!(Planned::merge(Some(first.clone()), None), Some(first));
-        assert_eq!(Planned::merge(None, None), None);
-    }
-
-    fn listed(key: &str) -> Listed {
-        Listed {
-            key: S3Key::parse(key).unwrap(),
-            etag: "e".into(),
-            size: 1,
-        }
-    }
-
-    fn key(text: &str) -> S3Key {
-        S3Key::parse(text).unwrap()
-    }
-
-    #[test]
-    fn a_full_round_fits_the_data_apis_forty_statements_and_quotes_every_key() {
-        let source = config().source;
-        let run = RunId::from_execution("arn:aws:states:us-west-2:1:execution:sm:run-1").unwrap();
-        let events: Vec<Listed> = (0..plan::MAX_LOG_OBJECTS_PER_ROUND)
-            .map(|i| listed(&format!("log_data/x'; DROP TABLE users; --{i}.json")))
-            .collect();
-        let manifests: Vec<S3Key> = (0..events.len())
-            .map(|i| key(&format!("manifests/run-1/round-001/events-{i:02}.manifest")))
-            .collect();
-        let sqls = round_statements(
-            &source,
-            &run,
-            &key("manifests/run-1/round-001/objects.json"),
-            &events,
-            &manifests,
-            Some(&key("manifests/run-1/round-001/songs.manifest")),
-        )
-        .unwrap();
-        assert_eq!(sqls.len(), 40);
-        assert!(
-            sqls[0].starts_with("-- First statement")
-                && sqls[0]
-                    .contains("LOCK load_ledger, staging_files, staging_events, staging_songs;")
-        );
-        assert!(sqls[1].contains("COPY staging_files"));
-        assert!(
-            sqls[1].contains("FROM 's3://sparkify-work/manifests/run-1/round-001/objects.json'")
-        );
-        assert!(sqls[3].contains("MANIFEST") && sqls[3].contains("events-00.manifest"));
-        assert!(sqls[4].contains(
-            "SET run_id = 'run-1', object_key = 'log_data/x''; DROP TABLE users; --0.json'"
-        ));
-        assert!(sqls.iter().all(|sql| !sql.contains("{{")));
-        assert!(sqls[39].contains("INSERT INTO load_ledger"));
-    }
-
-    #[test]
-    fn a_round_without_songs_locks_only_what_it_writes_and_touches_no_catalogue() {
-        let source = config().source;
-        let run = RunId::from_execution("run-2").unwrap();
-        let sqls = round_statements(
-            &source,
-            &run,
-            &key("manifests/run-2/round-001/objects.json"),
-            &[listed("log_data/a.json")],
-            &[key("manifests/run-2/round-001/events-01.manifest")],
-            None,
-        )
-        .unwrap();
-        assert_eq!(sqls.len(), 6);
-        assert!(sqls[0].contains("LOCK staging_files, staging_events;"));
-        assert!(sqls.iter().all(|sql| !sql.contains("staging_songs")));
+        assert_eq!(budget_ends(None, budget).unwrap(), None);
+        let err = budget_ends(Some("yesterday"), budget).unwrap_err();
+        assert_eq!(err.name(), "InvalidInput");
     }
 
     #[test]

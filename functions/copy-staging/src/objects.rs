@@ -1,5 +1,5 @@
 //! copy-staging's S3 side: the objects a new-file event names, and writing each round's manifests
-//! and object list for COPY to read (the listing is `listing.rs`).
+//! and object list for COPY to read (the listing is `list.rs`).
 
 use crate::plan::Listed;
 use aws_sdk_s3::Client;
@@ -8,15 +8,9 @@ use serde_json::json;
 use sparkify::EtlError;
 use sparkify::sql::{BucketName, S3Key};
 
-/// A listed key that cannot be loaded safely, and why. Reported in the step's output.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Skipped {
-    pub key: String,
-    pub reason: String,
-}
-
-/// An object a new-file event names, as HEAD describes it; None if it is gone (404): deleted or
-/// renamed since its event, which leaves it out rather than failing the rest of its window.
+/// An object a new-file event names, as HEAD describes it; None if there is none (404): deleted or
+/// renamed since its event, or not this reading of the key, which leaves it out rather than
+/// failing the rest of its window.
 pub async fn head(
     s3: &Client,
     bucket: &BucketName,
@@ -40,8 +34,13 @@ pub async fn head(
     }))
 }
 
-/// Why a key a new-file event named is not loaded: it is gone.
-pub const GONE: &str = "gone since its event (HeadObject 404)";
+/// Why a key a new-file event named is not loaded: no object answers to it, however it is read
+/// (deleted or renamed since its event).
+pub const NOT_FOUND: &str = "not found (HeadObject 404 however the key is read)";
+
+/// Why a key a new-file event named is not loaded: several objects answer to its readings and the
+/// event's ETag does not tell which it names. The nightly run loads them all.
+pub const AMBIGUOUS: &str = "ambiguous";
 
 /// An ETag as S3 quotes it, without its quotes.
 pub fn unquoted(etag: &str) -> String {

@@ -5,18 +5,25 @@
 //! quarantine_*.sql`) and plans the rest again. Later runs leave it out while its ETag is the one
 //! that failed; a changed object is tried again, and load-dimensions releases it once it loads.
 //!
-//! Only Redshift's documented load failure counts as content: "Load into table '<table>' failed.
-//! Check '<view>' system table for details." (MAXERROR reached; lines that are not JSON count as
-//! rejects). Any other failure of a COPY (S3 access, the COPY role, a missing manifest) is not the
-//! object's fault and fails the run by name, as before: quarantining a good object would leave it
-//! out of every later load.
+//! Two failures count as content: Redshift's documented load failure, "Load into table '<table>'
+//! failed. Check '<view>' system table for details." (MAXERROR reached; lines that are not JSON
+//! count as rejects), and a compressed object that does not decompress, which Redshift reports as
+//! "failed to inflate with <codec>: ..." (error 9001, as reported of LZOP in snowplow/snowplow#1265;
+//! the guides give no text for it). Any other failure of a COPY (S3 access, the COPY role, a
+//! missing manifest) is not the object's fault and fails the run by name, as before: quarantining
+//! a good object would leave it out of every later load.
 
+use crate::round::round_layout;
+use crate::{At, Carried, Output, Phase, SKIPPED_SHOWN, STEP};
 use serde::{Deserialize, Serialize};
 use sparkify::EtlError;
 use sparkify::sql::{Literal, RunId, S3Key, SqlFile, Timestamp, catalogue, render};
 
 /// How Redshift words a COPY that failed on its data.
 pub const LOAD_FAILED: &str = "Load into table '";
+
+/// How Redshift words a COPY that could not decompress an object.
+pub const INFLATE_FAILED: &str = "failed to inflate with ";
 
 /// Error text a state keeps of each quarantined object (the table keeps up to 1,000 bytes).
 const ERROR_SHOWN_BYTES: usize = 300;
@@ -72,14 +79,16 @@ pub fn poison<'a>(
 }
 
 pub fn is_load_failure(error: &str) -> bool {
-    error.contains(LOAD_FAILED) && error.contains("' failed.")
+    (error.contains(LOAD_FAILED) && error.contains("' failed.")) || error.contains(INFLATE_FAILED)
 }
 
 /// The failure in words, for people reading the quarantine.
 /// Redshift's top-level text says only that the load failed (the rejects are in
 /// `sys_load_error_detail`), so unless it names the 4 MB limit, the reason names both causes.
 pub fn reason(error: &str, max_load_errors: u32) -> String {
-    if error.contains("4 MB") || error.contains("4194304") {
+    if error.contains(INFLATE_FAILED) {
+        "its bytes are not compressed as its name says (.gz GZIP, .bz2 BZIP2, .zst ZSTD): it does not decompress".to_owned()
+    } else if error.contains("4 MB") || error.contains("4194304") {
         "a JSON object larger than 4 MB".to_owned()
     } else {
         format!(
@@ -118,6 +127,89 @@ impl Quarantined {
             reason: reason(error, max_load_errors),
             error: shown[1..shown.len() - 1].replace("''", "'"),
         }
+    }
+}
+
+/// The failure a run that put objects in quarantine ends with, in words; None if it put none.
+pub(crate) fn cause(carried: &Carried) -> Option<String> {
+    (carried.quarantined_count > 0).then(|| {
+        EtlError::ObjectsQuarantined {
+            count: carried.quarantined_count,
+            keys: carried
+                .quarantined
+                .iter()
+                .map(|q| format!("{} ({})", q.key, q.reason))
+                .collect(),
+        }
+        .to_string()
+    })
+}
+
+impl At<'_> {
+    /// After round `current` failed with `err`: if the failure is one log object's content, that
+    /// object is tried again in a round of its own, or, if it was alone already, put in
+    /// quarantine. Anything else is not handled here (None).
+    pub(crate) async fn after_poison(
+        &self,
+        current: &Output,
+        err: &EtlError,
+    ) -> Result<Option<Output>, EtlError> {
+        let objects = &current.round_objects;
+        let logs: Vec<&RoundObject> = objects.logs.iter().collect();
+        let layout = round_layout(&logs, objects.song_objects > 0);
+        let layout: Vec<(SqlFile, Option<&RoundObject>)> = layout
+            .into_iter()
+            .map(|(file, object)| (file, object.copied()))
+            .collect();
+        let Some((object, error)) = poison(&layout, err) else {
+            return Ok(None);
+        };
+        if current.carried.quarantined_count >= MAX_PER_RUN {
+            tracing::error!(step = STEP, key = %object.key, "a log object failed for its content after the run's quarantine limit");
+            return Err(too_many(err));
+        }
+        let source = &self.deps.config.source;
+        let next = current.round + 1;
+        let (staged, carried) = (current.staged.clone(), current.carried.clone());
+        if objects.logs.len() > 1 {
+            tracing::warn!(step = STEP, round = current.round, key = %object.key, error = %error, "a log object's COPY failed for its content; trying it alone");
+            let alone = crate::plan::Round::alone(object)?;
+            return self
+                .submit_round(next, alone, (staged, carried))
+                .await
+                .map(Some);
+        }
+        let reason = reason(&error, source.max_load_errors);
+        tracing::warn!(step = STEP, round = current.round, key = %object.key, reason = %reason, error = %error, "a log object's COPY failed alone for its content; putting it in quarantine");
+        let seen_at = Timestamp::parse_utc(&crate::now_rfc3339())
+            .map_err(|why| EtlError::InvalidInput(format!("the time now: {why}")))?;
+        let sqls = statements(object, &reason, &error, &self.run, &seen_at)?;
+        let token = self.step.client_token(&format!("{STEP}/quarantine/{next}"));
+        let id = self
+            .deps
+            .data_api
+            .submit(sqls, &token, &format!("sparkify-{STEP}-quarantine"))
+            .await?;
+        let mut out = self.submitted(&id, Phase::Quarantine, next, staged, carried);
+        out.carried.quarantined_count += 1;
+        if out.carried.quarantined.len() < SKIPPED_SHOWN {
+            out.carried
+                .quarantined
+                .push(Quarantined::new(object, &error, source.max_load_errors));
+        }
+        Ok(Some(out))
+    }
+
+    /// After the quarantine batch committed: the rest is planned again, which leaves the object
+    /// out.
+    pub(crate) async fn quarantine_recorded(&self, current: Output) -> Result<Output, EtlError> {
+        tracing::info!(
+            step = STEP,
+            round = current.round,
+            "quarantine recorded; planning the rest again"
+        );
+        self.next_round(current.round + 1, current.staged, current.carried)
+            .await
     }
 }
 
@@ -197,6 +289,10 @@ mod tests {
         assert!(poison(&layout, &failed(9, MAXERROR)).is_none());
         assert!(poison(&layout, &failed(0, MAXERROR)).is_none());
         assert!(poison(&layout, &EtlError::Throttled("x".into())).is_none());
+        // A compressed object that does not decompress is its content too.
+        let inflate = "ERROR: failed to inflate with gzip: invalid gzip header DETAIL: code: 9001";
+        assert!(poison(&layout, &failed(4, inflate)).is_some());
+        assert!(reason(inflate, 10).contains("does not decompress"));
     }
 
     #[test]
@@ -218,6 +314,29 @@ mod tests {
         assert!(sqls[1].contains("'it''s / bad '"));
         assert!(sqls[1].contains("70, 'r'"));
         assert!(sqls[2].contains("DELETE FROM load_quarantine"));
+    }
+
+    #[test]
+    fn the_cause_of_a_run_that_quarantined_names_the_objects_and_their_reasons() {
+        let mut carried = Carried::default();
+        assert_eq!(cause(&carried), None);
+        carried.quarantined_count = 1;
+        carried.quarantined.push(Quarantined {
+            key: "log_data/x.json".into(),
+            etag: "e".into(),
+            size: 1,
+            reason: "a JSON object larger than 4 MB".into(),
+            error: "e".into(),
+        });
+        let cause = cause(&carried).unwrap();
+        assert!(
+            cause.starts_with("1 log object(s) failed COPY for their content"),
+            "{cause}"
+        );
+        assert!(
+            cause.contains("log_data/x.json (a JSON object larger than 4 MB)"),
+            "{cause}"
+        );
     }
 
     #[test]

@@ -108,11 +108,13 @@ mod tests {
     async fn first_call_submits_every_create_as_one_batch_with_the_derived_token() {
         let submit = mock!(Client::batch_execute_statement)
             .match_requests(|req| {
-                req.sqls().len() == 11
+                req.sqls().len() == 13
                     && req.sqls()[0].contains("CREATE TABLE IF NOT EXISTS staging_events")
-                    && req.sqls()[4].contains("CREATE TABLE IF NOT EXISTS load_quarantine")
-                    && req.sqls()[5].contains("CREATE TABLE IF NOT EXISTS load_listing")
-                    && req.sqls()[10].contains("CREATE TABLE IF NOT EXISTS songplays")
+                    && req.sqls()[2].contains("CREATE TABLE IF NOT EXISTS changed_songs")
+                    && req.sqls()[3].contains("CREATE TABLE IF NOT EXISTS changed_users")
+                    && req.sqls()[6].contains("CREATE TABLE IF NOT EXISTS load_quarantine")
+                    && req.sqls()[7].contains("CREATE TABLE IF NOT EXISTS load_listing")
+                    && req.sqls()[12].contains("CREATE TABLE IF NOT EXISTS songplays")
                     && req.client_token() == Some(client_token("exec-1", STEP).as_str())
                     && req.cluster_identifier() == Some("sparkify")
                     && req.db_user() == Some("etl")
@@ -132,14 +134,15 @@ mod tests {
         let submit = mock!(Client::batch_execute_statement)
             .match_requests(|req| {
                 let sqls = req.sqls();
-                sqls.len() == 14
-                    && sqls[11].contains("LOCK staging_files, staging_events;")
-                    && sqls[12].starts_with("-- Staging rows left by executions")
-                    && sqls[12].contains("DELETE FROM staging_events")
-                    && sqls[12].contains("NOT IN ('nightly-2', 'new-file-3')")
-                    && sqls[12].contains("staged_at < CAST('2026-11-22 18:00:00.500' AS TIMESTAMP)")
-                    && sqls[13].contains("DELETE FROM staging_files")
-                    && sqls[13].contains("NOT IN ('nightly-2', 'new-file-3')")
+                sqls.len() == 16
+                    && sqls[13].contains("LOCK staging_files, staging_events;")
+                    && sqls[14].starts_with("-- Staged lines left by executions")
+                    && sqls[14].contains("DELETE FROM staging_events")
+                    && sqls[14].contains("WHERE NOT published")
+                    && sqls[14].contains("NOT IN ('nightly-2', 'new-file-3')")
+                    && sqls[14].contains("staged_at < CAST('2026-11-22 18:00:00.500' AS TIMESTAMP)")
+                    && sqls[15].contains("DELETE FROM staging_files")
+                    && sqls[15].contains("NOT IN ('nightly-2', 'new-file-3')")
             })
             .then_output(|| submitted("stmt-3"));
         let client = mock_client!(aws_sdk_redshiftdata, [&submit]);
@@ -162,7 +165,7 @@ mod tests {
     async fn reset_drops_first_under_a_token_of_its_own() {
         let submit = mock!(Client::batch_execute_statement)
             .match_requests(|req| {
-                req.sqls().len() == 12
+                req.sqls().len() == 14
                     && req.sqls()[0].contains("DROP TABLE IF EXISTS")
                     && req.client_token()
                         == Some(client_token("exec-1", "create-tables-reset").as_str())

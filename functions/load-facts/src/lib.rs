@@ -1,5 +1,10 @@
-//! load-facts: upserts songplays from this execution's staged events and the song catalogue, as one
-//! transaction.
+//! load-facts: publishes this execution's staged events and rewrites the plays they and the songs
+//! the catalogue changed touch, as one transaction (`sql/facts/`): the earlier versions of its log
+//! objects' lines leave the event store and its own lines join it, its log objects enter the
+//! ledger, every play whose natural key those lines or the changed songs touch is derived again
+//! from the whole event store (a play that waited for its song becomes a songplay here), and
+//! the time dimension follows the plays. The users whose events changed are listed for
+//! load-dimensions.
 
 use sparkify::sql::{SqlFile, catalogue};
 use sparkify::step::advance_files;
@@ -7,8 +12,11 @@ use sparkify::{Deps, EtlError, StepInput, StepOutput};
 
 pub const STEP: &str = "load-facts";
 
-/// What the step reports it moved: the plays it inserted.
-pub const MOVED: [(&str, SqlFile); 1] = [("plays", catalogue::SONGPLAYS_INSERT)];
+/// What the step reports it moved: the plays it wrote, and the start times it added.
+pub const MOVED: [(&str, SqlFile); 2] = [
+    ("plays", catalogue::SONGPLAYS_INSERT),
+    ("start times", catalogue::TIME_INSERT),
+];
 
 pub type Input = StepInput;
 
@@ -25,16 +33,18 @@ mod tests {
     use sparkify::testing::{deps, described, submitted};
 
     #[tokio::test]
-    async fn submits_the_lock_the_delete_then_the_insert_for_this_run() {
+    async fn submits_the_lock_then_publishes_and_rewrites_the_plays_for_this_run() {
         let submit = mock!(Client::batch_execute_statement)
             .match_requests(|req| {
-                req.sqls().len() == 3
-                    && req.sqls()[0]
-                        .contains("LOCK staging_files, staging_events, staging_songs, songplays;")
-                    && req.sqls()[1].contains("DELETE FROM songplays")
-                    && req.sqls()[1].contains("run_id = 'exec-1'")
-                    && req.sqls()[2].contains("INSERT INTO songplays")
-                    && req.sqls()[2].contains("e.run_id = 'exec-1'")
+                let sqls = req.sqls();
+                sqls.len() == 16
+                    && sqls[0].contains("LOCK load_ledger, load_quarantine, staging_files, staging_events, staging_songs, changed_songs, changed_users, songplays, time;")
+                    && sqls[1].contains("WHERE run_id = 'exec-1' AND kind = 'events'")
+                    && sqls[5].contains("UPDATE staging_events")
+                    && sqls[5].contains("WHERE run_id = 'exec-1' AND NOT published")
+                    && sqls[12].contains("DELETE FROM songplays")
+                    && sqls[13].contains("INSERT INTO songplays")
+                    && sqls[15].contains("INSERT INTO time")
             })
             .then_output(|| submitted("facts-1"));
         let client = mock_client!(aws_sdk_redshiftdata, [&submit]);
@@ -52,7 +62,11 @@ mod tests {
     #[tokio::test]
     async fn a_committed_batch_moved_the_plays_it_inserted() {
         let describe = mock!(Client::describe_statement).then_output(|| {
-            let subs = [-1, 4, 333].map(|rows| (Sub::Finished, rows, None));
+            let mut rows = [0; 16];
+            rows[0] = -1;
+            rows[13] = 333;
+            rows[15] = 330;
+            let subs = rows.map(|rows| (Sub::Finished, rows, None));
             described("facts-1", StatusString::Finished, &subs)
         });
         let client = mock_client!(aws_sdk_redshiftdata, [&describe]);
@@ -62,7 +76,13 @@ mod tests {
             attempt: 0,
         };
         let out = handle(&deps(client), input).await.unwrap();
-        assert_eq!(out.moved, [sparkify::Moved::new("plays", 333)]);
+        assert_eq!(
+            out.moved,
+            [
+                sparkify::Moved::new("plays", 333),
+                sparkify::Moved::new("start times", 330)
+            ]
+        );
     }
 
     #[tokio::test]

@@ -1,7 +1,8 @@
 //! verify-counts: counts every table and runs the data-quality checks (`sql/verify/`), reports what
-//! the run's loads refused, returns all of it as JSON, and fails the run with `DataQualityFailed`
-//! naming each failed check. The same batch ends the run's staging: its rows in staging_events and
-//! staging_files are removed.
+//! the run's loads refused and the plays still waiting for their song, returns all of it as JSON,
+//! and fails the run with `DataQualityFailed` naming each failed check. The same batch ends the
+//! run's staging: its staged-object list and its listing are removed (its lines stay, published,
+//! in the event store).
 
 use aws_sdk_redshiftdata::types::Field;
 use serde::{Deserialize, Serialize};
@@ -65,6 +66,14 @@ pub struct Report {
     /// or the question lost a serialization conflict.
     #[serde(default)]
     pub unattributed_rows: i64,
+    /// Plays waiting for their song: published NextSong events that match no catalogue song yet
+    /// (one per natural key). They become songplays when a song round adds their song.
+    #[serde(default)]
+    pub waiting_plays: i64,
+    /// The start time of the oldest of them (`YYYY-MM-DD HH:MI:SS[.ffffff]`, UTC); null when none
+    /// wait.
+    #[serde(default)]
+    pub oldest_waiting: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -121,6 +130,8 @@ pub async fn handle(deps: &Deps, input: Input) -> Result<Output, EtlError> {
     let refused = api
         .result_rows(&result("verify/refused_events.sql"))
         .await?;
+    let (waiting_plays, oldest_waiting) =
+        waiting(&api.result_rows(&result("verify/waiting_plays.sql")).await?)?;
     let bucket_uri = format!("s3://{}/", deps.config.source.bucket.as_str());
     // The load errors since the run started may be another execution's too: the ledger says
     // which of their objects this run loaded. Asked only when there are any, about those objects
@@ -161,6 +172,8 @@ pub async fn handle(deps: &Deps, input: Input) -> Result<Output, EtlError> {
         rejected_rows: all_rejects.iter().map(|reject| reject.rows).sum(),
         rejects: all_rejects.into_iter().take(MAX_REJECTS).collect(),
         unattributed_rows,
+        waiting_plays,
+        oldest_waiting,
     };
     tracing::info!(step = STEP, report = %serde_json::json!(report), "verification finished");
     if !report.passed {
@@ -371,6 +384,26 @@ fn rejects(
     Ok((out, unattributed))
 }
 
+/// `(waiting, oldest)` of `verify/waiting_plays.sql`: one row.
+fn waiting(rows: &[Vec<Field>]) -> Result<(i64, Option<String>), EtlError> {
+    match rows {
+        [row] => match row.as_slice() {
+            [count, oldest] => number(count)
+                .map(|count| (count, text(oldest)))
+                .ok_or_else(|| {
+                    EtlError::DataApiRejected(format!("waiting plays: unexpected row {row:?}"))
+                }),
+            _ => Err(EtlError::DataApiRejected(format!(
+                "waiting plays: unexpected row {row:?}"
+            ))),
+        },
+        _ => Err(EtlError::DataApiRejected(format!(
+            "waiting plays: {} rows where one is expected",
+            rows.len()
+        ))),
+    }
+}
+
 fn text(field: &Field) -> Option<String> {
     match field {
         Field::StringValue(s) => Some(s.clone()),
@@ -456,9 +489,19 @@ mod tests {
             .collect()
     }
 
-    /// The two reject queries of a run: one load error of each of two of its objects, one of
-    /// another execution's object, and one refused user id.
-    fn reject_results() -> [aws_smithy_mocks::Rule; 2] {
+    /// The plays waiting for their song: `count` of them, the oldest at 2018-11-01 21:01:46.796.
+    fn waiting_result(count: i64) -> aws_smithy_mocks::Rule {
+        let oldest = if count == 0 {
+            Field::IsNull(true)
+        } else {
+            s("2018-11-01 21:01:46.796")
+        };
+        rows_of("verify-1:6", vec![vec![n(count), oldest]])
+    }
+
+    /// The reject queries of a run (one load error of each of two of its objects, one of
+    /// another execution's object, and one refused user id) and its waiting plays (6,487).
+    fn reject_results() -> [aws_smithy_mocks::Rule; 3] {
         let error = |file: &str, line: i64| {
             vec![
                 s(file),
@@ -486,6 +529,7 @@ mod tests {
                     n(2),
                 ]],
             ),
+            waiting_result(6487),
         ]
     }
 
@@ -609,6 +653,10 @@ mod tests {
         assert_eq!(report.checks.len(), 2);
         // The counts came in two pages: NextToken was followed.
         assert_eq!(rules[1].num_calls(), 2);
+        assert_eq!(
+            (report.waiting_plays, report.oldest_waiting.as_deref()),
+            (6487, Some("2018-11-01 21:01:46.796"))
+        );
     }
 
     #[tokio::test]
@@ -676,7 +724,7 @@ mod tests {
             ("verify-1", "STARTED", false)
         );
         assert_eq!(out.report, None);
-        assert_eq!(rules[7].num_calls(), 0);
+        assert_eq!(rules[8].num_calls(), 0);
         let out = handle(&deps, resume()).await.unwrap();
         let report = out.report.unwrap();
         assert!(out.step.done);
@@ -770,7 +818,12 @@ mod tests {
         assert!(sqls[7].contains("DELETE FROM load_listing WHERE run_id = 'exec-1'"));
         assert!(sqls[3].contains("start_time >= CAST('2026-11-22 18:00:00.123' AS TIMESTAMP)"));
         assert!(sqls[3].contains("LIKE 's3://udacity-dend/%'"));
-        assert!(sqls[5].contains("DELETE FROM staging_events WHERE run_id = 'exec-1'"));
+        assert!(sqls[5].contains("NOT EXISTS (SELECT 1 FROM songplays sp"));
+        assert!(sqls[6].contains("DELETE FROM staging_files WHERE run_id = 'exec-1'"));
+        assert!(
+            sqls.iter()
+                .all(|sql| !sql.contains("DELETE FROM staging_events"))
+        );
         // By hand, without a start time: every recorded error of the run's objects.
         let by_hand = Input {
             started: None,
@@ -808,6 +861,7 @@ mod tests {
             checks(0),
             rows_of("verify-1:4", vec![]),
             rows_of("verify-1:5", vec![]),
+            waiting_result(0),
         ];
         let client = mock_client!(
             aws_sdk_redshiftdata,
@@ -818,6 +872,7 @@ mod tests {
         let report = out.report.unwrap();
         assert!(report.passed && report.rejects.is_empty());
         assert_eq!(ask.num_calls(), 0);
+        assert_eq!((report.waiting_plays, report.oldest_waiting), (0, None));
     }
 
     #[tokio::test]

@@ -46,6 +46,14 @@ pub enum Input {
         execution: String,
         /// The names of the state machine's running executions, newest first (ListExecutions).
         running: Vec<String>,
+        /// Set (`{"execution": ...}`) when this run started the run that takes on what it left:
+        /// that run is the last out, so this one leaves without waiting for it.
+        #[serde(default)]
+        continued: Option<serde_json::Value>,
+        /// The execution input: a continuation (`{"continue": {"after": ...}}`) does not wait for
+        /// the run it continues, which is ending.
+        #[serde(default)]
+        trigger: Option<serde_json::Value>,
     },
 }
 
@@ -128,11 +136,30 @@ pub async fn handle(deps: &Deps, lifecycle: &Lifecycle, input: Input) -> Result<
         Input::Wake { execution, polls } => {
             wake(deps, lifecycle, &marker, identifier, &execution, polls + 1).await
         }
-        Input::Sleep { execution, running } => {
+        Input::Sleep {
+            execution,
+            running,
+            continued,
+            trigger,
+        } => {
             let name = execution.rsplit(':').next().unwrap_or(&execution);
             if !warehouse.pause_when_idle {
                 return Ok(done("unchanged", "the stack does not pause the cluster"));
             }
+            if continued.is_some_and(|started| !started.is_null()) {
+                return Ok(done(
+                    "running",
+                    "the run that takes on what this one left is the last out",
+                ));
+            }
+            let continues = trigger
+                .as_ref()
+                .and_then(|trigger| trigger.pointer("/continue/after"))
+                .and_then(serde_json::Value::as_str);
+            let running: Vec<String> = running
+                .into_iter()
+                .filter(|other| Some(other.as_str()) != continues)
+                .collect();
             match turn(name, &running) {
                 Turn::Linger => Ok(Output {
                     ready: false,
@@ -490,6 +517,8 @@ mod tests {
         Input::Sleep {
             execution: "arn:aws:states:us-west-2:1:execution:sparkify-etl:run-7".into(),
             running: vec!["run-7".into()],
+            continued: None,
+            trigger: None,
         }
     }
 
@@ -527,16 +556,56 @@ mod tests {
         let later = Input::Sleep {
             execution: "arn:aws:states:us-west-2:1:execution:sparkify-etl:run-7".into(),
             running: vec!["run-8".into(), "run-7".into()],
+            continued: None,
+            trigger: None,
         };
         let out = handle(&deps(true), &self::lifecycle(&[], &[]), later)
             .await
             .unwrap();
         assert!(!out.ready, "{out:?}");
+        // Unless the later run is this run's continuation: it is the last out, and this run
+        // leaves at once (a chain of continuations is not a chain of runs waiting on each other).
+        let continued = Input::Sleep {
+            execution: "arn:aws:states:us-west-2:1:execution:sparkify-etl:run-7".into(),
+            running: vec!["continued-8".into(), "run-7".into()],
+            continued: Some(serde_json::json!({"execution": "arn:x:continued-8"})),
+            trigger: None,
+        };
+        let out = handle(&deps(true), &self::lifecycle(&[], &[]), continued)
+            .await
+            .unwrap();
+        assert!(out.ready && out.note.contains("last out"), "{out:?}");
         // Without PauseClusterWhenIdle nothing is looked at.
         let out = handle(&deps(false), &self::lifecycle(&[], &[]), sleep_alone())
             .await
             .unwrap();
         assert!(out.ready && out.status == "unchanged", "{out:?}");
+    }
+
+    /// A continuation does not wait for the run it continues, still ending: alone besides it,
+    /// it is the last out and pauses.
+    #[tokio::test]
+    async fn a_continuation_is_the_last_out_though_the_run_it_continues_is_ending() {
+        let head = mock!(aws_sdk_s3::Client::head_object)
+            .then_output(|| HeadObjectOutput::builder().build());
+        let describe = described("available");
+        let pause = mock!(aws_sdk_redshift::Client::pause_cluster).then_output(|| {
+            PauseClusterOutput::builder()
+                .cluster(cluster("pausing"))
+                .build()
+        });
+        let delete = mock!(aws_sdk_s3::Client::delete_object)
+            .then_output(|| DeleteObjectOutput::builder().build());
+        let lifecycle = lifecycle(&[&describe, &pause], &[&head, &delete]);
+        let input = Input::Sleep {
+            execution: "arn:aws:states:us-west-2:1:execution:sparkify-etl:continued-8".into(),
+            running: vec!["continued-8".into(), "run-7".into()],
+            continued: None,
+            trigger: Some(serde_json::json!({"continue": {"after": "run-7"}})),
+        };
+        let out = handle(&deps(true), &lifecycle, input).await.unwrap();
+        assert_eq!((out.ready, out.status.as_str()), (true, "pausing"));
+        assert_eq!(pause.num_calls(), 1);
     }
 
     #[test]

@@ -1,4 +1,4 @@
--- One row per distinct songplay start_time not yet in the dimension. A time row is a pure function
+-- The start times of the rewritten plays not yet in the dimension. A time row is a pure function
 -- of its start_time, so inserting only the missing ones is the whole upsert.
 -- weekday: 0 = Sunday .. 6 = Saturday (EXTRACT(DOW)); week: ISO week number.
 INSERT INTO time (start_time, hour, day, week, month, year, weekday)
@@ -11,4 +11,5 @@ SELECT DISTINCT
     EXTRACT(YEAR FROM sp.start_time),
     EXTRACT(DOW FROM sp.start_time)
 FROM songplays sp
-WHERE NOT EXISTS (SELECT 1 FROM time t WHERE t.start_time = sp.start_time);
+WHERE sp.songplay_id IN (SELECT songplay_id FROM affected_plays)
+  AND NOT EXISTS (SELECT 1 FROM time t WHERE t.start_time = sp.start_time);

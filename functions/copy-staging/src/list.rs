@@ -5,22 +5,26 @@
 //!   page by page (ListObjectsV2, resumed with StartAfter at the last key the previous call
 //!   listed), and writes what it listed to the manifest bucket in parts of at most
 //!   [`OBJECTS_PER_PART`] objects, one JSON object per line whose keys are `load_listing`'s
-//!   columns. First the log objects (a window's keys, one HeadObject each; a backfill's days), then
-//!   the song prefix. The state carries where the listing is ([`Listing`]), never what it found.
+//!   columns. What it lists follows what started the run: a window's objects, one HeadObject
+//!   per reading of each key its events name and no LIST (songs are left to the runs that load
+//!   them); a backfill's days, from the log prefix; a nightly run's log prefix, then its song
+//!   prefix. The state carries where the listing is ([`Listing`]), never what it found.
 //! - **Recording**, once: one batch (`sql/copy/listing_*.sql`) loads every part, named by a
 //!   manifest, into `load_listing` by COPY. Each round's plan is then a query of that table
 //!   against the ledger, the quarantine and what the execution staged (`plan.rs`).
+//! - **Handing over**, when the run's load budget has run out with objects left: one batch
+//!   (`sql/copy/handover_*.sql`) gives the listing's rest to the execution that takes it on,
+//!   which lists nothing.
 
-use crate::SKIPPED_SHOWN;
-use crate::objects::{self, Skipped};
-use crate::plan::Listed;
+use crate::plan::{Listed, Planned, Round};
+use crate::{At, Carried, Output, Phase, SKIPPED_SHOWN, STEP, objects};
 use aws_sdk_s3::Client;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use sparkify::EtlError;
 use sparkify::config::DataSource;
 use sparkify::sql::{BucketName, Literal, RunId, S3Key, Timestamp, catalogue, render};
-use sparkify::trigger::{Day, Trigger};
+use sparkify::trigger::{Day, EventKey, Skipped, Trigger, continuation_of};
+use sparkify::{EtlError, Moved};
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -46,14 +50,17 @@ pub struct Listing {
     pub parts: u32,
     /// Objects written to the parts, in all.
     pub objects: u64,
-    /// Listed keys that cannot be loaded safely (reported, never loaded): the first
-    /// [`SKIPPED_SHOWN`], and how many there were in all.
+    /// Keys that are not loaded (reported, never loaded): listed keys that cannot be loaded
+    /// safely, and keys named by events that were not found or could not be told apart; the
+    /// first [`SKIPPED_SHOWN`], and how many there were in all.
     pub skipped: Vec<Skipped>,
     pub skipped_total: usize,
+    /// Of `skipped_total`, the keys named by events that no object answers to.
+    pub not_found: usize,
 }
 
-/// Where the listing is: its log objects, then its song objects, then written in full, then
-/// recorded in `load_listing`.
+/// Where the listing is: its log objects, then its song objects (nightly runs only), then written
+/// in full, then recorded in `load_listing` (or handed to this execution by the one before).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Stage {
@@ -166,14 +173,19 @@ pub async fn resume(
             objects: 0,
         };
         let finished = match (listing.stage, trigger) {
-            (Stage::Logs, Trigger::NewLogObjects(keys)) => {
+            (Stage::Logs, Trigger::NewLogObjects { keys, refused }) => {
+                for skipped in refused {
+                    listing.skip(skipped.clone());
+                }
                 for key in keys {
-                    match objects::head(s3, &source.bucket, key).await? {
-                        Some(object) => part.push(run, &object),
-                        None => listing.skip(Skipped {
-                            key: key.as_str().to_owned(),
-                            reason: objects::GONE.to_owned(),
-                        }),
+                    match named_object(s3, &source.bucket, key).await? {
+                        Ok(object) => part.push(run, &object),
+                        Err(skipped) => {
+                            if skipped.reason.starts_with(objects::NOT_FOUND) {
+                                listing.not_found += 1;
+                            }
+                            listing.skip(skipped);
+                        }
                     }
                 }
                 true
@@ -194,8 +206,9 @@ pub async fn resume(
         };
         write_part(s3, &place, &mut listing, part).await?;
         if finished {
-            listing.stage = match listing.stage {
-                Stage::Logs => Stage::Songs,
+            listing.stage = match (listing.stage, trigger) {
+                // Only a nightly run (or a start by hand) loads song objects.
+                (Stage::Logs, Trigger::FullLoad) => Stage::Songs,
                 _ => Stage::Listed,
             };
             listing.after = None;
@@ -205,6 +218,55 @@ pub async fn resume(
         }
     }
     Ok(listing)
+}
+
+/// The one object a window's event names: of the key's readings ([`EventKey::readings`]), the one
+/// that exists (one HeadObject each); if several exist, the one with the event's ETag. Never
+/// another: a key no object answers to, or that the ETag cannot tell apart, is skipped, with why.
+async fn named_object(
+    s3: &Client,
+    bucket: &BucketName,
+    key: &EventKey,
+) -> Result<Result<Listed, Skipped>, EtlError> {
+    let mut found = Vec::with_capacity(key.readings.len());
+    for reading in &key.readings {
+        if let Some(object) = objects::head(s3, bucket, reading).await? {
+            found.push(object);
+        }
+    }
+    let skipped = |reason: String| {
+        Ok(Err(Skipped {
+            key: key.sent.clone(),
+            reason,
+        }))
+    };
+    let existing = found.len();
+    if existing > 1
+        && let Some(etag) = &key.etag
+    {
+        found.retain(|object| &object.etag == etag);
+    }
+    match (existing, found.len()) {
+        (_, 1) => Ok(Ok(found.remove(0))),
+        (0, _) => skipped(match &key.unloadable {
+            Some(why) => format!("{} (and as URL-decoded it {why})", objects::NOT_FOUND),
+            None => objects::NOT_FOUND.to_owned(),
+        }),
+        (_, 0) => skipped(format!(
+            "{}: {existing} objects answer to the key, none with the event's ETag",
+            objects::AMBIGUOUS
+        )),
+        _ => skipped(format!(
+            "{}: {} objects answer to the key ({})",
+            objects::AMBIGUOUS,
+            found.len(),
+            found
+                .iter()
+                .map(|object| object.key.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+    }
 }
 
 /// Lists `prefix` page by page after `listing.after` into `part`, writing it whenever it is full,
@@ -240,7 +302,7 @@ async fn list_pages(
                 Err(reason) => {
                     listing.skip(Skipped {
                         key: key.to_owned(),
-                        reason,
+                        reason: format!("{}: {reason}", sparkify::trigger::UNSAFE_KEY),
                     });
                     continue;
                 }
@@ -347,6 +409,116 @@ pub async fn record(
             ],
         )?,
     ])
+}
+
+impl At<'_> {
+    /// Lists on (for at most [`LIST_SECONDS`]), and submits the batch that records the listing
+    /// once it is written in full; a listing that found nothing ends the step.
+    pub(crate) async fn list_on(
+        &self,
+        round: u32,
+        staged: Vec<Moved>,
+        mut carried: Carried,
+    ) -> Result<Output, EtlError> {
+        let source = &self.deps.config.source;
+        if !carried.listing.is_listed() {
+            let until = Instant::now() + Duration::from_secs(LIST_SECONDS);
+            carried.listing = resume(
+                self.s3,
+                source,
+                &self.trigger,
+                &self.run,
+                carried.listing,
+                until,
+            )
+            .await?;
+            if !carried.listing.is_listed() {
+                tracing::info!(
+                    step = STEP,
+                    parts = carried.listing.parts,
+                    objects = carried.listing.objects,
+                    "the listing goes on in the next call"
+                );
+                let mut out = self.submitted("", Phase::List, round, staged, carried);
+                out.step.status = "LISTING".into();
+                return Ok(out);
+            }
+        }
+        if carried.listing.objects == 0 {
+            tracing::info!(
+                step = STEP,
+                skipped = carried.listing.skipped_total,
+                "nothing listed: nothing to load"
+            );
+            let mut out = self.finished("", Phase::List, round, staged, carried);
+            out.planned = Some(Planned::of(&Round::default(), &out.carried.listing));
+            return Ok(out);
+        }
+        let sqls = record(self.s3, source, &self.run, &carried.listing).await?;
+        let token = self.step.client_token(&format!("{STEP}/listing"));
+        let id = self
+            .deps
+            .data_api
+            .submit(sqls, &token, &format!("sparkify-{STEP}-listing"))
+            .await?;
+        tracing::info!(step = STEP, statement_id = %id, parts = carried.listing.parts, objects = carried.listing.objects, "listing submitted to the warehouse");
+        Ok(self.submitted(&id, Phase::Record, round, staged, carried))
+    }
+
+    /// After the listing's record committed: the first plan.
+    pub(crate) async fn recorded(&self, current: Output) -> Result<Output, EtlError> {
+        tracing::info!(
+            step = STEP,
+            objects = current.carried.listing.objects,
+            "listing recorded"
+        );
+        let mut carried = current.carried;
+        carried.listing.stage = Stage::Recorded;
+        carried.listing.after = None;
+        self.submit_plan(current.round, current.staged, carried)
+            .await
+    }
+
+    /// Submits the batch that hands the rest of the listing to the execution that takes on what
+    /// this one leaves ([`continuation_of`]): the load budget has run out before round `round`.
+    pub(crate) async fn hand_over(
+        &self,
+        round: u32,
+        staged: Vec<Moved>,
+        carried: Carried,
+    ) -> Result<Output, EtlError> {
+        let next = continuation_of(&self.run);
+        let [lock, staged_sql, rest] = catalogue::HAND_OVER;
+        let run = || ("run", Literal::run(&self.run));
+        let sqls = vec![
+            render(&lock, &[])?,
+            render(&staged_sql, &[run()])?,
+            render(&rest, &[run(), ("next", Literal::run(&next))])?,
+        ];
+        let token = self.step.client_token(&format!("{STEP}/handover"));
+        let id = self
+            .deps
+            .data_api
+            .submit(sqls, &token, &format!("sparkify-{STEP}-handover"))
+            .await?;
+        tracing::info!(step = STEP, statement_id = %id, next = next.as_str(), "handing the rest of the listing over");
+        Ok(self.submitted(&id, Phase::Handover, round, staged, carried))
+    }
+
+    /// After the hand-over committed: done, leaving the rest to the next execution.
+    pub(crate) fn handed_over(&self, current: Output) -> Output {
+        let id = current.step.statement_id.clone();
+        let mut out = self.finished(
+            &id,
+            current.phase,
+            current.round,
+            current.staged,
+            current.carried,
+        );
+        out.backlog = true;
+        out.continuation = Some(continuation_of(&self.run).as_str().to_owned());
+        out
+    }
 }
 
 #[cfg(test)]
@@ -494,58 +666,171 @@ mod tests {
         );
     }
 
-    /// A window's objects are HEADed, not listed: one gone since its event (404) is skipped and
-    /// reported, the rest written; then the song prefix is listed as for any run.
-    #[tokio::test]
-    async fn a_windows_object_gone_since_its_event_is_skipped_and_the_rest_listed() {
+    /// HeadObject answers for `objects` (key and ETag), and 404 for any other key.
+    fn heads(objects: &'static [(&'static str, &'static str)]) -> aws_smithy_mocks::Rule {
         use aws_sdk_s3::operation::head_object::{HeadObjectError, HeadObjectOutput};
         use aws_sdk_s3::types::error::NotFound;
+        mock!(Client::head_object).then_compute_response(move |req| {
+            let found = objects
+                .iter()
+                .find(|(key, _)| req.key() == Some(*key))
+                .map(|(_, etag)| *etag);
+            match found {
+                Some(etag) => aws_smithy_mocks::MockResponse::Output(
+                    HeadObjectOutput::builder()
+                        .e_tag(format!("\"{etag}\""))
+                        .content_length(5)
+                        .build(),
+                ),
+                None => aws_smithy_mocks::MockResponse::Error(HeadObjectError::NotFound(
+                    NotFound::builder().build(),
+                )),
+            }
+        })
+    }
+
+    /// A window of events naming `sent` keys, without ETags.
+    fn window(sent: &[&str]) -> Trigger {
+        let events: Vec<serde_json::Value> = sent
+            .iter()
+            .map(|key| {
+                json!({"detail-type": "Object Created",
+                       "detail": {"bucket": {"name": "udacity-dend"}, "object": {"key": key}}})
+            })
+            .collect();
+        let input = json!({"detail-type": sparkify::trigger::WINDOW, "events": events});
+        Trigger::from_execution_input(&input, &sparkify::testing::config().source).unwrap()
+    }
+
+    /// A window's objects are HEADed, not listed, and its run lists no song: an object gone since
+    /// its event (404) is skipped, counted and reported, the rest written.
+    #[tokio::test]
+    async fn a_windows_object_gone_since_its_event_is_skipped_and_no_prefix_is_listed() {
         let (here, gone) = ("log_data/2018/11/a.json", "log_data/2018/11/b.json");
-        let found = mock!(Client::head_object)
-            .match_requests(move |req| req.key() == Some(here))
-            .then_output(|| {
-                HeadObjectOutput::builder()
-                    .e_tag("\"e\"")
-                    .content_length(5)
-                    .build()
-            });
-        let missing = mock!(Client::head_object)
-            .match_requests(move |req| req.key() == Some(gone))
-            .then_error(|| HeadObjectError::NotFound(NotFound::builder().build()));
-        let songs = mock!(Client::list_objects_v2)
-            .match_requests(|req| req.prefix() == Some("song_data/"))
-            .then_output(|| page(&[], false));
+        let head = heads(&[("log_data/2018/11/a.json", "e")]);
+        let any_listing = mock!(Client::list_objects_v2).then_output(|| page(&[], false));
         let part = part_put("part-00001.jsonl");
-        let s3 = mock_client!(
-            aws_sdk_s3,
-            RuleMode::MatchAny,
-            [&found, &missing, &songs, &part]
-        );
+        let s3 = mock_client!(aws_sdk_s3, RuleMode::MatchAny, [&head, &any_listing, &part]);
         let source = sparkify::testing::config().source;
         let run = RunId::from_execution("run-1").unwrap();
-        let window = Trigger::NewLogObjects(vec![
-            S3Key::parse(here).unwrap(),
-            S3Key::parse(gone).unwrap(),
-        ]);
         let until = Instant::now() + Duration::from_secs(5);
-        let listing = resume(&s3, &source, &window, &run, Listing::default(), until)
-            .await
-            .unwrap();
+        let listing = resume(
+            &s3,
+            &source,
+            &window(&[here, gone]),
+            &run,
+            Listing::default(),
+            until,
+        )
+        .await
+        .unwrap();
         assert_eq!(
-            (listing.stage, listing.parts, listing.objects),
-            (Stage::Listed, 1, 1)
+            (
+                listing.stage,
+                listing.parts,
+                listing.objects,
+                listing.not_found
+            ),
+            (Stage::Listed, 1, 1, 1)
         );
         assert_eq!(
             listing.skipped,
             vec![Skipped {
                 key: gone.into(),
-                reason: objects::GONE.into()
+                reason: objects::NOT_FOUND.into()
             }]
         );
         assert_eq!(
-            (missing.num_calls(), songs.num_calls(), part.num_calls()),
-            (1, 1, 1)
+            (head.num_calls(), any_listing.num_calls(), part.num_calls()),
+            (2, 0, 1)
         );
+    }
+
+    /// A key is loaded under the one reading an object answers to: as sent, or URL-decoded. Two
+    /// answering are told apart by the event's ETag, or skipped as ambiguous; none is not found.
+    #[tokio::test]
+    async fn a_key_loads_under_the_one_reading_an_object_answers_to() {
+        let head = heads(&[
+            ("log_data/a b.json", "e1"),
+            ("log_data/x+y.json", "e2"),
+            ("log_data/x y.json", "e3"),
+            ("log_data/été=1.json", "e4"),
+        ]);
+        let part = part_put("part-00001.jsonl");
+        let s3 = mock_client!(aws_sdk_s3, RuleMode::MatchAny, [&head, &part]);
+        let source = sparkify::testing::config().source;
+        let run = RunId::from_execution("run-1").unwrap();
+        let until = Instant::now() + Duration::from_secs(5);
+        let mut trigger = window(&[
+            "log_data/a+b.json",
+            "log_data/x+y.json",
+            "log_data/%C3%A9t%C3%A9%3D1.json",
+            "log_data/nowhere+.json",
+        ]);
+        let listing = resume(&s3, &source, &trigger, &run, Listing::default(), until)
+            .await
+            .unwrap();
+        // a b.json and été=1.json load; x+y.json names two objects and has no ETag.
+        assert_eq!((listing.objects, listing.not_found), (2, 1));
+        let reasons: Vec<(&str, &str)> = listing
+            .skipped
+            .iter()
+            .map(|s| (s.key.as_str(), s.reason.split(':').next().unwrap()))
+            .collect();
+        assert_eq!(
+            reasons,
+            [
+                ("log_data/nowhere+.json", objects::NOT_FOUND),
+                ("log_data/x+y.json", objects::AMBIGUOUS)
+            ]
+        );
+        // With the event's ETag, the two are told apart.
+        if let Trigger::NewLogObjects { keys, .. } = &mut trigger {
+            keys.iter_mut()
+                .find(|key| key.sent == "log_data/x+y.json")
+                .unwrap()
+                .etag = Some("e3".into());
+        }
+        let listing = resume(&s3, &source, &trigger, &run, Listing::default(), until)
+            .await
+            .unwrap();
+        assert_eq!(
+            (listing.objects, listing.not_found, listing.skipped_total),
+            (3, 1, 1)
+        );
+    }
+
+    /// A backfill lists the log prefix for its days and no song.
+    #[tokio::test]
+    async fn a_backfill_lists_its_days_and_no_song() {
+        let logs = mock!(Client::list_objects_v2)
+            .match_requests(|req| req.prefix() == Some("log_data/"))
+            .then_output(|| {
+                page(
+                    &[
+                        "log_data/2018/11/2018-11-04-events.json",
+                        "log_data/2018/11/2018-11-05-events.json",
+                    ],
+                    false,
+                )
+            });
+        let songs = mock!(Client::list_objects_v2)
+            .match_requests(|req| req.prefix() == Some("song_data/"))
+            .then_output(|| page(&["song_data/A/x.json"], false));
+        let part = part_put("part-00001.jsonl");
+        let s3 = mock_client!(aws_sdk_s3, RuleMode::MatchAny, [&logs, &songs, &part]);
+        let source = sparkify::testing::config().source;
+        let run = RunId::from_execution("run-1").unwrap();
+        let backfill = Trigger::Backfill {
+            from: Day::parse("2018-11-05").unwrap(),
+            to: Day::parse("2018-11-06").unwrap(),
+        };
+        let until = Instant::now() + Duration::from_secs(5);
+        let listing = resume(&s3, &source, &backfill, &run, Listing::default(), until)
+            .await
+            .unwrap();
+        assert_eq!((listing.stage, listing.objects), (Stage::Listed, 1));
+        assert_eq!((logs.num_calls(), songs.num_calls()), (1, 0));
     }
 
     #[test]
@@ -559,9 +844,10 @@ mod tests {
             objects: 60_000,
             skipped: Vec::new(),
             skipped_total: 0,
+            not_found: 0,
         })
         .unwrap();
         assert_eq!(carried["stage"], "songs");
-        assert_eq!(carried.as_object().unwrap().len(), 6);
+        assert_eq!(carried.as_object().unwrap().len(), 7);
     }
 }

@@ -1,0 +1,7 @@
+-- The rest of the listing becomes the listing of the execution that takes it on (the state machine
+-- starts it as this one ends, under this name), which plans its rounds against it as if it had
+-- listed it (sql/create/load_listing.sql). Objects in quarantine stay listed: every plan leaves
+-- them out.
+UPDATE load_listing
+SET run_id = {{next}}
+WHERE run_id = {{run}};
