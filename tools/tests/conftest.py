@@ -13,6 +13,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import sparkify_local as local  # noqa: E402
 
 
+def pytest_addoption(parser):
+    parser.addoption("--sequences", type=int, default=2,
+                     help="arrival sequences test_incremental.py runs (each under both isolation "
+                          "levels)")
+    parser.addoption("--seed", type=int, default=None,
+                     help="run test_incremental.py's one sequence of this seed")
+
+
 @pytest.fixture(scope="session")
 def built():
     local.build(quiet=True)

@@ -296,14 +296,11 @@ def test_a_step_that_keeps_timing_out_fails_the_run_as_step_timed_out_and_a_reru
         [notice] = run.notifications
         assert notice["message"]["error"] == "StepTimedOut"
         assert "LoadDimensions" not in states_entered(run)
-        # Nothing of the log objects was published past the step that timed out (the song
-        # rounds published the songs, their artists and their ledger rows with the catalogue);
-        # a rerun ends where a clean run does.
-        for table in ["songplays", "users", "time"]:
-            assert pipeline.query(f"SELECT COUNT(*) FROM {table}")[0][0] == 0, table
-        assert pipeline.query("SELECT COUNT(*) FROM staging_events WHERE published")[0][0] == 0
-        assert pipeline.query("SELECT COUNT(*) FROM load_ledger WHERE kind = 'events'")[0][0] == 0
-        assert pipeline.query("SELECT COUNT(*) FROM changed_songs")[0][0] == 300
+        # Nothing was written past the step that timed out: no users row (load-dimensions never
+        # ran; the stalled load-facts batch, which the stand-in runs once its delay is over, may
+        # have committed, and lists the users for the next run); a rerun ends where a clean run
+        # does.
+        assert pipeline.query("SELECT COUNT(*) FROM users")[0][0] == 0
         succeeded(pipeline.execute(SCHEDULED))
         assert pipeline.checksums() == oracle
 

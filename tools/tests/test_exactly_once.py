@@ -124,3 +124,56 @@ def test_three_reruns_leave_every_table_as_one_run_did(sample, tmp_path):
         for _ in range(3):
             succeeded(pipeline.execute(SCHEDULED))
         assert pipeline.checksums() == once
+
+
+def plays_in(data: Path, keys: list[str]) -> int:
+    """The plays the log objects `keys` hold: NextSong events with a whole-number user id, a time,
+    a session and an item, each natural key once."""
+    found = set()
+    for key in keys:
+        for line in (data / key).read_text().splitlines():
+            event = json.loads(line)
+            user = event.get("userId") or ""
+            if (event.get("page") == "NextSong" and user.isdigit() and len(user) <= 9
+                    and None not in (event.get("ts"), event.get("sessionId"),
+                                     event.get("itemInSession"))):
+                found.add((event["sessionId"], event["itemInSession"], int(user)))
+    return len(found)
+
+
+def test_plays_that_arrive_before_their_songs_become_songplays_when_the_songs_do(sample, tmp_path):
+    """Logs first, songs a night later: the plays wait (reported, in no star table), then load
+    once, and the warehouse ends where one load of the whole bucket does."""
+    log_keys = sorted(str(p.relative_to(sample)) for p in (sample / "log_data").rglob("*.json"))
+    held = tmp_path / "held" / "song_data"
+    shutil.move(sample / "song_data", held)
+    (sample / "song_data").mkdir()
+    with local.LocalPipeline(sample, tmp_path / "logs") as pipeline:
+        logs_first = pipeline.execute(SCHEDULED)
+        counts = succeeded(logs_first)
+        assert (counts["songplays"], counts["songs"], counts["time"]) == (0, 0, 0)
+        assert counts["users"] > 0
+        assert logs_first.report["waiting_plays"] == plays_in(sample, log_keys)
+        assert logs_first.report["oldest_waiting"].startswith("2018-11-01")
+        shutil.rmtree(sample / "song_data")
+        shutil.move(held, sample / "song_data")
+        songs_later = pipeline.execute(SCHEDULED)
+        succeeded(songs_later)
+        # Nothing new among the logs: the plays come from the event store, matched to the songs.
+        assert copied_objects(songs_later) == []
+        incremental = pipeline.checksums()
+        waiting = songs_later.report["waiting_plays"]
+        # Exactly once: another night changes nothing.
+        again = pipeline.execute(SCHEDULED)
+        succeeded(again)
+        assert pipeline.checksums() == incremental
+        assert again.report["waiting_plays"] == waiting
+    scratch_copy = tmp_path / "scratch" / "udacity-dend"
+    shutil.copytree(sample, scratch_copy)
+    with local.LocalPipeline(scratch_copy, tmp_path / "logs-scratch") as pipeline:
+        from_scratch_run = pipeline.execute(SCHEDULED)
+        succeeded(from_scratch_run)
+        expected = pipeline.checksums()
+    for table in STAR + ["staging_events", "staging_songs", "load_ledger"]:
+        assert incremental[table] == expected[table], table
+    assert waiting == from_scratch_run.report["waiting_plays"]
