@@ -758,20 +758,25 @@ class LocalPipeline:
             stateMachineArn=self.state_machine_arn, name=name, input=json.dumps(trigger)
         )["executionArn"]
 
-    def new_files(self, *keys: str) -> list[dict]:
+    def new_files(self, *keys: str, spelled: dict[str, str] | None = None) -> list[dict]:
         """Tells of new objects `keys` (already in the bucket) as S3 does when the bucket sends its
         events to EventBridge: one Object Created event each, on the default event bus, where the
         new-log-file rule sends them to the new-file queue and the Pipe on to the starter. Returns
-        the events as EventBridge stamped them."""
+        the events as EventBridge stamped them. `spelled` gives a key as its event spells it
+        (URL-encoded, say: S3's guides do not say how EventBridge events spell keys); a key that
+        is not in the bucket (gone since its event) is told of with no size or ETag."""
         entries = []
         for key in keys:
-            body = (self.data_root / key).read_bytes()
+            path = self.data_root / key
+            body = path.read_bytes() if path.is_file() else None
+            about = {"key": (spelled or {}).get(key, key), "sequencer": "0"}
+            if body is not None:
+                about.update(size=len(body), etag=hashlib.md5(body).hexdigest())
             entries.append({
                 "Source": "aws.s3", "DetailType": "Object Created",
                 "Detail": json.dumps({
                     "version": "0", "bucket": {"name": self.bucket},
-                    "object": {"key": key, "size": len(body),
-                               "etag": hashlib.md5(body).hexdigest(), "sequencer": "0"},
+                    "object": about,
                     "request-id": str(uuid.uuid4()), "requester": ACCOUNT, "reason": "PutObject",
                 }),
             })
@@ -781,13 +786,14 @@ class LocalPipeline:
                 raise RunError(f"PutEvents refused {answer['FailedEntryCount']} events")
         return entries
 
-    def load_new_files(self, *keys: str, progress=None, timeout: float = 900) -> Execution:
+    def load_new_files(self, *keys: str, progress=None, timeout: float = 900,
+                       spelled: dict[str, str] | None = None) -> Execution:
         """Tells of new objects `keys` (`new_files`) and waits for the run the Pipe's batch of
         them starts, as a deployed stack loads new files; returns that run once it has ended."""
         started = time.monotonic()
         before = len(self._pipe.batches)
         asked = self.requests()
-        self.new_files(*keys)
+        self.new_files(*keys, spelled=spelled)
         while len(self._pipe.batches) == before:
             if time.monotonic() - started > 60 + self.new_file_window_seconds:
                 raise RunError("the new-file events never reached the starter")

@@ -118,3 +118,90 @@ def test_files_load_in_one_run_per_window_once_each_whatever_is_redelivered(samp
         loaded = pipeline.checksums()
 
     assert loaded == from_scratch(sample, tmp_path / "oracle-logs")
+
+
+def test_keys_load_however_their_events_spell_them(sample, tmp_path):
+    """S3 URL-encodes keys in its event notifications; for its EventBridge events the guides do
+    not say. Keys with spaces, +, =, %, letters beyond ASCII and a long path load whether their
+    event spells them raw or encoded; a key no object answers to is reported and the rest load; a
+    key that cannot be loaded safely (a backslash) is reported and skipped, the run going on."""
+    from urllib.parse import quote, quote_plus
+
+    odd = [
+        "log_data/2018/12/a b+c=d%e 2018-12-01.json",
+        "log_data/2018/12/été à Zürich 2018-12-02.json",
+        "log_data/" + "deep dir/" * 100 + "2018-12-03.json",
+        "log_data/2018/12/plain-2018-12-04.json",
+    ]
+    gone = "log_data/2018/12/gone 2018-12-05.json"
+    unsafe = "log_data/2018/12/back\\slash-2018-12-06.json"
+    assert len(odd[2].encode()) > 900
+    spelled = {
+        odd[0]: quote_plus(odd[0], safe="/"),    # as S3's event notifications spell it
+        odd[1]: quote(odd[1], safe="/"),         # percent-encoded, spaces as %20
+        odd[2]: odd[2],                          # raw
+        odd[3]: odd[3],
+        gone: quote_plus(gone, safe="/"),
+        unsafe: unsafe,
+    }
+    assert "+" in spelled[odd[0]] and "%3D" in spelled[odd[0]] and "%25" in spelled[odd[0]]
+    with local.LocalPipeline(sample, tmp_path / "logs", new_file_window_seconds=WINDOW_SECONDS) as pipeline:
+        succeeded(pipeline.execute(SCHEDULED))
+        # The new days land after the night.
+        source = sorted((sample / "log_data").rglob("*.json"))[0].read_text().splitlines()
+        for day, key in enumerate(odd + [unsafe], start=1):
+            lines = []
+            for line in source:
+                event = json.loads(line)
+                event["ts"] += (29 + day) * 86_400_000
+                event["sessionId"] += 100_000 * day
+                lines.append(json.dumps(event))
+            (sample / key).parent.mkdir(parents=True, exist_ok=True)
+            (sample / key).write_text("\n".join(lines) + "\n")
+        run = pipeline.load_new_files(*odd, gone, unsafe, spelled=spelled)
+        counts = succeeded(run)
+        ledger = pipeline.ledger()
+    assert sorted(copied_objects(run)) == sorted(odd), run.output["copy_staging"]["listing"]
+    for key in odd:
+        assert ledger[key]["run_id"] == run.name, key
+    assert unsafe not in ledger and gone not in ledger
+    assert counts["staging_events"] == 4 * len(source)
+    listing = run.output["copy_staging"]["listing"]
+    assert listing["not_found"] == 1
+    reasons = {s["key"]: s["reason"] for s in listing["skipped"]}
+    assert reasons[spelled[gone]].startswith("not found"), reasons
+    assert reasons[unsafe].startswith("cannot be loaded safely"), reasons
+    # One HEAD per reading of each key, and no LIST.
+    assert run.requests["s3_by"]["callers"].get("LIST", 0) == 0
+
+
+def test_compressed_log_objects_load_like_plain_ones_and_one_that_does_not_inflate_is_quarantined(
+        sample, tmp_path):
+    """A day written by Firehose (GZIP, `.gz`) and one as BZIP2 (`.bz2`) load as their plain
+    twins would, COPY told the codec by the object's name; a `.gz` object whose bytes are not
+    GZIP fails its COPY as Redshift fails a load it cannot inflate, and is quarantined, named,
+    while the rest of the window loads."""
+    import bz2
+    import gzip
+
+    with local.LocalPipeline(sample, tmp_path / "logs", new_file_window_seconds=WINDOW_SECONDS) as pipeline:
+        succeeded(pipeline.execute(SCHEDULED))
+        plain = new_days(sample, 1, 3)
+        gz_key, bz2_key = plain[0] + ".gz", plain[1].replace(".json", ".json.bz2")
+        (sample / gz_key).write_bytes(gzip.compress((sample / plain[0]).read_bytes()))
+        (sample / bz2_key).write_bytes(bz2.compress((sample / plain[1]).read_bytes()))
+        lines = len((sample / plain[0]).read_text().splitlines())
+        (sample / plain[0]).unlink()
+        (sample / plain[1]).unlink()
+        not_gzip = plain[2] + ".gz"
+        (sample / plain[2]).rename(sample / not_gzip)
+        run = pipeline.load_new_files(gz_key, bz2_key, not_gzip)
+        ledger = pipeline.ledger()
+        quarantined = pipeline.query("SELECT object_key, reason FROM load_quarantine")
+    assert run.status == "FAILED" and run.error == "ObjectsQuarantined", (run.error, run.cause)
+    assert not_gzip in run.cause and "does not decompress" in run.cause
+    assert quarantined == [[not_gzip, quarantined[0][1]]]
+    assert "does not decompress" in quarantined[0][1]
+    for key in (gz_key, bz2_key):
+        assert ledger[key]["rows_loaded"] == lines, key
+    assert not_gzip not in ledger
