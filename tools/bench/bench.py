@@ -299,7 +299,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bootstraps", type=Path, default=local.TARGET / "lambda",
                         help="folder of <function>/bootstrap release builds (./dev build)")
     parser.add_argument("--no-million", action="store_true",
-                        help="leave out the million-song run (about half an hour on two cores)")
+                        help="measure the incremental runs at 16 times the real data set's shape "
+                             "instead of a million songs (the million takes an hour or more on "
+                             "two cores)")
     args = parser.parse_args(argv)
     runs = args.runs or (2 if args.quick else 10)
     work = local.ROOT / ".local" / "bench"
@@ -321,28 +323,37 @@ def main(argv: list[str] | None = None) -> int:
     measured = endtoend.floor(data)
     endtoend.check_same_tables(full, measured)
     preset = "sample" if args.quick else "full"
-    print(f"==> incremental: one new log file after a nightly run (generated, --preset {preset})",
-          flush=True)
-    _, new_file, key, _ = endtoend.incremental(work / "incremental", work / "incremental-logs",
-                                               preset)
+    print("==> incremental: a new day's nightly run, then one new log file, after a nightly run "
+          "(generated, --preset sample)", flush=True)
+    small = endtoend.incremental(work / "incremental", work / "incremental-logs", "sample")
+    new_file = small.new_file
     factors = [1, 2] if args.quick else [int(f) for f in args.scale.split(",")]
     print(f"==> scaling: the generated {preset} data set at {factors}", flush=True)
     scaled = endtoend.scaling(work / "scaling", factors, preset)
     grown = None
-    if not args.quick and not args.no_million:
-        print("==> a million songs: --preset million, a nightly run, then one new log file",
-              flush=True)
+    if not args.quick:
+        if args.no_million:
+            what_grown = ("16× the real data set's shape (--preset full --songs-scale 16 "
+                          "--days-scale 16)", "full", ("--songs-scale", "16", "--days-scale", "16"),
+                          "16× songs and days")
+        else:
+            what_grown = ("a million songs (--preset million)", "million", (),
+                          "1M songs, 363 days")
+        print(f"==> {what_grown[0]}: a nightly run, a new day's nightly run, then one new log "
+              "file", flush=True)
         try:
-            grown = endtoend.million(work / "million", work / "million-logs")
-            scaled.append(endtoend.Scaled(0, grown.rows, grown.nightly, None, grown.floor,
-                                          label="1M songs, 364 days"))
+            grown = endtoend.million(work / "grown", work / "grown-logs", what_grown[1],
+                                     *what_grown[2], label=what_grown[3])
+            scaled.append(endtoend.Scaled(0, grown.rows, grown.nightly, None, grown.runs.floor,
+                                          label=grown.label))
         except local.RunError as err:
-            scaled.append(endtoend.Scaled(0, 0, None, str(err)[:300], None,
-                                          label="1M songs, 364 days"))
-    priced = [(f"nightly, {what}", full), ("one new log file", new_file)]
+            scaled.append(endtoend.Scaled(0, 0, None, str(err)[:300], None, label=what_grown[3]))
+    priced = [(f"nightly, {what}", full), ("a new day's nightly run", small.new_day),
+              ("one new log file", new_file)]
     if grown is not None:
-        priced += [("nightly, 1M songs, 364 days", grown.nightly),
-                   ("one new log file, 1M songs", grown.new_file)]
+        priced += [(f"nightly, {grown.label}", grown.nightly),
+                   (f"a new day's nightly run, {grown.label}", grown.runs.new_day),
+                   (f"one new log file, {grown.label}", grown.runs.new_file)]
 
     met = "met" if new_file.seconds <= TARGET_INCREMENTAL_S else "missed"
     body = [
@@ -368,11 +379,18 @@ def main(argv: list[str] | None = None) -> int:
         "",
         *floor_lines(full, measured),
         "",
-        "## Incremental: one new log file",
+        "## Incremental: a new day, and one new log file",
         "",
-        f"A generated bucket (`--preset {preset}`) loaded by a nightly run without its last log "
-        f"file; then `{key}` lands and the execution its S3 event starts runs to verified tables: "
+        "A generated bucket (`--preset sample`) loaded by a nightly run without its last two log "
+        "files; then the first of them lands and the nightly run loads it (a new day), then "
+        f"`{small.key}` lands and the execution its S3 event starts runs to verified tables: "
         f"**{new_file.seconds:.1f} s** (target ≤ {TARGET_INCREMENTAL_S:g} s: {met}).",
+        "",
+        *incremental_table([("sample", small)] + ([(grown.label, grown.runs)] if grown else [])),
+        "",
+        *incremental_targets(small, grown),
+        "",
+        "The new log file's run:",
         "",
         *steps_table(new_file),
         "",
@@ -382,7 +400,7 @@ def main(argv: list[str] | None = None) -> int:
         "",
         *scaling_lines(scaled, plot=work / PLOT.name if args.quick else PLOT),
         "",
-        *million_lines(grown),
+        *grown_lines(grown),
         "## What a run asks of the warehouse",
         "",
         "Counted from the stand-in's own record of each run's statements (ListStatements, then "
@@ -430,30 +448,80 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def million_lines(grown) -> list[str]:
+def incremental_table(sizes: list[tuple[str, endtoend.Incremental]]) -> list[str]:
+    """What each incremental run took and asked: wall time, copy-staging's calls, S3 requests by
+    kind (COPY's reads among them) and Data API calls as the stand-in counted them, and the
+    largest peak memory of any function call."""
+    lines = [
+        "| size | run | wall s | copy-staging calls | S3 LIST | S3 HEAD | S3 GET | S3 PUT "
+        "| Data API calls | peak MiB |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for label, runs in sizes:
+        for name, run in [("nightly, all but two days", runs.first),
+                          ("a new day's nightly run", runs.new_day),
+                          ("one new log file", runs.new_file)]:
+            asked = run.requests or {}
+            s3 = asked.get("s3", {})
+            lines.append(
+                f"| {label} | {name} | {run.seconds:.1f} | {run.calls_of('copy-staging')} | "
+                + " | ".join(f"{s3.get(kind, 0):,}" for kind in ("LIST", "HEAD", "GET", "PUT"))
+                + f" | {asked.get('data_api_calls', 0):,} | {run.peak_mib():.1f} |")
+    return lines
+
+
+def incremental_targets(small: endtoend.Incremental, grown) -> list[str]:
+    """The new file's targets: ≤ 2 s at the sample's size; at the grown size, the same S3
+    requests and Data API calls, and at most twice the time."""
+    lines = []
+    if grown is None:
+        return lines
+    here, there = small.new_file, grown.runs.new_file
+    same_s3 = (here.requests or {}).get("s3") == (there.requests or {}).get("s3")
+    same_api = ((here.requests or {}).get("data_api_calls")
+                == (there.requests or {}).get("data_api_calls"))
+    ratio = there.seconds / here.seconds if here.seconds else float("inf")
+    lines.append(
+        f"One new log file at {grown.label} against the sample's: S3 requests "
+        f"{'the same' if same_s3 else 'differ'} ({(there.requests or {}).get('s3')} against "
+        f"{(here.requests or {}).get('s3')}), Data API calls "
+        f"{'the same' if same_api else 'differ'} ({(there.requests or {}).get('data_api_calls')} "
+        f"against {(here.requests or {}).get('data_api_calls')}), time {ratio:.2f}× (target the "
+        f"same requests and ≤ 2×: {'met' if same_s3 and same_api and ratio <= 2 else 'missed'}).")
+    return lines
+
+
+def grown_lines(grown) -> list[str]:
     if grown is None:
         return []
+    runs = grown.runs
     return [
-        "## A million songs",
+        f"## {grown.label}",
         "",
-        "`--preset million`: 1,000,000 song objects and 365 days of logs of the real data set's "
-        "daily shape. A nightly run on a fresh warehouse loads all but the last day "
-        f"({grown.nightly.seconds:.1f} s); then `{grown.key}` lands and its execution runs to "
-        f"verified tables ({grown.new_file.seconds:.1f} s). "
-        "Rows: " + ", ".join(f"{t} {n:,}" for t, n in grown.nightly.counts.items()) + ".",
+        f"A nightly run on a fresh warehouse loads all but the last two days "
+        f"({runs.first.seconds:.1f} s); then one day lands and the nightly run loads it "
+        f"({runs.new_day.seconds:.1f} s); then `{runs.key}` lands and its execution runs to "
+        f"verified tables ({runs.new_file.seconds:.1f} s). "
+        "Rows: " + ", ".join(f"{t} {n:,}" for t, n in runs.first.counts.items()) + ".",
         "",
-        *steps_table(grown.nightly),
+        *steps_table(runs.first),
         "",
-        "Each function's calls in the nightly run, run by the local Lambda within the template's "
-        "limits (a call over its MemorySize or Timeout is killed, and the run fails):",
+        "Each function's calls in the first nightly run, run by the local Lambda within the "
+        "template's limits (a call over its MemorySize or Timeout is killed, and the run fails):",
         "",
-        *lambda_table(grown.nightly),
+        *lambda_table(runs.first),
+        "",
+        "The new day's nightly run:",
+        "",
+        *steps_table(runs.new_day),
+        "",
+        *lambda_table(runs.new_day),
         "",
         "The new log file's run:",
         "",
-        *steps_table(grown.new_file),
+        *steps_table(runs.new_file),
         "",
-        *lambda_table(grown.new_file),
+        *lambda_table(runs.new_file),
         "",
     ]
 

@@ -65,6 +65,15 @@ class Timed:
     # limit is 262,144).
     largest_state_chars: int = 0
     work: Work | None = None
+    # What the run asked of the stand-in: S3 requests by kind and by who, Data API calls by
+    # action (sparkify_local's Execution.requests).
+    requests: dict | None = None
+
+    def calls_of(self, function: str) -> int:
+        return self.lambda_calls.get(function, (0, 0.0, 0.0))[0]
+
+    def peak_mib(self) -> float:
+        return max((peak for _, peak, _ in self.lambda_calls.values()), default=0.0)
 
 
 def _is_copy(sql: str) -> bool:
@@ -173,9 +182,10 @@ def measured(pipeline: local.LocalPipeline, trigger: dict, calls_before: int = 0
     before = statement_ids(pipeline)
     # As long as the state machine itself lets a run go on (its TimeoutSeconds): a million songs
     # take more than the local default of 15 minutes.
-    run = with_calls(timed(pipeline.execute(trigger, timeout=RUN_TIMEOUT_S)),
-                     pipeline.lambda_calls[calls_before:])
+    execution = pipeline.execute(trigger, timeout=RUN_TIMEOUT_S)
+    run = with_calls(timed(execution), pipeline.lambda_calls[calls_before:])
     run.work = warehouse_work(pipeline, before)
+    run.requests = execution.requests
     return run
 
 
@@ -186,33 +196,53 @@ def nightly(data: Path, logs: Path) -> Timed:
         return measured(pipeline, trigger)
 
 
-def incremental(work: Path, logs: Path, preset: str,
-                with_floor: bool = False) -> tuple[Timed, Timed, str, dict | None]:
-    """Generates a bucket (`preset`), loads all of it but its last log file with a nightly run
-    (with `with_floor`, measures the floor of that bucket first and checks the run built the same
-    tables), then lands that file and runs the execution its S3 event starts. Returns both runs,
-    the key and the floor; the tables must then hold the generator's expected totals."""
-    expected = local.generate_sample(work, "--preset", preset)
+@dataclass
+class Incremental:
+    """A generated bucket loaded by a nightly run without its last two days (`first`), then the
+    first of those days landed and the next nightly run (`new_day`), then the last day landed and
+    the run its S3 event starts (`new_file`, keyed `key`); the floor of the first run's bucket
+    when asked for."""
+
+    first: Timed
+    new_day: Timed
+    new_file: Timed
+    key: str
+    floor: dict | None
+
+
+def incremental(work: Path, logs: Path, preset: str, *extra: str,
+                with_floor: bool = False) -> Incremental:
+    """Generates a bucket (`preset`, with `extra` options), loads all of it but its last two log
+    files with a nightly run (with `with_floor`, measures the floor of that bucket first and checks
+    the run built the same tables), lands the first of them and runs the nightly run again, then
+    lands the last and runs the execution its S3 event starts. The tables must then hold the
+    generator's expected totals."""
+    expected = local.generate_sample(work, "--preset", preset, *extra)
     bucket = work / "udacity-dend"
-    last = sorted((bucket / "log_data").rglob("*.json"))[-1]
+    *_, day, last = sorted((bucket / "log_data").rglob("*.json"))
     key = last.relative_to(bucket).as_posix()
-    held = work / "held-back.json"
-    shutil.move(last, held)
+    held = {path: work / f"held-back-{n}.json" for n, path in enumerate([day, last])}
+    for path, aside in held.items():
+        shutil.move(path, aside)
     floor_measured = floor(bucket) if with_floor else None
+    scheduled = json.loads((TRIGGERS / "scheduled.json").read_text())
     with local.LocalPipeline(bucket, logs) as pipeline:
-        first = measured(pipeline, json.loads((TRIGGERS / "scheduled.json").read_text()))
+        first = measured(pipeline, scheduled)
         if floor_measured is not None:
             check_same_tables(first, floor_measured)
         before = len(pipeline.lambda_calls)
-        shutil.move(held, last)
+        shutil.move(held[day], day)
+        new_day = measured(pipeline, scheduled, before)
+        before = len(pipeline.lambda_calls)
+        shutil.move(held[last], last)
         event = json.loads((TRIGGERS / "s3-object-created.json").read_text())
         event["detail"]["object"].update(key=key, size=last.stat().st_size)
         event["time"] = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
         new_file = measured(pipeline, event, before)
-    star = ["songplays", "users", "songs", "artists", "time"]  # staging holds only this run's rows
+    star = ["songplays", "users", "songs", "artists", "time"]  # staging counts this run's rows
     if {t: new_file.counts[t] for t in star} != {t: expected[t] for t in star}:
         raise local.RunError(f"after the new file: {new_file.counts}, expected {expected}")
-    return first, new_file, key, floor_measured
+    return Incremental(first, new_day, new_file, key, floor_measured)
 
 
 def floor(data: Path) -> dict:
@@ -259,24 +289,28 @@ class Scaled:
 
 @dataclass
 class Million:
-    """The million preset: a nightly run of every log file but the last, the floor of the same
-    bucket, then the last file's own run."""
+    """The million preset (or another size): a nightly run of every log file but the last two, the
+    floor of the same bucket, a new day's nightly run, then the last file's own run."""
 
-    nightly: Timed
-    new_file: Timed
-    key: str
-    floor: dict
+    runs: Incremental
     rows: int
+    label: str
+
+    @property
+    def nightly(self) -> Timed:
+        return self.runs.first
 
 
-def million(work: Path, logs: Path) -> Million:
-    """`--preset million` (1,000,000 songs, 365 days): the floor and a nightly run of every log
-    file but the last, then the last file's own run (`incremental`)."""
+def million(work: Path, logs: Path, preset: str = "million", *extra: str,
+            label: str = "1M songs, 363 days") -> Million:
+    """`--preset million` (1,000,000 songs, 365 days), or `preset` with `extra` options: the floor
+    and a nightly run of every log file but the last two, a new day's nightly run, then the last
+    file's own run (`incremental`)."""
     shutil.rmtree(work, ignore_errors=True)
-    first, new_file, key, floor_measured = incremental(work, logs, "million", with_floor=True)
-    rows = first.counts["staging_events"] + first.counts["staging_songs"]
+    runs = incremental(work, logs, preset, *extra, with_floor=True)
+    rows = runs.first.counts["staging_events"] + runs.first.counts["staging_songs"]
     shutil.rmtree(work, ignore_errors=True)
-    return Million(first, new_file, key, floor_measured, rows)
+    return Million(runs, rows, label)
 
 
 def scaling(work: Path, factors: list[int], preset: str = "full") -> list[Scaled]:

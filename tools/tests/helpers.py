@@ -46,3 +46,26 @@ def from_scratch(data: Path, logs: Path) -> dict[str, str]:
     with local.LocalPipeline(data, logs) as pipeline:
         succeeded(pipeline.execute(SCHEDULED))
         return pipeline.checksums()
+
+
+def december_key(day: int) -> str:
+    return f"log_data/2018/12/2018-12-{day:02d}-events.json"
+
+
+def new_days(data: Path, first: int, count: int, key=december_key) -> list[str]:
+    """Writes `count` new log objects, the days of December 2018 from `first` on (named by
+    `key(day)`), each the sample's first day again in sessions of its own, so every event, play
+    and start time is new. Returns their keys."""
+    source = sorted((data / "log_data").rglob("*.json"))[0].read_text().splitlines()
+    keys = []
+    for day in range(first, first + count):
+        lines = []
+        for line in source:
+            event = json.loads(line)
+            event["ts"] += (29 + day) * 86_400_000
+            event["sessionId"] += 100_000 * day
+            lines.append(json.dumps(event))
+        (data / key(day)).parent.mkdir(parents=True, exist_ok=True)
+        (data / key(day)).write_text("\n".join(lines) + "\n")
+        keys.append(key(day))
+    return keys

@@ -33,7 +33,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import sparkify_local as local  # noqa: E402
-from helpers import SCHEDULED, STAR, succeeded  # noqa: E402
+from helpers import SCHEDULED, STAR, new_days, succeeded  # noqa: E402
 
 # The tables compared, beside the star schema: the event store, the catalogue and the ledger.
 COMPARED = STAR + ["staging_events", "staging_songs", "load_ledger"]
@@ -283,7 +283,7 @@ def test_a_backlog_larger_than_a_run_loads_over_successive_runs_each_within_its_
         backfill = pipeline.execute({"backfill": {"from": "2018-11-01", "to": "2018-11-30"}})
         assert len([backfill, *pipeline.continuations(backfill)]) == 2
         assert pipeline.checksums() == after_night
-        window = write_days(sample, 25)
+        window = new_days(sample, 1, 25)
         loaded = pipeline.load_new_files(*window)
         runs = [loaded, *pipeline.continuations(loaded)]
         assert [len(run.output["copy_staging"]["planned"]["log_objects"]) for run in runs] == [18, 7]
@@ -294,22 +294,3 @@ def test_a_backlog_larger_than_a_run_loads_over_successive_runs_each_within_its_
         expected = pipeline.checksums()
     for table in COMPARED:
         assert incremental[table] == expected[table], table
-
-
-def write_days(data: Path, count: int) -> list[str]:
-    """`count` new log objects: the sample's first day again in December, in sessions of their
-    own."""
-    source = sorted((data / "log_data").rglob("*.json"))[0].read_text().splitlines()
-    keys = []
-    for day in range(1, count + 1):
-        key = f"log_data/2018/12/2018-12-{day:02d}-events.json"
-        lines = []
-        for line in source:
-            event = json.loads(line)
-            event["ts"] += (29 + day) * 86_400_000
-            event["sessionId"] += 100_000 * day
-            lines.append(json.dumps(event))
-        (data / key).parent.mkdir(parents=True, exist_ok=True)
-        (data / key).write_text("\n".join(lines) + "\n")
-        keys.append(key)
-    return keys

@@ -18,28 +18,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import sparkify_local as local  # noqa: E402
-from helpers import SCHEDULED, copied_objects, from_scratch, succeeded  # noqa: E402
+from helpers import SCHEDULED, copied_objects, from_scratch, new_days, succeeded  # noqa: E402
 
 WINDOW_SECONDS = 3.0
-
-
-def new_days(data: Path, first: int, count: int) -> list[str]:
-    """Writes `count` new log objects, days of December 2018 from `first` on, each the sample's
-    first day again in sessions of its own. Returns their keys."""
-    source = sorted((data / "log_data").rglob("*.json"))[0].read_text().splitlines()
-    keys = []
-    for day in range(first, first + count):
-        key = f"log_data/2018/12/2018-12-{day:02d}-events.json"
-        lines = []
-        for line in source:
-            event = json.loads(line)
-            event["ts"] += (29 + day) * 86_400_000
-            event["sessionId"] += 100_000 * day
-            lines.append(json.dumps(event))
-        (data / key).parent.mkdir(parents=True, exist_ok=True)
-        (data / key).write_text("\n".join(lines) + "\n")
-        keys.append(key)
-    return keys
 
 
 def wait_for_batches(pipeline: local.LocalPipeline, count: int, timeout: float = 120) -> list[dict]:
@@ -148,16 +129,9 @@ def test_keys_load_however_their_events_spell_them(sample, tmp_path):
     with local.LocalPipeline(sample, tmp_path / "logs", new_file_window_seconds=WINDOW_SECONDS) as pipeline:
         succeeded(pipeline.execute(SCHEDULED))
         # The new days land after the night.
-        source = sorted((sample / "log_data").rglob("*.json"))[0].read_text().splitlines()
-        for day, key in enumerate(odd + [unsafe], start=1):
-            lines = []
-            for line in source:
-                event = json.loads(line)
-                event["ts"] += (29 + day) * 86_400_000
-                event["sessionId"] += 100_000 * day
-                lines.append(json.dumps(event))
-            (sample / key).parent.mkdir(parents=True, exist_ok=True)
-            (sample / key).write_text("\n".join(lines) + "\n")
+        written = odd + [unsafe]
+        new_days(sample, 1, len(written), key=lambda day: written[day - 1])
+        source = (sample / odd[3]).read_text().splitlines()
         run = pipeline.load_new_files(*odd, gone, unsafe, spelled=spelled)
         counts = succeeded(run)
         ledger = pipeline.ledger()

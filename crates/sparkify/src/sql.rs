@@ -41,6 +41,8 @@ pub mod catalogue {
         sql_file!("create/time.sql"),
         sql_file!("create/songplays.sql"),
     ];
+    /// After the CREATEs: a warehouse of an older shape fails here, by name.
+    pub const EVENT_STORE_SHAPE: SqlFile = sql_file!("create/event_store_shape.sql");
     pub const DROP_TABLES: SqlFile = sql_file!("reset/drop_tables.sql");
     /// create-tables' clean-up of staging rows that ended executions left behind, after its lock.
     pub const REAP_LOCK: SqlFile = sql_file!("reap/lock.sql");
@@ -184,6 +186,7 @@ pub mod catalogue {
     /// Every file in the catalogue; a house-rule test checks it is exactly the files of `sql/`.
     pub fn all() -> Vec<SqlFile> {
         let singles = [
+            EVENT_STORE_SHAPE,
             DROP_TABLES,
             LOCK_CATALOGUE,
             LOCK_ROUND,

@@ -335,19 +335,11 @@ impl At<'_> {
         staged: Vec<Moved>,
         carried: Carried,
     ) -> Output {
-        let mut out = output(
-            self.step.attempt,
-            statement_id,
-            "FINISHED".into(),
-            phase,
-            round,
-            false,
-            staged,
-        );
+        let mut out = self.submitted(statement_id, phase, round, staged, carried);
+        out.step.status = "FINISHED".into();
         out.step.done = true;
         out.step.moved = out.staged.clone();
-        out.quarantine_cause = quarantine::cause(&carried);
-        out.carried = carried;
+        out.quarantine_cause = quarantine::cause(&out.carried);
         out
     }
 

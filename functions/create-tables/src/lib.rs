@@ -1,6 +1,7 @@
 //! create-tables: creates the staging, fact and dimension tables if they do not exist (optionally
-//! dropping them first), and removes the staging rows of executions that ended without clearing
-//! them, as one transaction.
+//! dropping them first), checks that the event store has this version's shape (a warehouse loaded
+//! by an older version fails here, by name, and needs a reset), and removes the unpublished
+//! staging rows of executions that ended without publishing them, as one transaction.
 
 use serde::Deserialize;
 use sparkify::sql::{Literal, RunId, Timestamp, catalogue, render};
@@ -40,6 +41,7 @@ pub async fn handle(deps: &Deps, input: Input) -> Result<StepOutput, EtlError> {
         let mut sqls: Vec<String> = drop
             .into_iter()
             .chain(catalogue::CREATE_TABLES)
+            .chain([catalogue::EVENT_STORE_SHAPE])
             .map(|file| file.text.to_owned())
             .collect();
         sqls.extend(reap_statements(&input)?);
@@ -108,8 +110,9 @@ mod tests {
     async fn first_call_submits_every_create_as_one_batch_with_the_derived_token() {
         let submit = mock!(Client::batch_execute_statement)
             .match_requests(|req| {
-                req.sqls().len() == 13
+                req.sqls().len() == 14
                     && req.sqls()[0].contains("CREATE TABLE IF NOT EXISTS staging_events")
+                    && req.sqls()[13].contains("SELECT run_id, object_key, published FROM staging_events LIMIT 0;")
                     && req.sqls()[2].contains("CREATE TABLE IF NOT EXISTS changed_songs")
                     && req.sqls()[3].contains("CREATE TABLE IF NOT EXISTS changed_users")
                     && req.sqls()[6].contains("CREATE TABLE IF NOT EXISTS load_quarantine")
@@ -134,15 +137,15 @@ mod tests {
         let submit = mock!(Client::batch_execute_statement)
             .match_requests(|req| {
                 let sqls = req.sqls();
-                sqls.len() == 16
-                    && sqls[13].contains("LOCK staging_files, staging_events;")
-                    && sqls[14].starts_with("-- Staged lines left by executions")
-                    && sqls[14].contains("DELETE FROM staging_events")
-                    && sqls[14].contains("WHERE NOT published")
-                    && sqls[14].contains("NOT IN ('nightly-2', 'new-file-3')")
-                    && sqls[14].contains("staged_at < CAST('2026-11-22 18:00:00.500' AS TIMESTAMP)")
-                    && sqls[15].contains("DELETE FROM staging_files")
+                sqls.len() == 17
+                    && sqls[14].contains("LOCK staging_files, staging_events;")
+                    && sqls[15].starts_with("-- Staged lines left by executions")
+                    && sqls[15].contains("DELETE FROM staging_events")
+                    && sqls[15].contains("WHERE NOT published")
                     && sqls[15].contains("NOT IN ('nightly-2', 'new-file-3')")
+                    && sqls[15].contains("staged_at < CAST('2026-11-22 18:00:00.500' AS TIMESTAMP)")
+                    && sqls[16].contains("DELETE FROM staging_files")
+                    && sqls[16].contains("NOT IN ('nightly-2', 'new-file-3')")
             })
             .then_output(|| submitted("stmt-3"));
         let client = mock_client!(aws_sdk_redshiftdata, [&submit]);
@@ -165,7 +168,7 @@ mod tests {
     async fn reset_drops_first_under_a_token_of_its_own() {
         let submit = mock!(Client::batch_execute_statement)
             .match_requests(|req| {
-                req.sqls().len() == 14
+                req.sqls().len() == 15
                     && req.sqls()[0].contains("DROP TABLE IF EXISTS")
                     && req.client_token()
                         == Some(client_token("exec-1", "create-tables-reset").as_str())

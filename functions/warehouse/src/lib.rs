@@ -522,8 +522,9 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn the_last_run_out_pauses_a_cluster_a_run_resumed_and_removes_the_marker() {
+    /// An available cluster a run resumed (its marker is there), which pauses when asked: the
+    /// lifecycle, the PauseCluster rule and the marker's DeleteObject rule.
+    fn a_cluster_to_pause() -> (Lifecycle, aws_smithy_mocks::Rule, aws_smithy_mocks::Rule) {
         let head = mock!(aws_sdk_s3::Client::head_object)
             .then_output(|| HeadObjectOutput::builder().build());
         let describe = described("available");
@@ -535,6 +536,12 @@ mod tests {
         let delete = mock!(aws_sdk_s3::Client::delete_object)
             .then_output(|| DeleteObjectOutput::builder().build());
         let lifecycle = lifecycle(&[&describe, &pause], &[&head, &delete]);
+        (lifecycle, pause, delete)
+    }
+
+    #[tokio::test]
+    async fn the_last_run_out_pauses_a_cluster_a_run_resumed_and_removes_the_marker() {
+        let (lifecycle, pause, delete) = a_cluster_to_pause();
         let out = handle(&deps(true), &lifecycle, sleep_alone())
             .await
             .unwrap();
@@ -586,17 +593,7 @@ mod tests {
     /// it is the last out and pauses.
     #[tokio::test]
     async fn a_continuation_is_the_last_out_though_the_run_it_continues_is_ending() {
-        let head = mock!(aws_sdk_s3::Client::head_object)
-            .then_output(|| HeadObjectOutput::builder().build());
-        let describe = described("available");
-        let pause = mock!(aws_sdk_redshift::Client::pause_cluster).then_output(|| {
-            PauseClusterOutput::builder()
-                .cluster(cluster("pausing"))
-                .build()
-        });
-        let delete = mock!(aws_sdk_s3::Client::delete_object)
-            .then_output(|| DeleteObjectOutput::builder().build());
-        let lifecycle = lifecycle(&[&describe, &pause], &[&head, &delete]);
+        let (lifecycle, pause, _) = a_cluster_to_pause();
         let input = Input::Sleep {
             execution: "arn:aws:states:us-west-2:1:execution:sparkify-etl:continued-8".into(),
             running: vec!["continued-8".into(), "run-7".into()],
