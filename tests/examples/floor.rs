@@ -1,6 +1,7 @@
 //! The floor `./dev bench` measures the local pipeline against: the same rows of a bucket folder
-//! bulk-loaded with `COPY ... FROM STDIN`, and the pipeline's own transform SQL (`sql/facts/`,
-//! `sql/dimensions/`) run directly, on the same embedded PostgreSQL redshift-local runs on. No
+//! bulk-loaded with `COPY ... FROM STDIN`, and the pipeline's own SQL after its COPYs (a song
+//! round's publishing, `sql/facts/`, `sql/dimensions/`) run directly, on the same embedded
+//! PostgreSQL redshift-local runs on. No
 //! Data API, S3, function or state machine in between; the JSON is converted to rows by
 //! redshift-local's COPY rules before the clock starts.
 //!
@@ -14,7 +15,7 @@ use redshift_local::dialect;
 use redshift_local::embedded::EmbeddedPostgres;
 use serde_json::{Value, json};
 use sparkify::sql::{
-    BucketName, IamRoleArn, Literal, Region, RunId, S3Key, SqlFile, catalogue, render,
+    BucketName, Codec, IamRoleArn, Literal, Region, RunId, S3Key, SqlFile, catalogue, render,
     render_for_run,
 };
 use std::collections::HashMap;
@@ -61,6 +62,7 @@ async fn main() -> Result<(), Failure> {
                 ),
                 ("region", Literal::region(&Region::parse("us-west-2")?)),
                 ("jsonpaths", uri(&bucket, "log_json_path.json")?),
+                ("compression", Literal::compression(Codec::Plain)),
                 ("max_errors", Literal::count(0)),
             ]
             .into_iter()
@@ -73,6 +75,8 @@ async fn main() -> Result<(), Failure> {
     };
     let events_copy = copy_of(&catalogue::COPY_STAGING_EVENTS, "staging_events")?;
     let songs_copy = copy_of(&catalogue::COPY_STAGING_SONGS, "staging_songs")?;
+    // A song round COPYs into its private table, then publishes from it.
+    execute(&client, &render(&catalogue::SONGS_LOAD_CREATE, &[])?).await?;
     let mut event_rows = Vec::new();
     let mut event_columns = Vec::new();
     for (key, raw) in &events {
@@ -82,10 +86,10 @@ async fn main() -> Result<(), Failure> {
         if !rejects.is_empty() {
             return Err(format!("{key}: {} rejects", rejects.len()).into());
         }
-        // The tags copy-staging's UPDATE gives each object's rows.
+        // The tags copy-staging's UPDATE gives each object's rows: staged, not yet published.
         for line in rows.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
             event_rows.extend_from_slice(line);
-            event_rows.extend_from_slice(format!("\t{}\t{key}\n", run.as_str()).as_bytes());
+            event_rows.extend_from_slice(format!("\t{}\t{key}\tf\n", run.as_str()).as_bytes());
         }
         event_columns = columns;
     }
@@ -111,7 +115,7 @@ async fn main() -> Result<(), Failure> {
 
     let clock = Instant::now();
     let mut event_columns: Vec<&str> = event_columns.iter().map(String::as_str).collect();
-    event_columns.extend(["run_id", "object_key"]);
+    event_columns.extend(["run_id", "object_key", "published"]);
     let song_columns: Vec<&str> = song_columns.iter().map(String::as_str).collect();
     let file_columns = [
         "run_id",
@@ -128,7 +132,7 @@ async fn main() -> Result<(), Failure> {
         Bytes::from(event_rows),
     )
     .await?;
-    copy::copy_from_stdin(&client, "staging_songs", &song_columns, song_rows).await?;
+    copy::copy_from_stdin(&client, "songs_load", &song_columns, song_rows).await?;
     copy::copy_from_stdin(
         &client,
         "staging_files",
@@ -142,6 +146,7 @@ async fn main() -> Result<(), Failure> {
     );
 
     for (phase, files) in [
+        ("songs", &catalogue::SONGS_PUBLISH[..]),
         ("facts", &catalogue::LOAD_FACTS[..]),
         ("dimensions", &catalogue::LOAD_DIMENSIONS[..]),
     ] {

@@ -131,14 +131,15 @@ def floor_lines(run: endtoend.Timed, measured: dict) -> list[str]:
     verdict = "met" if ratio <= TARGET_FLOOR_RATIO else "missed"
     return [
         "The floor, measured in the same run (tests/examples/floor.rs): the same rows bulk-loaded "
-        "with `COPY ... FROM STDIN` and the pipeline's own SQL (sql/create, sql/facts, "
-        "sql/dimensions) run directly on the same embedded PostgreSQL; it builds the same tables "
-        "(checked).",
+        "with `COPY ... FROM STDIN` and the pipeline's own SQL (sql/create, a song round's "
+        "publishing in sql/copy, sql/facts, sql/dimensions) run directly on the same embedded "
+        "PostgreSQL; it builds the same tables (checked).",
         "",
         "| floor phase | s |",
         "|---|---:|",
         f"| create tables | {s['create']:.2f} |",
-        f"| COPY FROM STDIN (staging_events, staging_songs, staging_files) | {s['copy_from_stdin']:.2f} |",
+        f"| COPY FROM STDIN (staging_events, the songs' private table, staging_files) | {s['copy_from_stdin']:.2f} |",
+        f"| a song round's publishing SQL | {s['songs']:.2f} |",
         f"| load-facts SQL | {s['facts']:.2f} |",
         f"| load-dimensions SQL | {s['dimensions']:.2f} |",
         f"| **floor** | **{floor:.2f}** |",

@@ -112,7 +112,9 @@ mod tests {
             .match_requests(|req| {
                 req.sqls().len() == 14
                     && req.sqls()[0].contains("CREATE TABLE IF NOT EXISTS staging_events")
-                    && req.sqls()[13].contains("SELECT run_id, object_key, published FROM staging_events LIMIT 0;")
+                    && req.sqls()[13].contains(
+                        "SELECT run_id, object_key, published FROM staging_events LIMIT 0;",
+                    )
                     && req.sqls()[2].contains("CREATE TABLE IF NOT EXISTS changed_songs")
                     && req.sqls()[3].contains("CREATE TABLE IF NOT EXISTS changed_users")
                     && req.sqls()[6].contains("CREATE TABLE IF NOT EXISTS load_quarantine")

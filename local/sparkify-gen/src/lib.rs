@@ -172,7 +172,7 @@ pub fn generate(spec: &Spec, bucket_dir: &Path) -> Result<Generated, GenError> {
     let playable: Vec<&Song> = catalogue.iter().filter(|s| s.playable).collect();
     let known: HashSet<(String, String)> = catalogue
         .iter()
-        .filter_map(|s| s.join_key.clone())
+        .filter_map(|s| s.join_key.as_ref().map(|(t, a)| compared(t, a)))
         .collect();
     let mut users = people(spec, &mut rng);
     let mut tally = Tally::default();
@@ -260,9 +260,9 @@ impl Tally {
             return;
         }
         self.users.insert(user.to_owned());
-        let key = (
-            event["song"].as_str().unwrap_or_default().to_owned(),
-            event["artist"].as_str().unwrap_or_default().to_owned(),
+        let key = compared(
+            event["song"].as_str().unwrap_or_default(),
+            event["artist"].as_str().unwrap_or_default(),
         );
         if known.contains(&key) {
             self.plays += 1;
@@ -316,14 +316,14 @@ fn songs(spec: &Spec, rng: &mut Rng) -> Vec<Song> {
             let mut title = title(i, rng);
             let artist_text = text_of(&name);
             while let Some(text) = title.as_str().map(str::to_owned) {
-                if pairs.insert((text.clone(), artist_text.clone())) {
+                if pairs.insert(compared(&text, &artist_text)) {
                     break;
                 }
                 title = json!(format!("{text} II"));
             }
             if let Some(n) = title.as_i64() {
                 // Integer titles must still be unique per artist once staged as text.
-                while !pairs.insert((n.to_string(), artist_text.clone())) {
+                while !pairs.insert(compared(&n.to_string(), &artist_text)) {
                     title = json!(title.as_i64().expect("int") + 1);
                 }
             }
@@ -401,10 +401,17 @@ fn title(i: usize, rng: &mut Rng) -> Value {
 }
 
 /// A NextSong that matches no catalogue song.
+/// A (title, artist name) pair as Redshift compares it with another: "Trailing spaces in VARCHAR
+/// and CHAR values are treated as semantically insignificant when values are compared" (Redshift's
+/// "Character types"), so `"Midnight "` plays the song `"Midnight"`.
+fn compared(title: &str, artist: &str) -> (String, String) {
+    (title.trim_end().to_owned(), artist.trim_end().to_owned())
+}
+
 fn unknown_song(rng: &mut Rng, known: &HashSet<(String, String)>) -> (String, String, f64) {
     loop {
         let pair = (words::title(rng), words::artist_name(rng));
-        if !known.contains(&pair) {
+        if !known.contains(&compared(&pair.0, &pair.1)) {
             return (pair.0, pair.1, round5(60.0 + rng.unit() * 540.0));
         }
     }
