@@ -1,5 +1,6 @@
 -- Second half of the artists upsert: one row per artist_id the round changed, from every song the
--- catalogue holds of it (an artist with no song left is not written). 426 artists appear in several song
+-- catalogue holds of it (an artist with no song left is not written; a row without a song_id is
+-- no song, and never replaced, so it decides nothing). 426 artists appear in several song
 -- files with conflicting name, location or coordinates; the row kept is, in order of preference:
 --   1. one with a known location (not NULL and not empty),
 --   2. then one with coordinates,
@@ -21,5 +22,6 @@ FROM (
     FROM staging_songs
     WHERE artist_id IN (SELECT artist_id FROM changed_artists)
       AND artist_name IS NOT NULL
+      AND song_id IS NOT NULL
 ) candidates
 WHERE preference = 1;

@@ -12,7 +12,7 @@ FROM (
     FROM staging_events
     WHERE page = 'NextSong'
       AND ((run_id = {{run}} AND NOT published)
-           OR (published AND object_key IN (SELECT object_key FROM run_objects)))
+           OR (published AND run_id <> {{run}} AND object_key IN (SELECT object_key FROM run_objects)))
 ) lines
 WHERE user_number IS NOT NULL
   AND session_id IS NOT NULL

@@ -3,4 +3,4 @@
 -- changed_songs, changed_users, songplays, users, songs, artists, time). Redshift's LOCK is ACCESS
 -- EXCLUSIVE and makes readers wait too, so a batch that read a table before locking another could
 -- deadlock with one that locked them the other way round.
-LOCK load_listing, staging_files, staging_events, staging_songs, changed_users, songplays, users, songs, artists, time;
+LOCK load_listing, staging_files, staging_events, staging_songs, changed_songs, changed_users, songplays, users, songs, artists, time;

@@ -177,8 +177,11 @@ pub async fn resume(
                 for skipped in refused {
                     listing.skip(skipped.clone());
                 }
+                let mut named = std::collections::HashSet::new();
                 for key in keys {
                     match named_object(s3, &source.bucket, key).await? {
+                        // Two spellings of one key in a window name one object, listed once.
+                        Ok(object) if !named.insert(object.key.as_str().to_owned()) => {}
                         Ok(object) => part.push(run, &object),
                         Err(skipped) => {
                             if skipped.reason.starts_with(objects::NOT_FOUND) {
@@ -488,12 +491,21 @@ impl At<'_> {
         carried: Carried,
     ) -> Result<Output, EtlError> {
         let next = continuation_of(&self.run);
+        let handed_at = Timestamp::parse_utc(&crate::now_rfc3339())
+            .map_err(|why| EtlError::InvalidInput(format!("the time now: {why}")))?;
         let [lock, staged_sql, rest] = catalogue::HAND_OVER;
         let run = || ("run", Literal::run(&self.run));
         let sqls = vec![
             render(&lock, &[])?,
             render(&staged_sql, &[run()])?,
-            render(&rest, &[run(), ("next", Literal::run(&next))])?,
+            render(
+                &rest,
+                &[
+                    run(),
+                    ("next", Literal::run(&next)),
+                    ("handed_at", Literal::timestamp(&handed_at)),
+                ],
+            )?,
         ];
         let token = self.step.client_token(&format!("{STEP}/handover"));
         let id = self

@@ -41,10 +41,15 @@ pub async fn handle(deps: &Deps, input: Input) -> Result<StepOutput, EtlError> {
         let mut sqls: Vec<String> = drop
             .into_iter()
             .chain(catalogue::CREATE_TABLES)
-            .chain([catalogue::EVENT_STORE_SHAPE])
             .map(|file| file.text.to_owned())
             .collect();
-        sqls.extend(reap_statements(&input)?);
+        // The shape check reads staging_events: after the reap's lock, which takes staging_files
+        // first in the one lock order (a read of staging_events before it could deadlock with a
+        // batch holding staging_files and waiting for staging_events).
+        let mut reap = reap_statements(&input)?.into_iter();
+        sqls.extend(reap.next());
+        sqls.push(catalogue::EVENT_STORE_SHAPE.text.to_owned());
+        sqls.extend(reap);
         Ok(sqls)
     })
     .await
@@ -140,7 +145,8 @@ mod tests {
             .match_requests(|req| {
                 let sqls = req.sqls();
                 sqls.len() == 17
-                    && sqls[14].contains("LOCK staging_files, staging_events;")
+                    && sqls[13].contains("LOCK staging_files, staging_events;")
+                    && sqls[14].contains("FROM staging_events LIMIT 0;")
                     && sqls[15].starts_with("-- Staged lines left by executions")
                     && sqls[15].contains("DELETE FROM staging_events")
                     && sqls[15].contains("WHERE NOT published")
