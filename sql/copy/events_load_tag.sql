@@ -1,5 +1,20 @@
 -- Tags the rows the COPY before it loaded (the only untagged ones) with their execution and object,
--- as not yet published (load-facts publishes them).
+-- as not yet published (load-facts publishes them), with the user id as a number, the natural key
+-- of a play and the key of the song it names (sql/create/staging_events.sql). The CASEs keep the
+-- cast from text that is not a number.
 UPDATE events_load
-SET run_id = {{run}}, object_key = {{object_key}}, published = FALSE
+SET run_id = {{run}},
+    object_key = {{object_key}},
+    published = FALSE,
+    user_number = CASE WHEN user_id ~ '^[0-9]{1,9}$' THEN CAST(user_id AS INTEGER) END,
+    play_key = CASE
+        WHEN page = 'NextSong' AND user_id ~ '^[0-9]{1,9}$'
+             AND session_id IS NOT NULL AND item_in_session IS NOT NULL
+        THEN MD5(CAST(session_id AS VARCHAR) || ':' || CAST(item_in_session AS VARCHAR) || ':'
+                 || CAST(CAST(user_id AS INTEGER) AS VARCHAR))
+    END,
+    song_key = CASE
+        WHEN page = 'NextSong' AND song IS NOT NULL AND artist IS NOT NULL
+        THEN MD5(CAST(LENGTH(RTRIM(song)) AS VARCHAR) || ':' || RTRIM(song) || RTRIM(artist))
+    END
 WHERE object_key IS NULL;

@@ -4,4 +4,4 @@
 -- Such a warehouse needs create-tables with "reset": true once; the next nightly run then loads
 -- the whole bucket again, which gives the tables one load from scratch gives
 -- (docs/exactly-once.md).
-SELECT run_id, object_key, published FROM staging_events LIMIT 0;
+SELECT run_id, object_key, published, user_number, play_key, song_key FROM staging_events LIMIT 0;

@@ -4,8 +4,8 @@
 -- later is matched then (load-facts), and a corrected log object replaces its lines exactly.
 -- user_id stays text as the logs write it (a string of digits, empty on logged-out events, which
 -- COPY's EMPTYASNULL loads as NULL); the transforms cast it.
--- DISTKEY(artist): songplays join events to songs on artist name and title, so distributing both
--- staging tables on the artist name keeps that join node-local.
+-- DISTKEY(song_key): songplays join events to songs on it, so distributing both staging tables on
+-- it keeps that join node-local.
 -- SORTKEY(ts): the transforms pick each user's latest event and filter on page.
 -- Not in the logs, set by copy-staging on every row it stages:
 --   run_id: the execution that loaded the row; object_key: the log object it came from (the
@@ -14,6 +14,15 @@
 --   does, in the transaction that records its object in the ledger); rows of an execution that
 --   ended before publishing are removed by a later one (sql/reap/). Only published rows feed the
 --   star schema.
+--   user_number: the user id as a number, when it is a whole number of 1 to 9 digits ("07" and
+--   "7" are one user); NULL otherwise (logged out, or refused: sql/verify/refused_events.sql).
+--   play_key: for a NextSong line with a user number, a session and an item, MD5 of that natural
+--   key, the songplay_id its play has; NULL for every other line. Worked out once, as the line is
+--   staged, so the transforms join on it rather than hashing the store again.
+--   song_key: for a NextSong line naming a song and an artist, MD5 of the pair as Redshift compares
+--   it (trailing blanks dropped: "Trailing spaces in VARCHAR and CHAR values are treated as
+--   semantically insignificant when values are compared"), length-prefixed so no two pairs share
+--   it; staging_songs' song_key is the same of (title, artist_name). Plays match songs on it.
 CREATE TABLE IF NOT EXISTS staging_events (
     artist          VARCHAR(512),
     auth            VARCHAR(32),
@@ -35,8 +44,11 @@ CREATE TABLE IF NOT EXISTS staging_events (
     user_id         VARCHAR(32),
     run_id          VARCHAR(80),
     object_key      VARCHAR(1024),
-    published       BOOLEAN
+    published       BOOLEAN,
+    user_number     INTEGER,
+    play_key        CHAR(32),
+    song_key        CHAR(32)
 )
 DISTSTYLE KEY
-DISTKEY (artist)
+DISTKEY (song_key)
 SORTKEY (ts);

@@ -5,7 +5,10 @@
 -- songs do), and songplays join it on the artist name each song file gives, which the artists
 -- dimension cannot keep (an artist appears under several names). The round that changes it also
 -- rewrites those songs' songs and artists rows and lists them in changed_songs.
--- DISTKEY(artist_name): co-located with staging_events.artist for the songplays join.
+-- song_key: MD5 of (title, artist_name) as Redshift compares them, length-prefixed; NULL when
+-- either is missing (sql/create/staging_events.sql): plays match songs on it, set as a song round
+-- stages its songs (sql/copy/songs_keyed.sql).
+-- DISTKEY(song_key): co-located with staging_events.song_key for the songplays join.
 CREATE TABLE IF NOT EXISTS staging_songs (
     num_songs        INTEGER,
     artist_id        VARCHAR(32),
@@ -16,8 +19,9 @@ CREATE TABLE IF NOT EXISTS staging_songs (
     song_id          VARCHAR(32),
     title            VARCHAR(512),
     duration         DOUBLE PRECISION,
-    year             INTEGER
+    year             INTEGER,
+    song_key         CHAR(32)
 )
 DISTSTYLE KEY
-DISTKEY (artist_name)
+DISTKEY (song_key)
 SORTKEY (song_id);

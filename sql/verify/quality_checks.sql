@@ -31,14 +31,13 @@ FROM (
     UNION ALL SELECT 'songplays_start_time_in_time', COUNT(*) FROM settled sp WHERE NOT EXISTS (SELECT 1 FROM time t WHERE t.start_time = sp.start_time)
     UNION ALL SELECT 'songplays_not_empty', CASE WHEN NOT EXISTS (SELECT 1 FROM songplays) AND NOT EXISTS (SELECT 1 FROM changed_songs) AND EXISTS (
         SELECT 1 FROM staging_events e
-        JOIN staging_songs s ON RTRIM(e.song) = RTRIM(s.title) AND RTRIM(e.artist) = RTRIM(s.artist_name)
-        WHERE e.published AND e.page = 'NextSong' AND e.user_id ~ '^[0-9]{1,9}$'
-          AND e.ts IS NOT NULL AND e.session_id IS NOT NULL AND e.item_in_session IS NOT NULL
+        JOIN staging_songs s ON s.song_key = e.song_key
+        WHERE e.published AND e.play_key IS NOT NULL AND e.ts IS NOT NULL
           AND s.song_id IS NOT NULL AND s.artist_id IS NOT NULL
     ) THEN 1 ELSE 0 END
     UNION ALL SELECT 'users_not_empty', CASE WHEN NOT EXISTS (SELECT 1 FROM users) AND NOT EXISTS (SELECT 1 FROM changed_users) AND EXISTS (
         SELECT 1 FROM staging_events
-        WHERE published AND page = 'NextSong' AND user_id ~ '^[0-9]{1,9}$' AND level IS NOT NULL AND ts IS NOT NULL
+        WHERE published AND page = 'NextSong' AND user_number IS NOT NULL AND level IS NOT NULL AND ts IS NOT NULL
     ) THEN 1 ELSE 0 END
     UNION ALL SELECT 'songs_not_empty', CASE WHEN NOT EXISTS (SELECT 1 FROM songs) AND EXISTS (
         SELECT 1 FROM staging_songs WHERE song_id IS NOT NULL AND title IS NOT NULL AND artist_id IS NOT NULL

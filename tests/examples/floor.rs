@@ -1,6 +1,6 @@
 //! The floor `./dev bench` measures the local pipeline against: the same rows of a bucket folder
-//! bulk-loaded with `COPY ... FROM STDIN`, and the pipeline's own SQL after its COPYs (a song
-//! round's publishing, `sql/facts/`, `sql/dimensions/`) run directly, on the same embedded
+//! bulk-loaded with `COPY ... FROM STDIN`, and the pipeline's own SQL after its COPYs (a log
+//! round's tags, a song round's publishing, `sql/facts/`, `sql/dimensions/`) run directly, on the same embedded
 //! PostgreSQL redshift-local runs on. No
 //! Data API, S3, function or state machine in between; the JSON is converted to rows by
 //! redshift-local's COPY rules before the clock starts.
@@ -77,7 +77,9 @@ async fn main() -> Result<(), Failure> {
     let songs_copy = copy_of(&catalogue::COPY_STAGING_SONGS, "staging_songs")?;
     // A song round COPYs into its private table, then publishes from it.
     execute(&client, &render(&catalogue::SONGS_LOAD_CREATE, &[])?).await?;
-    let mut event_rows = Vec::new();
+    // A log round COPYs each object into its private table, then tags the object's rows.
+    execute(&client, &render(&catalogue::EVENTS_LOAD_CREATE, &[])?).await?;
+    let mut event_objects = Vec::new();
     let mut event_columns = Vec::new();
     for (key, raw) in &events {
         let object = [(format!("s3://{}/{key}", bucket.as_str()), raw.clone())];
@@ -86,11 +88,7 @@ async fn main() -> Result<(), Failure> {
         if !rejects.is_empty() {
             return Err(format!("{key}: {} rejects", rejects.len()).into());
         }
-        // The tags copy-staging's UPDATE gives each object's rows: staged, not yet published.
-        for line in rows.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
-            event_rows.extend_from_slice(line);
-            event_rows.extend_from_slice(format!("\t{}\t{key}\tf\n", run.as_str()).as_bytes());
-        }
+        event_objects.push((key, rows));
         event_columns = columns;
     }
     let song_objects: Vec<(String, Vec<u8>)> = songs
@@ -114,8 +112,7 @@ async fn main() -> Result<(), Failure> {
     seconds.insert("convert".into(), json!(clock.elapsed().as_secs_f64()));
 
     let clock = Instant::now();
-    let mut event_columns: Vec<&str> = event_columns.iter().map(String::as_str).collect();
-    event_columns.extend(["run_id", "object_key", "published"]);
+    let event_columns: Vec<&str> = event_columns.iter().map(String::as_str).collect();
     let song_columns: Vec<&str> = song_columns.iter().map(String::as_str).collect();
     let file_columns = [
         "run_id",
@@ -125,13 +122,18 @@ async fn main() -> Result<(), Failure> {
         "size_bytes",
         "staged_at",
     ];
-    copy::copy_from_stdin(
-        &client,
-        "staging_events",
-        &event_columns,
-        Bytes::from(event_rows),
-    )
-    .await?;
+    let mut tags = Vec::with_capacity(event_objects.len() + 1);
+    for (key, rows) in event_objects {
+        copy::copy_from_stdin(&client, "events_load", &event_columns, rows).await?;
+        tags.push(render(
+            &catalogue::EVENTS_LOAD_TAG,
+            &[
+                ("run", Literal::run(&run)),
+                ("object_key", Literal::key(&S3Key::parse(key)?)),
+            ],
+        )?);
+    }
+    tags.push(render(&catalogue::EVENTS_STAGE, &[])?);
     copy::copy_from_stdin(&client, "songs_load", &song_columns, song_rows).await?;
     copy::copy_from_stdin(
         &client,
@@ -145,6 +147,10 @@ async fn main() -> Result<(), Failure> {
         json!(clock.elapsed().as_secs_f64()),
     );
 
+    // What a log round does after each COPY: tag the object's rows; then stage them.
+    let clock = Instant::now();
+    transaction(&client, &tags).await?;
+    seconds.insert("events".into(), json!(clock.elapsed().as_secs_f64()));
     for (phase, files) in [
         ("songs", &catalogue::SONGS_PUBLISH[..]),
         ("facts", &catalogue::LOAD_FACTS[..]),

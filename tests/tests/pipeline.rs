@@ -193,15 +193,20 @@ async fn run_from_copy(
     drive(plain(), |i| load_facts::handle(deps, i), same).await?;
     drive(plain(), |i| load_dimensions::handle(deps, i), same).await?;
     // By hand there is no execution start: every recorded load error of the run's objects.
-    verify(pipeline, execution).await
+    verify(pipeline, execution, Some(trigger)).await
 }
 
-async fn verify(pipeline: &Pipeline, execution: &str) -> Result<verify_counts::Report, EtlError> {
+async fn verify(
+    pipeline: &Pipeline,
+    execution: &str,
+    trigger: Option<serde_json::Value>,
+) -> Result<verify_counts::Report, EtlError> {
     let verify_step = step_input(execution, |o: &verify_counts::Output| &o.step);
     let verified = drive(
         |previous| verify_counts::Input {
             step: verify_step(previous),
             started: None,
+            trigger: trigger.clone(),
         },
         |i| verify_counts::handle(&pipeline.deps, i),
         |o: &verify_counts::Output| &o.step,
@@ -515,7 +520,7 @@ async fn a_copy_round_interleaved_with_a_reap_and_a_clear_ends_with_exact_totals
         },
         async {
             running_sub_statement(&pipeline, "sparkify-copy-staging", 3).await;
-            verify(&pipeline, "clearer").await
+            verify(&pipeline, "clearer", None).await
         },
     );
     reaped.unwrap();

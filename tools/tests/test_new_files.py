@@ -179,3 +179,39 @@ def test_compressed_log_objects_load_like_plain_ones_and_one_that_does_not_infla
     for key in (gz_key, bz2_key):
         assert ledger[key]["rows_loaded"] == lines, key
     assert not_gzip not in ledger
+
+
+def test_a_run_of_new_log_files_checks_the_rows_it_wrote_and_a_nightly_run_whole_tables(sample, tmp_path):
+    """A new file's run checks its own plays and the users, songs, artists and start times they
+    name (what it does follows the file, not the warehouse); the nightly run checks whole tables.
+    A row broken outside the run does not fail it, one of the run's own does, by name; the next
+    nightly run finds both."""
+    with local.LocalPipeline(sample, tmp_path / "logs", new_file_window_seconds=WINDOW_SECONDS) as pipeline:
+        succeeded(pipeline.execute(SCHEDULED))
+        # An old play twice: a whole-table check fails on it, no run of a new file wrote it.
+        pipeline.query("INSERT INTO songplays SELECT * FROM songplays"
+                       " WHERE songplay_id = (SELECT MIN(songplay_id) FROM songplays)")
+        first, second = new_days(sample, 1, 2)
+        succeeded(pipeline.load_new_files(first))
+
+        broken = []
+
+        def break_a_play_of_the_run(function: str, payload: dict) -> bool:
+            if function == "verify-counts" and payload.get("statement_id") is None and not broken:
+                # One of this run's plays now names a user that is not in users.
+                pipeline.query("UPDATE songplays SET user_id = -1 WHERE songplay_id = (SELECT"
+                               f" MIN(songplay_id) FROM songplays WHERE source_key = '{second}')")
+                broken.extend(pipeline.query("SELECT source_key FROM songplays WHERE user_id = -1"))
+            return False
+
+        pipeline.before_calls(break_a_play_of_the_run)
+        try:
+            run = pipeline.load_new_files(second)
+        finally:
+            pipeline.before_calls(None)
+        assert broken == [[second]], broken
+        nightly = pipeline.execute(SCHEDULED)
+    assert run.status == "FAILED" and run.error == "DataQualityFailed", (run.error, run.cause)
+    assert "songplays_user_in_users (1)" in run.cause and "songplays_key_unique" not in run.cause
+    assert nightly.status == "FAILED" and nightly.error == "DataQualityFailed", nightly.error
+    assert "songplays_user_in_users (1)" in nightly.cause and "songplays_key_unique (1)" in nightly.cause

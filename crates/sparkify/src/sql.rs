@@ -84,7 +84,8 @@ pub mod catalogue {
     pub const COPY_STAGING_SONGS: SqlFile = sql_file!("copy/staging_songs.sql");
     /// After the song COPY: the catalogue, the ledger, the songs to match again, and the songs and
     /// artists rows of what changed, in one transaction with the COPY.
-    pub const SONGS_PUBLISH: [SqlFile; 10] = [
+    pub const SONGS_PUBLISH: [SqlFile; 11] = [
+        sql_file!("copy/songs_keyed.sql"),
         sql_file!("copy/songs_changed_artists.sql"),
         sql_file!("copy/songs_replace.sql"),
         sql_file!("copy/songs_insert.sql"),
@@ -153,6 +154,9 @@ pub mod catalogue {
         sql_file!("verify/clear_staging_files.sql"),
         sql_file!("verify/clear_listing.sql"),
     ];
+    /// The checks of a run of new log files, in place of `verify/quality_checks.sql`: over what
+    /// the run wrote, not over whole tables.
+    pub const QUALITY_CHECKS_RUN: SqlFile = sql_file!("verify/quality_checks_run.sql");
     /// verify-counts' question when the run has load errors: which of their objects it loaded.
     pub const REJECTED_OBJECTS: SqlFile = sql_file!("verify/rejected_objects.sql");
 
@@ -187,6 +191,7 @@ pub mod catalogue {
     pub fn all() -> Vec<SqlFile> {
         let singles = [
             EVENT_STORE_SHAPE,
+            QUALITY_CHECKS_RUN,
             DROP_TABLES,
             LOCK_CATALOGUE,
             LOCK_ROUND,

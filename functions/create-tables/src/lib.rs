@@ -118,7 +118,7 @@ mod tests {
                 req.sqls().len() == 14
                     && req.sqls()[0].contains("CREATE TABLE IF NOT EXISTS staging_events")
                     && req.sqls()[13].contains(
-                        "SELECT run_id, object_key, published FROM staging_events LIMIT 0;",
+                        "SELECT run_id, object_key, published, user_number, play_key, song_key FROM staging_events LIMIT 0;",
                     )
                     && req.sqls()[2].contains("CREATE TABLE IF NOT EXISTS changed_songs")
                     && req.sqls()[3].contains("CREATE TABLE IF NOT EXISTS changed_users")

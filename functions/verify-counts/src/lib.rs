@@ -6,9 +6,11 @@
 
 use aws_sdk_redshiftdata::types::Field;
 use serde::{Deserialize, Serialize};
+use sparkify::config::DataSource;
 use sparkify::data_api::Progress;
 use sparkify::sql::{Literal, RunId, S3Key, Timestamp, catalogue, render};
 use sparkify::step::advance;
+use sparkify::trigger::Trigger;
 use sparkify::{DataApi, Deps, EtlError, StepInput, StepOutput};
 use std::collections::{BTreeSet, HashSet};
 use tokio::time::Instant;
@@ -38,6 +40,11 @@ pub struct Input {
     /// run's objects is reported.
     #[serde(default)]
     pub started: Option<String>,
+    /// The execution input (`$.trigger`): a run of new log files checks what it wrote
+    /// (`verify/quality_checks_run.sql`), any other run whole tables. Absent when invoked by
+    /// hand: whole tables.
+    #[serde(default)]
+    pub trigger: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -108,7 +115,7 @@ pub async fn handle(deps: &Deps, input: Input) -> Result<Output, EtlError> {
     // The call follows its statements for one statement wait in all, whichever it waits on.
     let deadline = deps.data_api.deadline();
     let step = advance(&deps.data_api, STEP, &input.step, || {
-        batch(&input, &deps.config.source.bucket)
+        batch(&input, &deps.config.source)
     })
     .await?;
     if !step.done {
@@ -191,13 +198,27 @@ pub async fn handle(deps: &Deps, input: Input) -> Result<Output, EtlError> {
     })
 }
 
-/// The batch: every file of `catalogue::VERIFY`, each given the values it names.
-fn batch(input: &Input, bucket: &sparkify::sql::BucketName) -> Result<Vec<String>, EtlError> {
+/// The batch: every file of `catalogue::VERIFY`, each given the values it names; a run of new log
+/// files checks what it wrote instead of whole tables (in the checks' place, so results are read
+/// by the same positions).
+fn batch(input: &Input, source: &DataSource) -> Result<Vec<String>, EtlError> {
     let run = RunId::from_execution(&input.step.execution).map_err(EtlError::InvalidInput)?;
     let started = Timestamp::parse_utc(input.started.as_deref().unwrap_or(SINCE_EVER))
         .map_err(|why| EtlError::InvalidInput(format!("started: {why}")))?;
+    let new_files = match &input.trigger {
+        Some(trigger) => matches!(
+            Trigger::from_execution_input(trigger, source)?,
+            Trigger::NewLogObjects { .. }
+        ),
+        None => false,
+    };
+    let bucket = &source.bucket;
     catalogue::VERIFY
         .iter()
+        .map(|file| match file.path {
+            "verify/quality_checks.sql" if new_files => &catalogue::QUALITY_CHECKS_RUN,
+            _ => file,
+        })
         .map(|file| {
             let values: Vec<(&str, Literal)> = [
                 ("run", Literal::run(&run)),
@@ -457,6 +478,7 @@ mod tests {
                 attempt: 0,
             },
             started: Some("2026-11-22T18:00:00.123Z".into()),
+            trigger: None,
         }
     }
 
@@ -812,7 +834,7 @@ mod tests {
 
     #[test]
     fn the_batch_fills_the_start_time_and_the_bucket() {
-        let sqls = batch(&resume(), &sparkify::testing::config().source.bucket).unwrap();
+        let sqls = batch(&resume(), &sparkify::testing::config().source).unwrap();
         assert_eq!(sqls.len(), catalogue::VERIFY.len());
         assert!(sqls[0].contains("LOCK load_listing, staging_files, staging_events,"));
         assert!(sqls[7].contains("DELETE FROM load_listing WHERE run_id = 'exec-1'"));
@@ -829,15 +851,53 @@ mod tests {
             started: None,
             ..resume()
         };
-        let sqls = batch(&by_hand, &sparkify::testing::config().source.bucket).unwrap();
+        let sqls = batch(&by_hand, &sparkify::testing::config().source).unwrap();
         assert!(sqls[3].contains("CAST('1970-01-01 00:00:00' AS TIMESTAMP)"));
         // A start time that is not one is a named error, not SQL.
         let bad = Input {
             started: Some("2026-11-22'; DROP TABLE users; --".into()),
             ..resume()
         };
-        let err = batch(&bad, &sparkify::testing::config().source.bucket).unwrap_err();
+        let err = batch(&bad, &sparkify::testing::config().source).unwrap_err();
         assert_eq!(err.name(), "InvalidInput");
+    }
+
+    #[test]
+    fn a_run_of_new_log_files_checks_what_it_wrote() {
+        let source = sparkify::testing::config().source;
+        let whole = batch(&resume(), &source).unwrap();
+        let event: serde_json::Value = serde_json::from_str(include_str!(
+            "../../../events/triggers/s3-object-created.json"
+        ))
+        .unwrap();
+        let new_file = Input {
+            trigger: Some(event),
+            ..resume()
+        };
+        let scoped = batch(&new_file, &source).unwrap();
+        assert_eq!(scoped.len(), whole.len());
+        let checks = |sql: &str| sql.contains("'songplays_user_in_users'");
+        let at = whole.iter().position(|sql| checks(sql)).unwrap();
+        assert!(checks(&scoped[at]));
+        assert!(scoped[at].contains("WHERE run_id = 'exec-1' AND play_key IS NOT NULL"));
+        assert!(!whole[at].contains("run_id = 'exec-1'"));
+        // Every other statement is the same as a nightly run's.
+        for (i, (a, b)) in whole.iter().zip(&scoped).enumerate() {
+            assert!(i == at || a == b, "statement {i} differs");
+        }
+        // A nightly run checks whole tables; a trigger that is not one is a named error.
+        let nightly = Input {
+            trigger: Some(
+                serde_json::json!({"detail-type": "Scheduled Event", "source": "aws.events"}),
+            ),
+            ..resume()
+        };
+        assert_eq!(batch(&nightly, &source).unwrap(), whole);
+        let bad = Input {
+            trigger: Some(serde_json::json!("nightly")),
+            ..resume()
+        };
+        assert_eq!(batch(&bad, &source).unwrap_err().name(), "InvalidInput");
     }
 
     #[tokio::test]

@@ -1,0 +1,52 @@
+-- The data-quality checks of a run of new log files: (check_name, failing_rows), the checks of
+-- sql/verify/quality_checks.sql over what the run wrote rather than over whole tables, so that
+-- what a new file's run does follows the file, not the warehouse (docs/exactly-once.md). What it
+-- wrote: the plays of its lines' natural keys, and their users, songs, artists and start times; a
+-- run of new log files changes no song or artist (it loads no song object), and every other row
+-- was checked by the run that wrote it. The nightly, backfill and continued runs check whole
+-- tables. The not-empty checks are the same as there (cheap while the tables hold rows).
+WITH run_plays AS (
+    SELECT sp.* FROM songplays sp
+    WHERE sp.songplay_id IN (
+        SELECT play_key FROM staging_events WHERE run_id = {{run}} AND play_key IS NOT NULL
+    )
+),
+settled AS (
+    SELECT sp.* FROM run_plays sp
+    WHERE NOT EXISTS (SELECT 1 FROM changed_users c WHERE c.user_id = sp.user_id)
+      AND NOT EXISTS (SELECT 1 FROM changed_songs c WHERE c.song_id = sp.song_id)
+)
+SELECT check_name, failing_rows
+FROM (
+    SELECT 'songplays_key_unique' AS check_name, COUNT(*) - COUNT(DISTINCT songplay_id) AS failing_rows FROM run_plays
+    UNION ALL SELECT 'users_key_unique', COUNT(*) - COUNT(DISTINCT user_id) FROM users
+        WHERE user_id IN (SELECT user_number FROM staging_events WHERE run_id = {{run}} AND user_number IS NOT NULL)
+    UNION ALL SELECT 'songs_key_unique', COUNT(*) - COUNT(DISTINCT song_id) FROM songs
+        WHERE song_id IN (SELECT song_id FROM run_plays)
+    UNION ALL SELECT 'artists_key_unique', COUNT(*) - COUNT(DISTINCT artist_id) FROM artists
+        WHERE artist_id IN (SELECT artist_id FROM run_plays)
+    UNION ALL SELECT 'time_key_unique', COUNT(*) - COUNT(DISTINCT start_time) FROM time
+        WHERE start_time IN (SELECT start_time FROM run_plays)
+    UNION ALL SELECT 'songplays_user_in_users', COUNT(*) FROM settled sp WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.user_id = sp.user_id)
+    UNION ALL SELECT 'songplays_song_in_songs', COUNT(*) FROM settled sp WHERE NOT EXISTS (SELECT 1 FROM songs s WHERE s.song_id = sp.song_id)
+    UNION ALL SELECT 'songplays_artist_in_artists', COUNT(*) FROM settled sp WHERE NOT EXISTS (SELECT 1 FROM artists a WHERE a.artist_id = sp.artist_id)
+    UNION ALL SELECT 'songplays_start_time_in_time', COUNT(*) FROM settled sp WHERE NOT EXISTS (SELECT 1 FROM time t WHERE t.start_time = sp.start_time)
+    UNION ALL SELECT 'songplays_not_empty', CASE WHEN NOT EXISTS (SELECT 1 FROM songplays) AND NOT EXISTS (SELECT 1 FROM changed_songs) AND EXISTS (
+        SELECT 1 FROM staging_events e
+        JOIN staging_songs s ON s.song_key = e.song_key
+        WHERE e.published AND e.play_key IS NOT NULL AND e.ts IS NOT NULL
+          AND s.song_id IS NOT NULL AND s.artist_id IS NOT NULL
+    ) THEN 1 ELSE 0 END
+    UNION ALL SELECT 'users_not_empty', CASE WHEN NOT EXISTS (SELECT 1 FROM users) AND NOT EXISTS (SELECT 1 FROM changed_users) AND EXISTS (
+        SELECT 1 FROM staging_events
+        WHERE published AND page = 'NextSong' AND user_number IS NOT NULL AND level IS NOT NULL AND ts IS NOT NULL
+    ) THEN 1 ELSE 0 END
+    UNION ALL SELECT 'songs_not_empty', CASE WHEN NOT EXISTS (SELECT 1 FROM songs) AND EXISTS (
+        SELECT 1 FROM staging_songs WHERE song_id IS NOT NULL AND title IS NOT NULL AND artist_id IS NOT NULL
+    ) THEN 1 ELSE 0 END
+    UNION ALL SELECT 'artists_not_empty', CASE WHEN NOT EXISTS (SELECT 1 FROM artists) AND EXISTS (
+        SELECT 1 FROM staging_songs WHERE artist_id IS NOT NULL AND artist_name IS NOT NULL
+    ) THEN 1 ELSE 0 END
+    UNION ALL SELECT 'time_not_empty', CASE WHEN NOT EXISTS (SELECT 1 FROM time) AND EXISTS (SELECT 1 FROM songplays) THEN 1 ELSE 0 END
+) checks
+ORDER BY check_name;
