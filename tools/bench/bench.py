@@ -465,6 +465,8 @@ def incremental_table(sizes: list[tuple[str, endtoend.Incremental]]) -> list[str
                           ("one new log file", runs.new_file)]:
             asked = run.requests or {}
             s3 = asked.get("s3", {})
+            if run.executions > 1:
+                name += f" ({run.executions} executions, the load budget's continuations)"
             lines.append(
                 f"| {label} | {name} | {run.seconds:.1f} | {run.calls_of('copy-staging')} | "
                 + " | ".join(f"{s3.get(kind, 0):,}" for kind in ("LIST", "HEAD", "GET", "PUT"))
@@ -501,7 +503,10 @@ def grown_lines(grown) -> list[str]:
         f"## {grown.label}",
         "",
         f"A nightly run on a fresh warehouse loads all but the last two days "
-        f"({runs.first.seconds:.1f} s); then one day lands and the nightly run loads it "
+        f"({runs.first.seconds:.1f} s"
+        + (f", {runs.first.executions} executions: the load budget handed the rest on"
+           if runs.first.executions > 1 else "")
+        + "); then one day lands and the nightly run loads it "
         f"({runs.new_day.seconds:.1f} s); then `{runs.key}` lands and its execution runs to "
         f"verified tables ({runs.new_file.seconds:.1f} s). "
         "Rows: " + ", ".join(f"{t} {n:,}" for t, n in runs.first.counts.items()) + ".",

@@ -68,6 +68,9 @@ class Timed:
     # What the run asked of the stand-in: S3 requests by kind and by who, Data API calls by
     # action (sparkify_local's Execution.requests).
     requests: dict | None = None
+    # Executions: 1, or more when the load budget handed the rest to continuations, whose times,
+    # calls and work are counted in (the counts are the last one's).
+    executions: int = 1
 
     def calls_of(self, function: str) -> int:
         return self.lambda_calls.get(function, (0, 0.0, 0.0))[0]
@@ -180,13 +183,39 @@ def measured(pipeline: local.LocalPipeline, trigger: dict, calls_before: int = 0
     """One execution of `trigger` on `pipeline`, timed, with its function calls and its work in
     the warehouse."""
     before = statement_ids(pipeline)
+    asked = pipeline.requests()
     # As long as the state machine itself lets a run go on (its TimeoutSeconds): a million songs
-    # take more than the local default of 15 minutes.
+    # take more than the local default of 15 minutes. A run whose load budget ran out is followed
+    # by the continuations it started, to the tables the whole load builds.
     execution = pipeline.execute(trigger, timeout=RUN_TIMEOUT_S)
-    run = with_calls(timed(execution), pipeline.lambda_calls[calls_before:])
+    chain = [execution, *pipeline.continuations(execution, timeout=RUN_TIMEOUT_S)]
+    requests = local.requests_between(asked, pipeline.requests())  # before the benchmark's own
+    run = with_calls(chained([timed(e) for e in chain], chain),
+                     pipeline.lambda_calls[calls_before:])
     run.work = warehouse_work(pipeline, before)
-    run.requests = execution.requests
+    run.requests = requests
     return run
+
+
+def chained(runs: list[Timed], executions: list[local.Execution]) -> Timed:
+    """One run of a chain of executions: wall time from the first's start to the last's end, the
+    steps' calls and times added up, the last one's counts."""
+    if len(runs) == 1:
+        return runs[0]
+    started = _at(executions[0].history[0])
+    ended = _at(executions[-1].history[-1])
+    steps: dict[str, Step] = {}
+    for run in runs:
+        for name, step in run.steps.items():
+            total = steps.setdefault(name, Step())
+            total.seconds += step.seconds
+            total.calls += step.calls
+            total.call_seconds += step.call_seconds
+            total.wait_seconds += step.wait_seconds
+            total.call_millis += step.call_millis
+    return Timed(ended - started, steps, sum(r.transitions for r in runs), runs[-1].counts,
+                 largest_state_chars=max(r.largest_state_chars for r in runs),
+                 executions=len(runs))
 
 
 def nightly(data: Path, logs: Path) -> Timed:
