@@ -187,3 +187,23 @@ def test_a_warehouse_loaded_by_an_older_version_fails_by_name_until_reset(sample
         # What a reset does to it (create-tables with "reset": true drops every table).
         pipeline.query("DROP TABLE staging_events")
         succeeded(pipeline.execute(SCHEDULED))
+
+
+def test_a_song_record_without_a_song_id_is_no_song_and_is_not_kept(sample, tmp_path):
+    """A song object whose record has no song_id loads nothing into the catalogue, however often
+    it is rewritten and loaded again; the tables stay those of one load of the final bucket."""
+    nameless = sample / "song_data" / "Z" / "Z" / "Z" / "TRZZZNOSONGID.json"
+    nameless.parent.mkdir(parents=True, exist_ok=True)
+    record = {"num_songs": 1, "artist_id": "ARZZZNOSONGID", "artist_latitude": None,
+              "artist_longitude": None, "artist_location": "", "artist_name": "Nobody",
+              "song_id": None, "title": "Nameless", "duration": 100.0, "year": 0}
+    with local.LocalPipeline(sample, tmp_path / "logs") as pipeline:
+        nameless.write_text(json.dumps(record))
+        succeeded(pipeline.execute(SCHEDULED))
+        for title in ("Nameless (Live)", "Nameless (Remix)"):
+            nameless.write_text(json.dumps({**record, "title": title}))
+            succeeded(pipeline.execute(SCHEDULED))
+        kept = pipeline.query("SELECT COUNT(*) FROM staging_songs WHERE song_id IS NULL")
+        incremental = pipeline.checksums()
+    assert kept == [[0]]
+    assert incremental == from_scratch(sample, tmp_path / "oracle")

@@ -167,8 +167,15 @@ class Arrivals:
                 song["title"], song["artist_name"] = play["song"], play["artist"]
             else:
                 song["title"] = f"{song['title']} (Live)"
+            # Sometimes credited to another artist of the catalogue too: the old artist may lose
+            # its last song, the new one gains one.
+            others = [k for k in arrived if k != key]
+            moved = ""
+            if others and rng.random() < 0.3:
+                song["artist_id"] = json.loads((self.served / rng.choice(others)).read_text())["artist_id"]
+                moved = f", to artist {song['artist_id']}"
             (self.served / key).write_text(json.dumps(song))
-            self.steps.append(f"rewrite {key} ({'to a played song' if play else 'away'})")
+            self.steps.append(f"rewrite {key} ({'to a played song' if play else 'away'}{moved})")
         elif name == "twice":
             loaded = [key for key in self.loaded() if key.startswith("log_data")]
             if loaded:
