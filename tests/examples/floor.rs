@@ -38,6 +38,9 @@ async fn main() -> Result<(), Failure> {
     let postgres = EmbeddedPostgres::start()?;
     let (client, connection) = tokio_postgres::connect(postgres.url(), NoTls).await?;
     tokio::spawn(connection);
+    // The planner setting redshift-local's own connections run with (its backend.rs: Redshift
+    // joins by hash or merge), so that the floor plans the same SQL the same way.
+    client.batch_execute("SET enable_nestloop = off").await?;
 
     let mut seconds = serde_json::Map::new();
     let clock = Instant::now();
