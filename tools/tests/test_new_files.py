@@ -145,6 +145,10 @@ def test_keys_load_however_their_events_spell_them(sample, tmp_path):
     reasons = {s["key"]: s["reason"] for s in listing["skipped"]}
     assert reasons[spelled[gone]].startswith("not found"), reasons
     assert reasons[unsafe].startswith("cannot be loaded safely"), reasons
+    # The step's progress line (`./dev run`, the local pipeline) says how many and which.
+    line = local._done_summary("CopyStaging", run.output["copy_staging"])
+    assert "; 1 named by events not found; 1 skipped (" in line, line
+    assert spelled[gone] in line and unsafe in line, line
     # One HEAD per reading of each key, and no LIST.
     assert run.requests["s3_by"]["callers"].get("LIST", 0) == 0
 
