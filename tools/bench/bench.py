@@ -485,13 +485,20 @@ def incremental_targets(small: endtoend.Incremental, grown) -> list[str]:
     same_api = ((here.requests or {}).get("data_api_calls")
                 == (there.requests or {}).get("data_api_calls"))
     ratio = there.seconds / here.seconds if here.seconds else float("inf")
+
+    def s3(run) -> str:
+        asked = (run.requests or {}).get("s3") or {}
+        return ", ".join(f"{asked.get(kind, 0):,} {kind}" for kind in ("LIST", "HEAD", "GET", "PUT"))
+
+    def api(run) -> str:
+        return f"{(run.requests or {}).get('data_api_calls')}"
+
     lines.append(
         f"One new log file at {grown.label} against the sample's: S3 requests "
-        f"{'the same' if same_s3 else 'differ'} ({(there.requests or {}).get('s3')} against "
-        f"{(here.requests or {}).get('s3')}), Data API calls "
-        f"{'the same' if same_api else 'differ'} ({(there.requests or {}).get('data_api_calls')} "
-        f"against {(here.requests or {}).get('data_api_calls')}), time {ratio:.2f}× (target the "
-        f"same requests and ≤ 2×: {'met' if same_s3 and same_api and ratio <= 2 else 'missed'}).")
+        f"{'the same' if same_s3 else 'differ'} ({s3(there)} against {s3(here)}), Data API calls "
+        f"{'the same' if same_api else 'differ'} ({api(there)} against {api(here)}), time "
+        f"{ratio:.2f}× (targets: the same requests, {'met' if same_s3 and same_api else 'missed'}; "
+        f"≤ 2× the time, {'met' if ratio <= 2 else 'missed'}).")
     return lines
 
 
