@@ -6,7 +6,8 @@
 -- or load-dimensions wrote for another execution's changes (songs in changed_songs, users in
 -- changed_users) is checked by that execution's own checks, which run after, or, if it died, by
 -- the next nightly run's, which cover whole tables as backfill, continued and by-hand runs do.
--- The not-empty checks are the same as there (each stops at its source's first row).
+-- The not-empty checks are the same as there (each stops at its source's first row); a test in
+-- functions/verify-counts holds the two files to the same checks in the same order.
 WITH run_plays AS (
     SELECT sp.* FROM songplays sp
     WHERE sp.songplay_id IN (

@@ -862,6 +862,28 @@ mod tests {
         assert_eq!(err.name(), "InvalidInput");
     }
 
+    /// The two check files are one set of checks over two scopes, written out twice so that each
+    /// reads as one statement: the same checks in the same order, the not-empty ones word for word.
+    #[test]
+    fn a_new_file_runs_checks_are_the_whole_table_checks_over_its_rows() {
+        let names = |sql: &str| -> Vec<String> {
+            sql.split("SELECT '")
+                .skip(1)
+                .map(|rest| rest[..rest.find('\'').unwrap()].to_owned())
+                .collect()
+        };
+        let whole = catalogue::VERIFY
+            .iter()
+            .find(|file| file.path == "verify/quality_checks.sql")
+            .unwrap()
+            .text;
+        let run = catalogue::QUALITY_CHECKS_RUN.text;
+        assert_eq!(names(run), names(whole));
+        assert!(names(whole).len() >= 10, "{:?}", names(whole));
+        let not_empty = |sql: &'static str| &sql[sql.find("-- A star table empty").unwrap()..];
+        assert_eq!(not_empty(run), not_empty(whole));
+    }
+
     #[test]
     fn a_run_of_new_log_files_checks_what_it_wrote() {
         let source = sparkify::testing::config().source;
