@@ -34,6 +34,9 @@ import local_lambda  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGET = Path(os.environ.get("CARGO_TARGET_DIR") or ROOT / "target")
+# The real Sparkify data set laid out as its bucket: SPARKIFY_DATA (set by `./dev test` from DATA)
+# names the folder that holds it, ../shared/data beside the repository by default.
+DATA_SET = Path(os.environ.get("SPARKIFY_DATA") or ROOT.parent / "shared" / "data") / "udacity-dend"
 REGION = "us-west-2"
 ACCOUNT = "123456789012"
 FUNCTIONS = ["create-tables", "copy-staging", "load-facts", "load-dimensions", "verify-counts"]

@@ -11,9 +11,12 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// The shared Sparkify data set, laid out as its bucket. Missing data fails the test.
+/// The folder holding the Sparkify data set laid out as its bucket: SPARKIFY_DATA (`./dev test`
+/// sets it from DATA), else ../shared/data beside the repository. Missing data fails the test.
 fn shared_data() -> PathBuf {
-    let root = manifest_dir().join("../../shared/data");
+    let root = std::env::var_os("SPARKIFY_DATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| manifest_dir().join("../../shared/data"));
     assert!(
         root.join("udacity-dend/log_json_path.json").is_file(),
         "the Sparkify data set is missing at {}: it is required, not optional",

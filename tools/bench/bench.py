@@ -35,7 +35,7 @@ TARGET_MS, TARGET_RATIO, TARGET_RSS_MIB, TARGET_ZIP_MB = 15.0, 1 / 20, 20.0, 5.0
 TARGET_INCREMENTAL_S = 2.0
 TARGET_FLOOR_RATIO = 1.3
 PLOT = local.ROOT / "docs" / "scaling.png"
-FULL_DATA = local.ROOT.parent / "shared" / "data" / "udacity-dend"
+FULL_DATA = local.DATA_SET
 
 # AWS list prices, US West (Oregon), as published on aws.amazon.com/lambda/pricing and
 # aws.amazon.com/step-functions/pricing; read 2026-11-23. Free tiers left out.

@@ -193,7 +193,7 @@ def cold_run(work: Path, commit: str, out: Path) -> tuple[tuple[float, int], tup
     run = timed(["./dev", "run", "--timings"], folder, env, work / "run.log")
     print(f"==> ./dev run: {minutes(run[0])}, exit {run[1]}", flush=True)
     # What the build's profile costs at run time: the real data set, built now.
-    full = timed(["./dev", "run", "--data", "../shared/data/udacity-dend", "--expect",
+    full = timed(["./dev", "run", "--data", str(bench.FULL_DATA), "--expect",
                   FULL_DATA_COUNTS], folder, env, work / "run-full.log")
     pipeline = re.findall(r"^(?:done|FAILED) in ([0-9.]+) s", (work / "run-full.log").read_text(),
                           re.M)

@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import sparkify_local as local  # noqa: E402
 
 ROOT = local.ROOT
-SHARED = ROOT.parent / "shared" / "data" / "udacity-dend"
+SHARED = local.DATA_SET
 FULL_COUNTS = {
     "staging_events": 8056, "staging_songs": 14896, "songplays": 333, "users": 96,
     "songs": 14896, "artists": 9553, "time": 333,
