@@ -1047,8 +1047,45 @@ fn a_created_warehouse_is_serverless_private_with_a_managed_password_and_the_cop
         roles.contains("CopyRole.Arn") && roles.contains("CopyRoleArn"),
         "{roles}"
     );
+    // Deleting the namespace (sam delete, a replacement) leaves a final snapshot unless the
+    // deployer said otherwise, named after the stack's id so a second stack's does not collide.
+    let snapshot = written(&properties["FinalSnapshotName"]);
+    assert!(
+        snapshot.starts_with("!If")
+            && snapshot.contains("KeepFinalSnapshot")
+            && snapshot.contains("AWS::StackId"),
+        "{snapshot}"
+    );
+    let keep = format!("{:?}", template["Conditions"]["KeepFinalSnapshot"]);
+    assert!(
+        keep.contains("CreateWarehouse") && keep.contains("FinalSnapshotOnDelete"),
+        "{keep}"
+    );
+    let on_delete = &template["Parameters"]["FinalSnapshotOnDelete"];
+    assert_eq!(on_delete["Default"].as_str(), Some("true"));
     let properties = &workgroup["Properties"];
     assert_eq!(properties["PubliclyAccessible"], Yaml::Bool(false));
+    // In the deployer's subnets and security groups when given, the default VPC's otherwise.
+    for (property, parameter, condition) in [
+        ("SubnetIds", "WarehouseSubnetIds", "WarehouseInSubnets"),
+        (
+            "SecurityGroupIds",
+            "WarehouseSecurityGroupIds",
+            "WarehouseInSecurityGroups",
+        ),
+    ] {
+        let value = written(&properties[property]);
+        assert!(
+            value.starts_with("!If")
+                && value.contains(condition)
+                && value.contains(parameter)
+                && value.contains("AWS::NoValue"),
+            "{property}: {value}"
+        );
+        let given = format!("{:?}", template["Conditions"][condition]);
+        assert!(given.contains(parameter), "{condition}: {given}");
+        assert_eq!(template["Parameters"][parameter]["Default"].as_str(), Some(""));
+    }
     assert_eq!(written(&properties["NamespaceName"]), "!Ref Namespace");
     assert_eq!(
         written(&properties["BaseCapacity"]),
