@@ -6,7 +6,7 @@
 --   reason: what failed, in words; error: Redshift's own text for the failed COPY.
 --   first_seen, last_seen: when a run's COPY first and last failed on it (UTC); runs: how many
 --   runs' COPYs failed on it; last_run: the last of them.
--- Delete a row to have the next run try the object again (docs/deploy.md, the runbook).
+-- Delete a row to have the next run try the object again (docs/runbook.md, Quarantined objects).
 -- One row per object, which the quarantine batch keeps so; no PRIMARY KEY is declared, since that
 -- batch holds two rows of one object for a moment and Redshift's planner trusts declared keys.
 CREATE TABLE IF NOT EXISTS load_quarantine (
