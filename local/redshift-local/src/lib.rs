@@ -11,6 +11,7 @@ pub mod faults;
 pub mod identity;
 pub mod managed;
 pub mod management;
+pub mod privileges;
 pub mod requests;
 pub mod s3;
 pub mod statements;

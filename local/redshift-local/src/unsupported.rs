@@ -4,6 +4,7 @@
 //! An allow-list where it can be one, a deny-list of documented gaps where the tree is open-ended:
 //! - statements: queries, INSERT, UPDATE, DELETE, MERGE, CREATE TABLE / TABLE AS / VIEW, DROP,
 //!   TRUNCATE, LOCK (Redshift's `LOCK name [, ...]`, no mode, no NOWAIT), GRANT, REVOKE,
+//!   CREATE ROLE (one name, no options), `ALTER USER ... SYSLOG ACCESS` ([`crate::privileges`]),
 //!   transaction control; anything else (CREATE INDEX, CREATE SEQUENCE, CREATE TYPE, ...) fails.
 //! - data types (columns and casts): Redshift's own (SMALLINT, INTEGER, BIGINT, DECIMAL, REAL,
 //!   DOUBLE PRECISION, BOOLEAN, CHAR, VARCHAR, TEXT, DATE, TIME, TIMETZ, TIMESTAMP, TIMESTAMPTZ,
@@ -105,6 +106,7 @@ fn statement_kind(statement: &Statement) -> Result<(), String> {
         | Statement::Commit { .. }
         | Statement::Rollback { .. } => Ok(()),
         Statement::Lock(lock) if lock.lock_mode.is_none() && !lock.nowait => Ok(()),
+        Statement::CreateRole(role) if crate::privileges::is_redshift_create_role(role) => Ok(()),
         Statement::Lock(_) => Err(
             "ERROR: syntax error: Redshift's LOCK takes table names only (no lock mode, no NOWAIT)"
                 .to_owned(),

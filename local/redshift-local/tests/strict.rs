@@ -955,12 +955,106 @@ async fn a_served_cluster_pauses_and_resumes_and_takes_no_queries_in_between(bac
     );
 }
 
+/// Readers by Redshift's rules: a fresh IAM user may read nothing of another user's tables; a role
+/// a superuser creates and grants gives what its owner granted it (`GRANT ... TO ROLE`), reads
+/// only; only a superuser creates roles, grants them, or lets a user see every user's load errors
+/// (unrestricted SYSLOG ACCESS).
+async fn roles_give_readers_what_the_owner_grants_and_syslog_access_shows_every_load(
+    backend: Backend,
+) {
+    let env = start(backend).await;
+    let (owner, ana) = (env.as_key("role:Etl"), env.as_key("user:ana"));
+    env.run(
+        &owner,
+        On::Workgroup,
+        &["CREATE TABLE t (id INTEGER)", "COPY t FROM 's3://home-bucket/nine/' IAM_ROLE default FORMAT AS JSON 'auto' MAXERROR 10"],
+    )
+    .await
+    .unwrap();
+    let read = "SELECT COUNT(*) FROM t";
+    let denied = env.rows(&ana, On::Workgroup, read).await.unwrap_err();
+    assert!(denied.contains("permission denied"), "{denied}");
+    // Only a superuser (or a holder of CREATE ROLE) creates a role; only a superuser grants it.
+    let refused = env
+        .run(&owner, On::Workgroup, &["CREATE ROLE readers"])
+        .await
+        .unwrap_err();
+    assert!(refused.contains("permission denied"), "{refused}");
+    env.run(&env.admin(), On::Workgroup, &["CREATE ROLE readers"])
+        .await
+        .unwrap();
+    let refused = env
+        .run(
+            &owner,
+            On::Workgroup,
+            &["GRANT ROLE readers TO \"IAM:ana\""],
+        )
+        .await
+        .unwrap_err();
+    assert!(refused.contains("permission denied"), "{refused}");
+    env.run(
+        &env.admin(),
+        On::Workgroup,
+        &["GRANT ROLE readers TO \"IAM:ana\""],
+    )
+    .await
+    .unwrap();
+    // The role holds nothing until the owner grants it.
+    assert!(env.rows(&ana, On::Workgroup, read).await.is_err());
+    env.run(
+        &owner,
+        On::Workgroup,
+        &["GRANT SELECT ON TABLE t TO ROLE readers"],
+    )
+    .await
+    .unwrap();
+    assert_eq!(env.rows(&ana, On::Workgroup, read).await.unwrap(), [["0"]]);
+    for write in ["INSERT INTO t VALUES (1)", "DELETE FROM t", "DROP TABLE t"] {
+        let refused = env.run(&ana, On::Workgroup, &[write]).await.unwrap_err();
+        assert!(
+            refused.contains("permission denied") || refused.contains("must be owner"),
+            "{write}: {refused}"
+        );
+    }
+    // The owner's load errors: not ana's to see, until a superuser lifts her SYSLOG ACCESS.
+    let errors = "SELECT COUNT(*) FROM sys_load_error_detail";
+    assert_eq!(
+        env.rows(&ana, On::Workgroup, errors).await.unwrap(),
+        [["0"]]
+    );
+    let unrestricted = "ALTER USER \"IAM:ana\" SYSLOG ACCESS UNRESTRICTED";
+    assert!(
+        env.run(&owner, On::Workgroup, &[unrestricted])
+            .await
+            .is_err()
+    );
+    env.run(&env.admin(), On::Workgroup, &[unrestricted])
+        .await
+        .unwrap();
+    assert_eq!(
+        env.rows(&ana, On::Workgroup, errors).await.unwrap(),
+        [["9"]]
+    );
+    env.run(
+        &env.admin(),
+        On::Workgroup,
+        &["ALTER USER \"IAM:ana\" SYSLOG ACCESS RESTRICTED"],
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        env.rows(&ana, On::Workgroup, errors).await.unwrap(),
+        [["0"]]
+    );
+}
+
 mod embedded {
     crate::on!(Embedded:
         a_served_cluster_pauses_and_resumes_and_takes_no_queries_in_between,
         each_iam_role_is_its_own_database_user_and_only_the_owner_may_use_a_table,
         db_user_and_secrets_sign_in_as_their_user,
         load_errors_are_visible_to_their_user_with_redshifts_columns,
+        roles_give_readers_what_the_owner_grants_and_syslog_access_shows_every_load,
         copy_reads_s3_in_one_region_and_a_bucket_elsewhere_redirects,
         copy_fails_where_redshift_documents_it_fails,
         the_data_apis_limits_and_shapes_are_aws_s,
@@ -972,6 +1066,7 @@ mod binaries {
     crate::on!(Binaries:
         each_iam_role_is_its_own_database_user_and_only_the_owner_may_use_a_table,
         load_errors_are_visible_to_their_user_with_redshifts_columns,
+        roles_give_readers_what_the_owner_grants_and_syslog_access_shows_every_load,
         writers_of_two_tables_in_opposite_orders_deadlock,
         isolation_follows_the_target,
     );

@@ -74,7 +74,8 @@ fn column_length(column_type: &str) -> String {
 
 /// The load-error system views, created at start. The rows live in a table of the stand-in's own
 /// that users cannot read; they read them through the views, which show a regular user only their
-/// own loads and a superuser every load, as Redshift's do. STL_LOAD_ERRORS is in a schema only a
+/// own loads and a superuser, or a user given unrestricted SYSLOG ACCESS
+/// ([`crate::privileges::SYSLOG_UNRESTRICTED`]), every load, as Redshift's do. STL_LOAD_ERRORS is in a schema only a
 /// cluster target's statements search (a workgroup has no STL views); SYS_LOAD_ERROR_DETAIL has
 /// exactly Redshift's columns and types (file_name is character(256), so it comes back padded).
 /// Last, PUBLIC's privileges as Redshift gives them: CREATE and USAGE on schema public (which
@@ -82,6 +83,8 @@ fn column_length(column_type: &str) -> String {
 pub const LOAD_ERROR_VIEWS: &str = "
 CREATE SCHEMA IF NOT EXISTS redshift_local;
 REVOKE ALL ON SCHEMA redshift_local FROM PUBLIC;
+DO $$ BEGIN CREATE ROLE redshift_local_syslog_unrestricted NOLOGIN;
+EXCEPTION WHEN duplicate_object THEN NULL; END $$;
 CREATE TABLE IF NOT EXISTS redshift_local.load_errors (
     user_name TEXT NOT NULL, query BIGINT, database_name TEXT, tbl INTEGER, table_name TEXT,
     starttime TIMESTAMP NOT NULL DEFAULT (now() AT TIME ZONE 'UTC'), session INTEGER DEFAULT pg_backend_pid(),
@@ -100,7 +103,8 @@ SELECT CAST(r.oid AS INTEGER) AS user_id, e.query AS query_id, e.transaction_id,
        CAST(e.type AS CHARACTER(10)) AS column_type, CAST(e.col_length AS CHARACTER(10)) AS column_length,
        0 AS position, e.err_code AS error_code, CAST(e.err_reason AS CHARACTER(512)) AS error_message
 FROM redshift_local.load_errors e LEFT JOIN pg_roles r ON r.rolname = e.user_name
-WHERE e.user_name = CURRENT_USER OR (SELECT rolsuper FROM pg_roles WHERE rolname = CURRENT_USER);
+WHERE e.user_name = CURRENT_USER OR (SELECT rolsuper FROM pg_roles WHERE rolname = CURRENT_USER)
+   OR pg_has_role(CURRENT_USER, 'redshift_local_syslog_unrestricted', 'MEMBER');
 CREATE OR REPLACE VIEW redshift_local_stl.stl_load_errors AS
 SELECT CAST(r.oid AS INTEGER) AS userid, 0 AS slice, e.tbl, e.starttime, e.session, e.query,
        CAST(e.filename AS CHARACTER(256)) AS filename, e.line_number,
@@ -110,7 +114,8 @@ SELECT CAST(r.oid AS INTEGER) AS userid, 0 AS slice, e.tbl, e.starttime, e.sessi
        CAST(e.raw_field_value AS CHARACTER(1024)) AS raw_field_value, e.err_code,
        CAST(e.err_reason AS CHARACTER(100)) AS err_reason
 FROM redshift_local.load_errors e LEFT JOIN pg_roles r ON r.rolname = e.user_name
-WHERE e.user_name = CURRENT_USER OR (SELECT rolsuper FROM pg_roles WHERE rolname = CURRENT_USER);
+WHERE e.user_name = CURRENT_USER OR (SELECT rolsuper FROM pg_roles WHERE rolname = CURRENT_USER)
+   OR pg_has_role(CURRENT_USER, 'redshift_local_syslog_unrestricted', 'MEMBER');
 GRANT SELECT ON redshift_local_sys.sys_load_error_detail, redshift_local_stl.stl_load_errors TO PUBLIC;
 GRANT CREATE, USAGE ON SCHEMA public TO PUBLIC;
 DO $$ BEGIN EXECUTE format('GRANT TEMPORARY ON DATABASE %I TO PUBLIC', current_database()); END $$;
