@@ -74,6 +74,11 @@ TARGETS = {
     "workgroup": {},
     "cluster": {"REDSHIFT_WORKGROUP": "", "REDSHIFT_CLUSTER_ID": "sparkify", "REDSHIFT_DB_USER": "etl"},
 }
+# The analysts' database role (the stack's ReaderRole) and the identity the local analytics signs
+# in as: a superuser's one-time setup makes one and gives it the other (docs/deploy.md, Readers),
+# so `./dev run`'s queries read the star schema as an analyst does, through create-tables' grant.
+READER_ROLE = "sparkify_reader"
+ANALYST_KEY = "user:analyst"
 # The cluster the "cluster" target loads into: redshift-local serves it with its management API
 # (DescribeClusters, PauseCluster, ResumeCluster), with the COPY role attached.
 CLUSTER = TARGETS["cluster"]["REDSHIFT_CLUSTER_ID"]
@@ -548,6 +553,7 @@ class LocalPipeline:
             ]
             return argv + (["--postgres-binaries"] if self.postgres_binaries else [])
 
+        self.workgroup = workgroup
         api, s3 = self._spawn_on_free_ports("redshift-local", stand_in, 2)
         self.data_api_url = f"http://127.0.0.1:{api}"
         self.s3_url = f"http://127.0.0.1:{s3}"
@@ -556,7 +562,7 @@ class LocalPipeline:
         static = re.sub(r"(?m)^DATA_BUCKET=.*$", f"DATA_BUCKET={self.bucket}", static)
         self.identity = function_identity()
         static = re.sub(r"(?m)^AWS_ACCESS_KEY_ID=.*$", f"AWS_ACCESS_KEY_ID={self.identity}", static)
-        env = {**TARGETS[self.target], **self.function_env}
+        env = {**TARGETS[self.target], "READER_ROLE": READER_ROLE, **self.function_env}
         if self.pause_when_idle:
             env["PAUSE_CLUSTER_WHEN_IDLE"] = "true"
         env_file.write_text(
@@ -665,6 +671,28 @@ class LocalPipeline:
             "redshift-data", region_name=REGION, endpoint_url=self.data_api_url,
             aws_access_key_id=self.identity, aws_secret_access_key="local",
         )
+        self._set_up_readers(boto3)
+
+    def _set_up_readers(self, boto3) -> None:
+        """What a superuser does once on a deployed warehouse (docs/deploy.md, Readers): creates
+        the analysts' role and gives it to the analyst, whose first sign-in creates their user."""
+        analyst = boto3.client("redshift-data", region_name=REGION,
+                               endpoint_url=self.data_api_url,
+                               aws_access_key_id=ANALYST_KEY, aws_secret_access_key="local")
+        # On the workgroup, which is always up (a cluster target may start paused); roles and
+        # users belong to the whole warehouse.
+        for client, sql in [
+            (self.redshift, f"CREATE ROLE {READER_ROLE}"),
+            (analyst, "SELECT 1"),
+            (self.redshift, f'GRANT ROLE {READER_ROLE} TO "IAM:{ANALYST_KEY.split(":", 1)[1]}"'),
+        ]:
+            sid = client.execute_statement(WorkgroupName=self.workgroup, Database="dev",
+                                           Sql=sql)["Id"]
+            while (status := client.describe_statement(Id=sid))["Status"] not in (
+                    "FINISHED", "FAILED", "ABORTED"):
+                time.sleep(0.02)
+            if status["Status"] != "FINISHED":
+                raise RunError(f"{sql}: {status.get('Error')}")
 
     def listening(self) -> list[tuple[str, int, int]]:
         """Every TCP socket listening in a process this pipeline started (or in its children),
@@ -932,9 +960,13 @@ class LocalPipeline:
 
     def analytics(self, *names: str) -> str:
         """Runs the analysts' queries (sparkify-analytics, crates/analytics) on this pipeline's
-        warehouse through the Data API, as the functions reach it; returns the tables printed."""
+        warehouse through the Data API, as the functions reach it but signed in as the analyst,
+        who reads through the role create-tables granted (on a workgroup; a cluster target's
+        DbUser signs in as the loader); returns the tables printed."""
         env_file = (self.logs / "functions.env").read_text()
         env = {**os.environ, **dict(line.split("=", 1) for line in env_file.splitlines() if "=" in line)}
+        # On a cluster the DbUser the functions use wins over the caller, as on AWS.
+        env["AWS_ACCESS_KEY_ID"] = ANALYST_KEY
         run = subprocess.run([str(TARGET / "debug" / "sparkify-analytics"), *names], env=env,
                              capture_output=True, text=True, timeout=600)
         if run.returncode != 0:

@@ -4,6 +4,8 @@
 
 use redshift_local::managed::ManagedPostgres;
 use redshift_local::{LocalConfig, Running};
+use sparkify::config::Readers;
+use sparkify::sql::DbRole;
 use sparkify::{DataApi, Deps, EtlError, StepInput, StepOutput};
 use std::future::Future;
 use std::net::SocketAddr;
@@ -331,6 +333,156 @@ async fn the_project_fixtures_load_with_their_hand_derived_counts() {
     for name in ["free_vs_paid", "plays_by_hour", "most_played_songs"] {
         assert_eq!(plays(name), 5, "{name}");
     }
+}
+
+/// A Data API client of the stand-in that signs in as `access_key`'s identity: `user:NAME` is the
+/// IAM user NAME (database user `IAM:NAME`), anything that is not `role:` or `user:` the admin.
+fn client_as(pipeline: &Pipeline, access_key: &str) -> aws_sdk_redshiftdata::Client {
+    let sdk = aws_sdk_redshiftdata::Config::builder()
+        .behavior_version(aws_sdk_redshiftdata::config::BehaviorVersion::latest())
+        .region(aws_sdk_redshiftdata::config::Region::new("us-west-2"))
+        .credentials_provider(aws_sdk_redshiftdata::config::Credentials::new(
+            access_key, "l", None, None, "t",
+        ))
+        .endpoint_url(pipeline.local.data_api_url())
+        .build();
+    aws_sdk_redshiftdata::Client::from_conf(sdk)
+}
+
+/// One statement on the test cluster as the client's own identity (no DbUser), as a person runs
+/// it: its rows as text, or Redshift's error.
+async fn sql_as(
+    client: &aws_sdk_redshiftdata::Client,
+    sql: &str,
+) -> Result<Vec<Vec<String>>, String> {
+    use aws_sdk_redshiftdata::types::{Field, StatusString};
+    let id = client
+        .execute_statement()
+        .cluster_identifier("sparkify")
+        .database("dev")
+        .sql(sql)
+        .send()
+        .await
+        .map_err(|err| format!("{err:?}"))?
+        .id()
+        .expect("ExecuteStatement answers with an id")
+        .to_owned();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let described = client.describe_statement().id(&id).send().await.unwrap();
+        match described.status() {
+            Some(StatusString::Finished) if described.has_result_set() == Some(true) => {
+                let result = client.get_statement_result().id(&id).send().await.unwrap();
+                return Ok(result
+                    .records()
+                    .iter()
+                    .map(|row| {
+                        row.iter()
+                            .map(|field| match field {
+                                Field::LongValue(n) => n.to_string(),
+                                Field::StringValue(s) => s.clone(),
+                                other => format!("{other:?}"),
+                            })
+                            .collect()
+                    })
+                    .collect());
+            }
+            Some(StatusString::Finished) => return Ok(Vec::new()),
+            Some(StatusString::Failed | StatusString::Aborted) => {
+                return Err(described.error().unwrap_or_default().to_owned());
+            }
+            _ => {}
+        }
+        assert!(Instant::now() < deadline, "{sql} did not finish");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// People read the tables through the database roles create-tables grants (docs/deploy.md,
+/// Readers): a fresh analyst identity is refused every table, a role a superuser gave it holds
+/// nothing until a run grants it, then the analyst reads every star table and nothing else, and
+/// writes nothing; an operator reads every table and may delete a quarantine row, nothing more.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn people_read_the_tables_through_the_roles_create_tables_grants_and_write_nothing() {
+    let mut pipeline = pipeline(fixtures()).await;
+    let report = run_all(&pipeline, "readers-1", serde_json::json!({}))
+        .await
+        .unwrap();
+    let star = ["songplays", "users", "songs", "artists", "time"];
+    let (admin, ana, ops) = (
+        client_as(&pipeline, "admin"),
+        client_as(&pipeline, "user:ana"),
+        client_as(&pipeline, "user:ops"),
+    );
+    let count = |table: &str| format!("SELECT COUNT(*) FROM {table}");
+    let denied = |result: Result<Vec<Vec<String>>, String>, what: &str| {
+        let error = result.expect_err(what);
+        assert!(error.contains("permission denied"), "{what}: {error}");
+    };
+    // A fresh identity (its first sign-in creates its user) may read nothing.
+    for table in star {
+        denied(sql_as(&ana, &count(table)).await, table);
+    }
+    sql_as(&ops, "SELECT 1").await.unwrap();
+    // A superuser's one-time setup.
+    for sql in [
+        "CREATE ROLE sparkify_reader",
+        "CREATE ROLE sparkify_operator",
+        "GRANT ROLE sparkify_reader TO \"IAM:ana\"",
+        "GRANT ROLE sparkify_operator TO \"IAM:ops\"",
+        "ALTER USER \"IAM:ops\" SYSLOG ACCESS UNRESTRICTED",
+    ] {
+        sql_as(&admin, sql).await.unwrap();
+    }
+    // The role holds nothing until create-tables grants it.
+    denied(sql_as(&ana, &count("songplays")).await, "before the grant");
+    pipeline.deps.config.readers = Readers {
+        analysts: Some(DbRole::parse("sparkify_reader").unwrap()),
+        operators: Some(DbRole::parse("sparkify_operator").unwrap()),
+    };
+    run_all(&pipeline, "readers-2", serde_json::json!({}))
+        .await
+        .unwrap();
+    for table in star {
+        let rows = sql_as(&ana, &count(table)).await.unwrap();
+        let loaded = report
+            .counts
+            .iter()
+            .find(|c| c.table == table)
+            .unwrap()
+            .rows;
+        assert_eq!(rows, [[loaded.to_string()]], "{table}");
+    }
+    denied(
+        sql_as(&ana, &count("load_ledger")).await,
+        "the ledger is not the analysts'",
+    );
+    for write in [
+        "INSERT INTO time SELECT * FROM time",
+        "DELETE FROM users",
+        "UPDATE songs SET year = 0",
+    ] {
+        denied(sql_as(&ana, write).await, write);
+    }
+    for table in [
+        "load_ledger",
+        "load_quarantine",
+        "staging_events",
+        "songplays",
+    ] {
+        sql_as(&ops, &count(table)).await.unwrap();
+    }
+    sql_as(
+        &ops,
+        "DELETE FROM load_quarantine WHERE object_key = 'none'",
+    )
+    .await
+    .unwrap();
+    denied(
+        sql_as(&ops, "DELETE FROM songplays").await,
+        "the operators' one write is the quarantine",
+    );
+    sql_as(&ops, &count("sys_load_error_detail")).await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -3,7 +3,7 @@
 //! `ConfigError` instead of in the middle of a load.
 
 use crate::error::EtlError;
-use crate::sql::{BucketName, IamRoleArn, Region, S3Key};
+use crate::sql::{BucketName, DbRole, IamRoleArn, Region, S3Key};
 use std::time::Duration;
 
 /// Where the SQL runs: a provisioned cluster or a Redshift Serverless workgroup.
@@ -62,11 +62,22 @@ pub struct DataSource {
     pub load_budget: Duration,
 }
 
+/// The database roles people read the tables through (docs/deploy.md, Readers): roles a superuser
+/// created, which create-tables, the tables' owner, grants on every run. None: no grant.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Readers {
+    /// SELECT on the star schema (`READER_ROLE`).
+    pub analysts: Option<DbRole>,
+    /// SELECT on every table of the pipeline, DELETE on `load_quarantine` (`OPERATOR_ROLE`).
+    pub operators: Option<DbRole>,
+}
+
 /// All of a function's configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
     pub warehouse: Warehouse,
     pub source: DataSource,
+    pub readers: Readers,
 }
 
 /// Environment variable names, as `template.yaml` sets them.
@@ -87,9 +98,11 @@ pub mod vars {
     pub const STATEMENT_WAIT_SECONDS: &str = "STATEMENT_WAIT_SECONDS";
     pub const PAUSE_CLUSTER_WHEN_IDLE: &str = "PAUSE_CLUSTER_WHEN_IDLE";
     pub const LOAD_BUDGET_SECONDS: &str = "LOAD_BUDGET_SECONDS";
+    pub const READER_ROLE: &str = "READER_ROLE";
+    pub const OPERATOR_ROLE: &str = "OPERATOR_ROLE";
 
     /// Every variable the functions read, for the house-rule test against the template.
-    pub const ALL: [&str; 16] = [
+    pub const ALL: [&str; 18] = [
         CLUSTER_ID,
         WORKGROUP,
         DB_USER,
@@ -106,6 +119,8 @@ pub mod vars {
         STATEMENT_WAIT_SECONDS,
         PAUSE_CLUSTER_WHEN_IDLE,
         LOAD_BUDGET_SECONDS,
+        READER_ROLE,
+        OPERATOR_ROLE,
     ];
 }
 
@@ -137,6 +152,17 @@ impl<L: Fn(&str) -> Option<String>> Lookup<L> {
     fn require(&self, name: &str) -> Result<String, EtlError> {
         self.get(name)
             .ok_or_else(|| EtlError::Config(format!("{name} is not set")))
+    }
+
+    /// An optional variable, parsed when set; a value the parser refuses is a `ConfigError`.
+    fn optional<T>(
+        &self,
+        name: &'static str,
+        parse: impl FnOnce(&str) -> Result<T, String>,
+    ) -> Result<Option<T>, EtlError> {
+        self.get(name)
+            .map(|text| parse(&text).map_err(|why| EtlError::Config(format!("{name}: {why}"))))
+            .transpose()
     }
 
     /// A required variable, parsed; a value the parser refuses is a `ConfigError` naming it.
@@ -298,6 +324,10 @@ impl Config {
                 region: env.parse(vars::DATA_REGION, Region::parse)?,
                 max_load_errors,
                 load_budget: Duration::from_secs(load_budget),
+            },
+            readers: Readers {
+                analysts: env.optional(vars::READER_ROLE, DbRole::parse)?,
+                operators: env.optional(vars::OPERATOR_ROLE, DbRole::parse)?,
             },
         })
     }
@@ -462,6 +492,17 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn readers_are_optional_database_roles() {
+        assert_eq!(read(&cluster_env()).unwrap().readers, Readers::default());
+        let mut env = cluster_env();
+        env.insert(vars::READER_ROLE, "sparkify_reader".into());
+        env.insert(vars::OPERATOR_ROLE, "sparkify_operator".into());
+        let readers = read(&env).unwrap().readers;
+        assert_eq!(readers.analysts.unwrap().as_str(), "sparkify_reader");
+        assert_eq!(readers.operators.unwrap().as_str(), "sparkify_operator");
+    }
+
+    #[test]
     fn empty_values_count_as_unset() {
         let mut env = cluster_env();
         env.insert(vars::DATABASE, "  ".into());
@@ -482,6 +523,9 @@ pub(crate) mod tests {
             ),
             (vars::DATA_REGION, "us-west-2'"),
             (vars::MAX_LOAD_ERRORS, "ten"),
+            (vars::READER_ROLE, "readers; DROP TABLE users"),
+            (vars::OPERATOR_ROLE, "Ops"),
+            (vars::OPERATOR_ROLE, "1ops"),
         ] {
             let mut env = cluster_env();
             env.insert(name, value.into());

@@ -43,6 +43,14 @@ pub mod catalogue {
     ];
     /// After the CREATEs: a warehouse of an older shape fails here, by name.
     pub const EVENT_STORE_SHAPE: SqlFile = sql_file!("create/event_store_shape.sql");
+    /// After the CREATEs, when the configuration names the readers' database roles: what each
+    /// may read (and the operators' one write), granted on every run.
+    pub const GRANT_LOCK: SqlFile = sql_file!("create/grant_lock.sql");
+    pub const GRANT_ANALYSTS: SqlFile = sql_file!("create/grant_analysts.sql");
+    pub const GRANT_OPERATORS: [SqlFile; 2] = [
+        sql_file!("create/grant_operators_select.sql"),
+        sql_file!("create/grant_operators_delete.sql"),
+    ];
     pub const DROP_TABLES: SqlFile = sql_file!("reset/drop_tables.sql");
     /// create-tables' clean-up of staging rows that ended executions left behind, after its lock.
     pub const REAP_LOCK: SqlFile = sql_file!("reap/lock.sql");
@@ -191,6 +199,8 @@ pub mod catalogue {
     pub fn all() -> Vec<SqlFile> {
         let singles = [
             EVENT_STORE_SHAPE,
+            GRANT_LOCK,
+            GRANT_ANALYSTS,
             QUALITY_CHECKS_RUN,
             DROP_TABLES,
             LOCK_CATALOGUE,
@@ -209,6 +219,7 @@ pub mod catalogue {
             .into_iter()
             .chain(singles)
             .chain(REAP_STAGING)
+            .chain(GRANT_OPERATORS)
             .chain(RECORD_LISTING)
             .chain(HAND_OVER)
             .chain(PLAN)
@@ -240,6 +251,11 @@ impl Literal {
 
     pub fn role(arn: &IamRoleArn) -> Self {
         Self::quoted(&arn.0)
+    }
+
+    /// A database role's name, as it is: [`DbRole`] admits only a standard identifier.
+    pub fn db_role(role: &DbRole) -> Self {
+        Self(role.as_str().to_owned())
     }
 
     pub fn region(region: &Region) -> Self {
@@ -550,6 +566,33 @@ impl IamRoleArn {
     }
 }
 
+/// A database role a superuser created for people who read the tables (`READER_ROLE`,
+/// `OPERATOR_ROLE`): a standard identifier Redshift keeps as it is written, lower case letters,
+/// digits and underscores, at most 127 bytes (Names and identifiers), so it goes into SQL as it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DbRole(String);
+
+impl DbRole {
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let mut bytes = text.bytes();
+        let first = bytes.next();
+        if matches!(first, Some(b'a'..=b'z' | b'_'))
+            && bytes.all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+            && text.len() <= 127
+        {
+            Ok(Self(text.to_owned()))
+        } else {
+            Err(format!(
+                "{text:?} is not a database role name (lower case letters, digits and _, not starting with a digit, at most 127)"
+            ))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 /// An AWS region name such as `us-west-2`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Region(String);
@@ -710,9 +753,9 @@ mod tests {
 
     #[test]
     fn every_catalogue_file_has_only_the_placeholders_its_step_fills() {
-        // The round's and the quarantine's templates are filled by copy-staging, the clean-up by
-        // create-tables and the load-error and ledger queries by verify-counts (their tests render
-        // them); every other file has at most {{run}}, which render_for_run fills.
+        // The round's and the quarantine's templates are filled by copy-staging, the clean-up and
+        // the grants by create-tables and the load-error and ledger queries by verify-counts (their
+        // tests render them); every other file has at most {{run}}, which render_for_run fills.
         let filled_by_their_step = [
             catalogue::RECORD_LISTING[1],
             catalogue::RECORD_LISTING[2],
@@ -728,6 +771,9 @@ mod tests {
             catalogue::COPY_STAGING_SONGS,
             catalogue::REAP_STAGING[0],
             catalogue::REAP_STAGING[1],
+            catalogue::GRANT_ANALYSTS,
+            catalogue::GRANT_OPERATORS[0],
+            catalogue::GRANT_OPERATORS[1],
             catalogue::VERIFY[3],
             catalogue::REJECTED_OBJECTS,
         ];

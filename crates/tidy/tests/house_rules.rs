@@ -146,14 +146,19 @@ fn every_sql_statement_parses_as_redshift_sql() {
         catalogue::COPY_STAGING_EVENTS,
         catalogue::COPY_STAGING_SONGS,
     ];
-    // Placeholders stand for quoted literals (sparkify::sql::Literal); parse with one in each.
+    // Placeholders stand for quoted literals (sparkify::sql::Literal), or for a database role's
+    // name after ROLE (Literal::db_role); parse with one in each.
     let filled = |text: &str| {
         let mut out = String::new();
         let mut rest = text;
         while let Some(start) = rest.find("{{") {
             out.push_str(&rest[..start]);
             let end = rest[start..].find("}}").expect("closed placeholder") + start;
-            out.push_str("'placeholder'");
+            out.push_str(if out.ends_with("ROLE ") {
+                "placeholder"
+            } else {
+                "'placeholder'"
+            });
             rest = &rest[end + 2..];
         }
         out + rest
@@ -1084,7 +1089,10 @@ fn a_created_warehouse_is_serverless_private_with_a_managed_password_and_the_cop
         );
         let given = format!("{:?}", template["Conditions"][condition]);
         assert!(given.contains(parameter), "{condition}: {given}");
-        assert_eq!(template["Parameters"][parameter]["Default"].as_str(), Some(""));
+        assert_eq!(
+            template["Parameters"][parameter]["Default"].as_str(),
+            Some("")
+        );
     }
     assert_eq!(written(&properties["NamespaceName"]), "!Ref Namespace");
     assert_eq!(

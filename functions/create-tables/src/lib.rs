@@ -1,9 +1,10 @@
 //! create-tables: creates the staging, fact and dimension tables if they do not exist (optionally
-//! dropping them first), checks that the event store has this version's shape (a warehouse loaded
+//! dropping them first), grants the readers' database roles what they may read, checks that the event store has this version's shape (a warehouse loaded
 //! by an older version fails here, by name, and needs a reset), and removes the unpublished
 //! staging rows of executions that ended without publishing them, as one transaction.
 
 use serde::Deserialize;
+use sparkify::config::Readers;
 use sparkify::sql::{Literal, RunId, Timestamp, catalogue, render};
 use sparkify::step::advance;
 use sparkify::{Deps, EtlError, StepInput, StepOutput};
@@ -46,6 +47,7 @@ pub async fn handle(deps: &Deps, input: Input) -> Result<StepOutput, EtlError> {
         // The shape check reads staging_events: after the reap's lock, which takes staging_files
         // first in the one lock order (a read of staging_events before it could deadlock with a
         // batch holding staging_files and waiting for staging_events).
+        sqls.extend(grants(&deps.config.readers)?);
         let mut reap = reap_statements(&input)?.into_iter();
         sqls.extend(reap.next());
         sqls.push(catalogue::EVENT_STORE_SHAPE.text.to_owned());
@@ -53,6 +55,27 @@ pub async fn handle(deps: &Deps, input: Input) -> Result<StepOutput, EtlError> {
         Ok(sqls)
     })
     .await
+}
+
+/// What the readers' database roles may do with the tables just created, granted again on every
+/// run (a grant already held changes nothing), so a reset's new tables are granted too.
+fn grants(readers: &Readers) -> Result<Vec<String>, EtlError> {
+    let mut sqls = Vec::new();
+    if readers.analysts.is_some() || readers.operators.is_some() {
+        sqls.push(catalogue::GRANT_LOCK.text.to_owned());
+    }
+    if let Some(role) = &readers.analysts {
+        sqls.push(render(
+            &catalogue::GRANT_ANALYSTS,
+            &[("analysts", Literal::db_role(role))],
+        )?);
+    }
+    if let Some(role) = &readers.operators {
+        for file in &catalogue::GRANT_OPERATORS {
+            sqls.push(render(file, &[("operators", Literal::db_role(role))])?);
+        }
+    }
+    Ok(sqls)
 }
 
 /// The clean-up of ended executions' staging rows, when the input says which are still running
@@ -96,6 +119,7 @@ mod tests {
     use aws_sdk_redshiftdata::types::{StatementStatusString as Sub, StatusString};
     use aws_smithy_mocks::{RuleMode, mock, mock_client};
     use sparkify::data_api::client_token;
+    use sparkify::sql::DbRole;
     use sparkify::testing::{deps, described, submitted};
 
     fn input(statement_id: Option<&str>, reset: bool) -> Input {
@@ -169,6 +193,35 @@ mod tests {
         first.started = Some("2026-11-22 18:00:00'; DROP TABLE users; --".into());
         let err = handle(&deps(client), first).await.unwrap_err();
         assert_eq!(err.name(), "InvalidInput");
+        assert_eq!(submit.num_calls(), 1);
+    }
+
+    #[tokio::test]
+    async fn the_readers_roles_are_granted_after_the_creates_when_configured() {
+        let submit = mock!(Client::batch_execute_statement)
+            .match_requests(|req| {
+                let sqls = req.sqls();
+                sqls.len() == 18
+                    && sqls[12].contains("CREATE TABLE IF NOT EXISTS songplays")
+                    && sqls[13].contains("LOCK load_listing;")
+                    && sqls[14].contains(
+                        "GRANT SELECT ON TABLE songplays, users, songs, artists, time TO ROLE sparkify_reader;",
+                    )
+                    && sqls[15].contains("load_ledger, load_quarantine, load_listing")
+                    && sqls[15].contains("TO ROLE sparkify_operator;")
+                    && sqls[16]
+                        .contains("GRANT DELETE ON TABLE load_quarantine TO ROLE sparkify_operator;")
+                    && sqls[17].contains("FROM staging_events LIMIT 0;")
+            })
+            .then_output(|| submitted("stmt-4"));
+        let client = mock_client!(aws_sdk_redshiftdata, [&submit]);
+        let mut deps = deps(client);
+        deps.config.readers = Readers {
+            analysts: Some(DbRole::parse("sparkify_reader").unwrap()),
+            operators: Some(DbRole::parse("sparkify_operator").unwrap()),
+        };
+        let out = handle(&deps, input(None, false)).await.unwrap();
+        assert_eq!(out.statement_id, "stmt-4");
         assert_eq!(submit.num_calls(), 1);
     }
 

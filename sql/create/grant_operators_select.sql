@@ -1,0 +1,6 @@
+-- What the operators' database role (OPERATOR_ROLE) may read: every table of the pipeline, the
+-- star schema and the event store, the catalogue, the ledger, the quarantine and the working
+-- tables, for the runbook (docs/runbook.md). Granted on every run, as the analysts' is.
+GRANT SELECT ON TABLE staging_events, staging_songs, changed_songs, changed_users, staging_files,
+    load_ledger, load_quarantine, load_listing, songplays, users, songs, artists, time
+TO ROLE {{operators}};
