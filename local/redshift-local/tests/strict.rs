@@ -983,6 +983,8 @@ async fn roles_give_readers_what_the_owner_grants_and_syslog_access_shows_every_
     env.run(&env.admin(), On::Workgroup, &["CREATE ROLE readers"])
         .await
         .unwrap();
+    // PostgreSQL 17 words it "permission denied to grant role", 15 "must have admin option";
+    // Redshift documents no text, only the rule.
     let refused = env
         .run(
             &owner,
@@ -991,7 +993,10 @@ async fn roles_give_readers_what_the_owner_grants_and_syslog_access_shows_every_
         )
         .await
         .unwrap_err();
-    assert!(refused.contains("permission denied"), "{refused}");
+    assert!(
+        refused.contains("permission denied") || refused.contains("must have admin option"),
+        "{refused}"
+    );
     env.run(
         &env.admin(),
         On::Workgroup,
@@ -1008,7 +1013,10 @@ async fn roles_give_readers_what_the_owner_grants_and_syslog_access_shows_every_
     )
     .await
     .unwrap();
-    assert_eq!(env.rows(&ana, On::Workgroup, read).await.unwrap(), [["0"]]);
+    assert_eq!(
+        env.rows(&ana, On::Workgroup, read).await.unwrap(),
+        env.rows(&owner, On::Workgroup, read).await.unwrap()
+    );
     for write in ["INSERT INTO t VALUES (1)", "DELETE FROM t", "DROP TABLE t"] {
         let refused = env.run(&ana, On::Workgroup, &[write]).await.unwrap_err();
         assert!(
