@@ -192,3 +192,24 @@ def test_every_link_between_the_pages_reaches_its_file_and_heading(page):
         elif anchor and resolved.suffix == ".md" and anchor not in anchors(resolved):
             broken.append(target)
     assert broken == [], f"{page.name}: links to nothing: {broken}"
+
+
+def figures(body: str) -> set[str]:
+    """The measured figures of a text: the numbers written with a unit (ms, s, MiB, MB, GB, ×)."""
+    return set(re.findall(r"(?<![\w.])(\d+(?:\.\d+)?)(?: ?(?:ms|s|MiB|MB|GB)\b|×)", body))
+
+
+def test_the_last_runs_figures_in_performance_md_are_the_measured_ones():
+    """performance.md summarises the last benchmark; each figure it gives is a number the
+    generated pages (benchmarks.md, cold-start.md) hold, so the summary cannot drift from the
+    measurement. What it works out itself (a ratio against a corrected floor) it writes in words
+    or links to."""
+    # Targets (after ≤) are not measurements; thousands separators are spelling.
+    summary = re.sub(r"≤ ?[\d.]+ ?(?:ms|s|MiB|MB|GB|×)?", "",
+                     section(ROOT / "docs" / "performance.md", "The last run")).replace(",", "")
+    generated = "".join(text(ROOT / "docs" / name) for name in sorted(GENERATED))
+    measured = set(re.findall(r"(?<![\w.])\d+(?:\.\d+)?", generated.replace(",", "")))
+    given = figures(summary)
+    assert len(given) >= 10, given
+    missing = sorted(given - measured)
+    assert missing == [], f"figures of 'The last run' that no generated page holds: {missing}"
