@@ -482,7 +482,13 @@ async fn people_read_the_tables_through_the_roles_create_tables_grants_and_write
         sql_as(&ops, "DELETE FROM songplays").await,
         "the operators' one write is the quarantine",
     );
-    sql_as(&ops, &count("sys_load_error_detail")).await.unwrap();
+    // Unrestricted SYSLOG ACCESS: the operator sees the pipeline's load errors, as the admin does.
+    assert_eq!(
+        sql_as(&ops, &count("sys_load_error_detail")).await.unwrap(),
+        sql_as(&admin, &count("sys_load_error_detail"))
+            .await
+            .unwrap()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

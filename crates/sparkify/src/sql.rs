@@ -253,9 +253,11 @@ impl Literal {
         Self::quoted(&arn.0)
     }
 
-    /// A database role's name, as it is: [`DbRole`] admits only a standard identifier.
+    /// A database role's name, double-quoted: [`DbRole`] admits only lower case letters, digits
+    /// and underscores, so quoting changes nothing but lets a reserved word (`user`, `group`) be
+    /// a role's name.
     pub fn db_role(role: &DbRole) -> Self {
-        Self(role.as_str().to_owned())
+        Self(format!("\"{}\"", role.as_str()))
     }
 
     pub fn region(region: &Region) -> Self {
@@ -567,8 +569,8 @@ impl IamRoleArn {
 }
 
 /// A database role a superuser created for people who read the tables (`READER_ROLE`,
-/// `OPERATOR_ROLE`): a standard identifier Redshift keeps as it is written, lower case letters,
-/// digits and underscores, at most 127 bytes (Names and identifiers), so it goes into SQL as it is.
+/// `OPERATOR_ROLE`): lower case letters, digits and underscores, at most 127 bytes (Names and
+/// identifiers), as Redshift folds a role's name; it goes into SQL quoted.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DbRole(String);
 

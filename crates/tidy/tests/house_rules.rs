@@ -155,7 +155,7 @@ fn every_sql_statement_parses_as_redshift_sql() {
             out.push_str(&rest[..start]);
             let end = rest[start..].find("}}").expect("closed placeholder") + start;
             out.push_str(if out.ends_with("ROLE ") {
-                "placeholder"
+                "\"placeholder\""
             } else {
                 "'placeholder'"
             });

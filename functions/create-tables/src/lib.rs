@@ -201,17 +201,23 @@ mod tests {
         let submit = mock!(Client::batch_execute_statement)
             .match_requests(|req| {
                 let sqls = req.sqls();
-                sqls.len() == 18
+                // The grants' lock first (every table, in the one order), then the grants,
+                // then the reap's lock, which takes nothing new, the shape check and the reap.
+                sqls.len() == 21
                     && sqls[12].contains("CREATE TABLE IF NOT EXISTS songplays")
-                    && sqls[13].contains("LOCK load_listing;")
+                    && sqls[13].contains("LOCK load_listing, load_ledger,")
+                    && sqls[13].contains("artists, time;")
                     && sqls[14].contains(
-                        "GRANT SELECT ON TABLE songplays, users, songs, artists, time TO ROLE sparkify_reader;",
+                        "GRANT SELECT ON TABLE songplays, users, songs, artists, time TO ROLE \"sparkify_reader\";",
                     )
-                    && sqls[15].contains("load_ledger, load_quarantine, load_listing")
-                    && sqls[15].contains("TO ROLE sparkify_operator;")
-                    && sqls[16]
-                        .contains("GRANT DELETE ON TABLE load_quarantine TO ROLE sparkify_operator;")
-                    && sqls[17].contains("FROM staging_events LIMIT 0;")
+                    && sqls[15].contains("load_listing, load_ledger, load_quarantine")
+                    && sqls[15].contains("TO ROLE \"sparkify_operator\";")
+                    && sqls[16].contains(
+                        "GRANT DELETE ON TABLE load_quarantine TO ROLE \"sparkify_operator\";"
+                    )
+                    && sqls[17].contains("LOCK staging_files, staging_events;")
+                    && sqls[18].contains("FROM staging_events LIMIT 0;")
+                    && sqls[19].contains("DELETE FROM staging_events")
             })
             .then_output(|| submitted("stmt-4"));
         let client = mock_client!(aws_sdk_redshiftdata, [&submit]);
@@ -220,7 +226,10 @@ mod tests {
             analysts: Some(DbRole::parse("sparkify_reader").unwrap()),
             operators: Some(DbRole::parse("sparkify_operator").unwrap()),
         };
-        let out = handle(&deps, input(None, false)).await.unwrap();
+        let mut first = input(None, false);
+        first.running = Some(vec!["exec-1".into()]);
+        first.started = Some("2026-11-22T18:00:00Z".into());
+        let out = handle(&deps, first).await.unwrap();
         assert_eq!(out.statement_id, "stmt-4");
         assert_eq!(submit.num_calls(), 1);
     }

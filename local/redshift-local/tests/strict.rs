@@ -1005,7 +1005,8 @@ async fn roles_give_readers_what_the_owner_grants_and_syslog_access_shows_every_
     .await
     .unwrap();
     // The role holds nothing until the owner grants it.
-    assert!(env.rows(&ana, On::Workgroup, read).await.is_err());
+    let denied = env.rows(&ana, On::Workgroup, read).await.unwrap_err();
+    assert!(denied.contains("permission denied"), "{denied}");
     env.run(
         &owner,
         On::Workgroup,
