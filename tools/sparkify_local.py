@@ -681,18 +681,10 @@ class LocalPipeline:
                                aws_access_key_id=ANALYST_KEY, aws_secret_access_key="local")
         # On the workgroup, which is always up (a cluster target may start paused); roles and
         # users belong to the whole warehouse.
-        for client, sql in [
-            (self.redshift, f"CREATE ROLE {READER_ROLE}"),
-            (analyst, "SELECT 1"),
-            (self.redshift, f'GRANT ROLE {READER_ROLE} TO "IAM:{ANALYST_KEY.split(":", 1)[1]}"'),
-        ]:
-            sid = client.execute_statement(WorkgroupName=self.workgroup, Database="dev",
-                                           Sql=sql)["Id"]
-            while (status := client.describe_statement(Id=sid))["Status"] not in (
-                    "FINISHED", "FAILED", "ABORTED"):
-                time.sleep(0.02)
-            if status["Status"] != "FINISHED":
-                raise RunError(f"{sql}: {status.get('Error')}")
+        self.query(f"CREATE ROLE {READER_ROLE}", on_workgroup=True)
+        self.query("SELECT 1", client=analyst, on_workgroup=True)
+        self.query(f'GRANT ROLE {READER_ROLE} TO "IAM:{ANALYST_KEY.split(":", 1)[1]}"',
+                   on_workgroup=True)
 
     def listening(self) -> list[tuple[str, int, int]]:
         """Every TCP socket listening in a process this pipeline started (or in its children),
@@ -1029,14 +1021,16 @@ class LocalPipeline:
 
     # -- looking at the warehouse --------------------------------------------------------------
 
-    def query(self, sql: str) -> list[list]:
+    def query(self, sql: str, *, client=None, on_workgroup: bool = False) -> list[list]:
         """Runs one SQL statement through the Data API as the warehouse's admin (a superuser, who
-        sees every table and every load error) and returns its rows as Python values."""
-        sid = self.redshift.execute_statement(
-            ClusterIdentifier="sparkify", Database="dev", Sql=sql
-        )["Id"]
+        sees every table and every load error), or as `client`'s identity, on the cluster or the
+        workgroup, and returns its rows as Python values."""
+        client = client or self.redshift
+        target = ({"WorkgroupName": self.workgroup} if on_workgroup
+                  else {"ClusterIdentifier": CLUSTER})
+        sid = client.execute_statement(**target, Database="dev", Sql=sql)["Id"]
         while True:
-            d = self.redshift.describe_statement(Id=sid)
+            d = client.describe_statement(Id=sid)
             if d["Status"] == "FINISHED":
                 break
             if d["Status"] in ("FAILED", "ABORTED"):
@@ -1044,7 +1038,7 @@ class LocalPipeline:
             time.sleep(0.05)
         if not d.get("HasResultSet"):
             return []
-        pages = self.redshift.get_paginator("get_statement_result").paginate(Id=sid)
+        pages = client.get_paginator("get_statement_result").paginate(Id=sid)
         return [
             [next(iter(v.values())) if v else None for v in record]
             for page in pages
