@@ -51,6 +51,7 @@ def test_the_corpus_covers_every_kind_of_bad_input_the_issue_names():
         "oversize-strings", "invalid-utf8", "missing-fields", "duplicate-events", "very-long-line",
         "key-with-quotes", "key-with-semicolons", "key-with-sql", "key-with-spaces",
         "key-with-unicode", "too-many-bad-lines", "bad-lines-under-maxerror",
+        "zero-padded-user-id",
     } <= names
     statuses = {json.loads((p / "expected.json").read_text())["status"] for p in CASES}
     assert statuses == {"SUCCEEDED", "FAILED"}
@@ -69,6 +70,8 @@ def test_each_bad_input_ends_loaded_with_its_rejects_reported_or_with_a_named_er
         report = nightly.report
         ledger = pipeline.ledger()
         plays = pipeline.query("SELECT source_key, LENGTH(location) FROM songplays")
+        play_users = pipeline.query("SELECT source_key, user_id FROM songplays")
+        users = dict(pipeline.query("SELECT user_id, COUNT(*) FROM users GROUP BY user_id"))
         tables = {row[0] for row in pipeline.query(
             "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'")}
         assert {"songplays", "users", "songs", "artists", "time", "load_ledger"} <= tables
@@ -94,6 +97,10 @@ def test_each_bad_input_ends_loaded_with_its_rejects_reported_or_with_a_named_er
             assert len(case_plays) == expected["songplays"], name
             for column, limit in expected.get("truncated", {}).items():
                 assert column == "location" and case_plays == [limit], name
+            for user, rows in expected.get("users", {}).items():
+                # One user however its id is spelled: one users row, its plays under the number.
+                assert users.get(int(user), 0) == rows, (name, user)
+                assert [s for s, u in play_users if u == int(user)] == [key] * len(case_plays), name
         # Every reject and refusal is one of the corpus's, and the total adds them up.
         corpus_uris = {f"s3://udacity-dend/{c[0]['key']}" for c in loading.values()}
         assert {r["file"] for r in report["rejects"]} <= corpus_uris
