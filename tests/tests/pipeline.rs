@@ -173,23 +173,7 @@ async fn run_from_copy(
     let deps = &pipeline.deps;
     let plain = || step_input(execution, same);
     let copied = drive(
-        |previous: Option<&copy_staging::Output>| copy_staging::Input {
-            step: StepInput {
-                execution: execution.to_owned(),
-                statement_id: previous.map(|o| o.step.statement_id.clone()),
-                attempt: 0,
-            },
-            trigger: trigger.clone(),
-            started: None,
-            phase: previous.map(|o| o.phase),
-            round: previous.map_or(0, |o| o.round),
-            more: previous.is_some_and(|o| o.more),
-            staged: previous.map(|o| o.staged.clone()).unwrap_or_default(),
-            round_objects: previous
-                .map(|o| o.round_objects.clone())
-                .unwrap_or_default(),
-            carried: previous.map(|o| o.carried.clone()).unwrap_or_default(),
-        },
+        |previous| copy_input(execution, &trigger, previous),
         |i| copy_staging::handle(deps, &pipeline.s3, i),
         |o| &o.step,
     )
@@ -199,6 +183,31 @@ async fn run_from_copy(
     drive(plain(), |i| load_dimensions::handle(deps, i), same).await?;
     // By hand there is no execution start: every recorded load error of the run's objects.
     verify(pipeline, execution, Some(trigger)).await
+}
+
+/// copy-staging's input as the state machine writes it after `previous` (none: the first call).
+fn copy_input(
+    execution: &str,
+    trigger: &serde_json::Value,
+    previous: Option<&copy_staging::Output>,
+) -> copy_staging::Input {
+    copy_staging::Input {
+        step: StepInput {
+            execution: execution.to_owned(),
+            statement_id: previous.map(|o| o.step.statement_id.clone()),
+            attempt: 0,
+        },
+        trigger: trigger.clone(),
+        started: None,
+        phase: previous.map(|o| o.phase),
+        round: previous.map_or(0, |o| o.round),
+        more: previous.is_some_and(|o| o.more),
+        staged: previous.map(|o| o.staged.clone()).unwrap_or_default(),
+        round_objects: previous
+            .map(|o| o.round_objects.clone())
+            .unwrap_or_default(),
+        carried: previous.map(|o| o.carried.clone()).unwrap_or_default(),
+    }
 }
 
 async fn verify(
@@ -690,4 +699,70 @@ async fn a_copy_round_interleaved_with_a_reap_and_a_clear_ends_with_exact_totals
     assert!(reloaded.passed, "{:?}", reloaded.checks);
     // The backfill staged the fixtures' 9 events again; the star schema is as the first run left it.
     assert_eq!(counts(&reloaded), counts(&first));
+}
+
+/// Every call of copy-staging retried a second later (what Lambda and Step Functions do with a
+/// call whose answer is lost) sends the batch it sent before under the same client token, so the
+/// Data API answers with the statement it already started; the stand-in refuses a token reused
+/// with other SQL. The bucket holds a log object that fails COPY, so the quarantine batch is
+/// retried too, and the listing's record and every round are.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retried_copy_staging_call_sends_the_same_sql_under_its_client_token() {
+    let bucket = Scratch::new("copy");
+    for file in files_under(&fixtures()) {
+        let to = bucket.0.join(file.strip_prefix(fixtures()).unwrap());
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::copy(&file, to).unwrap();
+    }
+    let junk = bucket
+        .0
+        .join("udacity-dend/log_data/2018/11/2018-11-03-junk.json");
+    std::fs::write(&junk, "{not json\n".repeat(10)).unwrap();
+    let pipeline = pipeline(bucket.0.clone()).await;
+    drive(
+        |previous| create_tables::Input {
+            step: step_input("retried", same)(previous),
+            reset: false,
+            running: Some(vec!["retried".into()]),
+            started: None,
+        },
+        |i| create_tables::handle(&pipeline.deps, i),
+        same,
+    )
+    .await
+    .unwrap();
+    let trigger = serde_json::json!({});
+    let mut previous: Option<copy_staging::Output> = None;
+    let mut submitted = std::collections::BTreeSet::new();
+    let mut phases = std::collections::BTreeSet::new();
+    for _ in 0..400 {
+        let input = || copy_input("retried", &trigger, previous.as_ref());
+        let first = copy_staging::handle(&pipeline.deps, &pipeline.s3, input())
+            .await
+            .unwrap();
+        // GETDATE() and the listing's times are whole seconds: a second later, any time written
+        // into the SQL would differ.
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        let again = copy_staging::handle(&pipeline.deps, &pipeline.s3, input())
+            .await
+            .unwrap_or_else(|err| panic!("the retry of a {:?} call: {err}", first.phase));
+        assert_eq!(
+            again.step.statement_id, first.step.statement_id,
+            "{:?}",
+            first.phase
+        );
+        submitted.insert(first.step.statement_id.clone());
+        phases.insert(format!("{:?}", first.phase));
+        let done = first.step.done;
+        previous = Some(first);
+        if done {
+            break;
+        }
+    }
+    let last = previous.unwrap();
+    assert!(last.step.done);
+    assert_eq!(last.carried.quarantined_count, 1, "{:?}", last.carried);
+    for phase in ["Record", "Copy", "Quarantine"] {
+        assert!(phases.contains(phase), "{phase} not retried: {phases:?}");
+    }
 }

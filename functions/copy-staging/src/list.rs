@@ -22,7 +22,7 @@ use aws_sdk_s3::Client;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sparkify::config::DataSource;
-use sparkify::sql::{BucketName, Literal, RunId, S3Key, Timestamp, catalogue, render};
+use sparkify::sql::{BucketName, Literal, RunId, S3Key, catalogue, render};
 use sparkify::trigger::{Day, EventKey, Skipped, Trigger, continuation_of};
 use sparkify::{EtlError, Moved};
 use std::time::Duration;
@@ -34,10 +34,6 @@ pub const LIST_SECONDS: u64 = 10;
 
 /// Objects per part of the listing: about 4 MB of JSON lines, the most the function holds.
 pub const OBJECTS_PER_PART: usize = 20_000;
-
-/// Listings older than this are left by executions that ended part way (a run lasts at most two
-/// hours, the state machine's timeout); the next recording removes them.
-pub const STALE_AFTER: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// How far this execution's listing has got, carried from call to call.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -388,21 +384,10 @@ pub async fn record(
         objects::manifest(place.bucket, &parts),
     )
     .await?;
-    let stale = std::time::SystemTime::now() - STALE_AFTER;
-    let stale_before = aws_smithy_types::DateTime::from(stale)
-        .fmt(aws_smithy_types::date_time::Format::DateTime)
-        .map_err(|err| EtlError::InvalidInput(format!("a day ago: {err}")))
-        .and_then(|text| Timestamp::parse_utc(&text).map_err(EtlError::InvalidInput))?;
     let [lock, clear, copy] = catalogue::RECORD_LISTING;
     Ok(vec![
         render(&lock, &[])?,
-        render(
-            &clear,
-            &[
-                ("run", Literal::run(run)),
-                ("stale_before", Literal::timestamp(&stale_before)),
-            ],
-        )?,
+        render(&clear, &[("run", Literal::run(run))])?,
         render(
             &copy,
             &[
@@ -491,21 +476,12 @@ impl At<'_> {
         carried: Carried,
     ) -> Result<Output, EtlError> {
         let next = continuation_of(&self.run);
-        let handed_at = Timestamp::parse_utc(&crate::now_rfc3339())
-            .map_err(|why| EtlError::InvalidInput(format!("the time now: {why}")))?;
         let [lock, staged_sql, rest] = catalogue::HAND_OVER;
         let run = || ("run", Literal::run(&self.run));
         let sqls = vec![
             render(&lock, &[])?,
             render(&staged_sql, &[run()])?,
-            render(
-                &rest,
-                &[
-                    run(),
-                    ("next", Literal::run(&next)),
-                    ("handed_at", Literal::timestamp(&handed_at)),
-                ],
-            )?,
+            render(&rest, &[run(), ("next", Literal::run(&next))])?,
         ];
         let token = self.step.client_token(&format!("{STEP}/handover"));
         let id = self

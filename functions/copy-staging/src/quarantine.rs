@@ -17,7 +17,7 @@ use crate::round::round_layout;
 use crate::{At, Carried, Output, Phase, SKIPPED_SHOWN, STEP};
 use serde::{Deserialize, Serialize};
 use sparkify::EtlError;
-use sparkify::sql::{Literal, RunId, S3Key, SqlFile, Timestamp, catalogue, render};
+use sparkify::sql::{Literal, RunId, S3Key, SqlFile, catalogue, render};
 
 /// How Redshift words a COPY that failed on its data.
 pub const LOAD_FAILED: &str = "Load into table '";
@@ -181,9 +181,7 @@ impl At<'_> {
         }
         let reason = reason(&error, source.max_load_errors);
         tracing::warn!(step = STEP, round = current.round, key = %object.key, reason = %reason, error = %error, "a log object's COPY failed alone for its content; putting it in quarantine");
-        let seen_at = Timestamp::parse_utc(&crate::now_rfc3339())
-            .map_err(|why| EtlError::InvalidInput(format!("the time now: {why}")))?;
-        let sqls = statements(object, &reason, &error, &self.run, &seen_at)?;
+        let sqls = statements(object, &reason, &error, &self.run)?;
         let token = self.step.client_token(&format!("{STEP}/quarantine/{next}"));
         let id = self
             .deps
@@ -215,13 +213,14 @@ impl At<'_> {
 
 /// The batch that records `object` in quarantine (its row anew, from the row it had if any, which
 /// then goes), under the table's lock. Neither an UPDATE nor an INSERT of a SELECT without FROM:
-/// an insert of an aggregate over the table, and a delete of the older row.
+/// an insert of an aggregate over the table, and a delete of the older row. Nothing in it depends on
+/// when it is built (the warehouse dates the row), so a retried call sends the same SQL under the
+/// same client token.
 pub fn statements(
     object: &RoundObject,
     reason: &str,
     error: &str,
     run: &RunId,
-    seen_at: &Timestamp,
 ) -> Result<Vec<String>, EtlError> {
     let key = S3Key::parse(&object.key)
         .map_err(|why| EtlError::InvalidInput(format!("round_objects: {why}")))?;
@@ -232,7 +231,6 @@ pub fn statements(
             ("size_bytes", Literal::integer(object.size)),
             ("reason", Literal::text(reason, 256)),
             ("error", Literal::text(error, 1000)),
-            ("seen_at", Literal::timestamp(seen_at)),
             ("run", Literal::run(run)),
         ]
     };
@@ -306,13 +304,18 @@ mod tests {
     #[test]
     fn the_quarantine_batch_locks_first_and_quotes_every_value() {
         let run = RunId::from_execution("nightly-1").unwrap();
-        let at = Timestamp::parse_utc("2026-12-02T06:00:00Z").unwrap();
-        let sqls = statements(&object(), "r", "it's \\ bad\n", &run, &at).unwrap();
+        let sqls = statements(&object(), "r", "it's \\ bad\n", &run).unwrap();
         assert_eq!(sqls.len(), 3);
         assert!(sqls[0].trim_end().ends_with("LOCK load_quarantine;"));
         assert!(sqls[1].contains("WHERE object_key = 'log_data/2018/11/it''s-bad.json'"));
         assert!(sqls[1].contains("'it''s / bad '"));
         assert!(sqls[1].contains("70, 'r'"));
+        // Dated by the warehouse: the same call retried sends the same SQL under its token.
+        assert!(
+            sqls[1].contains("GETDATE()), GETDATE(), COALESCE"),
+            "{}",
+            sqls[1]
+        );
         assert!(sqls[2].contains("DELETE FROM load_quarantine"));
     }
 

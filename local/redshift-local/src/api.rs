@@ -277,14 +277,18 @@ impl Api {
         if self.runner.store.active() >= self.max_active {
             return Err(ApiError::active_statements_exceeded());
         }
-        let (statement, is_new) = self.runner.store.submit(Submission {
-            sqls,
-            is_batch,
-            name,
-            target,
-            parameters,
-            client_token,
-        });
+        let (statement, is_new) = self
+            .runner
+            .store
+            .submit(Submission {
+                sqls,
+                is_batch,
+                name,
+                target,
+                parameters,
+                client_token,
+            })
+            .map_err(ApiError::validation)?;
         if is_new {
             tokio::spawn(statements::run(self.runner.clone(), statement.id.clone()));
         }

@@ -225,6 +225,10 @@ pub fn translate(
     }
     let mut missing = None;
     let _ = visit_expressions_mut(&mut statement, |expr| {
+        if is_getdate(expr) {
+            *expr = getdate_in_postgres();
+            return ControlFlow::Continue(());
+        }
         if let Expr::Value(value) = expr
             && let Value::Placeholder(name) = &value.value
             && let Some(stripped) = name.strip_prefix(':')
@@ -254,6 +258,26 @@ pub fn translate(
         sql,
         is_dml,
     })
+}
+
+/// `GETDATE()`: "the current date and time in the current session time zone (UTC by default). It
+/// returns the start date or time of the current statement, even when it is within a transaction
+/// block" (Redshift's GETDATE function page), a TIMESTAMP in whole seconds as its example shows.
+fn is_getdate(expr: &Expr) -> bool {
+    matches!(expr, Expr::Function(function)
+        if function.name.to_string().eq_ignore_ascii_case("getdate")
+            && matches!(&function.args, sqlparser::ast::FunctionArguments::List(list) if list.args.is_empty()))
+}
+
+/// PostgreSQL's statement start time in UTC, to the second, as a TIMESTAMP (the stand-in's
+/// sessions may have any time zone; Redshift's default is UTC).
+fn getdate_in_postgres() -> Expr {
+    Parser::new(&sqlparser::dialect::PostgreSqlDialect {})
+        .try_with_sql(
+            "CAST(DATE_TRUNC('second', STATEMENT_TIMESTAMP() AT TIME ZONE 'UTC') AS TIMESTAMP)",
+        )
+        .and_then(|mut parser| parser.parse_expr())
+        .expect("a fixed expression parses")
 }
 
 /// The table a data-changing statement writes, as its name is printed.
@@ -337,6 +361,24 @@ mod tests {
             translate("LOCK songplays, users", &HashMap::new())
                 .unwrap()
                 .is_lock
+        );
+    }
+
+    #[test]
+    fn getdate_is_the_statements_start_in_utc_to_the_second() {
+        let out = pg("UPDATE t SET at = GETDATE() - INTERVAL '1 day' WHERE b < getdate()");
+        assert_eq!(
+            out.matches("STATEMENT_TIMESTAMP() AT TIME ZONE 'UTC'")
+                .count(),
+            2,
+            "{out}"
+        );
+        assert!(!out.to_lowercase().contains("getdate"), "{out}");
+        // With an argument it is not Redshift's GETDATE, and is left for PostgreSQL to refuse.
+        assert!(
+            pg("SELECT getdate(1)")
+                .to_lowercase()
+                .contains("getdate(1)")
         );
     }
 

@@ -174,8 +174,11 @@ pub enum CancelOutcome {
 
 impl Store {
     /// Records a statement, or returns the one already recorded under the same client token
-    /// (and `false`, so it is not started twice).
-    pub fn submit(&self, submission: Submission) -> (Statement, bool) {
+    /// (and `false`, so it is not started twice). A token the store holds with other SQL or
+    /// parameters is refused (`Err`): the Data API reference only says the token ensures "the
+    /// idempotency of the request"; AWS's APIs that say more fail a token reused with different
+    /// parameters (IdempotentParameterMismatch, ConflictException), so the strict reading.
+    pub fn submit(&self, submission: Submission) -> Result<(Statement, bool), String> {
         let mut inner = self.inner.lock().expect("store lock");
         let at = now();
         let retention = self.client_token_retention.as_secs_f64();
@@ -183,7 +186,21 @@ impl Store {
             && let Some((id, since)) = inner.client_tokens.get(token)
             && at - since < retention
         {
-            return (inner.statements[id].clone(), false);
+            let known = &inner.statements[id];
+            let same = known.is_batch == submission.is_batch
+                && known.parameters == submission.parameters
+                && known.subs.len() == submission.sqls.len()
+                && known
+                    .subs
+                    .iter()
+                    .zip(&submission.sqls)
+                    .all(|(sub, sql)| &sub.sql == sql);
+            if !same {
+                return Err(format!(
+                    "ClientToken {token} was used with different SQL or parameters by statement {id}"
+                ));
+            }
+            return Ok((known.clone(), false));
         }
         let id = uuid::Uuid::new_v4().to_string();
         inner.last_query_id += 1;
@@ -221,7 +238,7 @@ impl Store {
         }
         inner.order.push(id.clone());
         inner.statements.insert(id, statement.clone());
-        (statement, true)
+        Ok((statement, true))
     }
 
     /// Statements not yet FINISHED, FAILED or ABORTED.

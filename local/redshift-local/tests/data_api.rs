@@ -487,20 +487,36 @@ async fn a_repeated_client_token_returns_the_same_statement_and_runs_it_once(bac
     let env = start(backend).await;
     env.wait(&env.execute("CREATE TABLE once (a INTEGER)").await)
         .await;
-    let submit = || {
+    let submit = |sql: &'static str| {
         env.client
             .batch_execute_statement()
             .cluster_identifier("local")
             .database("dev")
             .db_user("etl")
-            .sqls("INSERT INTO once VALUES (1)")
+            .sqls(sql)
             .client_token("same-token")
             .send()
     };
-    let first = submit().await.unwrap().id.unwrap();
-    let second = submit().await.unwrap().id.unwrap();
+    let first = submit("INSERT INTO once VALUES (1)")
+        .await
+        .unwrap()
+        .id
+        .unwrap();
+    let second = submit("INSERT INTO once VALUES (1)")
+        .await
+        .unwrap()
+        .id
+        .unwrap();
     assert_eq!(first, second);
     env.wait(&first).await;
+    assert_eq!(env.single_long("SELECT COUNT(*) FROM once").await, 1);
+    // The same token with other SQL is refused, not answered with the first statement.
+    let other = submit("INSERT INTO once VALUES (2)").await.unwrap_err();
+    assert_eq!(other.code(), Some("ValidationException"), "{other:?}");
+    assert!(
+        other.message().unwrap().contains("ClientToken"),
+        "{other:?}"
+    );
     assert_eq!(env.single_long("SELECT COUNT(*) FROM once").await, 1);
 }
 
