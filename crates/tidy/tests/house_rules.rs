@@ -763,14 +763,17 @@ fn every_bucket_the_stack_creates_is_emptied_before_it_is_deleted() {
     );
 }
 
+/// A `Deny` grants nothing: the resource policies deny every action over plain HTTP (`s3:*`,
+/// `sqs:*`), as the S3 and SQS guides write it, so only `Allow` statements are held to this.
 #[test]
 fn no_iam_statement_grants_a_wildcard_action() {
     fn walk(value: &Yaml, path: &str) {
         match value {
             Yaml::Mapping(map) => {
+                let denies = value["Effect"] == "Deny";
                 for (key, child) in map {
                     let key = key.as_str().unwrap_or("?");
-                    if key == "Action" {
+                    if key == "Action" && !denies {
                         let actions = match child {
                             Yaml::Sequence(items) => items.clone(),
                             single => vec![single.clone()],
@@ -1562,4 +1565,277 @@ fn each_trigger_is_on_or_off_as_its_parameter_says() {
     ] {
         assert!(description.contains(part), "{description} lacks {part}");
     }
+}
+
+/// The resource policy of each resource the template attaches one to: the policy documents of
+/// its `AWS::S3::BucketPolicy` (`Bucket`), `AWS::SQS::QueuePolicy` (`Queues`) and
+/// `AWS::SNS::TopicPolicy` (`Topics`), keyed by the logical id of the resource they name
+/// (`!Ref <resource>`).
+fn resource_policies(template: &Yaml) -> Vec<(String, String, Yaml)> {
+    let mut found = Vec::new();
+    for (name, resource) in template["Resources"].as_mapping().unwrap() {
+        let name = name.as_str().unwrap();
+        let targets = match resource["Type"].as_str().unwrap_or_default() {
+            "AWS::S3::BucketPolicy" => listed(&resource["Properties"]["Bucket"]),
+            "AWS::SQS::QueuePolicy" => listed(&resource["Properties"]["Queues"]),
+            "AWS::SNS::TopicPolicy" => listed(&resource["Properties"]["Topics"]),
+            _ => continue,
+        };
+        for target in targets {
+            let target = target
+                .strip_prefix("!Ref ")
+                .unwrap_or_else(|| panic!("{name}: names {target}, not !Ref <resource>"));
+            found.push((
+                target.to_owned(),
+                name.to_owned(),
+                resource["Properties"]["PolicyDocument"].clone(),
+            ));
+        }
+    }
+    found
+}
+
+/// Requests without TLS are refused by every bucket, queue and topic the stack creates: each has
+/// a resource policy with a `Deny` for any principal when `aws:SecureTransport` is false, over
+/// the resource and (for a bucket) its objects. S3 and SQS are denied every action; SNS is
+/// denied Publish, which is what the SNS guide's rule is about ("Enforce encryption of data in
+/// transit": the condition "forces message publishers to use HTTPS instead of HTTP").
+#[test]
+fn every_bucket_queue_and_topic_the_stack_creates_refuses_requests_without_tls() {
+    let template = template();
+    let kinds = [
+        ("AWS::S3::Bucket", "s3:*"),
+        ("AWS::SQS::Queue", "sqs:*"),
+        ("AWS::SNS::Topic", "sns:Publish"),
+    ];
+    let policies = resource_policies(&template);
+    let mut checked = 0;
+    for (name, resource) in template["Resources"].as_mapping().unwrap() {
+        let name = name.as_str().unwrap();
+        let kind = resource["Type"].as_str().unwrap_or_default();
+        let Some((_, action)) = kinds.iter().find(|(k, _)| *k == kind) else {
+            continue;
+        };
+        checked += 1;
+        // What the statement's Resource must name: the resource's ARN, and a bucket's objects.
+        let own: Vec<String> = match kind {
+            "AWS::S3::Bucket" => vec![
+                format!("!GetAtt {name}.Arn"),
+                format!("!Sub ${{{name}.Arn}}/*"),
+            ],
+            "AWS::SQS::Queue" => vec![format!("!GetAtt {name}.Arn")],
+            _ => vec![format!("!Ref {name}")],
+        };
+        let denies = policies
+            .iter()
+            .filter(|(target, _, _)| target == name)
+            .flat_map(|(_, _, document)| document["Statement"].as_sequence().unwrap().clone())
+            .any(|statement| {
+                let secure = &statement["Condition"]["Bool"]["aws:SecureTransport"];
+                let principal = &statement["Principal"];
+                statement["Effect"] == "Deny"
+                    && (*principal == "*" || principal["AWS"] == "*")
+                    && (*secure == "false" || *secure == Yaml::Bool(false))
+                    && listed(&statement["Action"]).contains(&(*action).to_owned())
+                    && own
+                        .iter()
+                        .all(|arn| listed(&statement["Resource"]).contains(arn))
+            });
+        assert!(
+            denies,
+            "{name} ({kind}): no resource policy denies {action} on {own:?} when \
+             aws:SecureTransport is false"
+        );
+    }
+    assert!(checked >= 4, "the bucket, the two queues and the topic");
+}
+
+/// A topic policy replaces the one SNS gives a new topic (which lets the account's own callers
+/// publish), so the failure topic's policy must itself let CloudWatch publish for each alarm that
+/// notifies it ("Allow_Publish_Alarms": AWS re:Post, "Why didn't I receive an SNS notification
+/// for my CloudWatch alarm trigger?"). The state machine publishes through its own role's policy
+/// (SNSPublishMessagePolicy), which within the account needs no grant from the topic.
+#[test]
+fn the_failure_topics_policy_lets_every_alarm_that_notifies_it_publish() {
+    let template = template();
+    let resources = template["Resources"].as_mapping().unwrap();
+    let alarms: BTreeSet<String> = resources
+        .iter()
+        .filter(|(_, r)| r["Type"] == "AWS::CloudWatch::Alarm")
+        .filter(|(_, r)| {
+            listed(&r["Properties"]["AlarmActions"]).contains(&"!Ref FailureTopic".to_owned())
+        })
+        .map(|(name, _)| format!("!GetAtt {}.Arn", name.as_str().unwrap()))
+        .collect();
+    assert!(alarms.len() >= 2, "{alarms:?}");
+    let policies = resource_policies(&template);
+    let (_, policy, document) = policies
+        .iter()
+        .find(|(target, _, _)| target == "FailureTopic")
+        .expect("the failure topic has a topic policy");
+    let mut allowed = BTreeSet::new();
+    for statement in document["Statement"].as_sequence().unwrap() {
+        if statement["Effect"] == "Allow"
+            && listed(&statement["Principal"]["Service"])
+                .contains(&"cloudwatch.amazonaws.com".to_owned())
+        {
+            assert_eq!(listed(&statement["Action"]), ["sns:Publish"], "{policy}");
+            assert_eq!(
+                listed(&statement["Resource"]),
+                ["!Ref FailureTopic"],
+                "{policy}"
+            );
+            assert_eq!(
+                written(&statement["Condition"]["StringEquals"]["aws:SourceAccount"]),
+                "!Ref AWS::AccountId",
+                "{policy}"
+            );
+            allowed.extend(listed(
+                &statement["Condition"]["ArnEquals"]["aws:SourceArn"],
+            ));
+        }
+    }
+    assert_eq!(allowed, alarms, "{policy}: the alarms that may publish");
+}
+
+/// What a key-prefix parameter admits: one or more non-empty path segments, each ending in `/`,
+/// with no `*` or `?` (wildcards where the template matches the prefix: IAM ARNs and
+/// `s3:prefix` with StringLike) and no backslash (which copy-staging refuses in a key).
+const KEY_PREFIX_PATTERN: &str = "^([^/*?\\\\]+/)+$";
+
+/// The same rule in Rust, to hold the defaults to it.
+fn is_key_prefix(value: &str) -> bool {
+    value.ends_with('/')
+        && value
+            .strip_suffix('/')
+            .unwrap()
+            .split('/')
+            .all(|segment| !segment.is_empty() && !segment.contains(['*', '?', '\\']))
+}
+
+/// A key prefix is matched as a string: `log_data` also matches `log_data_private/...`, in an
+/// IAM ARN (`arn:aws:s3:::bucket/log_data*`), an `s3:prefix` condition, the EventBridge rule's
+/// `prefix` filter and the functions' LIST and `starts_with`. So every prefix the template
+/// matches ends in `/`: the prefix parameters admit only values that end in one, and every place
+/// the template matches a prefix is the parameter as given (`${LogPrefix}*`, `!Ref LogPrefix`)
+/// or a literal that ends in `/` (`manifests/*`).
+#[test]
+fn every_key_prefix_the_template_matches_ends_in_a_slash() {
+    assert!(is_key_prefix("log_data/") && is_key_prefix("a/b/"));
+    for bad in ["log_data", "", "/", "a//", "log*/", "a\\b/"] {
+        assert!(!is_key_prefix(bad), "{bad:?}");
+    }
+    let template = template();
+    let prefixes: Vec<String> = mapping_keys(&template["Parameters"])
+        .into_iter()
+        .filter(|name| name.ends_with("Prefix"))
+        .collect();
+    assert_eq!(prefixes, ["LogPrefix", "SongPrefix"]);
+    for name in &prefixes {
+        let parameter = &template["Parameters"][name.as_str()];
+        assert_eq!(
+            parameter["AllowedPattern"].as_str(),
+            Some(KEY_PREFIX_PATTERN),
+            "{name}"
+        );
+        let default = parameter["Default"].as_str().unwrap_or_default();
+        assert!(is_key_prefix(default), "{name}: default {default:?}");
+        let description = parameter["Description"].as_str().unwrap_or_default();
+        assert!(description.contains("ending in /"), "{name}: {description}");
+    }
+    // Where the template interpolates a prefix into a pattern (an ARN, an s3:prefix), the match
+    // is the prefix and what follows it: `${LogPrefix}*`, never `${LogPrefix}x` or a bare end.
+    let text = read("template.yaml");
+    for name in &prefixes {
+        let placeholder = format!("${{{name}}}");
+        let uses: Vec<&str> = text
+            .match_indices(&placeholder)
+            .map(|(at, _)| &text[at..])
+            .collect();
+        assert!(!uses.is_empty(), "{name} is never matched");
+        for rest in uses {
+            let next = rest[placeholder.len()..].chars().next();
+            assert_eq!(next, Some('*'), "{name}: {}", rest.lines().next().unwrap());
+        }
+    }
+    // The rule's filter matches the parameter itself.
+    let key = &template["Resources"]["NewLogFileRule"]["Properties"]["EventPattern"]["detail"]["object"]
+        ["key"];
+    assert_eq!(written(&key[0]["prefix"]), "!Ref LogPrefix");
+    // Literal prefixes a policy lists under (s3:prefix) end in `/` too.
+    fn literal_prefixes(value: &Yaml, out: &mut Vec<String>) {
+        match value {
+            Yaml::Mapping(map) => {
+                for (key, child) in map {
+                    if key.as_str() == Some("s3:prefix") {
+                        out.extend(listed(child).into_iter().filter(|p| !p.starts_with('!')));
+                    }
+                    literal_prefixes(child, out);
+                }
+            }
+            Yaml::Sequence(items) => items.iter().for_each(|item| literal_prefixes(item, out)),
+            Yaml::Tagged(tagged) => literal_prefixes(&tagged.value, out),
+            _ => {}
+        }
+    }
+    let mut literals = Vec::new();
+    literal_prefixes(&template["Resources"], &mut literals);
+    assert!(!literals.is_empty());
+    for literal in literals {
+        assert!(literal.ends_with("/*"), "s3:prefix {literal}");
+    }
+}
+
+/// The roles a service assumes for this stack trust that service only on behalf of this account
+/// (`aws:SourceAccount`), and the Pipe's role only for this stack's Pipe (`aws:SourceArn`, its
+/// ARN built from its fixed name: EventBridge, "Cross-service confused deputy prevention").
+/// Redshift documents no `aws:SourceArn` for the COPY role (it scopes a role to database users
+/// with `sts:ExternalId`), and a created namespace's ARN would make a cycle with its IamRoles.
+#[test]
+fn service_roles_trust_their_service_only_for_this_account_and_the_pipe_role_only_its_pipe() {
+    let template = template();
+    let resources = &template["Resources"];
+    let trust = |role: &str| {
+        let statements = resources[role]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+            .as_sequence()
+            .unwrap()
+            .clone();
+        assert_eq!(statements.len(), 1, "{role}");
+        statements[0].clone()
+    };
+    for role in ["CopyRole", "NewFilePipeRole"] {
+        let statement = trust(role);
+        assert_eq!(statement["Action"], "sts:AssumeRole", "{role}");
+        assert_eq!(
+            written(&statement["Condition"]["StringEquals"]["aws:SourceAccount"]),
+            "!Ref AWS::AccountId",
+            "{role}"
+        );
+    }
+    let pipe_name = written(&resources["NewFilePipe"]["Properties"]["Name"]);
+    let name = pipe_name
+        .strip_prefix("!Sub ")
+        .expect("the pipe's name is fixed");
+    let statement = trust("NewFilePipeRole");
+    assert_eq!(
+        listed(&statement["Principal"]["Service"]),
+        ["pipes.amazonaws.com"]
+    );
+    assert_eq!(
+        written(&statement["Condition"]["ArnEquals"]["aws:SourceArn"]),
+        format!(
+            "!Sub arn:${{AWS::Partition}}:pipes:${{AWS::Region}}:${{AWS::AccountId}}:pipe/{name}"
+        )
+    );
+}
+
+/// COPY's MAXERROR takes at most 100000 ("The MAXERROR default value is 0 and the limit is
+/// 100000": Redshift Database Developer Guide, "Data load operations").
+#[test]
+fn max_load_errors_is_within_copys_maxerror_limit() {
+    let template = template();
+    let parameter = &template["Parameters"]["MaxLoadErrors"];
+    assert_eq!(parameter["Type"], "Number");
+    assert_eq!(parameter["MinValue"].as_u64(), Some(0));
+    assert_eq!(parameter["MaxValue"].as_u64(), Some(100_000));
 }
