@@ -5,6 +5,7 @@
 use crate::config::{ClusterCredentials, Target, Warehouse};
 use crate::error::EtlError;
 use aws_sdk_redshiftdata::Client;
+use aws_sdk_redshiftdata::error::ProvideErrorMetadata;
 use aws_sdk_redshiftdata::types::{Field, StatusString};
 use sha2::{Digest, Sha256};
 use std::time::Duration;
@@ -35,6 +36,10 @@ pub fn client_token(execution: &str, step: &str) -> String {
     let digest = Sha256::digest(format!("{execution}\n{step}").as_bytes());
     digest.iter().map(|byte| format!("{byte:02x}")).collect()
 }
+
+/// The Data API's answer to a DescribeStatement with a wait while another waits on the same
+/// statement.
+pub const ACTIVE_WAITING_REQUESTS_EXCEEDED: &str = "ActiveWaitingRequestsExceededException";
 
 /// The longest a DescribeStatement may wait for its statement to end (the Data API reference's
 /// WaitTimeSeconds: "The maximum value is 30 seconds").
@@ -142,14 +147,28 @@ impl DataApi {
     /// to end before it answers (none: at once).
     async fn described(&self, id: &str, wait: u64) -> Result<Progress, EtlError> {
         let wait = i32::try_from(wait).ok().filter(|seconds| *seconds > 0);
-        let described = self
-            .client
-            .describe_statement()
-            .id(id)
-            .set_wait_time_seconds(wait)
-            .send()
-            .await
-            .map_err(|err| EtlError::from_sdk("DescribeStatement", err))?;
+        let ask = |wait| {
+            self.client
+                .describe_statement()
+                .id(id)
+                .set_wait_time_seconds(wait)
+                .send()
+        };
+        let described = match ask(wait).await {
+            Ok(described) => described,
+            // Another request already waits on this statement (a retried call beside the one
+            // it retries): "The number of active requests with WaitTimeSeconds for the same SQL
+            // statement exceeds the limit." Asked again without waiting; the caller rests
+            // between such answers.
+            Err(err)
+                if wait.is_some() && err.code() == Some(ACTIVE_WAITING_REQUESTS_EXCEEDED) =>
+            {
+                tracing::debug!(statement_id = %id, "another request waits on the statement; asking without waiting");
+                ask(None).await
+            }
+            .map_err(|err| EtlError::from_sdk("DescribeStatement", err))?,
+            Err(err) => return Err(EtlError::from_sdk("DescribeStatement", err)),
+        };
         let subs = described.sub_statements();
         match described.status() {
             Some(StatusString::Finished) => {
@@ -317,6 +336,25 @@ mod sdk_tests {
     }
 
     #[tokio::test]
+    async fn a_statement_another_request_waits_on_is_asked_again_without_a_wait() {
+        let describe = mock!(Client::describe_statement)
+            .sequence()
+            .http_status(400, error_body(ACTIVE_WAITING_REQUESTS_EXCEEDED))
+            .output(|| described_as(StatusString::Finished))
+            .build();
+        let client = mock_client!(aws_sdk_redshiftdata, RuleMode::Sequential, [&describe]);
+        let api = waiting(client, Duration::from_secs(5));
+        let progress = api.settle("s-1", api.deadline(), false).await.unwrap();
+        assert_eq!(
+            progress,
+            Progress::Finished {
+                rows_affected: vec![4]
+            }
+        );
+        assert_eq!(describe.num_calls(), 2);
+    }
+
+    #[tokio::test]
     async fn settle_hands_a_running_statement_back_when_the_wait_is_over() {
         let describe =
             mock!(Client::describe_statement).then_output(|| described_as(StatusString::Started));
@@ -429,6 +467,7 @@ mod sdk_tests {
     async fn each_service_error_gets_its_name() {
         for (status, code, name) in [
             (400, "ActiveStatementsExceededException", "Throttled"),
+            (400, ACTIVE_WAITING_REQUESTS_EXCEEDED, "Throttled"),
             (500, "InternalServerException", "DataApiUnavailable"),
             (400, "ValidationException", "DataApiRejected"),
             (400, "ResourceNotFoundException", "DataApiRejected"),

@@ -190,7 +190,8 @@ impl EtlError {
             "ThrottlingException"
             | "TooManyRequestsException"
             | "ActiveStatementsExceededException"
-            | "ActiveSessionsExceededException" => Self::Throttled(text),
+            | "ActiveSessionsExceededException"
+            | crate::data_api::ACTIVE_WAITING_REQUESTS_EXCEEDED => Self::Throttled(text),
             // The server-side faults (HTTP 500): BatchExecuteStatementException and
             // ExecuteStatementException are "an environmental error while running".
             "InternalServerException"

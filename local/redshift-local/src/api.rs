@@ -26,6 +26,12 @@ pub const MAX_SQL_BYTES: usize = 100 * 1024;
 /// cluster is 200."
 pub const MAX_ACTIVE_STATEMENTS: usize = 200;
 
+/// DescribeStatement requests with a `WaitTimeSeconds` waiting on one statement at once. The API
+/// reference names the limit ("The number of active requests with WaitTimeSeconds for the same SQL
+/// statement exceeds the limit": ActiveWaitingRequestsExceededException) but not its number, so
+/// the strict reading: one.
+pub const MAX_WAITING_REQUESTS: usize = 1;
+
 pub struct Api {
     pub runner: Arc<Runner>,
     /// Rows per GetStatementResult page.
@@ -36,8 +42,46 @@ pub struct Api {
     pub isolation: Option<Isolation>,
     /// Statements that may be active at once ([`MAX_ACTIVE_STATEMENTS`]).
     pub max_active: usize,
+    /// Waiting DescribeStatements one statement may have at once ([`MAX_WAITING_REQUESTS`]).
+    pub max_waiting: usize,
+    /// The waiting DescribeStatements of each statement now.
+    pub waiting: std::sync::Mutex<HashMap<String, usize>>,
     /// Every call, counted by action.
     pub requests: Arc<crate::requests::Requests>,
+}
+
+/// One waiting DescribeStatement of a statement, counted while it waits (the count drops with it,
+/// whether it answers or its client goes away).
+struct Waiting<'a> {
+    api: &'a Api,
+    id: String,
+}
+
+impl<'a> Waiting<'a> {
+    fn start(api: &'a Api, id: &str) -> Result<Self, ApiError> {
+        let mut waiting = api.waiting.lock().expect("waiting lock");
+        let count = waiting.entry(id.to_owned()).or_default();
+        if *count >= api.max_waiting {
+            return Err(ApiError::active_waiting_requests_exceeded());
+        }
+        *count += 1;
+        Ok(Self {
+            api,
+            id: id.to_owned(),
+        })
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        let mut waiting = self.api.waiting.lock().expect("waiting lock");
+        if let Some(count) = waiting.get_mut(&self.id) {
+            *count -= 1;
+            if *count == 0 {
+                waiting.remove(&self.id);
+            }
+        }
+    }
 }
 
 /// Who sent a request: its access key ID, if it was signed.
@@ -76,6 +120,14 @@ impl ApiError {
             kind: "ActiveStatementsExceededException",
             status: StatusCode::BAD_REQUEST,
             message: "The number of active statements exceeds the limit.".to_owned(),
+        }
+    }
+
+    fn active_waiting_requests_exceeded() -> Self {
+        Self {
+            kind: "ActiveWaitingRequestsExceededException",
+            status: StatusCode::BAD_REQUEST,
+            message: "The number of active requests with WaitTimeSeconds for the same SQL statement exceeds the limit.".to_owned(),
         }
     }
 
@@ -321,6 +373,12 @@ impl Api {
             .id
             .rsplit_once(':')
             .map_or(req.id.as_str(), |(parent, _)| parent);
+        let _waiting = if wait > 0 {
+            self.find(parent)?;
+            Some(Waiting::start(self, parent)?)
+        } else {
+            None
+        };
         while tokio::time::Instant::now() < until && !self.find(parent)?.status.is_final() {
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }

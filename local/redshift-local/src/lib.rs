@@ -65,6 +65,9 @@ pub struct LocalConfig {
     pub isolation: Option<transactions::Isolation>,
     /// Statements active at once before ActiveStatementsExceededException (AWS: 200).
     pub max_active_statements: usize,
+    /// DescribeStatements waiting on one statement at once before
+    /// ActiveWaitingRequestsExceededException (AWS: a limit without a number; here 1).
+    pub max_waiting_requests: usize,
     /// How long a client token names its statement (AWS: 8 hours).
     pub client_token_retention: std::time::Duration,
     /// The provisioned clusters served, with their management API (none: any identifier is
@@ -100,6 +103,7 @@ impl LocalConfig {
             secrets: std::collections::HashMap::new(),
             isolation: None,
             max_active_statements: api::MAX_ACTIVE_STATEMENTS,
+            max_waiting_requests: api::MAX_WAITING_REQUESTS,
             client_token_retention: statements::CLIENT_TOKEN_RETENTION,
             clusters: Vec::new(),
             workgroups: Vec::new(),
@@ -217,6 +221,8 @@ pub async fn start(config: LocalConfig) -> Result<Running, String> {
         secrets: config.secrets.clone(),
         isolation: config.isolation,
         max_active: config.max_active_statements,
+        max_waiting: config.max_waiting_requests.max(1),
+        waiting: std::sync::Mutex::new(std::collections::HashMap::new()),
         requests: requests.clone(),
     });
     let counted = requests.clone();

@@ -324,10 +324,10 @@ async fn status_moves_through_the_lifecycle_in_real_time(backend: Backend) {
 }
 
 /// DescribeStatement with WaitTimeSeconds long-polls: it answers when the statement ends (here
-/// after its 4 s), or once the wait has passed with the status then; a wait over 30 s is refused.
+/// after its 6 s), or once the wait has passed with the status then; a wait over 30 s is refused.
 async fn describe_statement_waits_for_the_statement_to_end_up_to_its_wait(backend: Backend) {
     let env = start_tuned(backend, |config| {
-        config.min_statement_time = Duration::from_millis(4000)
+        config.min_statement_time = Duration::from_millis(6000)
     })
     .await;
     let describe = |id: String, wait: i32| {
@@ -344,6 +344,27 @@ async fn describe_statement_waits_for_the_statement_to_end_up_to_its_wait(backen
         }
     };
     let id = env.execute("SELECT 1").await;
+    // One waiting request per statement (the limit's number is undocumented: the strict reading);
+    // a second is refused while the first waits, and a request without a wait is answered.
+    let ((first, _), (second, _), (plain, _)) = tokio::join!(
+        describe(id.clone(), 2),
+        async {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            describe(id.clone(), 2).await
+        },
+        async {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            describe(id.clone(), 0).await
+        },
+    );
+    assert_ne!(first.unwrap().status(), Some(&StatusString::Finished));
+    let refused = second.unwrap_err();
+    assert_eq!(
+        refused.code(),
+        Some("ActiveWaitingRequestsExceededException"),
+        "{refused:?}"
+    );
+    assert_ne!(plain.unwrap().status(), Some(&StatusString::Finished));
     let (answer, took) = describe(id.clone(), 1).await;
     assert_ne!(answer.unwrap().status(), Some(&StatusString::Finished));
     assert!(
