@@ -387,14 +387,21 @@ pub fn render_for_run(files: &[SqlFile], run: &RunId) -> Result<Vec<String>, Etl
         .collect()
 }
 
-/// The id of an execution as the tables record it (`run_id`): the execution's name, which is the
-/// last part of its ARN and unique per state machine; a hand-run's whole name otherwise.
+/// The id of an execution as the tables record it (`run_id`, VARCHAR(80)): the execution's name,
+/// which is the last part of its ARN and unique per state machine; a hand-run's whole name
+/// otherwise. Step Functions counts a name's 80 in characters, Redshift a VARCHAR's in bytes
+/// ("Character types"), so a name over 80 bytes (non-ASCII letters) is recorded as its first
+/// [`Self::KEPT_BYTES`] bytes, a `~` and 40 hex digits of its SHA-256: 80 bytes, one per name.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RunId(String);
 
 impl RunId {
-    /// The longest execution name Step Functions allows.
+    /// The longest execution name Step Functions allows, in characters.
     pub const MAX_CHARS: usize = 80;
+    /// The run_id columns' VARCHAR(80), in bytes.
+    pub const MAX_BYTES: usize = 80;
+    /// What a longer name keeps of itself before its digest.
+    pub const KEPT_BYTES: usize = 39;
 
     pub fn from_execution(execution: &str) -> Result<Self, String> {
         let name = if execution.starts_with("arn:") {
@@ -412,7 +419,20 @@ impl RunId {
         if let Some(bad) = name.chars().find(|c| c.is_control() || *c == '\\') {
             return Err(format!("execution name {name:?} holds {bad:?}"));
         }
-        Ok(Self(name.to_owned()))
+        if name.len() <= Self::MAX_BYTES {
+            return Ok(Self(name.to_owned()));
+        }
+        use sha2::{Digest, Sha256};
+        let mut kept = Self::KEPT_BYTES;
+        while !name.is_char_boundary(kept) {
+            kept -= 1;
+        }
+        let digest: String = Sha256::digest(name.as_bytes())
+            .iter()
+            .take(20)
+            .map(|byte| format!("{byte:02x}"))
+            .collect();
+        Ok(Self(format!("{}~{digest}", &name[..kept])))
     }
 
     pub fn as_str(&self) -> &str {
@@ -918,6 +938,24 @@ mod tests {
         );
         assert!(RunId::from_execution("").is_err());
         assert!(RunId::from_execution(&"x".repeat(81)).is_err());
+        // 80 characters but 160 bytes: a run id of at most 80 bytes, its own, the same each time.
+        let long = "\u{e9}".repeat(80);
+        let run = RunId::from_execution(&long).unwrap();
+        assert!(
+            run.as_str().len() <= RunId::MAX_BYTES,
+            "{}",
+            run.as_str().len()
+        );
+        assert!(
+            run.as_str().starts_with(&"\u{e9}".repeat(19)),
+            "{}",
+            run.as_str()
+        );
+        assert_eq!(run, RunId::from_execution(&long).unwrap());
+        let other = format!("{}x", "\u{e9}".repeat(79));
+        assert_ne!(run, RunId::from_execution(&other).unwrap());
+        let fits = "\u{e9}".repeat(40);
+        assert_eq!(RunId::from_execution(&fits).unwrap().as_str(), fits);
         assert!(RunId::from_execution("a\\b").is_err());
         let quoted = Literal::run(&RunId::from_execution("it's").unwrap());
         assert_eq!(quoted.as_sql(), "'it''s'");

@@ -15,9 +15,9 @@
 //! functions and the rest of the pipeline's SQL mean the same in both and pass through unchanged.
 
 use sqlparser::ast::{
-    ColumnOption, Expr, FromTable, GeneratedAs, IdentityParameters, IdentityProperty,
-    IdentityPropertyFormatKind, IdentityPropertyKind, SequenceOptions, Statement, TableFactor,
-    TableObject, TableWithJoins, Value, visit_expressions_mut,
+    ColumnOption, Expr, FromTable, GeneratedAs, Ident, IdentityParameters, IdentityProperty,
+    IdentityPropertyFormatKind, IdentityPropertyKind, SequenceOptions, Statement, TableConstraint,
+    TableFactor, TableObject, TableWithJoins, Value, visit_expressions_mut,
 };
 use sqlparser::dialect::{Dialect, RedshiftSqlDialect};
 use sqlparser::keywords::Keyword;
@@ -204,6 +204,9 @@ pub fn translate(
         table.backup = None;
         // Primary, unique and foreign keys are informational in Redshift; CHECK was refused above.
         table.constraints.clear();
+        table
+            .constraints
+            .extend(table.columns.iter().filter_map(byte_length_check));
         for column in &mut table.columns {
             column.options.retain(|option| {
                 !matches!(
@@ -258,6 +261,42 @@ pub fn translate(
         sql,
         is_dml,
     })
+}
+
+/// A character column's length in bytes, as Redshift counts it ("Character types": "The CHAR and
+/// VARCHAR data types are defined in terms of bytes, not characters", "A VARCHAR column without a
+/// length is VARCHAR(256)", TEXT a VARCHAR(256), "CHAR without a length is CHAR(1)", VARCHAR(MAX)
+/// 65535), held by a CHECK on its octets: PostgreSQL counts characters, so a value of 80
+/// characters but more bytes would load here and fail on Redshift. COPY's own conversion checks
+/// its bytes before this ([`crate::copy`]); this holds every INSERT and UPDATE to the same rule.
+/// CHAR is single-byte on Redshift: a multi-byte character takes more octets than its length.
+fn byte_length_check(column: &sqlparser::ast::ColumnDef) -> Option<TableConstraint> {
+    use sqlparser::ast::{CharacterLength, DataType};
+    let length = |length: &Option<CharacterLength>, default: u64| match length {
+        Some(CharacterLength::IntegerLength { length, .. }) => *length,
+        Some(CharacterLength::Max) => 65_535,
+        None => default,
+    };
+    let (kind, bytes) = match &column.data_type {
+        DataType::Varchar(l) | DataType::CharacterVarying(l) | DataType::Nvarchar(l) => {
+            ("varchar", length(l, 256))
+        }
+        DataType::Text => ("varchar", 256),
+        DataType::Char(l) | DataType::Character(l) => ("char", length(l, 1)),
+        _ => return None,
+    };
+    let name = format!("{}_{kind}_{bytes}_bytes", column.name.value);
+    let name: String = name.chars().take(63).collect();
+    let expr = Parser::new(&sqlparser::dialect::PostgreSqlDialect {})
+        .try_with_sql(&format!("OCTET_LENGTH({}) <= {bytes}", column.name))
+        .and_then(|mut parser| parser.parse_expr())
+        .ok()?;
+    Some(TableConstraint::Check(sqlparser::ast::CheckConstraint {
+        name: Some(Ident::with_quote('"', name)),
+        expr: Box::new(expr),
+        no_inherit: false,
+        enforced: None,
+    }))
 }
 
 /// `GETDATE()`: "the current date and time in the current session time zone (UTC by default). It

@@ -779,6 +779,49 @@ async fn sql_redshift_does_not_run_fails_naming_the_construct(backend: Backend) 
     }
 }
 
+/// VARCHAR and CHAR lengths are bytes ("Character types"), in every write, not only COPY's: 80
+/// one-byte characters fit a VARCHAR(80), 41 two-byte ones do not, by INSERT, UPDATE or a
+/// SELECT's insert; a VARCHAR without a length is 256 bytes; CHAR is single-byte.
+async fn varchar_lengths_are_bytes_in_every_write(backend: Backend) {
+    let env = start(backend).await;
+    let admin = env.admin();
+    env.run(
+        &admin,
+        On::Cluster,
+        &["CREATE TABLE b (v VARCHAR(80), w VARCHAR, c CHAR(4))"],
+    )
+    .await
+    .unwrap();
+    let ascii = "e".repeat(80);
+    let wide = "\u{e9}".repeat(41);
+    let fits = format!("INSERT INTO b (v) VALUES ('{ascii}')");
+    env.run(&admin, On::Cluster, &[fits.as_str()])
+        .await
+        .unwrap();
+    for sql in [
+        format!("INSERT INTO b (v) VALUES ('{wide}')"),
+        format!("UPDATE b SET v = '{wide}'"),
+        format!("INSERT INTO b (v) SELECT '{wide}'"),
+        format!("INSERT INTO b (w) VALUES ('{}')", "\u{e9}".repeat(129)),
+        "INSERT INTO b (c) VALUES ('\u{e9}\u{e9}\u{e9}')".to_owned(),
+    ] {
+        let error = env
+            .run(&admin, On::Cluster, &[sql.as_str()])
+            .await
+            .unwrap_err();
+        assert!(error.contains("_bytes"), "{sql}: {error}");
+    }
+    let kept = env
+        .rows(
+            &admin,
+            On::Cluster,
+            "SELECT COUNT(*), MAX(OCTET_LENGTH(v)) FROM b",
+        )
+        .await
+        .unwrap();
+    assert_eq!(kept, [["1", "80"]]);
+}
+
 // -- the cluster's lifecycle ----------------------------------------------------------------
 
 const COPY_ROLE: &str = "arn:aws:iam::123456789012:role/sparkify-copy";
@@ -1068,6 +1111,7 @@ mod embedded {
         copy_fails_where_redshift_documents_it_fails,
         the_data_apis_limits_and_shapes_are_aws_s,
         sql_redshift_does_not_run_fails_naming_the_construct,
+        varchar_lengths_are_bytes_in_every_write,
     );
 }
 
