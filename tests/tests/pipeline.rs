@@ -766,3 +766,38 @@ async fn a_retried_copy_staging_call_sends_the_same_sql_under_its_client_token()
         assert!(phases.contains(phase), "{phase} not retried: {phases:?}");
     }
 }
+
+/// The quality checks find a duplicate of a declared key and a play whose user is missing, on a
+/// warehouse that plans with declared keys as Redshift does (redshift-local takes
+/// `COUNT(DISTINCT key)` of a declared key as `COUNT(key)`, and `NOT EXISTS` over a declared
+/// foreign key as false: local/redshift-local/src/keys.rs). Checks over the bare keys passed both.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_quality_checks_catch_duplicates_and_orphans_the_planner_assumes_away() {
+    let pipeline = pipeline(fixtures()).await;
+    let report = run_all(&pipeline, "clean", serde_json::json!({}))
+        .await
+        .unwrap();
+    assert!(report.passed, "{:?}", report.checks);
+    let admin = client_as(&pipeline, "AKIDADMIN");
+    for sql in [
+        // One play twice: its songplay_id, the declared primary key, is no longer unique.
+        "INSERT INTO songplays SELECT * FROM (SELECT * FROM songplays ORDER BY songplay_id LIMIT 1) one",
+        // A play of a user the users table does not hold (songplays.user_id references users).
+        "INSERT INTO songplays SELECT MD5('orphan'), start_time, 424242, level, song_id, artist_id, \
+         session_id, location, user_agent, source_key FROM (SELECT * FROM songplays ORDER BY songplay_id LIMIT 1) one",
+    ] {
+        sql_as(&admin, sql).await.unwrap();
+    }
+    let err = verify(&pipeline, "checked", None).await.unwrap_err();
+    let EtlError::DataQualityFailed(failed) = &err else {
+        panic!("{err}");
+    };
+    assert!(
+        failed.contains(&"songplays_key_unique (1)".to_owned()),
+        "{failed:?}"
+    );
+    assert!(
+        failed.contains(&"songplays_user_in_users (1)".to_owned()),
+        "{failed:?}"
+    );
+}

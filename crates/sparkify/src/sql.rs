@@ -121,7 +121,7 @@ pub mod catalogue {
 
     /// load-facts: publishes the execution's events (the event store, the ledger), then rewrites
     /// the plays they and the changed songs touch, and their start times.
-    pub const LOAD_FACTS: [SqlFile; 16] = [
+    pub const LOAD_FACTS: [SqlFile; 17] = [
         sql_file!("facts/lock.sql"),
         sql_file!("facts/run_objects.sql"),
         sql_file!("facts/plays_changed_by_events.sql"),
@@ -137,6 +137,7 @@ pub mod catalogue {
         sql_file!("facts/songplays_delete.sql"),
         SONGPLAYS_INSERT,
         sql_file!("facts/time_delete_orphans.sql"),
+        sql_file!("facts/time_new.sql"),
         TIME_INSERT,
     ];
 

@@ -37,14 +37,15 @@ mod tests {
         let submit = mock!(Client::batch_execute_statement)
             .match_requests(|req| {
                 let sqls = req.sqls();
-                sqls.len() == 16
+                sqls.len() == 17
                     && sqls[0].contains("LOCK load_ledger, load_quarantine, staging_files, staging_events, staging_songs, changed_songs, changed_users, songplays, time;")
                     && sqls[1].contains("WHERE run_id = 'exec-1' AND kind = 'events'")
                     && sqls[5].contains("UPDATE staging_events")
                     && sqls[5].contains("WHERE run_id = 'exec-1' AND NOT published")
                     && sqls[12].contains("DELETE FROM songplays")
                     && sqls[13].contains("INSERT INTO songplays")
-                    && sqls[15].contains("INSERT INTO time")
+                    && sqls[15].contains("CREATE TEMP TABLE new_times")
+                    && sqls[16].contains("INSERT INTO time")
             })
             .then_output(|| submitted("facts-1"));
         let client = mock_client!(aws_sdk_redshiftdata, [&submit]);
@@ -62,10 +63,10 @@ mod tests {
     #[tokio::test]
     async fn a_committed_batch_moved_the_plays_it_inserted() {
         let describe = mock!(Client::describe_statement).then_output(|| {
-            let mut rows = [0; 16];
+            let mut rows = [0; 17];
             rows[0] = -1;
             rows[13] = 333;
-            rows[15] = 330;
+            rows[16] = 330;
             let subs = rows.map(|rows| (Sub::Finished, rows, None));
             described("facts-1", StatusString::Finished, &subs)
         });

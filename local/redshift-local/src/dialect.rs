@@ -182,6 +182,16 @@ pub fn translate(
     sql: &str,
     parameters: &HashMap<String, String>,
 ) -> Result<Translated, DialectError> {
+    translate_with(sql, parameters, None)
+}
+
+/// [`translate`], learning the keys a CREATE TABLE declares into `keys` and running a query as
+/// Redshift's planner may, given them ([`crate::keys`]).
+pub fn translate_with(
+    sql: &str,
+    parameters: &HashMap<String, String>,
+    keys: Option<&crate::keys::DeclaredKeys>,
+) -> Result<Translated, DialectError> {
     if let Some(sql) = crate::privileges::syslog_access(&LocalRedshift::default(), sql) {
         return Ok(Translated {
             sql,
@@ -197,6 +207,10 @@ pub fn translate(
     }
     let mut statement = statements.remove(0);
     crate::unsupported::check(&statement).map_err(DialectError::Unsupported)?;
+    if let Some(keys) = keys {
+        keys.record(&statement);
+        keys.assume(&mut statement);
+    }
     if let Statement::CreateTable(table) = &mut statement {
         table.diststyle = None;
         table.distkey = None;
@@ -442,7 +456,9 @@ mod tests {
         assert_eq!(
             out,
             "CREATE TABLE IF NOT EXISTS songs (song_id VARCHAR(32) NOT NULL, \
-             artist_id VARCHAR(32), year INTEGER)"
+             artist_id VARCHAR(32), year INTEGER, \
+             CONSTRAINT \"song_id_varchar_32_bytes\" CHECK (OCTET_LENGTH(song_id) <= 32), \
+             CONSTRAINT \"artist_id_varchar_32_bytes\" CHECK (OCTET_LENGTH(artist_id) <= 32))"
         );
     }
 

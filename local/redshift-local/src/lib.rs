@@ -9,6 +9,7 @@ pub mod dialect;
 pub mod embedded;
 pub mod faults;
 pub mod identity;
+pub mod keys;
 pub mod managed;
 pub mod management;
 pub mod privileges;
@@ -214,6 +215,7 @@ pub async fn start(config: LocalConfig) -> Result<Running, String> {
         min_statement_time: config.min_statement_time,
         faults: faults.clone(),
         clusters: clusters.clone(),
+        keys: Default::default(),
     });
     let api = Arc::new(Api {
         runner,

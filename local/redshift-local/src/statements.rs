@@ -351,6 +351,8 @@ pub struct Runner {
     pub faults: Arc<crate::faults::Faults>,
     /// The clusters served, and whether each takes queries now.
     pub clusters: Arc<crate::clusters::Clusters>,
+    /// The keys the warehouse's tables declare, which queries are planned with.
+    pub keys: Arc<crate::keys::DeclaredKeys>,
 }
 
 /// How a statement's SQL ended, before its final status is written.
@@ -637,7 +639,8 @@ async fn run_sql(
             }
         }
         None => {
-            let translated = dialect::translate(sql, parameters).map_err(|err| err.to_string())?;
+            let translated = dialect::translate_with(sql, parameters, Some(&runner.keys))
+                .map_err(|err| err.to_string())?;
             if let Some(table) = &translated.write_target {
                 transactions::lock_for_write(client, table, &target.user, isolation).await?;
             }
