@@ -1839,3 +1839,50 @@ fn max_load_errors_is_within_copys_maxerror_limit() {
     assert_eq!(parameter["MinValue"].as_u64(), Some(0));
     assert_eq!(parameter["MaxValue"].as_u64(), Some(100_000));
 }
+
+/// The manifest bucket's lifecycle rule expires copy-staging's objects only (every key it writes
+/// is under `manifests/`), never the warehouse function's marker "a run resumed the cluster":
+/// expired, a cluster a run woke would never be paused again. A rule without a prefix applies to
+/// every object in the bucket (S3 User Guide, lifecycle configuration elements).
+#[test]
+fn the_manifest_buckets_expiration_spares_the_warehouse_marker() {
+    let template = template();
+    let rules =
+        template["Resources"]["ManifestBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
+            .as_sequence()
+            .expect("the manifest bucket has lifecycle rules");
+    let marker = warehouse::marker_key("sparkify");
+    assert!(!marker.starts_with("manifests/"), "{marker}");
+    for rule in rules {
+        let prefix = rule["Prefix"]
+            .as_str()
+            .unwrap_or_else(|| panic!("a rule without a Prefix expires everything: {rule:?}"));
+        assert_eq!(prefix, "manifests/", "{rule:?}");
+        assert!(
+            rule["TagFilters"].is_null() && rule["Filter"].is_null(),
+            "{rule:?}"
+        );
+    }
+    // copy-staging writes under manifests/ only.
+    let mut keys = 0;
+    for file in files_under("functions/copy-staging/src", "rs") {
+        let text = fs::read_to_string(&file).unwrap();
+        for (at, _) in text.match_indices("S3Key::parse(&format!(\"") {
+            let literal = &text[at + "S3Key::parse(&format!(\"".len()..];
+            // `{folder}`: the round's folder, held to manifests/ below.
+            assert!(
+                literal.starts_with("manifests/") || literal.starts_with("{folder}"),
+                "{file:?}: {literal:.60}"
+            );
+            keys += 1;
+        }
+        for line in text
+            .lines()
+            .filter(|l| l.contains("let folder = format!(\""))
+        {
+            assert!(line.contains("format!(\"manifests/"), "{file:?}: {line}");
+            keys += 1;
+        }
+    }
+    assert!(keys >= 2, "copy-staging's key formats not found");
+}

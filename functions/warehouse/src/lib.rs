@@ -1,20 +1,47 @@
 //! warehouse: the cluster's lifecycle around a run, through the cluster's own API.
 //!
 //! `wake`, before create-tables: the cluster exists and the COPY role is attached to it
-//! (`WarehouseNotFound`, `CopyRoleNotAttached`); an available cluster is ready; a paused one is
-//! resumed when the stack pauses it when idle (`PAUSE_CLUSTER_WHEN_IDLE`), else the run fails as
-//! `WarehousePaused`; a resuming or pausing one is waited for. Each call answers at once: the
-//! state machine waits between calls in a Wait state, so no Lambda sits waiting.
+//! (`WarehouseNotFound`, `CopyRoleNotAttached`); an available cluster is ready (`available`, and
+//! `available, prep-for-resize` and `available, resize-cleanup`, in which queries run: [`phase`]);
+//! a paused one is resumed when the stack pauses it when idle (`PAUSE_CLUSTER_WHEN_IDLE`), else
+//! the run fails as `WarehousePaused`; a resuming or pausing one is waited for. Each call answers
+//! at once: the state machine waits between calls in a Wait state, so no Lambda sits waiting.
 //!
 //! `sleep`, when a run ends, succeeded or failed: the last run out pauses the cluster, and only
-//! if a run of this stack resumed it. "Resumed by a run" is a marker object in the manifest
-//! bucket, written before ResumeCluster and removed after PauseCluster, so it outlives the run
-//! that wrote it: a run that began on a cluster another run had resumed pauses it if it is the
-//! last out. A cluster that was available when the runs began (someone is using it) has no
-//! marker and is left running. "The last out" comes from the state machine's running
-//! executions, newest first ([`turn`]).
+//! if a run of this stack resumed it. "The last out" comes from the state machine's running
+//! executions, newest first ([`turn`]). A workgroup needs none of this (it starts and stops by
+//! itself): both actions answer at once.
 //!
-//! A workgroup needs none of this (it starts and stops by itself): both actions answer at once.
+//! # The marker: "a run of this stack resumed the cluster"
+//!
+//! An object in the manifest bucket ([`marker_key`], outside `manifests/`, which the bucket's
+//! lifecycle rule expires), one per cluster, not per run: it outlives the run that wrote it, so a
+//! run that began on a cluster another run had resumed pauses it if it is the last out. Its
+//! rules, safe for runs that wake the cluster at once and for a ResumeCluster that is retried:
+//!
+//! - **Written before ResumeCluster, by every run that finds the cluster paused.** A PUT of the
+//!   same key is idempotent: two runs that both read `paused` both write it, and it is there
+//!   before the cluster can be anything but paused. It is written again once ResumeCluster has
+//!   answered, which undoes a removal by a last run out that found the cluster still paused a
+//!   moment before.
+//! - **Never removed on the waking path.** A ResumeCluster that fails is followed by a second
+//!   DescribeClusters: if the cluster is now resuming or available, someone is waking it
+//!   (another run whose ResumeCluster came first, so this one's answers `InvalidClusterState`;
+//!   or this very call, whose first answer was lost and whose retry was refused): the run waits
+//!   for it like any resuming cluster, and the marker, which is true, stays. If it is still
+//!   paused, the run fails (`WarehouseUnavailable`, which the Task retries) and the marker stays
+//!   until a last run out finds the cluster paused.
+//! - **Removed only by the last run out**: after its PauseCluster, or when it finds the cluster
+//!   already paused or pausing (nothing was resumed, or someone paused it).
+//!
+//! So a cluster a run woke is paused by the last run out (whichever run wrote the marker), and a
+//! cluster that was available when the runs began has no marker and is left running. What is
+//! left: a person who resumes the cluster by hand while a run's marker is there (a wake that
+//! failed, before its run's end) has it paused by the last run out; and a run that reads
+//! `paused` in the moment between a last run out's DescribeClusters and its removal of the
+//! marker, and whose ResumeCluster and second write both land before that removal, leaves the
+//! cluster running after it (a window two API calls wide, which S3's conditional deletes would
+//! close).
 
 use serde::{Deserialize, Serialize};
 use sparkify::config::Target;
@@ -25,7 +52,26 @@ use sparkify::{Deps, EtlError};
 /// available: with the deployed 30-second Wait, half an hour (AWS: a resume takes minutes).
 pub const MAX_WAKE_POLLS: u32 = 60;
 
-/// The marker's key in the manifest bucket, for one cluster.
+/// The statuses in which "the cluster is running and available for read and write queries, but
+/// cluster operations, such as creating a snapshot, are not available" (Amazon Redshift
+/// Management Guide, cluster status:
+/// <https://docs.aws.amazon.com/redshift/latest/mgmt/working-with-clusters.html#rs-mgmt-cluster-status>).
+/// A run proceeds in them; PauseCluster waits for `available`.
+pub const AVAILABLE_WITHOUT_OPERATIONS: [&str; 2] =
+    ["available, prep-for-resize", "available, resize-cleanup"];
+
+/// A cluster's phase for a run: [`ClusterState::phase`], with the statuses of
+/// [`AVAILABLE_WITHOUT_OPERATIONS`] available (queries run in them).
+pub fn phase(cluster: &ClusterState) -> Phase {
+    if AVAILABLE_WITHOUT_OPERATIONS.contains(&cluster.status.as_str()) {
+        Phase::Available
+    } else {
+        cluster.phase()
+    }
+}
+
+/// The marker's key in the manifest bucket, for one cluster: under `warehouse/`, never under
+/// `manifests/`, whose objects the bucket's lifecycle rule expires (template.yaml).
 pub fn marker_key(cluster: &str) -> String {
     format!("warehouse/{cluster}/resumed-by-a-run.json")
 }
@@ -216,30 +262,55 @@ async fn wake(
             note,
         })
     };
+    let ready = |status: String| Output {
+        ready: true,
+        status,
+        polls,
+        note: format!("cluster {identifier} is available"),
+    };
     let pauses = deps.config.warehouse.pause_when_idle;
-    match cluster.phase() {
-        Phase::Available => Ok(Output {
-            ready: true,
-            status: cluster.status,
-            polls,
-            note: format!("cluster {identifier} is available"),
-        }),
+    match phase(&cluster) {
+        Phase::Available => Ok(ready(cluster.status)),
         Phase::Paused if pauses => {
+            // The marker before ResumeCluster (the module's rules): idempotent, and never
+            // removed on this path.
             marker.put(execution).await?;
-            let resumed = match lifecycle.clusters.resume(identifier).await {
-                Ok(resumed) => resumed,
-                Err(err) => {
-                    // Its status moved under the call (someone else resumed it): not ours.
-                    marker.delete().await?;
-                    return Err(err);
+            match lifecycle.clusters.resume(identifier).await {
+                Ok(resumed) => {
+                    marker.put(execution).await?;
+                    tracing::info!(
+                        cluster = identifier,
+                        execution,
+                        "resumed the paused cluster"
+                    );
+                    waiting(&resumed, format!("resumed cluster {identifier}"))
                 }
-            };
-            tracing::info!(
-                cluster = identifier,
-                execution,
-                "resumed the paused cluster"
-            );
-            waiting(&resumed, format!("resumed cluster {identifier}"))
+                Err(err) => {
+                    // InvalidClusterState ("not in the available state"), or a failure whose
+                    // request may have taken effect: what is the cluster now?
+                    let Ok(now) = lifecycle.clusters.describe(identifier).await else {
+                        return Err(err);
+                    };
+                    match phase(&now) {
+                        Phase::Resuming | Phase::Available => {
+                            marker.put(execution).await?;
+                            tracing::info!(cluster = identifier, execution, status = %now.status,
+                                error = %err, "ResumeCluster refused: the cluster is being woken");
+                            if phase(&now) == Phase::Available {
+                                return Ok(ready(now.status));
+                            }
+                            waiting(
+                                &now,
+                                format!(
+                                    "cluster {identifier} is resuming: a ResumeCluster came \
+                                     before this run's"
+                                ),
+                            )
+                        }
+                        _ => Err(err),
+                    }
+                }
+            }
         }
         Phase::Resuming => waiting(&cluster, format!("cluster {identifier} is resuming")),
         Phase::Pausing if pauses => waiting(
@@ -269,6 +340,15 @@ async fn sleep(
         ));
     }
     let cluster = lifecycle.clusters.describe(identifier).await?;
+    if AVAILABLE_WITHOUT_OPERATIONS.contains(&cluster.status.as_str()) {
+        // Queries run, cluster operations (PauseCluster among them) wait for the resize.
+        return Ok(Output {
+            ready: false,
+            status: cluster.status,
+            polls: 0,
+            note: format!("cluster {identifier} is being resized: paused once available"),
+        });
+    }
     match cluster.phase() {
         Phase::Available => {
             let paused = lifecycle.clusters.pause(identifier).await?;
@@ -388,7 +468,8 @@ mod tests {
     };
     use aws_sdk_redshift::operation::pause_cluster::PauseClusterOutput;
     use aws_sdk_redshift::operation::resume_cluster::ResumeClusterOutput;
-    use aws_sdk_redshift::types::{Cluster, ClusterIamRole, error::ClusterNotFoundFault};
+    use aws_sdk_redshift::types::error::{ClusterNotFoundFault, InvalidClusterStateFault};
+    use aws_sdk_redshift::types::{Cluster, ClusterIamRole};
     use aws_sdk_s3::operation::delete_object::DeleteObjectOutput;
     use aws_sdk_s3::operation::head_object::{HeadObjectError, HeadObjectOutput};
     use aws_sdk_s3::operation::put_object::PutObjectOutput;
@@ -463,7 +544,8 @@ mod tests {
             (out.ready, out.status.as_str(), out.polls),
             (false, "resuming", 1)
         );
-        assert_eq!((put.num_calls(), resume.num_calls()), (1, 1));
+        // Before ResumeCluster, and again once it answered (the module's rules).
+        assert_eq!((put.num_calls(), resume.num_calls()), (2, 1));
 
         // The next look finds it available: ready, nothing else asked.
         let available = described("available");
@@ -603,6 +685,270 @@ mod tests {
         let out = handle(&deps(true), &lifecycle, input).await.unwrap();
         assert_eq!((out.ready, out.status.as_str()), (true, "pausing"));
         assert_eq!(pause.num_calls(), 1);
+    }
+
+    /// A cluster and the marker bucket that keep their state across calls, as AWS does: several
+    /// runs' calls meet on them. DescribeClusters answers the status (or, `stale` times, the
+    /// status a run read just before another run's ResumeCluster); ResumeCluster moves only a
+    /// paused cluster and PauseCluster only an available one, else `InvalidClusterState`.
+    #[derive(Debug)]
+    struct World {
+        status: &'static str,
+        marker: bool,
+        pauses: u32,
+        resumes: u32,
+        /// DescribeClusters answers `paused` this many times more, whatever the status.
+        stale: u32,
+        /// The next ResumeCluster takes effect but its answer is lost: the SDK's retry of it
+        /// gets `InvalidClusterState`, which is what the call returns.
+        lose_resume_answer: bool,
+    }
+
+    type Shared = std::sync::Arc<std::sync::Mutex<World>>;
+
+    fn world(status: &'static str) -> Shared {
+        std::sync::Arc::new(std::sync::Mutex::new(World {
+            status,
+            marker: false,
+            pauses: 0,
+            resumes: 0,
+            stale: 0,
+            lose_resume_answer: false,
+        }))
+    }
+
+    fn invalid_state() -> InvalidClusterStateFault {
+        InvalidClusterStateFault::builder()
+            .message("The specified cluster is not in the available state.")
+            .meta(ErrorMetadata::builder().code("InvalidClusterState").build())
+            .build()
+    }
+
+    /// A run's clients on the shared world.
+    fn lifecycle_on(world: &Shared) -> Lifecycle {
+        use aws_sdk_redshift::operation::pause_cluster::PauseClusterError;
+        use aws_sdk_redshift::operation::resume_cluster::ResumeClusterError;
+        use aws_smithy_mocks::MockResponse;
+        let w = world.clone();
+        let describe =
+            mock!(aws_sdk_redshift::Client::describe_clusters).then_compute_response(move |_| {
+                let mut w = w.lock().unwrap();
+                let status = if w.stale > 0 {
+                    w.stale -= 1;
+                    "paused"
+                } else {
+                    w.status
+                };
+                MockResponse::Output(
+                    DescribeClustersOutput::builder()
+                        .clusters(cluster(status))
+                        .build(),
+                )
+            });
+        let w = world.clone();
+        let resume =
+            mock!(aws_sdk_redshift::Client::resume_cluster).then_compute_response(move |_| {
+                let mut w = w.lock().unwrap();
+                if w.status != "paused" {
+                    return MockResponse::Error(ResumeClusterError::InvalidClusterStateFault(
+                        invalid_state(),
+                    ));
+                }
+                assert!(w.marker, "the marker is written before ResumeCluster");
+                w.status = "resuming";
+                w.resumes += 1;
+                if std::mem::take(&mut w.lose_resume_answer) {
+                    return MockResponse::Error(ResumeClusterError::InvalidClusterStateFault(
+                        invalid_state(),
+                    ));
+                }
+                MockResponse::Output(
+                    ResumeClusterOutput::builder()
+                        .cluster(cluster("resuming"))
+                        .build(),
+                )
+            });
+        let w = world.clone();
+        let pause =
+            mock!(aws_sdk_redshift::Client::pause_cluster).then_compute_response(move |_| {
+                let mut w = w.lock().unwrap();
+                if w.status != "available" {
+                    return MockResponse::Error(PauseClusterError::InvalidClusterStateFault(
+                        invalid_state(),
+                    ));
+                }
+                w.status = "pausing";
+                w.pauses += 1;
+                MockResponse::Output(
+                    PauseClusterOutput::builder()
+                        .cluster(cluster("pausing"))
+                        .build(),
+                )
+            });
+        let w = world.clone();
+        let put = mock!(aws_sdk_s3::Client::put_object).then_compute_response(move |_| {
+            w.lock().unwrap().marker = true;
+            MockResponse::Output(PutObjectOutput::builder().build())
+        });
+        let w = world.clone();
+        let head = mock!(aws_sdk_s3::Client::head_object).then_compute_response(move |_| {
+            if w.lock().unwrap().marker {
+                MockResponse::Output(HeadObjectOutput::builder().build())
+            } else {
+                MockResponse::Error(HeadObjectError::NotFound(
+                    aws_sdk_s3::types::error::NotFound::builder().build(),
+                ))
+            }
+        });
+        let w = world.clone();
+        let delete = mock!(aws_sdk_s3::Client::delete_object).then_compute_response(move |_| {
+            w.lock().unwrap().marker = false;
+            MockResponse::Output(DeleteObjectOutput::builder().build())
+        });
+        lifecycle(&[&describe, &resume, &pause], &[&put, &head, &delete])
+    }
+
+    fn wake_as(run: &str, polls: u32) -> Input {
+        Input::Wake {
+            execution: format!("arn:aws:states:us-west-2:1:execution:sparkify-etl:{run}"),
+            polls,
+        }
+    }
+
+    fn sleep_as(run: &str, running: &[&str]) -> Input {
+        Input::Sleep {
+            execution: format!("arn:aws:states:us-west-2:1:execution:sparkify-etl:{run}"),
+            running: names(running),
+            continued: None,
+            trigger: None,
+        }
+    }
+
+    /// Two runs wake a paused cluster at once: both read `paused`, run-a's ResumeCluster moves
+    /// it, run-b's answers InvalidClusterState. run-b waits for the cluster like run-a (someone
+    /// is waking it) and leaves run-a's marker alone; the last run out pauses the cluster.
+    #[tokio::test]
+    async fn two_runs_waking_a_paused_cluster_at_once_leave_it_paused_after_the_last() {
+        let world = world("paused");
+        let (a, b) = (lifecycle_on(&world), lifecycle_on(&world));
+        let deps = deps(true);
+        let woke_a = handle(&deps, &a, wake_as("run-a", 0)).await.unwrap();
+        assert_eq!((woke_a.ready, woke_a.status.as_str()), (false, "resuming"));
+        // run-b read the status before run-a's ResumeCluster.
+        world.lock().unwrap().stale = 1;
+        let woke_b = handle(&deps, &b, wake_as("run-b", 0)).await;
+        world.lock().unwrap().status = "available";
+        // A failed wake ends the run through Release as well.
+        if woke_b.is_ok() {
+            let ready = handle(&deps, &b, wake_as("run-b", 1)).await.unwrap();
+            assert!(ready.ready, "{ready:?}");
+        }
+        assert!(handle(&deps, &a, wake_as("run-a", 1)).await.unwrap().ready);
+        // Both end together: run-b (the later) leaves, run-a stays until alone, then pauses.
+        let left = handle(&deps, &b, sleep_as("run-b", &["run-b", "run-a"]))
+            .await
+            .unwrap();
+        assert!(left.ready, "{left:?}");
+        let stays = handle(&deps, &a, sleep_as("run-a", &["run-b", "run-a"]))
+            .await
+            .unwrap();
+        assert!(!stays.ready, "{stays:?}");
+        let last = handle(&deps, &a, sleep_as("run-a", &["run-a"]))
+            .await
+            .unwrap();
+        let w = world.lock().unwrap();
+        assert_eq!(
+            (w.pauses, w.resumes, w.status, w.marker),
+            (1, 1, "pausing", false),
+            "the cluster a run woke is paused after the last run out: {last:?}"
+        );
+        let woke_b = woke_b.expect("run-b waits for the cluster run-a is waking");
+        assert_eq!((woke_b.ready, woke_b.status.as_str()), (false, "resuming"));
+    }
+
+    /// ResumeCluster takes effect but its answer is lost; the SDK's retry (or the Task's)
+    /// answers InvalidClusterState. The run waits for the cluster it woke and pauses it at the
+    /// end.
+    #[tokio::test]
+    async fn a_resume_whose_answer_was_lost_is_still_paused_after_the_run() {
+        let world = world("paused");
+        world.lock().unwrap().lose_resume_answer = true;
+        let lifecycle = lifecycle_on(&world);
+        let deps = deps(true);
+        let first = handle(&deps, &lifecycle, wake_as("run-a", 0)).await;
+        // A WarehouseUnavailable is retried by the Task with the same input.
+        let woke = match first {
+            Ok(out) => out,
+            Err(_) => handle(&deps, &lifecycle, wake_as("run-a", 0))
+                .await
+                .unwrap(),
+        };
+        assert_eq!((woke.ready, woke.status.as_str()), (false, "resuming"));
+        world.lock().unwrap().status = "available";
+        assert!(
+            handle(&deps, &lifecycle, wake_as("run-a", 1))
+                .await
+                .unwrap()
+                .ready
+        );
+        let last = handle(&deps, &lifecycle, sleep_as("run-a", &["run-a"]))
+            .await
+            .unwrap();
+        let w = world.lock().unwrap();
+        assert_eq!(
+            (w.pauses, w.resumes, w.status, w.marker),
+            (1, 1, "pausing", false),
+            "the cluster the run woke is paused after it: {last:?}"
+        );
+    }
+
+    /// A cluster that was available when the runs began is never paused by them, however many
+    /// overlap.
+    #[tokio::test]
+    async fn a_cluster_available_before_the_runs_is_left_running() {
+        let world = world("available");
+        let (a, b) = (lifecycle_on(&world), lifecycle_on(&world));
+        let deps = deps(true);
+        assert!(handle(&deps, &a, wake_as("run-a", 0)).await.unwrap().ready);
+        assert!(handle(&deps, &b, wake_as("run-b", 0)).await.unwrap().ready);
+        handle(&deps, &b, sleep_as("run-b", &["run-b", "run-a"]))
+            .await
+            .unwrap();
+        let last = handle(&deps, &a, sleep_as("run-a", &["run-a"]))
+            .await
+            .unwrap();
+        assert!(last.ready && last.note.contains("left running"), "{last:?}");
+        let w = world.lock().unwrap();
+        assert_eq!((w.pauses, w.resumes, w.status), (0, 0, "available"));
+    }
+
+    /// "available, prep-for-resize" and "available, resize-cleanup": "The cluster is running and
+    /// available for read and write queries, but cluster operations, such as creating a
+    /// snapshot, are not available" (Management Guide, cluster status): the run proceeds; the
+    /// last run out waits for `available` to pause.
+    #[tokio::test]
+    async fn an_available_cluster_being_resized_takes_the_run_and_is_paused_once_available() {
+        for status in ["available, prep-for-resize", "available, resize-cleanup"] {
+            let world = world(status);
+            let lifecycle = lifecycle_on(&world);
+            let deps = deps(true);
+            let woke = handle(&deps, &lifecycle, wake_as("run-a", 0))
+                .await
+                .unwrap();
+            assert_eq!((woke.ready, woke.status.as_str()), (true, status));
+            // A run had woken it before the resize began: the marker is there.
+            world.lock().unwrap().marker = true;
+            let waits = handle(&deps, &lifecycle, sleep_as("run-a", &["run-a"]))
+                .await
+                .unwrap();
+            assert!(!waits.ready, "{status}: {waits:?}");
+            assert_eq!(world.lock().unwrap().pauses, 0);
+            world.lock().unwrap().status = "available";
+            let paused = handle(&deps, &lifecycle, sleep_as("run-a", &["run-a"]))
+                .await
+                .unwrap();
+            assert_eq!((paused.ready, paused.status.as_str()), (true, "pausing"));
+        }
     }
 
     #[test]

@@ -11,6 +11,14 @@
 //!
 //! Without `--cluster`, every cluster identifier is served and always available, and COPY takes
 //! any role: the tests of the SQL dialect need no cluster set up.
+//!
+//! Two statuses besides are reached only by a fault switch ([`ClusterFault`], armed through the
+//! management API: [`crate::management`]): `available, prep-for-resize` and `available,
+//! resize-cleanup`, in which "the cluster is running and available for read and write queries,
+//! but cluster operations, such as creating a snapshot, are not available" (Management Guide,
+//! cluster status: <https://docs.aws.amazon.com/redshift/latest/mgmt/working-with-clusters.html#rs-mgmt-cluster-status>):
+//! statements run, PauseCluster and ResumeCluster are InvalidClusterState. And a PauseCluster or
+//! ResumeCluster that takes effect but whose answer is lost (HTTP 500), which an SDK retries.
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -48,6 +56,46 @@ enum State {
     Pausing(Instant),
     Paused,
     Resuming(Instant),
+    /// `available, prep-for-resize` (false) or `available, resize-cleanup` (true), until then.
+    Resizing {
+        cleanup: bool,
+        until: Instant,
+    },
+}
+
+/// A fault switch on the management API, armed with the stand-in's own action
+/// `Action=ArmLocalFault&Fault=<this JSON>` on the management endpoint (the JSON style of
+/// [`crate::faults::Fault`]; the switches of `POST /_local/faults` do not reach this API).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum ClusterFault {
+    /// The next `times` requests of `operation` (PauseCluster, ResumeCluster) that take effect
+    /// lose their answer: the cluster moves, the client gets HTTP 500 `InternalFailure` (which
+    /// an SDK retries; the retry finds the cluster moved and answers InvalidClusterState).
+    LoseAnswer {
+        operation: String,
+        #[serde(default = "once")]
+        times: u32,
+    },
+    /// Cluster `cluster` is `available, <phase>` (`prep-for-resize` or `resize-cleanup`) for
+    /// `millis` milliseconds, then `available`; it must be available when armed.
+    Resize {
+        cluster: String,
+        phase: ResizePhase,
+        millis: u64,
+    },
+}
+
+/// The two statuses of a resize in which the cluster is available.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ResizePhase {
+    PrepForResize,
+    ResizeCleanup,
+}
+
+fn once() -> u32 {
+    1
 }
 
 #[derive(Debug)]
@@ -65,6 +113,7 @@ impl Cluster {
         self.state = match self.state {
             State::Pausing(done) if now >= done => State::Paused,
             State::Resuming(done) if now >= done => State::Available,
+            State::Resizing { until, .. } if now >= until => State::Available,
             other => other,
         };
         self.state
@@ -91,6 +140,8 @@ pub enum ClusterError {
     NotFound(String),
     /// InvalidClusterState (HTTP 400).
     InvalidState(String),
+    /// InvalidParameterValue (HTTP 400): a fault switch the stand-in cannot arm.
+    InvalidParameter(String),
 }
 
 #[derive(Debug)]
@@ -103,6 +154,8 @@ pub struct Clusters {
     databases: Vec<String>,
     pause_time: Duration,
     resume_time: Duration,
+    /// Armed [`ClusterFault::LoseAnswer`]s: (operation, times left).
+    lost_answers: Mutex<Vec<(String, u32)>>,
 }
 
 impl Clusters {
@@ -125,7 +178,66 @@ impl Clusters {
             databases: Vec::new(),
             pause_time,
             resume_time,
+            lost_answers: Mutex::new(Vec::new()),
         }
+    }
+
+    /// Arms a fault switch: the error text when it cannot be.
+    pub fn arm(&self, fault: ClusterFault) -> Result<(), ClusterError> {
+        tracing::info!(?fault, "cluster fault armed");
+        match fault {
+            ClusterFault::LoseAnswer { operation, times } => {
+                if !matches!(operation.as_str(), "PauseCluster" | "ResumeCluster") {
+                    return Err(ClusterError::InvalidParameter(format!(
+                        "lose-answer applies to PauseCluster or ResumeCluster, not {operation}"
+                    )));
+                }
+                if times > 0 {
+                    self.lost_answers
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .push((operation, times));
+                }
+                Ok(())
+            }
+            ClusterFault::Resize {
+                cluster,
+                phase,
+                millis,
+            } => {
+                let mut clusters = self.lock();
+                let served = clusters
+                    .get_mut(&cluster)
+                    .ok_or_else(|| not_found(&cluster))?;
+                let now = served.settle();
+                if now != State::Available {
+                    return Err(ClusterError::InvalidState(format!(
+                        "Only an available cluster is resized: cluster {cluster} is {}.",
+                        status(now)
+                    )));
+                }
+                served.state = State::Resizing {
+                    cleanup: phase == ResizePhase::ResizeCleanup,
+                    until: Instant::now() + Duration::from_millis(millis),
+                };
+                Ok(())
+            }
+        }
+    }
+
+    /// Whether the answer to this request of `operation`, which took effect, is lost (a
+    /// [`ClusterFault::LoseAnswer`] fires).
+    pub fn answer_lost(&self, operation: &str) -> bool {
+        let mut armed = self.lost_answers.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(index) = armed.iter().position(|(o, _)| o == operation) else {
+            return false;
+        };
+        armed[index].1 -= 1;
+        if armed[index].1 == 0 {
+            armed.remove(index);
+        }
+        tracing::info!(operation, "fault fires: the answer is lost");
+        true
     }
 
     /// Serves these databases only.
@@ -198,14 +310,17 @@ impl Clusters {
         let cluster = clusters
             .get_mut(identifier)
             .ok_or_else(|| not_found(identifier))?;
-        let (from, verb, from_name) = match how {
-            Move::Pause => (State::Available, "pause", "an available"),
-            Move::Resume => (State::Paused, "resume", "a paused"),
+        let (from, verb) = match how {
+            Move::Pause => (State::Available, "pause"),
+            Move::Resume => (State::Paused, "resume"),
         };
+        // AWS documents the fault ("The specified cluster is not in the available state.",
+        // ResumeCluster), not its message: the stand-in's names the status.
         let now = cluster.settle();
         if now != from {
             return Err(ClusterError::InvalidState(format!(
-                "You can only {verb} {from_name} cluster: cluster {identifier} is {}.",
+                "You can only {verb} a cluster whose status is {}: cluster {identifier} is {}.",
+                status(from),
                 status(now)
             )));
         }
@@ -238,7 +353,7 @@ impl Clusters {
             return Err(UNKNOWN_ENDPOINT.to_owned());
         };
         match cluster.settle() {
-            State::Available => Ok(()),
+            State::Available | State::Resizing { .. } => Ok(()),
             other => Err(format!(
                 "Cluster {identifier} is {}: connections or queries to the cluster aren't available.",
                 status(other)
@@ -296,6 +411,8 @@ fn status(state: State) -> &'static str {
         State::Pausing(_) => "pausing",
         State::Paused => "paused",
         State::Resuming(_) => "resuming",
+        State::Resizing { cleanup: false, .. } => "available, prep-for-resize",
+        State::Resizing { cleanup: true, .. } => "available, resize-cleanup",
     }
 }
 
@@ -305,7 +422,8 @@ fn view(cluster: &mut Cluster) -> ClusterView {
         identifier: cluster.spec.identifier.clone(),
         status: status(state),
         availability: match state {
-            State::Available => "Available",
+            // Queries run in both resize statuses ("available for read and write queries").
+            State::Available | State::Resizing { .. } => "Available",
             State::Paused => "Unavailable",
             State::Pausing(_) | State::Resuming(_) => "Modifying",
         },
@@ -386,6 +504,72 @@ mod tests {
             clusters.check_queries("other").unwrap_err(),
             "Redshift endpoint doesn't exist in this region."
         );
+    }
+
+    fn fault(json: &str) -> ClusterFault {
+        serde_json::from_str(json).unwrap()
+    }
+
+    #[test]
+    fn a_resize_keeps_the_cluster_available_for_queries_but_not_for_pause_or_resume() {
+        let clusters = one(10_000, 10_000);
+        for (phase, shown) in [
+            ("prep-for-resize", "available, prep-for-resize"),
+            ("resize-cleanup", "available, resize-cleanup"),
+        ] {
+            clusters
+                .arm(fault(&format!(
+                    r#"{{"kind": "resize", "cluster": "sparkify", "phase": "{phase}", "millis": 50}}"#
+                )))
+                .unwrap();
+            assert_eq!(status_of(&clusters), shown);
+            assert_eq!(
+                clusters.describe(Some("sparkify")).unwrap()[0].availability,
+                "Available"
+            );
+            assert_eq!(clusters.check_queries("sparkify"), Ok(()));
+            for refused in [clusters.pause("sparkify"), clusters.resume("sparkify")] {
+                assert!(
+                    matches!(&refused, Err(ClusterError::InvalidState(m)) if m.contains(shown)),
+                    "{refused:?}"
+                );
+            }
+            std::thread::sleep(Duration::from_millis(60));
+            assert_eq!(status_of(&clusters), "available");
+        }
+        clusters.pause("sparkify").unwrap();
+        let refused = clusters.arm(fault(
+            r#"{"kind": "resize", "cluster": "sparkify", "phase": "resize-cleanup", "millis": 1}"#,
+        ));
+        assert!(matches!(refused, Err(ClusterError::InvalidState(_))));
+        let unknown = clusters.arm(fault(
+            r#"{"kind": "resize", "cluster": "other", "phase": "resize-cleanup", "millis": 1}"#,
+        ));
+        assert!(matches!(unknown, Err(ClusterError::NotFound(_))));
+        assert!(
+            serde_json::from_str::<ClusterFault>(
+                r#"{"kind": "resize", "cluster": "c", "phase": "resizing", "millis": 1}"#
+            )
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn a_lost_answer_fires_as_many_times_as_armed_for_its_operation_only() {
+        let clusters = one(0, 0);
+        clusters
+            .arm(fault(
+                r#"{"kind": "lose-answer", "operation": "ResumeCluster", "times": 2}"#,
+            ))
+            .unwrap();
+        assert!(!clusters.answer_lost("PauseCluster"));
+        assert!(clusters.answer_lost("ResumeCluster"));
+        assert!(clusters.answer_lost("ResumeCluster"));
+        assert!(!clusters.answer_lost("ResumeCluster"));
+        let refused = clusters.arm(fault(
+            r#"{"kind": "lose-answer", "operation": "DescribeClusters"}"#,
+        ));
+        assert!(matches!(refused, Err(ClusterError::InvalidParameter(_))));
     }
 
     #[test]

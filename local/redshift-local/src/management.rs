@@ -5,8 +5,16 @@
 //! `ErrorResponse/Error/{Type,Code,Message}` with ClusterNotFound at 404 and InvalidClusterState
 //! at 400 (the service model's status codes). It serves DescribeClusters, PauseCluster and
 //! ResumeCluster ([`crate::clusters`]).
+//!
+//! And one action of the stand-in's own, for tests: `Action=ArmLocalFault&Fault=<JSON>` arms a
+//! [`ClusterFault`] (a resize status, a lost answer); the answer is an empty
+//! `ArmLocalFaultResponse`, or InvalidParameterValue (400) for a fault it cannot arm. A lost
+//! answer is HTTP 500 `InternalFailure` ("The request processing has failed because of an
+//! unknown error, exception or failure", the API's common errors:
+//! <https://docs.aws.amazon.com/redshift/latest/APIReference/CommonErrors.html>), given after the
+//! request took effect.
 
-use crate::clusters::{ClusterError, ClusterView, Clusters};
+use crate::clusters::{ClusterError, ClusterFault, ClusterView, Clusters};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use std::collections::HashMap;
@@ -32,6 +40,15 @@ pub fn handle(clusters: &Clusters, body: &[u8]) -> Response {
         }
         ("PauseCluster", Some(id)) => clusters.pause(id).map(|view| cluster_xml(&view)),
         ("ResumeCluster", Some(id)) => clusters.resume(id).map(|view| cluster_xml(&view)),
+        ("ArmLocalFault", _) => {
+            let fault = form.get("Fault").map(String::as_str).unwrap_or("");
+            match serde_json::from_str::<ClusterFault>(fault) {
+                Ok(fault) => clusters.arm(fault).map(|()| String::new()),
+                Err(err) => Err(ClusterError::InvalidParameter(format!(
+                    "Fault is not a cluster fault: {err}"
+                ))),
+            }
+        }
         (other, _) => {
             return error(
                 StatusCode::BAD_REQUEST,
@@ -40,6 +57,18 @@ pub fn handle(clusters: &Clusters, body: &[u8]) -> Response {
             );
         }
     };
+    if answer.is_ok() && clusters.answer_lost(action) {
+        return xml(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!(
+                "<ErrorResponse xmlns=\"{NAMESPACE}\"><Error><Type>Receiver</Type>\
+                 <Code>InternalFailure</Code><Message>The request processing has failed because \
+                 of an unknown error, exception or failure.</Message></Error>\
+                 <RequestId>{}</RequestId></ErrorResponse>",
+                uuid::Uuid::new_v4()
+            ),
+        );
+    }
     match answer {
         Ok(result) => xml(
             StatusCode::OK,
@@ -54,6 +83,9 @@ pub fn handle(clusters: &Clusters, body: &[u8]) -> Response {
         }
         Err(ClusterError::InvalidState(message)) => {
             error(StatusCode::BAD_REQUEST, "InvalidClusterState", &message)
+        }
+        Err(ClusterError::InvalidParameter(message)) => {
+            error(StatusCode::BAD_REQUEST, "InvalidParameterValue", &message)
         }
     }
 }

@@ -1100,6 +1100,326 @@ async fn roles_give_readers_what_the_owner_grants_and_syslog_access_shows_every_
     );
 }
 
+/// A stand-in serving cluster `c` (the COPY role attached), each move taking `millis`.
+async fn start_with_cluster_c(backend: Backend, millis: u64) -> Env {
+    start_with(backend, |config| {
+        config.clusters = vec![redshift_local::clusters::ClusterSpec {
+            identifier: "c".into(),
+            iam_roles: vec![COPY_ROLE.into()],
+            database: "dev".into(),
+            node_type: "ra3.large".into(),
+            nodes: 2,
+        }];
+        config.pause_time = Duration::from_millis(millis);
+        config.resume_time = Duration::from_millis(millis);
+    })
+    .await
+}
+
+/// One raw HTTP exchange with the stand-in's Data API port: the status line and the body.
+async fn exchange(env: &Env, request: String) -> (String, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut socket = tokio::net::TcpStream::connect(env.local.data_api_addr)
+        .await
+        .unwrap();
+    socket.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = String::new();
+    socket.read_to_string(&mut answer).await.unwrap();
+    let (head, body) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
+    (
+        head.lines().next().unwrap_or("").to_owned(),
+        body.to_owned(),
+    )
+}
+
+/// Arms a cluster fault with the management API's own action `ArmLocalFault`.
+async fn arm_cluster_fault(env: &Env, fault: &str) {
+    let encoded: String = fault
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            other => format!("%{other:02X}"),
+        })
+        .collect();
+    let body = format!("Action=ArmLocalFault&Version=2012-12-01&Fault={encoded}");
+    let (status, answer) = exchange(
+        env,
+        format!(
+            "POST / HTTP/1.1\r\nHost: local\r\nContent-Type: application/x-www-form-urlencoded\r\n\
+             Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        ),
+    )
+    .await;
+    assert!(status.starts_with("HTTP/1.1 200"), "{status}: {answer}");
+}
+
+/// Cluster `c`'s line of `GET /_local/clusters`: its status and pause and resume counts.
+async fn cluster_report(env: &Env) -> serde_json::Value {
+    let (status, body) = exchange(
+        env,
+        "GET /_local/clusters HTTP/1.1\r\nHost: local\r\nConnection: close\r\n\r\n".into(),
+    )
+    .await;
+    assert!(status.starts_with("HTTP/1.1 200"), "{status}");
+    serde_json::from_str::<serde_json::Value>(&body).unwrap()["c"].clone()
+}
+
+async fn until_status(redshift: &aws_sdk_redshift::Client, wanted: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let now = status(redshift).await;
+        if now == wanted {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "cluster c still {now}, not {wanted}"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+/// The warehouse function's marker (functions/warehouse: `marker_key`), in a bucket of the
+/// stand-in's S3.
+const MARKER: (&str, &str) = ("home-bucket", "warehouse/c/resumed-by-a-run.json");
+
+async fn put_marker(s3: &aws_sdk_s3::Client, run: &str) {
+    s3.put_object()
+        .bucket(MARKER.0)
+        .key(MARKER.1)
+        .body(format!("{{\"resumed_by\": \"{run}\"}}").into_bytes().into())
+        .send()
+        .await
+        .unwrap();
+}
+
+async fn marker_is_there(s3: &aws_sdk_s3::Client) -> bool {
+    match s3.head_object().bucket(MARKER.0).key(MARKER.1).send().await {
+        Ok(_) => true,
+        Err(err) if err.as_service_error().is_some_and(|e| e.is_not_found()) => false,
+        Err(err) => panic!("HeadObject: {err:?}"),
+    }
+}
+
+/// A run's `wake` on a cluster it read `paused`, call for call as functions/warehouse makes it
+/// (this crate's tests cannot depend on the function; its own tests hold it to the same rules):
+/// the marker, ResumeCluster, and on a refusal DescribeClusters, where `resuming` or `available`
+/// means someone is waking the cluster; the marker again. The status the run then waits on, and
+/// the refusal (code, HTTP status) if there was one.
+async fn wake_like_the_function(
+    redshift: &aws_sdk_redshift::Client,
+    s3: &aws_sdk_s3::Client,
+    run: &str,
+) -> (String, Option<(String, u16)>) {
+    use aws_sdk_redshift::error::ProvideErrorMetadata as _;
+    put_marker(s3, run).await;
+    let answer = redshift
+        .resume_cluster()
+        .cluster_identifier("c")
+        .send()
+        .await;
+    let (now, refusal) = match answer {
+        Ok(resumed) => (
+            resumed
+                .cluster()
+                .unwrap()
+                .cluster_status()
+                .unwrap()
+                .to_owned(),
+            None,
+        ),
+        Err(err) => {
+            let refusal = (
+                err.code().unwrap_or("none").to_owned(),
+                err.raw_response().map_or(0, |r| r.status().as_u16()),
+            );
+            let now = status(redshift).await;
+            assert!(
+                now == "resuming" || now.starts_with("available"),
+                "{run}: ResumeCluster refused ({err:?}) and the cluster is {now}"
+            );
+            (now, Some(refusal))
+        }
+    };
+    put_marker(s3, run).await;
+    (now, refusal)
+}
+
+/// The last run out's `sleep`, as functions/warehouse makes it: with the marker there, pause
+/// an available cluster and remove the marker. What it did.
+async fn sleep_like_the_last_out(
+    redshift: &aws_sdk_redshift::Client,
+    s3: &aws_sdk_s3::Client,
+) -> String {
+    if !marker_is_there(s3).await {
+        return "left running".into();
+    }
+    let now = status(redshift).await;
+    if now != "available" {
+        return format!("waits: {now}");
+    }
+    redshift
+        .pause_cluster()
+        .cluster_identifier("c")
+        .send()
+        .await
+        .unwrap();
+    s3.delete_object()
+        .bucket(MARKER.0)
+        .key(MARKER.1)
+        .send()
+        .await
+        .unwrap();
+    "paused".into()
+}
+
+/// Two runs wake a paused cluster at once: both read `paused` and write the marker; of their
+/// two ResumeClusters one moves the cluster and the other is InvalidClusterState (HTTP 400), as
+/// AWS answers a resume of a cluster that is not paused. The refused run finds the cluster
+/// resuming and waits for it, the marker in place; both runs' statements run once it is
+/// available, and the last run out pauses it again: one resume, one pause.
+async fn two_runs_waking_a_paused_cluster_at_once_resume_it_once_and_the_last_pauses_it(
+    backend: Backend,
+) {
+    let env = start_with_cluster_c(backend, 300).await;
+    let (admin, redshift) = (env.admin(), clusters_client(&env));
+    let s3 = redshift_local::s3::client_in(&env.local.s3_url().unwrap(), "us-west-2");
+    redshift
+        .pause_cluster()
+        .cluster_identifier("c")
+        .send()
+        .await
+        .unwrap();
+    until_status(&redshift, "paused").await;
+    assert!(!marker_is_there(&s3).await);
+    // Both runs read `paused`, then wake it at once.
+    assert_eq!(
+        (status(&redshift).await, status(&redshift).await),
+        ("paused".to_owned(), "paused".to_owned())
+    );
+    let (a, b) = tokio::join!(
+        wake_like_the_function(&redshift, &s3, "run-a"),
+        wake_like_the_function(&redshift, &s3, "run-b")
+    );
+    let refusals: Vec<_> = [&a.1, &b.1].into_iter().flatten().collect();
+    assert_eq!(
+        refusals,
+        [&("InvalidClusterState".to_owned(), 400)],
+        "{a:?} {b:?}"
+    );
+    assert_eq!((a.0.as_str(), b.0.as_str()), ("resuming", "resuming"));
+    assert!(marker_is_there(&s3).await);
+    until_status(&redshift, "available").await;
+    for run in ["run-a", "run-b"] {
+        let rows = env
+            .rows(&admin, On::Cluster, &format!("SELECT '{run}'"))
+            .await;
+        assert_eq!(rows.unwrap(), [[run]]);
+    }
+    // run-b leaves first; run-a, the last out, pauses.
+    assert_eq!(sleep_like_the_last_out(&redshift, &s3).await, "paused");
+    until_status(&redshift, "paused").await;
+    assert!(!marker_is_there(&s3).await);
+    assert_eq!(
+        cluster_report(&env).await,
+        serde_json::json!({"status": "paused", "pauses": 2, "resumes": 1})
+    );
+}
+
+/// A ResumeCluster whose answer is lost (fault `lose-answer`: it takes effect, the client gets
+/// HTTP 500 InternalFailure): the real SDK retries it, and the retry is InvalidClusterState,
+/// since the cluster is resuming. The run finds it resuming, keeps its marker and waits; the
+/// last run out pauses it again.
+async fn a_resume_whose_answer_is_lost_is_retried_refused_and_the_cluster_paused_after_the_run(
+    backend: Backend,
+) {
+    let env = start_with_cluster_c(backend, 300).await;
+    let redshift = clusters_client(&env);
+    let s3 = redshift_local::s3::client_in(&env.local.s3_url().unwrap(), "us-west-2");
+    redshift
+        .pause_cluster()
+        .cluster_identifier("c")
+        .send()
+        .await
+        .unwrap();
+    until_status(&redshift, "paused").await;
+    arm_cluster_fault(
+        &env,
+        r#"{"kind": "lose-answer", "operation": "ResumeCluster", "times": 1}"#,
+    )
+    .await;
+    let (now, refusal) = wake_like_the_function(&redshift, &s3, "run-a").await;
+    // The SDK's retry waited its backoff: the cluster may be up already.
+    assert!(now == "resuming" || now == "available", "{now}");
+    assert_eq!(refusal, Some(("InvalidClusterState".to_owned(), 400)));
+    assert_eq!(cluster_report(&env).await["resumes"], 1);
+    assert!(marker_is_there(&s3).await);
+    until_status(&redshift, "available").await;
+    assert_eq!(sleep_like_the_last_out(&redshift, &s3).await, "paused");
+    until_status(&redshift, "paused").await;
+    assert_eq!(
+        cluster_report(&env).await,
+        serde_json::json!({"status": "paused", "pauses": 2, "resumes": 1})
+    );
+}
+
+/// `available, prep-for-resize` and `available, resize-cleanup` (fault `resize`): "the cluster
+/// is running and available for read and write queries, but cluster operations ... are not
+/// available" (Management Guide, cluster status). DescribeClusters reports the status, a run's
+/// statements run, PauseCluster and ResumeCluster are InvalidClusterState; then it is available.
+async fn a_cluster_being_resized_takes_statements_but_not_pause_or_resume(backend: Backend) {
+    use aws_sdk_redshift::error::ProvideErrorMetadata as _;
+    let env = start_with_cluster_c(backend, 300).await;
+    let (admin, redshift) = (env.admin(), clusters_client(&env));
+    for phase in ["prep-for-resize", "resize-cleanup"] {
+        arm_cluster_fault(
+            &env,
+            &format!(r#"{{"kind": "resize", "cluster": "c", "phase": "{phase}", "millis": 3000}}"#),
+        )
+        .await;
+        let shown = format!("available, {phase}");
+        assert_eq!(status(&redshift).await, shown);
+        let described = redshift
+            .describe_clusters()
+            .cluster_identifier("c")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            described.clusters()[0].cluster_availability_status(),
+            Some("Available")
+        );
+        assert_eq!(
+            env.rows(&admin, On::Cluster, "SELECT 1").await.unwrap(),
+            [["1"]]
+        );
+        let pause = redshift
+            .pause_cluster()
+            .cluster_identifier("c")
+            .send()
+            .await
+            .unwrap_err();
+        let resume = redshift
+            .resume_cluster()
+            .cluster_identifier("c")
+            .send()
+            .await
+            .unwrap_err();
+        for refused in [pause.code(), resume.code()] {
+            assert_eq!(refused, Some("InvalidClusterState"), "{shown}");
+        }
+        until_status(&redshift, "available").await;
+    }
+    redshift
+        .pause_cluster()
+        .cluster_identifier("c")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(status(&redshift).await, "pausing");
+}
+
 mod embedded {
     crate::on!(Embedded:
         a_served_cluster_pauses_and_resumes_and_takes_no_queries_in_between,
@@ -1112,6 +1432,9 @@ mod embedded {
         the_data_apis_limits_and_shapes_are_aws_s,
         sql_redshift_does_not_run_fails_naming_the_construct,
         varchar_lengths_are_bytes_in_every_write,
+        two_runs_waking_a_paused_cluster_at_once_resume_it_once_and_the_last_pauses_it,
+        a_resume_whose_answer_is_lost_is_retried_refused_and_the_cluster_paused_after_the_run,
+        a_cluster_being_resized_takes_statements_but_not_pause_or_resume,
     );
 }
 
