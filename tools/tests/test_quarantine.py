@@ -127,3 +127,57 @@ def test_a_poison_object_is_quarantined_the_night_loads_the_rest_and_a_fixed_obj
 
     (clean / POISON).write_text(fixed)
     assert loaded == from_scratch(clean, tmp_path / "oracle-fixed-logs")
+
+
+POISON_SONG = "song_data/Z/Z/Z/TRZZZZZ12903CB0000.json"
+
+
+def test_a_poison_song_object_is_narrowed_down_quarantined_and_a_fixed_one_loads(sample, tmp_path):
+    """Song objects share one COPY per round, whose failure does not name its object: the rounds
+    after it take half as many song objects until the one that fails alone is put in quarantine;
+    every other song and play loads as from scratch without it, and a fixed object loads and
+    leaves quarantine."""
+    clean = tmp_path / "clean" / sample.name
+    shutil.copytree(sample, clean)
+    expected = from_scratch(clean, tmp_path / "oracle-logs")
+    songs = sorted((sample / "song_data").rglob("*.json"))
+    good_song = json.loads(songs[0].read_text())
+    # 20 lines that are not JSON reach MAXERROR 10 in whatever round holds the object.
+    poison = sample / POISON_SONG
+    poison.parent.mkdir(parents=True)
+    poison.write_text("<html>not json</html>\n" * 20)
+
+    with local.LocalPipeline(sample, tmp_path / "logs") as pipeline:
+        first = pipeline.execute(SCHEDULED)
+        assert (first.status, first.error) == ("FAILED", "ObjectsQuarantined"), first.cause
+        assert POISON_SONG in first.cause and "MAXERROR 10" in first.cause
+        held = quarantine(pipeline)
+        assert list(held) == [POISON_SONG]
+        assert "Load into table 'songs_load'" in held[POISON_SONG]["error"]
+        assert POISON_SONG not in pipeline.ledger()
+        assert pipeline.checksums() == expected
+        # Narrowed down from a round of every song object: about twice the logarithm of the
+        # rounds' sizes failed, each the songs COPY of a round holding the object.
+        failed = [s for s in pipeline.statements()
+                  if s.get("StatementName") == "sparkify-copy-staging" and s["Status"] == "FAILED"]
+        assert 2 <= len(failed) <= 2 * (len(songs) + 1).bit_length(), len(failed)
+
+        # The next night leaves it out and succeeds.
+        second = pipeline.execute(SCHEDULED)
+        succeeded(second)
+        assert left_in_quarantine(second) == {POISON_SONG}
+        assert pipeline.checksums() == expected
+
+        # Fixed: another ETag, loaded in a song round, out of quarantine.
+        fixed = dict(good_song, song_id="SOFIXED12AB0000000", title="Fixed at last")
+        poison.write_text(json.dumps(fixed))
+        third = pipeline.execute(SCHEDULED)
+        succeeded(third)
+        assert quarantine(pipeline) == {}
+        assert POISON_SONG in pipeline.ledger()
+        loaded = pipeline.checksums()
+
+    fixed_path = clean / POISON_SONG
+    fixed_path.parent.mkdir(parents=True)
+    fixed_path.write_text(json.dumps(fixed))
+    assert loaded == from_scratch(clean, tmp_path / "oracle-fixed")

@@ -92,7 +92,7 @@ pub mod catalogue {
     pub const COPY_STAGING_SONGS: SqlFile = sql_file!("copy/staging_songs.sql");
     /// After the song COPY: the catalogue, the ledger, the songs to match again, and the songs and
     /// artists rows of what changed, in one transaction with the COPY.
-    pub const SONGS_PUBLISH: [SqlFile; 11] = [
+    pub const SONGS_PUBLISH: [SqlFile; 12] = [
         sql_file!("copy/songs_keyed.sql"),
         sql_file!("copy/songs_changed_artists.sql"),
         sql_file!("copy/songs_replace.sql"),
@@ -104,6 +104,7 @@ pub mod catalogue {
         SONGS_INSERT,
         sql_file!("copy/artists_dimension_delete.sql"),
         ARTISTS_INSERT,
+        sql_file!("copy/songs_quarantine_release.sql"),
     ];
     /// copy-staging's batch that records a log object whose COPY failed for its content, alone.
     pub const QUARANTINE: [SqlFile; 3] = [

@@ -37,10 +37,21 @@ pub enum Phase {
     Other(String),
 }
 
+/// The statuses in which "the cluster is running and available for read and write queries, but
+/// cluster operations, such as creating a snapshot, are not available" (Amazon Redshift
+/// Management Guide, cluster status:
+/// <https://docs.aws.amazon.com/redshift/latest/mgmt/working-with-clusters.html#rs-mgmt-cluster-status>).
+/// A run proceeds in them; PauseCluster waits for `available`.
+pub const AVAILABLE_WITHOUT_OPERATIONS: [&str; 2] =
+    ["available, prep-for-resize", "available, resize-cleanup"];
+
 impl ClusterState {
+    /// The cluster's phase for a run: the statuses of [`AVAILABLE_WITHOUT_OPERATIONS`] are
+    /// available (queries run in them).
     pub fn phase(&self) -> Phase {
         match self.status.as_str() {
             "available" => Phase::Available,
+            status if AVAILABLE_WITHOUT_OPERATIONS.contains(&status) => Phase::Available,
             "paused" => Phase::Paused,
             "pausing" => Phase::Pausing,
             "resuming" => Phase::Resuming,

@@ -75,6 +75,10 @@ pub struct Carried {
     pub quarantined: Vec<Quarantined>,
     /// How many this run put in quarantine, in all.
     pub quarantined_count: usize,
+    /// Song objects a round stages at most while a failing songs COPY is narrowed down to its
+    /// object ([`crate::quarantine`]); none: [`plan::MAX_SONG_OBJECTS_PER_ROUND`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub song_limit: Option<usize>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -766,8 +770,8 @@ key.json",
 
     /// The rows each statement of the song round affects: the lock, the object list, the temp
     /// table, the song COPY, then publishing the song (its key, the artists it changes, the
-    /// catalogue, the ledger, the changed songs, the songs and artists rows).
-    const SONG_ROUND: [i64; 15] = [-1, 1, -1, 1, 1, 1, 0, 1, 0, 1, 1, 0, 1, 0, 1];
+    /// catalogue, the ledger, the changed songs, the songs and artists rows, the quarantine).
+    const SONG_ROUND: [i64; 16] = [-1, 1, -1, 1, 1, 1, 0, 1, 0, 1, 1, 0, 1, 0, 1, 0];
 
     /// With a statement wait, one call goes from the plan to its round to the next plan and its
     /// round to the end as each commits: no Wait state at all. Songs come first, in a round of
@@ -814,7 +818,7 @@ key.json",
     }
 
     /// Mocks for a nightly run of three rounds: 19 log objects and 2 song objects listed, so
-    /// round 1 publishes the songs (15 statements, each affecting 10 rows), round 2 stages 18 log
+    /// round 1 publishes the songs (16 statements, each affecting 10 rows), round 2 stages 18 log
     /// objects (40 statements, each affecting 10 rows) and round 3 the last log object (6
     /// statements, each affecting 3 rows). Every statement commits at once and the statement wait
     /// is 5 s, so one call can go through all three.
@@ -855,7 +859,7 @@ key.json",
             submits("copy-1", "/round-001/"),
             submits("copy-2", "/round-002/"),
             submits("copy-3", "/round-003/"),
-            finished("copy-1", 15, 10),
+            finished("copy-1", 16, 10),
             finished("copy-2", 40, 10),
             finished("copy-3", 6, 3),
         ]);
@@ -1065,6 +1069,7 @@ key.json",
             log_objects: 2,
             song_objects: 0,
             logs: vec![object("a"), object("b")],
+            song: None,
         };
         let out = handle(&deps, &s3, call.clone()).await.unwrap();
         assert_eq!((out.phase, out.round, out.more), (Phase::Copy, 4, true));
@@ -1111,6 +1116,7 @@ key.json",
             log_objects: 2,
             song_objects: 0,
             logs: vec![object("a"), object("b")],
+            song: None,
         };
         let err = handle(&deps, &s3, past_limit).await.unwrap_err();
         assert_eq!(err.name(), "StatementFailed");
@@ -1128,6 +1134,7 @@ key.json",
             log_objects: 1,
             song_objects: 0,
             logs: vec![object("b")],
+            song: None,
         };
         let denied = mock!(Client::describe_statement).then_output(|| {
             failed_at(

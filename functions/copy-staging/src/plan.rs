@@ -141,12 +141,12 @@ impl Planned {
     }
 }
 
-/// The plan batch of a round of execution `run`: its log objects, its song objects and the
-/// quarantined log objects it leaves out (results 1, 2 and 3).
-pub fn statements(run: &RunId) -> Result<Vec<String>, EtlError> {
+/// The plan batch of a round of execution `run`: its log objects, its song objects (at most
+/// `max_songs`) and the quarantined objects it leaves out (results 1, 2 and 3).
+pub fn statements(run: &RunId, max_songs: usize) -> Result<Vec<String>, EtlError> {
     let limits = [
         MAX_LOG_OBJECTS_PER_ROUND + 1,
-        MAX_SONG_OBJECTS_PER_ROUND + 1,
+        max_songs + 1,
         IN_QUARANTINE_SHOWN,
     ];
     catalogue::PLAN
@@ -162,24 +162,25 @@ pub fn statements(run: &RunId) -> Result<Vec<String>, EtlError> {
         .collect()
 }
 
-/// The round the plan batch's three results describe: its song objects if any are left (the log
-/// objects then wait for a later round), else its log objects.
+/// The round the plan batch's three results describe: its song objects if any are left (at most
+/// `max_songs`; the log objects then wait for a later round), else its log objects.
 pub fn round(
     logs: &[Vec<Field>],
     songs: &[Vec<Field>],
     in_quarantine: &[Vec<Field>],
+    max_songs: usize,
 ) -> Result<Round, String> {
     let mut events = objects(logs)?;
     let mut songs = objects(songs)?;
     let more = if songs.is_empty() {
         events.len() > MAX_LOG_OBJECTS_PER_ROUND
     } else {
-        let more = !events.is_empty() || songs.len() > MAX_SONG_OBJECTS_PER_ROUND;
+        let more = !events.is_empty() || songs.len() > max_songs;
         events.clear();
         more
     };
     events.truncate(MAX_LOG_OBJECTS_PER_ROUND);
-    songs.truncate(MAX_SONG_OBJECTS_PER_ROUND);
+    songs.truncate(max_songs);
     let mut total = 0;
     let mut keys = Vec::with_capacity(in_quarantine.len());
     for row in in_quarantine {
@@ -224,8 +225,16 @@ fn objects(rows: &[Vec<Field>]) -> Result<Vec<Listed>, String> {
         .collect()
 }
 
+/// Song objects a round of this run stages at most now.
+fn max_songs(carried: &Carried) -> usize {
+    carried
+        .song_limit
+        .unwrap_or(MAX_SONG_OBJECTS_PER_ROUND)
+        .clamp(1, MAX_SONG_OBJECTS_PER_ROUND)
+}
+
 /// The round a finished plan batch describes: its three results.
-async fn read_plan(deps: &Deps, statement_id: &str) -> Result<Round, EtlError> {
+async fn read_plan(deps: &Deps, statement_id: &str, max_songs: usize) -> Result<Round, EtlError> {
     let mut results = Vec::with_capacity(catalogue::PLAN.len());
     for n in 1..=catalogue::PLAN.len() {
         results.push(
@@ -234,7 +243,7 @@ async fn read_plan(deps: &Deps, statement_id: &str) -> Result<Round, EtlError> {
                 .await?,
         );
     }
-    round(&results[0], &results[1], &results[2]).map_err(|why| {
+    round(&results[0], &results[1], &results[2], max_songs).map_err(|why| {
         EtlError::DataApiRejected(format!("GetStatementResult {statement_id}: {why}"))
     })
 }
@@ -247,7 +256,7 @@ impl At<'_> {
         staged: Vec<Moved>,
         carried: Carried,
     ) -> Result<Output, EtlError> {
-        let sqls = statements(&self.run)?;
+        let sqls = statements(&self.run, max_songs(&carried))?;
         let token = self.step.client_token(&format!("{STEP}/plan/{round}"));
         let id = self
             .deps
@@ -262,7 +271,7 @@ impl At<'_> {
     /// to load.
     pub(crate) async fn planned(&self, current: Output) -> Result<Output, EtlError> {
         let id = current.step.statement_id.as_str();
-        let round = read_plan(self.deps, id).await?;
+        let round = read_plan(self.deps, id, max_songs(&current.carried)).await?;
         for key in &round.in_quarantine {
             tracing::warn!(step = STEP, key = %key, "left out: in quarantine with this ETag");
         }
@@ -308,11 +317,11 @@ mod tests {
 
     #[test]
     fn a_round_takes_at_most_eighteen_log_objects_and_knows_when_more_are_left() {
-        let round = round(&logs(19), &[], &[]).unwrap();
+        let round = round(&logs(19), &[], &[], MAX_SONG_OBJECTS_PER_ROUND).unwrap();
         assert_eq!(round.events.len(), MAX_LOG_OBJECTS_PER_ROUND);
         assert!(round.more);
         assert_eq!(round.events[0].size, 7);
-        let last = super::round(&logs(18), &[], &[]).unwrap();
+        let last = super::round(&logs(18), &[], &[], MAX_SONG_OBJECTS_PER_ROUND).unwrap();
         assert_eq!(last.events.len(), 18);
         assert!(!last.more);
     }
@@ -322,16 +331,16 @@ mod tests {
         let songs: Vec<Vec<Field>> = (0..=MAX_SONG_OBJECTS_PER_ROUND)
             .map(|n| object(&format!("song_data/A/{n:06}.json")))
             .collect();
-        let round = round(&[], &songs, &[]).unwrap();
+        let round = round(&[], &songs, &[], MAX_SONG_OBJECTS_PER_ROUND).unwrap();
         assert_eq!(round.songs.len(), MAX_SONG_OBJECTS_PER_ROUND);
         assert!(round.more);
         // Songs first, in a round of their own: the log objects wait for the next round.
-        let first = super::round(&logs(2), &songs[1..], &[]).unwrap();
+        let first = super::round(&logs(2), &songs[1..], &[], MAX_SONG_OBJECTS_PER_ROUND).unwrap();
         assert_eq!(
             (first.events.len(), first.songs.len(), first.more),
             (0, MAX_SONG_OBJECTS_PER_ROUND, true)
         );
-        let last = super::round(&[], &songs[1..], &[]).unwrap();
+        let last = super::round(&[], &songs[1..], &[], MAX_SONG_OBJECTS_PER_ROUND).unwrap();
         assert_eq!(
             (last.songs.len(), last.more),
             (MAX_SONG_OBJECTS_PER_ROUND, false)
@@ -341,7 +350,13 @@ mod tests {
     #[test]
     fn the_quarantined_keys_come_with_how_many_there_are_in_all() {
         let row = |key: &str| vec![Field::StringValue(key.into()), Field::LongValue(42)];
-        let round = round(&[], &[], &[row("log_data/a.json"), row("log_data/b.json")]).unwrap();
+        let round = round(
+            &[],
+            &[],
+            &[row("log_data/a.json"), row("log_data/b.json")],
+            MAX_SONG_OBJECTS_PER_ROUND,
+        )
+        .unwrap();
         assert!(round.is_empty());
         assert_eq!(
             round.in_quarantine,
@@ -353,19 +368,19 @@ mod tests {
     #[test]
     fn an_answer_of_another_shape_is_an_error_that_says_what_it_got() {
         let wrong = vec![vec![Field::StringValue("log_data/a.json".into())]];
-        let err = round(&wrong, &[], &[]).unwrap_err();
+        let err = round(&wrong, &[], &[], MAX_SONG_OBJECTS_PER_ROUND).unwrap_err();
         assert!(
             err.contains("expected (object_key, etag, size_bytes)"),
             "{err}"
         );
         let unsafe_key = vec![object("log_data/a\nb.json")];
-        assert!(round(&unsafe_key, &[], &[]).is_err());
+        assert!(round(&unsafe_key, &[], &[], MAX_SONG_OBJECTS_PER_ROUND).is_err());
     }
 
     #[test]
     fn the_plan_asks_one_more_object_than_a_round_takes_of_this_run_only() {
         let run = RunId::from_execution("run-7").unwrap();
-        let sqls = statements(&run).unwrap();
+        let sqls = statements(&run, MAX_SONG_OBJECTS_PER_ROUND).unwrap();
         assert_eq!(sqls.len(), 3);
         assert!(sqls[0].contains("LIMIT 19;"), "{}", sqls[0]);
         assert!(sqls[1].contains(&format!("LIMIT {};", MAX_SONG_OBJECTS_PER_ROUND + 1)));

@@ -1,9 +1,13 @@
-//! A log object whose COPY fails because of its content (more rejected lines than MaxLoadErrors,
+//! An object whose COPY fails because of its content (more rejected lines than MaxLoadErrors,
 //! a JSON object over 4 MB, no JSON at all) must not hold up the night. When a round's batch fails
 //! at a log object's COPY with a load failure, copy-staging tries that object again in a round of
 //! its own; if it fails there too, it records the object in `load_quarantine` (`sql/copy/
-//! quarantine_*.sql`) and plans the rest again. Later runs leave it out while its ETag is the one
-//! that failed; a changed object is tried again, and load-dimensions releases it once it loads.
+//! quarantine_*.sql`) and plans the rest again. Song objects share one COPY per round, whose
+//! failure does not say which object failed: the rounds that follow take half as many song
+//! objects until one fails alone, and that one is recorded the same way. Later runs leave a
+//! quarantined object out while its ETag is the one that failed; a changed object is tried again,
+//! and leaves quarantine once it loads (load-facts for a log object, its song round for a song
+//! object).
 //!
 //! Two failures count as content: Redshift's documented load failure, "Load into table '<table>'
 //! failed. Check '<view>' system table for details." (MAXERROR reached; lines that are not JSON
@@ -78,6 +82,27 @@ pub fn poison<'a>(
     }
 }
 
+/// Redshift's text, if round `layout` failed at its songs COPY for the song objects' content.
+/// The COPY reads every song object of the round through one manifest and its text does not say
+/// which object failed: the round is narrowed down instead ([`At::after_poison`]).
+pub fn songs_poison<T>(layout: &[(SqlFile, Option<T>)], err: &EtlError) -> Option<String> {
+    let EtlError::StatementFailed {
+        sub_statement: Some(n),
+        error,
+        ..
+    } = err
+    else {
+        return None;
+    };
+    let index = usize::try_from(*n).ok()?.checked_sub(1)?;
+    match layout.get(index)? {
+        (file, _) if *file == catalogue::COPY_STAGING_SONGS && is_load_failure(error) => {
+            Some(error.clone())
+        }
+        _ => None,
+    }
+}
+
 pub fn is_load_failure(error: &str) -> bool {
     (error.contains(LOAD_FAILED) && error.contains("' failed.")) || error.contains(INFLATE_FAILED)
 }
@@ -109,7 +134,7 @@ pub fn too_many(err: &EtlError) -> EtlError {
             statement_id: statement_id.clone(),
             sub_statement: *sub_statement,
             error: format!(
-                "{MAX_PER_RUN} log objects were already quarantined in this run, so this one is not: so many failing for their content points at the configuration (JSONPaths, MaxLoadErrors, the tables). {error}"
+                "{MAX_PER_RUN} objects were already quarantined in this run, so this one is not: so many failing for their content points at the configuration (JSONPaths, MaxLoadErrors, the tables). {error}"
             ),
         },
         other => other.clone(),
@@ -148,7 +173,11 @@ pub(crate) fn cause(carried: &Carried) -> Option<String> {
 impl At<'_> {
     /// After round `current` failed with `err`: if the failure is one log object's content, that
     /// object is tried again in a round of its own, or, if it was alone already, put in
-    /// quarantine. Anything else is not handled here (None).
+    /// quarantine. If it is the songs COPY's content, the next rounds take half as many song
+    /// objects (`song_limit`), down to a round of one, whose object is then put in quarantine;
+    /// the limit stays while the rounds before the failing object load, so finding it takes
+    /// about twice the logarithm of a round's objects in failed rounds. Anything else is not
+    /// handled here (None).
     pub(crate) async fn after_poison(
         &self,
         current: &Output,
@@ -161,16 +190,27 @@ impl At<'_> {
             .into_iter()
             .map(|(file, object)| (file, object.copied()))
             .collect();
-        let Some((object, error)) = poison(&layout, err) else {
-            return Ok(None);
+        let next = current.round + 1;
+        let (staged, mut carried) = (current.staged.clone(), current.carried.clone());
+        let (object, error) = match (poison(&layout, err), songs_poison(&layout, err)) {
+            (Some(found), _) => found,
+            (None, Some(error)) if objects.song_objects > 1 => {
+                let half = objects.song_objects / 2;
+                tracing::warn!(step = STEP, round = current.round, song_objects = objects.song_objects, next_round_takes = half, error = %error, "the song objects' COPY failed for their content; narrowing the round down");
+                carried.song_limit = Some(half);
+                return self.next_round(next, staged, carried).await.map(Some);
+            }
+            (None, Some(error)) => match &objects.song {
+                Some(object) => (object, error),
+                None => return Ok(None),
+            },
+            (None, None) => return Ok(None),
         };
         if current.carried.quarantined_count >= MAX_PER_RUN {
-            tracing::error!(step = STEP, key = %object.key, "a log object failed for its content after the run's quarantine limit");
+            tracing::error!(step = STEP, key = %object.key, "an object failed for its content after the run's quarantine limit");
             return Err(too_many(err));
         }
         let source = &self.deps.config.source;
-        let next = current.round + 1;
-        let (staged, carried) = (current.staged.clone(), current.carried.clone());
         if objects.logs.len() > 1 {
             tracing::warn!(step = STEP, round = current.round, key = %object.key, error = %error, "a log object's COPY failed for its content; trying it alone");
             let alone = crate::plan::Round::alone(object)?;
@@ -179,8 +219,10 @@ impl At<'_> {
                 .await
                 .map(Some);
         }
+        // Found: the rounds after it take as many song objects as ever.
+        carried.song_limit = None;
         let reason = reason(&error, source.max_load_errors);
-        tracing::warn!(step = STEP, round = current.round, key = %object.key, reason = %reason, error = %error, "a log object's COPY failed alone for its content; putting it in quarantine");
+        tracing::warn!(step = STEP, round = current.round, key = %object.key, reason = %reason, error = %error, "an object's COPY failed alone for its content; putting it in quarantine");
         let sqls = statements(object, &reason, &error, &self.run)?;
         let token = self.step.client_token(&format!("{STEP}/quarantine/{next}"));
         let id = self

@@ -29,6 +29,10 @@ pub struct RoundObjects {
     pub song_objects: usize,
     #[serde(default)]
     pub logs: Vec<RoundObject>,
+    /// The round's song object when it stages exactly one (the one a failing songs COPY is
+    /// narrowed down to, which quarantine then records).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub song: Option<RoundObject>,
 }
 
 impl At<'_> {
@@ -108,6 +112,14 @@ impl At<'_> {
                     size: object.size,
                 })
                 .collect(),
+            song: match round.songs.as_slice() {
+                [object] => Some(RoundObject {
+                    key: object.key.as_str().to_owned(),
+                    etag: object.etag.clone(),
+                    size: object.size,
+                }),
+                _ => None,
+            },
         };
         out.planned = Some(planned);
         Ok(out)
@@ -365,10 +377,11 @@ mod tests {
             Some(&key("manifests/run-2/round-001/songs.manifest")),
         )
         .unwrap();
-        assert_eq!(sqls.len(), 15);
+        assert_eq!(sqls.len(), 16);
         assert!(sqls[0].contains(
-            "LOCK load_ledger, staging_files, staging_songs, changed_songs, songs, artists;"
+            "LOCK load_ledger, load_quarantine, staging_files, staging_songs, changed_songs, songs, artists;"
         ));
+        assert!(sqls[15].contains("DELETE FROM load_quarantine") && sqls[15].contains("'run-2'"));
         assert!(sqls[3].contains("COPY songs_load") && sqls[3].contains("songs.manifest"));
         assert!(sqls[4].contains("SET song_key = MD5("));
         assert!(

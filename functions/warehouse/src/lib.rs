@@ -2,7 +2,7 @@
 //!
 //! `wake`, before create-tables: the cluster exists and the COPY role is attached to it
 //! (`WarehouseNotFound`, `CopyRoleNotAttached`); an available cluster is ready (`available`, and
-//! `available, prep-for-resize` and `available, resize-cleanup`, in which queries run: [`phase`]);
+//! `available, prep-for-resize` and `available, resize-cleanup`, in which queries run: [`ClusterState::phase`]);
 //! a paused one is resumed when the stack pauses it when idle (`PAUSE_CLUSTER_WHEN_IDLE`), else
 //! the run fails as `WarehousePaused`; a resuming or pausing one is waited for. Each call answers
 //! at once: the state machine waits between calls in a Wait state, so no Lambda sits waiting.
@@ -51,24 +51,6 @@ use sparkify::{Deps, EtlError};
 /// How many `wake` calls a run makes before it gives up on a cluster that does not become
 /// available: with the deployed 30-second Wait, half an hour (AWS: a resume takes minutes).
 pub const MAX_WAKE_POLLS: u32 = 60;
-
-/// The statuses in which "the cluster is running and available for read and write queries, but
-/// cluster operations, such as creating a snapshot, are not available" (Amazon Redshift
-/// Management Guide, cluster status:
-/// <https://docs.aws.amazon.com/redshift/latest/mgmt/working-with-clusters.html#rs-mgmt-cluster-status>).
-/// A run proceeds in them; PauseCluster waits for `available`.
-pub const AVAILABLE_WITHOUT_OPERATIONS: [&str; 2] =
-    ["available, prep-for-resize", "available, resize-cleanup"];
-
-/// A cluster's phase for a run: [`ClusterState::phase`], with the statuses of
-/// [`AVAILABLE_WITHOUT_OPERATIONS`] available (queries run in them).
-pub fn phase(cluster: &ClusterState) -> Phase {
-    if AVAILABLE_WITHOUT_OPERATIONS.contains(&cluster.status.as_str()) {
-        Phase::Available
-    } else {
-        cluster.phase()
-    }
-}
 
 /// The marker's key in the manifest bucket, for one cluster: under `warehouse/`, never under
 /// `manifests/`, whose objects the bucket's lifecycle rule expires (template.yaml).
@@ -269,7 +251,7 @@ async fn wake(
         note: format!("cluster {identifier} is available"),
     };
     let pauses = deps.config.warehouse.pause_when_idle;
-    match phase(&cluster) {
+    match cluster.phase() {
         Phase::Available => Ok(ready(cluster.status)),
         Phase::Paused if pauses => {
             // The marker before ResumeCluster (the module's rules): idempotent, and never
@@ -291,12 +273,12 @@ async fn wake(
                     let Ok(now) = lifecycle.clusters.describe(identifier).await else {
                         return Err(err);
                     };
-                    match phase(&now) {
+                    match now.phase() {
                         Phase::Resuming | Phase::Available => {
                             marker.put(execution).await?;
                             tracing::info!(cluster = identifier, execution, status = %now.status,
                                 error = %err, "ResumeCluster refused: the cluster is being woken");
-                            if phase(&now) == Phase::Available {
+                            if now.phase() == Phase::Available {
                                 return Ok(ready(now.status));
                             }
                             waiting(
@@ -340,7 +322,7 @@ async fn sleep(
         ));
     }
     let cluster = lifecycle.clusters.describe(identifier).await?;
-    if AVAILABLE_WITHOUT_OPERATIONS.contains(&cluster.status.as_str()) {
+    if sparkify::warehouse::AVAILABLE_WITHOUT_OPERATIONS.contains(&cluster.status.as_str()) {
         // Queries run, cluster operations (PauseCluster among them) wait for the resize.
         return Ok(Output {
             ready: false,
