@@ -70,7 +70,8 @@ pub struct Report {
     /// Load errors recorded since the run started whose objects the ledger was not asked about,
     /// so that they may be this run's or an overlapping one's: neither listed nor in
     /// `rejected_rows`. 0 unless they name more objects than one question holds (about 2,000),
-    /// or the question lost a serialization conflict.
+    /// the question lost a serialization conflict, or an object's key is too long for the
+    /// view's 256-byte file name (which then names no key).
     #[serde(default)]
     pub unattributed_rows: i64,
     /// Plays waiting for their song: published NextSong events that match no catalogue song yet
@@ -312,13 +313,25 @@ async fn loaded_by_run(
     }
 }
 
+/// The bytes of `SYS_LOAD_ERROR_DETAIL.file_name` (and `STL_LOAD_ERRORS.filename`):
+/// character(256). A key may have 1,024 bytes, so the name of a long key's object is cut.
+pub const FILE_NAME_BYTES: usize = 256;
+
+/// Whether a load error's file name fills its column, so that it may be a longer name cut short:
+/// its object cannot be told from its name, and its errors are counted as not attributed rather
+/// than dropped (a cut name matches no key the ledger holds).
+fn is_cut(file: &str) -> bool {
+    file.len() >= FILE_NAME_BYTES
+}
+
 /// The keys of the data bucket's objects the load errors name, each once and in order. A file
-/// that is not a key copy-staging could have loaded is not this run's.
+/// that is not a key copy-staging could have loaded is not this run's; a cut name is not asked
+/// about ([`is_cut`]).
 fn error_objects(bucket_uri: &str, load_errors: &[Vec<Field>]) -> Vec<S3Key> {
     let keys: BTreeSet<&str> = load_errors
         .iter()
         .filter_map(|row| match row.first() {
-            Some(Field::StringValue(file)) => file.strip_prefix(bucket_uri),
+            Some(Field::StringValue(file)) if !is_cut(file) => file.strip_prefix(bucket_uri),
             _ => None,
         })
         .collect();
@@ -373,7 +386,7 @@ fn rejects(
         };
         let file = text(file).ok_or_else(|| unexpected("load errors", row))?;
         let key = file.strip_prefix(bucket_uri).unwrap_or_default();
-        if attributed.unasked.contains(key) {
+        if attributed.unasked.contains(key) || (is_cut(&file) && !attributed.ours.contains(key)) {
             unattributed += 1;
         } else if attributed.ours.contains(key) {
             out.push(Reject {
@@ -829,6 +842,31 @@ mod tests {
         let (listed, unattributed) = rejects("s3://b/", &errors, &attributed, &[]).unwrap();
         assert_eq!(listed.len(), 1);
         assert_eq!(listed[0].file, "s3://b/a.json");
+        assert_eq!(unattributed, 2);
+    }
+
+    #[test]
+    fn load_errors_of_a_key_too_long_for_the_views_file_name_are_counted_not_dropped() {
+        // A 300-byte key, as character(256) keeps its name: cut, matching no key.
+        let key = format!("log_data/{}.json", "k".repeat(286));
+        let cut = format!("s3://b/{key}")[..FILE_NAME_BYTES].to_owned();
+        let errors = [
+            vec![s(&cut), n(1), s(""), n(1216), s("x")],
+            vec![s(&cut), n(2), s(""), n(1216), s("x")],
+            vec![s("s3://b/a.json"), n(1), s(""), n(1207), s("x")],
+        ];
+        // Never asked about: it names no object.
+        let keys = error_objects("s3://b/", &errors);
+        assert_eq!(
+            keys.iter().map(S3Key::as_str).collect::<Vec<_>>(),
+            ["a.json"]
+        );
+        let attributed = Attribution {
+            ours: HashSet::from(["a.json".to_owned()]),
+            unasked: HashSet::new(),
+        };
+        let (listed, unattributed) = rejects("s3://b/", &errors, &attributed, &[]).unwrap();
+        assert_eq!(listed.len(), 1);
         assert_eq!(unattributed, 2);
     }
 
