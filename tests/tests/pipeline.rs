@@ -342,6 +342,40 @@ async fn the_project_fixtures_load_with_their_hand_derived_counts() {
     for name in ["free_vs_paid", "plays_by_hour", "most_played_songs"] {
         assert_eq!(plays(name), 5, "{name}");
     }
+
+    // The first run found no tables: its guard failed and the batch that creates them went. A
+    // later run's guard passes: its batch locks first and creates nothing.
+    create_tables_reaping(&pipeline, "mini-2", &["mini-2"])
+        .await
+        .unwrap();
+    let named = |name: &'static str| {
+        let client = pipeline.client.clone();
+        async move {
+            let listed = client
+                .list_statements()
+                .statement_name(name)
+                .send()
+                .await
+                .unwrap();
+            listed
+                .statements()
+                .iter()
+                .filter(|s| s.statement_name() == Some(name))
+                .map(|s| s.status().map(|status| status.as_str().to_owned()))
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(
+        named("sparkify-create-tables-creating").await,
+        [Some("FINISHED".to_owned())]
+    );
+    let guarded = named("sparkify-create-tables").await;
+    assert_eq!(guarded.len(), 2, "{guarded:?}");
+    assert!(
+        guarded.contains(&Some("FINISHED".to_owned())),
+        "{guarded:?}"
+    );
+    assert!(guarded.contains(&Some("FAILED".to_owned())), "{guarded:?}");
 }
 
 /// A Data API client of the stand-in that signs in as `access_key`'s identity: `user:NAME` is the

@@ -175,6 +175,10 @@ pub struct Translated {
     pub write_target: Option<String>,
     /// A LOCK, which PostgreSQL runs only inside a transaction block.
     pub is_lock: bool,
+    /// The table a `CREATE TABLE IF NOT EXISTS` (not temporary) names: if it exists, the
+    /// statement takes its write lock, the strict reading of a DDL statement on a table
+    /// (Redshift's guides do not say what it locks).
+    pub creates_if_missing: Option<String>,
 }
 
 /// Parses one Redshift statement and returns its PostgreSQL form, with `parameters` filled in.
@@ -198,6 +202,7 @@ pub fn translate_with(
             is_dml: false,
             write_target: None,
             is_lock: false,
+            creates_if_missing: None,
         });
     }
     let mut statements = Parser::parse_sql(&LocalRedshift::default(), sql)
@@ -269,7 +274,14 @@ pub fn translate_with(
     );
     let sql =
         crate::privileges::as_postgres(&mut statement).unwrap_or_else(|| statement.to_string());
+    let creates_if_missing = match &statement {
+        Statement::CreateTable(table) if table.if_not_exists && !table.temporary => {
+            Some(table.name.to_string())
+        }
+        _ => None,
+    };
     Ok(Translated {
+        creates_if_missing,
         write_target: write_target(&statement),
         is_lock: matches!(statement, Statement::Lock(_)),
         sql,

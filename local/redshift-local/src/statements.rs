@@ -581,9 +581,8 @@ async fn run_sqls(
 fn needs_transaction(sql: &str, parameters: &HashMap<String, String>) -> bool {
     match copy::parse(sql) {
         Ok(Some(_)) => true,
-        Ok(None) => {
-            dialect::translate(sql, parameters).is_ok_and(|t| t.write_target.is_some() || t.is_lock)
-        }
+        Ok(None) => dialect::translate(sql, parameters)
+            .is_ok_and(|t| t.write_target.is_some() || t.is_lock || t.creates_if_missing.is_some()),
         Err(_) => false,
     }
 }
@@ -642,6 +641,11 @@ async fn run_sql(
             let translated = dialect::translate_with(sql, parameters, Some(&runner.keys))
                 .map_err(|err| err.to_string())?;
             if let Some(table) = &translated.write_target {
+                transactions::lock_for_write(client, table, &target.user, isolation).await?;
+            }
+            if let Some(table) = &translated.creates_if_missing
+                && transactions::exists(client, table).await?
+            {
                 transactions::lock_for_write(client, table, &target.user, isolation).await?;
             }
             backend::run_at(client, &translated, isolation.conflict_words()).await

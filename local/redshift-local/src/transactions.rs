@@ -62,6 +62,15 @@ pub fn write_lock(table: &str) -> String {
     format!("LOCK TABLE {table} IN SHARE ROW EXCLUSIVE MODE")
 }
 
+/// Whether `table` exists, as the warehouse's admin sees it.
+pub async fn exists(client: &tokio_postgres::Client, table: &str) -> Result<bool, String> {
+    let row = client
+        .query_one("SELECT to_regclass($1) IS NOT NULL", &[&table])
+        .await
+        .map_err(|err| err.to_string())?;
+    Ok(row.get(0))
+}
+
 /// Takes the write lock on `table` inside the open transaction, for `user`. The lock is taken as
 /// the admin: PostgreSQL's LOCK TABLE in this mode asks for UPDATE, DELETE or TRUNCATE privilege,
 /// while Redshift takes it for any write the user may make (INSERT alone included); the write
