@@ -350,16 +350,25 @@ def _over_state_limit(event: dict) -> str | None:
     return None
 
 
-class LocalPipe(threading.Thread):
+class LocalPipe:
     """EventBridge Pipes' SQS source in front of the starter, as template.yaml's NewFilePipe
     configures it (moto has no Pipes): batches of at most BatchSize records, gathered from the
     first record for MaximumBatchingWindowInSeconds, delivered to the Express starter as one JSON
     array of SQS records (the shape the Pipes guide gives for an SQS source) and waited for, as
     REQUEST_RESPONSE (StartSyncExecution) does. A batch whose starter execution succeeded is
-    deleted from the queue; any other stays, to come back after the visibility timeout."""
+    deleted from the queue; any other stays, to come back after the visibility timeout.
+
+    Up to five batches at once, as the Pipes guide's scaling says of an SQS source ("EventBridge
+    Pipes ... reads up to five batches"; a pipe has no setting that lowers it): five pollers,
+    each gathering a batch and then waiting for the starter's answer to it, so a burst of new
+    files is delivered as up to five batches together, each starting its run. The pollers take
+    turns to gather: one fills its batch (or its window runs out) before the next starts one, so
+    locally a burst that fits in one batch stays one batch, where AWS's pollers may share it out.
+    AWS adds pollers while messages remain (up to 1,000 batches at once); this one stays at five."""
+
+    POLLERS = 5
 
     def __init__(self, sqs, queue_url: str, sfn, starter_arn: str, *, window_seconds: float):
-        super().__init__(name="local-pipe", daemon=True)
         template = (ROOT / "template.yaml").read_text()
         pipe = template[template.index("  NewFilePipe:\n"):]
         self.batch_size = int(re.search(r"BatchSize: (\d+)", pipe).group(1))
@@ -371,31 +380,53 @@ class LocalPipe(threading.Thread):
             QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         self.batches: list[dict] = []
         self._halt = threading.Event()
+        # One poller gathers at a time (the turns above); the queue is called by one at a time
+        # (moto's SQS queue rewrites its message list on a delete, unlocked).
+        self._gathering = threading.Lock()
+        self._queue = threading.Lock()
+        self._pollers = [
+            threading.Thread(target=self._poll, name=f"local-pipe-{n + 1}", daemon=True)
+            for n in range(self.POLLERS)]
+
+    def start(self) -> None:
+        for poller in self._pollers:
+            poller.start()
 
     def stop(self) -> None:
         self._halt.set()
-        self.join(timeout=30)
+        for poller in self._pollers:
+            if poller.is_alive():
+                poller.join(timeout=30)
 
     def _receive(self, most: int, wait: int) -> list[dict]:
-        return self.sqs.receive_message(
-            QueueUrl=self.queue_url, MaxNumberOfMessages=min(10, most), WaitTimeSeconds=wait,
-            AttributeNames=["All"], MessageAttributeNames=["All"],
-        ).get("Messages", [])
+        with self._queue:
+            return self.sqs.receive_message(
+                QueueUrl=self.queue_url, MaxNumberOfMessages=min(10, most), WaitTimeSeconds=wait,
+                AttributeNames=["All"], MessageAttributeNames=["All"],
+            ).get("Messages", [])
 
-    def run(self) -> None:
+    def _poll(self) -> None:
         while not self._halt.is_set():
-            batch = self._receive(self.batch_size, 0)
-            if not batch:
-                self._halt.wait(0.2)
-                continue
-            first = time.monotonic()
-            while len(batch) < self.batch_size and time.monotonic() - first < self.window_seconds:
-                more = self._receive(self.batch_size - len(batch), 0)
-                if more:
-                    batch += more
-                else:
-                    self._halt.wait(0.2)
-            self._deliver(batch)
+            with self._gathering:
+                batch = self._gather()
+            if batch and not self._halt.is_set():
+                self._deliver(batch)
+
+    def _gather(self) -> list[dict]:
+        """A batch: what the queue holds, then more until BatchSize or the window from its first
+        record; empty when the queue is."""
+        batch = self._receive(self.batch_size, 0)
+        if not batch:
+            self._halt.wait(0.2)
+            return []
+        first = time.monotonic()
+        while len(batch) < self.batch_size and time.monotonic() - first < self.window_seconds:
+            more = self._receive(self.batch_size - len(batch), 0)
+            if more:
+                batch += more
+            elif self._halt.wait(0.2):
+                break
+        return batch
 
     def _deliver(self, batch: list[dict]) -> None:
         records = [{
@@ -418,8 +449,10 @@ class LocalPipe(threading.Thread):
         output = json.loads(described.get("output") or "null")
         self.batches.append({"records": records, "status": described["status"], "output": output})
         if described["status"] == "SUCCEEDED":
-            for m in batch:
-                self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=m["ReceiptHandle"])
+            with self._queue:
+                for m in batch:
+                    self.sqs.delete_message(QueueUrl=self.queue_url,
+                                            ReceiptHandle=m["ReceiptHandle"])
 
 
 class LocalPipeline:
@@ -1248,6 +1281,10 @@ def print_report(execution: Execution, expected: dict | None, out=print) -> bool
     if report.get("waiting_plays"):
         out(f"  plays waiting for their song: {report['waiting_plays']:,} (the oldest at "
             f"{report.get('oldest_waiting')}): they load when their song does (docs/exactly-once.md)")
+    if report.get("refused_songs"):
+        shown = ", ".join(f"{s['song_id']} ({s['reason']})" for s in report.get("refused_song_ids", []))
+        out(f"  songs the songs table refuses: {report['refused_songs']:,}: {shown} "
+            f"(docs/runbook.md#refused-songs)")
     if execution.requests:
         out(f"  requests: {requests_summary(execution.requests)}")
     ok = bool(report.get("passed")) and not failed and (expected is None or counts == expected)

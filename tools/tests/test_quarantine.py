@@ -181,3 +181,38 @@ def test_a_poison_song_object_is_narrowed_down_quarantined_and_a_fixed_one_loads
     fixed_path.parent.mkdir(parents=True)
     fixed_path.write_text(json.dumps(fixed))
     assert loaded == from_scratch(clean, tmp_path / "oracle-fixed")
+
+
+def test_songs_the_songs_table_refuses_are_reported_until_their_object_is_fixed(sample, tmp_path):
+    """A song object whose song has no title, or no artist id, loads into the catalogue but not
+    into songs (both NOT NULL, which Redshift enforces): the night succeeds with the rest loaded
+    and every run's report names the refused songs until the object is fixed."""
+    songs = sorted((sample / "song_data").rglob("*.json"))
+    template = json.loads(songs[0].read_text())
+    folder = sample / "song_data" / "Z" / "Z" / "Y"
+    folder.mkdir(parents=True)
+    untitled = dict(template, song_id="SOUNTITLED12AB000", title="")
+    no_artist = dict(template, song_id="SONOARTIST12AB000")
+    no_artist.pop("artist_id")
+    (folder / "TRZZZY01.json").write_text(json.dumps(untitled))
+    (folder / "TRZZZY02.json").write_text(json.dumps(no_artist))
+
+    with local.LocalPipeline(sample, tmp_path / "logs") as pipeline:
+        first = pipeline.execute(SCHEDULED)
+        succeeded(first)
+        assert first.report["refused_songs"] == 2
+        assert [(s["song_id"], s["column"]) for s in first.report["refused_song_ids"]] == [
+            ("SONOARTIST12AB000", "artist_id"), ("SOUNTITLED12AB000", "title")]
+        assert pipeline.counts()["songs"] == len(songs)
+        # Reported on every run until fixed, not only by the run that loaded it.
+        second = pipeline.execute(SCHEDULED)
+        succeeded(second)
+        assert second.report["refused_songs"] == 2
+        # Fixed: the next round replaces the song, which the songs table takes.
+        (folder / "TRZZZY01.json").write_text(json.dumps(dict(untitled, title="Named at last")))
+        third = pipeline.execute(SCHEDULED)
+        succeeded(third)
+        assert third.report["refused_songs"] == 1
+        assert pipeline.counts()["songs"] == len(songs) + 1
+        assert pipeline.query(
+            "SELECT title FROM songs WHERE song_id = 'SOUNTITLED12AB000'") == [["Named at last"]]

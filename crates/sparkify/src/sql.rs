@@ -157,13 +157,14 @@ pub mod catalogue {
     /// verify-counts' batch: its lock, the reports (counts, checks, what the loads refused, the
     /// plays waiting for their song), then the end of the run's staging. The handler reads results
     /// by position in this list.
-    pub const VERIFY: [SqlFile; 8] = [
+    pub const VERIFY: [SqlFile; 9] = [
         sql_file!("verify/lock.sql"),
         sql_file!("verify/table_counts.sql"),
         sql_file!("verify/quality_checks.sql"),
         sql_file!("verify/load_errors.sql"),
         sql_file!("verify/refused_events.sql"),
         sql_file!("verify/waiting_plays.sql"),
+        sql_file!("verify/refused_songs.sql"),
         sql_file!("verify/clear_staging_files.sql"),
         sql_file!("verify/clear_listing.sql"),
     ];

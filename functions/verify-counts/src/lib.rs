@@ -82,6 +82,21 @@ pub struct Report {
     /// wait.
     #[serde(default)]
     pub oldest_waiting: Option<String>,
+    /// Songs the catalogue holds that the songs table refuses (no title, no artist id): how many,
+    /// and the first of them (`verify/refused_songs.sql`). They stay out of songs until their
+    /// object is fixed.
+    #[serde(default)]
+    pub refused_songs: i64,
+    #[serde(default)]
+    pub refused_song_ids: Vec<RefusedSong>,
+}
+
+/// A song the songs table refuses, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefusedSong {
+    pub song_id: String,
+    pub column: String,
+    pub reason: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -140,6 +155,8 @@ pub async fn handle(deps: &Deps, input: Input) -> Result<Output, EtlError> {
         .await?;
     let (waiting_plays, oldest_waiting) =
         waiting(&api.result_rows(&result("verify/waiting_plays.sql")).await?)?;
+    let (refused_songs, refused_song_ids) =
+        refused_songs(&api.result_rows(&result("verify/refused_songs.sql")).await?)?;
     let bucket_uri = format!("s3://{}/", deps.config.source.bucket.as_str());
     // The load errors since the run started may be another execution's too: the ledger says
     // which of their objects this run loaded. Asked only when there are any, about those objects
@@ -182,6 +199,8 @@ pub async fn handle(deps: &Deps, input: Input) -> Result<Output, EtlError> {
         unattributed_rows,
         waiting_plays,
         oldest_waiting,
+        refused_songs,
+        refused_song_ids,
     };
     tracing::info!(step = STEP, report = %serde_json::json!(report), "verification finished");
     if !report.passed {
@@ -418,6 +437,31 @@ fn rejects(
     Ok((out, unattributed))
 }
 
+/// `(how many, the first)` of `verify/refused_songs.sql`: each row a song with the count of all.
+fn refused_songs(rows: &[Vec<Field>]) -> Result<(i64, Vec<RefusedSong>), EtlError> {
+    let mut total = 0;
+    let mut songs = Vec::with_capacity(rows.len());
+    for row in rows {
+        let [song_id, column, reason, refused] = row.as_slice() else {
+            return Err(EtlError::DataApiRejected(format!(
+                "refused songs: unexpected row {row:?}"
+            )));
+        };
+        let (Some(song_id), Some(refused)) = (text(song_id), number(refused)) else {
+            return Err(EtlError::DataApiRejected(format!(
+                "refused songs: unexpected row {row:?}"
+            )));
+        };
+        total = refused;
+        songs.push(RefusedSong {
+            song_id,
+            column: text(column).unwrap_or_default(),
+            reason: text(reason).unwrap_or_default(),
+        });
+    }
+    Ok((total, songs))
+}
+
 /// `(waiting, oldest)` of `verify/waiting_plays.sql`: one row.
 fn waiting(rows: &[Vec<Field>]) -> Result<(i64, Option<String>), EtlError> {
     match rows {
@@ -535,8 +579,9 @@ mod tests {
     }
 
     /// The reject queries of a run (one load error of each of two of its objects, one of
-    /// another execution's object, and one refused user id) and its waiting plays (6,487).
-    fn reject_results() -> [aws_smithy_mocks::Rule; 3] {
+    /// another execution's object, and one refused user id), its waiting plays (6,487) and one
+    /// refused song of two.
+    fn reject_results() -> [aws_smithy_mocks::Rule; 4] {
         let error = |file: &str, line: i64| {
             vec![
                 s(file),
@@ -565,6 +610,15 @@ mod tests {
                 ]],
             ),
             waiting_result(6487),
+            rows_of(
+                "verify-1:7",
+                vec![vec![
+                    s("SOBADTITLE12AB01"),
+                    s("title"),
+                    s("song without a title"),
+                    n(2),
+                ]],
+            ),
         ]
     }
 
@@ -692,6 +746,15 @@ mod tests {
             (report.waiting_plays, report.oldest_waiting.as_deref()),
             (6487, Some("2018-11-01 21:01:46.796"))
         );
+        assert_eq!(report.refused_songs, 2);
+        assert_eq!(
+            report.refused_song_ids,
+            [RefusedSong {
+                song_id: "SOBADTITLE12AB01".into(),
+                column: "title".into(),
+                reason: "song without a title".into(),
+            }]
+        );
     }
 
     #[tokio::test]
@@ -720,7 +783,7 @@ mod tests {
         assert_eq!(report.rejected_rows, 4);
         assert_eq!(report.rejects[2].column, "user_id");
         // The ledger was asked once, about the three objects of the load errors.
-        assert_eq!(rules[5].num_calls(), 1);
+        assert_eq!(rules[7].num_calls(), 1);
     }
 
     #[tokio::test]
@@ -759,7 +822,7 @@ mod tests {
             ("verify-1", "STARTED", false)
         );
         assert_eq!(out.report, None);
-        assert_eq!(rules[8].num_calls(), 0);
+        assert_eq!(rules[9].num_calls(), 0);
         let out = handle(&deps, resume()).await.unwrap();
         let report = out.report.unwrap();
         assert!(out.step.done);
@@ -875,11 +938,11 @@ mod tests {
         let sqls = batch(&resume(), &sparkify::testing::config().source).unwrap();
         assert_eq!(sqls.len(), catalogue::VERIFY.len());
         assert!(sqls[0].contains("LOCK load_listing, staging_files, staging_events,"));
-        assert!(sqls[7].contains("DELETE FROM load_listing WHERE run_id = 'exec-1'"));
+        assert!(sqls[8].contains("DELETE FROM load_listing WHERE run_id = 'exec-1'"));
         assert!(sqls[3].contains("start_time >= CAST('2026-11-22 18:00:00.123' AS TIMESTAMP)"));
         assert!(sqls[3].contains("LIKE 's3://udacity-dend/%'"));
         assert!(sqls[5].contains("NOT EXISTS (SELECT 1 FROM songplays sp"));
-        assert!(sqls[6].contains("DELETE FROM staging_files WHERE run_id = 'exec-1'"));
+        assert!(sqls[7].contains("DELETE FROM staging_files WHERE run_id = 'exec-1'"));
         assert!(
             sqls.iter()
                 .all(|sql| !sql.contains("DELETE FROM staging_events"))
@@ -982,6 +1045,7 @@ mod tests {
             rows_of("verify-1:4", vec![]),
             rows_of("verify-1:5", vec![]),
             waiting_result(0),
+            rows_of("verify-1:7", vec![]),
         ];
         let client = mock_client!(
             aws_sdk_redshiftdata,
@@ -993,6 +1057,10 @@ mod tests {
         assert!(report.passed && report.rejects.is_empty());
         assert_eq!(ask.num_calls(), 0);
         assert_eq!((report.waiting_plays, report.oldest_waiting), (0, None));
+        assert_eq!(
+            (report.refused_songs, report.refused_song_ids.len()),
+            (0, 0)
+        );
     }
 
     #[tokio::test]
