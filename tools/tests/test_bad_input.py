@@ -128,3 +128,39 @@ def test_each_bad_input_ends_loaded_with_its_rejects_reported_or_with_a_named_er
                 + "'" + expected["key"].replace("'", "''") + "'")
             assert (size, runs) == (len(body), 1), name
             assert "Load into table" in error and etag, name
+
+
+def test_trailing_blanks_give_redshifts_answer(sample, tmp_path):
+    """Redshift compares VARCHAR values ignoring trailing blanks ("Character types"), PostgreSQL
+    does not: the pipeline keeps ids and pages without them, so both give Redshift's answer, and
+    refuses a key that ends in one (the ledger could not tell it from the key without it)."""
+    songs = sorted((sample / "song_data").rglob("*.json"))
+    song = json.loads(songs[0].read_text())
+    folder = sample / "song_data" / "Z" / "Z" / "X"
+    folder.mkdir(parents=True)
+    # One song in two objects, its id once with a trailing blank: one song on Redshift.
+    (folder / "TRZZZX01.json").write_text(json.dumps(dict(song, song_id="SOTRAILING12AB00 ")))
+    (folder / "TRZZZX02.json").write_text(json.dumps(dict(song, song_id="SOTRAILING12AB00")))
+    # A play whose page ends in a blank: a play on Redshift.
+    play = next(json.loads(line)
+                for day in sorted((sample / "log_data").rglob("*.json"))
+                for line in day.read_text().splitlines()
+                if json.loads(line)["page"] == "NextSong")
+    play.update(page="NextSong ", sessionId=977_001)
+    put(sample, "log_data/2018/11/trailing-page.json", (json.dumps(play) + "\n").encode())
+    put(sample, "log_data/2018/11/trailing-key.json ", (json.dumps(play) + "\n").encode())
+
+    with local.LocalPipeline(sample, tmp_path / "logs") as pipeline:
+        nightly = pipeline.execute(SCHEDULED)
+        succeeded(nightly)
+        assert pipeline.query(
+            "SELECT song_id, COUNT(*) FROM songs WHERE song_id LIKE 'SOTRAILING%' GROUP BY song_id"
+        ) == [["SOTRAILING12AB00", 1]]
+        assert pipeline.query(
+            "SELECT COUNT(*) FROM songplays WHERE session_id = 977001") == [[1]]
+        ledger = pipeline.ledger()
+        assert "log_data/2018/11/trailing-page.json" in ledger
+        assert "log_data/2018/11/trailing-key.json " not in ledger
+        skipped = {s["key"]: s["reason"]
+                   for s in nightly.output["copy_staging"]["listing"]["skipped"]}
+        assert "ends in a space" in skipped["log_data/2018/11/trailing-key.json "], skipped

@@ -529,6 +529,15 @@ impl S3Key {
                 "{text:?} holds {bad:?}, which is not allowed in a key loaded by COPY"
             ));
         }
+        // "Trailing spaces in VARCHAR and CHAR values are treated as semantically insignificant
+        // when values are compared" (Redshift, "Character types"): the ledger, the listing and
+        // the event store compare keys, so 'a.json ' would be taken for 'a.json'.
+        if text.ends_with(' ') {
+            return Err(format!(
+                "{text:?} ends in a space, which Redshift ignores when it compares text, so it \
+                 could not be told from the key without it"
+            ));
+        }
         Ok(Self(text.to_owned()))
     }
 
@@ -771,6 +780,9 @@ mod tests {
         assert!(S3Key::parse("").is_err());
         assert!(S3Key::parse(&"k".repeat(1025)).is_err());
         assert!(S3Key::parse("log_data/2018/11/ünïcode ;'\".json").is_ok());
+        // Redshift would take it for the key without its trailing blank.
+        assert!(S3Key::parse("log_data/a.json ").is_err());
+        assert!(S3Key::parse("log_data/a b.json").is_ok());
         assert!(BucketName::parse("ab").is_err());
         assert!(BucketName::parse("-bucket").is_err());
         assert!(BucketName::parse("my.bucket-1").is_ok());
