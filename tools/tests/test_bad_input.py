@@ -127,7 +127,9 @@ def test_each_bad_input_ends_loaded_with_its_rejects_reported_or_with_a_named_er
                 "SELECT etag, size_bytes, error, runs FROM load_quarantine WHERE object_key = "
                 + "'" + expected["key"].replace("'", "''") + "'")
             assert (size, runs) == (len(body), 1), name
-            assert "Load into table" in error and etag, name
+            # Redshift's error as the warehouse gave it: a load failure, or (a JSON object over
+            # 4 MB, which Redshift words nowhere in its guides) the stand-in's own words.
+            assert ("Load into table" in error or "4 MB" in error) and etag, name
 
 
 def test_trailing_blanks_give_redshifts_answer(sample, tmp_path):

@@ -68,7 +68,7 @@ pub enum EtlError {
     /// copy-staging reports it in its output and the state machine ends the run with it, after
     /// verify-counts, so that nothing that loaded is rolled back.
     #[error(
-        "{count} log object(s) failed COPY for their content and are quarantined in load_quarantine (everything else loaded; see docs/runbook.md, Quarantined objects): {}",
+        "{count} object(s) failed COPY for their content and are quarantined in load_quarantine (everything else loaded; see docs/runbook.md, Quarantined objects): {}",
         .keys.join(", ")
     )]
     ObjectsQuarantined { count: usize, keys: Vec<String> },

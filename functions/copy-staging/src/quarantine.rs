@@ -21,7 +21,7 @@ use crate::round::round_layout;
 use crate::{At, Carried, Output, Phase, SKIPPED_SHOWN, STEP};
 use serde::{Deserialize, Serialize};
 use sparkify::EtlError;
-use sparkify::sql::{Literal, RunId, S3Key, SqlFile, catalogue, render};
+use sparkify::sql::{Codec, Literal, RunId, S3Key, SqlFile, catalogue, render};
 
 /// How Redshift words a COPY that failed on its data.
 pub const LOAD_FAILED: &str = "Load into table '";
@@ -74,12 +74,47 @@ pub fn poison<'a>(
     let index = usize::try_from(*n).ok()?.checked_sub(1)?;
     match layout.get(index)? {
         (file, Some(object))
-            if *file == catalogue::COPY_STAGING_EVENTS && is_load_failure(error) =>
+            if *file == catalogue::COPY_STAGING_EVENTS
+                && (is_load_failure(error) || may_be_too_large(object, error)) =>
         {
             Some((object, error.clone()))
         }
         _ => None,
     }
+}
+
+/// The most one JSON object may have: "The maximum size of a single JSON object or array ... is
+/// 4 MB" (COPY's data format parameters).
+pub const MAX_JSON_OBJECT_BYTES: i64 = 4 * 1024 * 1024;
+
+/// Whether a log object's failed COPY may be a JSON object over 4 MB, told without Redshift's
+/// wording, which is documented nowhere ("the COPY command fails"): the object can hold one (it
+/// is larger than 4 MB, or compressed), and the error names none of the causes that are not the
+/// object's (S3, the COPY role, the manifest, the region, a conflict or a lost session). Such an
+/// object is tried alone like any other, and quarantined only if it fails alone too.
+pub fn may_be_too_large(object: &RoundObject, error: &str) -> bool {
+    let can_hold_one = object.size > MAX_JSON_OBJECT_BYTES
+        || S3Key::parse(&object.key).is_ok_and(|key| Codec::of(&key) != Codec::Plain);
+    let lower = error.to_lowercase();
+    let not_the_objects = [
+        "s3serviceexception",
+        "not authorized",
+        "access denied",
+        "accessdenied",
+        "manifest",
+        "permanentredirect",
+        "region",
+        "nosuchkey",
+        "nosuchbucket",
+        "credentials",
+        "iam role",
+        "deadlock",
+        "serializ",
+        "terminat",
+        "connection",
+        "cancel",
+    ];
+    can_hold_one && !not_the_objects.iter().any(|cause| lower.contains(cause))
 }
 
 /// Redshift's text, if round `layout` failed at its songs COPY for the song objects' content.
@@ -115,6 +150,8 @@ pub fn reason(error: &str, max_load_errors: u32) -> String {
         "its bytes are not compressed as its name says (.gz GZIP, .bz2 BZIP2, .zst ZSTD): it does not decompress".to_owned()
     } else if error.contains("4 MB") || error.contains("4194304") {
         "a JSON object larger than 4 MB".to_owned()
+    } else if !is_load_failure(error) {
+        "its COPY failed alone with an error that names no S3, role or manifest cause, and it can hold a JSON object over 4 MB (it is larger, or compressed): most likely one is over COPY's 4 MB limit".to_owned()
     } else {
         format!(
             "its COPY failed on its data: rejected lines reached MAXERROR {max_load_errors} (lines that are not JSON, or values the columns cannot take), or a JSON object is over 4 MB; its rejects are in sys_load_error_detail"
@@ -335,6 +372,47 @@ mod tests {
         assert!(reason(inflate, 10).contains("does not decompress"));
     }
 
+    /// Redshift documents no text for a JSON object over 4 MB: an object that can hold one (over
+    /// 4 MB, or compressed) whose COPY fails with an error naming no other cause is its content,
+    /// whatever the words; a small plain object's unknown error, or any object's S3, role or
+    /// conflict error, is not.
+    #[test]
+    fn a_failure_of_an_object_that_can_hold_a_4_mb_json_object_is_its_content_whatever_the_words() {
+        let unknown = "ERROR: something Redshift words its own way";
+        fn layout_of(object: &RoundObject) -> Vec<(SqlFile, Option<&RoundObject>)> {
+            vec![
+                (catalogue::LOCK_ROUND, None),
+                (catalogue::COPY_STAGING_FILES, None),
+                (catalogue::EVENTS_LOAD_CREATE, None),
+                (catalogue::COPY_STAGING_EVENTS, Some(object)),
+            ]
+        }
+        let small = object();
+        assert!(poison(&layout_of(&small), &failed(4, unknown)).is_none());
+        let big = RoundObject {
+            size: MAX_JSON_OBJECT_BYTES + 1,
+            ..object()
+        };
+        assert!(poison(&layout_of(&big), &failed(4, unknown)).is_some());
+        assert!(reason(unknown, 10).contains("most likely one is over COPY's 4 MB limit"));
+        let compressed = RoundObject {
+            key: "log_data/2018/11/day.json.gz".into(),
+            ..object()
+        };
+        assert!(poison(&layout_of(&compressed), &failed(4, unknown)).is_some());
+        for not_its_own in [
+            "ERROR: S3ServiceException:Access Denied,Status 403",
+            "ERROR: deadlock detected",
+            "ERROR: Problem reading manifest file",
+            "ERROR: terminating connection due to administrator command",
+        ] {
+            assert!(
+                poison(&layout_of(&big), &failed(4, not_its_own)).is_none(),
+                "{not_its_own}"
+            );
+        }
+    }
+
     #[test]
     fn the_reason_tells_an_oversized_object_from_too_many_rejects() {
         assert!(reason(MAXERROR, 10).contains("MAXERROR 10"));
@@ -375,7 +453,7 @@ mod tests {
         });
         let cause = cause(&carried).unwrap();
         assert!(
-            cause.starts_with("1 log object(s) failed COPY for their content"),
+            cause.starts_with("1 object(s) failed COPY for their content"),
             "{cause}"
         );
         assert!(

@@ -100,8 +100,11 @@ pub(super) fn load_object(
                 offset += stream.byte_offset();
                 let line = line_of(start);
                 if offset - start > MAX_JSON_RECORD_BYTES {
+                    // Redshift documents no text for this failure ("the COPY command fails"):
+                    // words of the stand-in's own, which name neither a load failure nor the
+                    // table, so the product cannot lean on a guessed wording.
                     return Err(format!(
-                        "ERROR: Load into table '{}' failed. The JSON object at line {line} of {uri} is {} bytes; the maximum size of a single JSON object is 4 MB.",
+                        "ERROR: COPY of {} stopped: the JSON object at line {line} of {uri} is {} bytes, over the 4 MB one JSON object may have (redshift-local's words: Redshift documents no text for this)",
                         command.table,
                         offset - start
                     ));
