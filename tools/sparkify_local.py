@@ -233,6 +233,14 @@ def generate_sample(out: Path, *extra: str) -> dict:
     return json.loads((out / "expected-counts.json").read_text())
 
 
+def template_substitution(name: str) -> str:
+    """A constant of the ETL state machine's DefinitionSubstitutions in template.yaml."""
+    found = re.search(rf'(?m)^        {name}: "([^"]*)"$', (ROOT / "template.yaml").read_text())
+    if not found:
+        raise RunError(f"template.yaml: no DefinitionSubstitutions constant {name}")
+    return found.group(1)
+
+
 def render_definition(substitutions: dict[str, str], file: str = "etl.asl.json") -> str:
     """statemachine/`file` with ${Name} replaced, as CloudFormation's DefinitionSubstitutions
     does; an unknown name is an error, not a silent blank."""
@@ -475,6 +483,7 @@ class LocalPipeline:
         cluster_move_seconds: float = 2.0,
         new_file_window_seconds: float = 2.0,
         limits: dict[str, tuple[int, float]] | None = None,
+        runs_cap: int | None = None,
     ) -> None:
         self.data_root = Path(data_root).resolve()
         self.bucket = self.data_root.name
@@ -496,6 +505,8 @@ class LocalPipeline:
         self.pause_when_idle = pause_when_idle
         self.cluster_move_seconds = cluster_move_seconds
         self.stand_in_args = stand_in_args or []
+        # The state machine's RunsCap (template.yaml's, unless a test lowers it).
+        self.runs_cap = runs_cap
         # The stack's NewFileWindowSeconds (60 deployed): how long the local Pipe gathers a batch.
         self.new_file_window_seconds = new_file_window_seconds
         # Functions whose (MemorySize MB, Timeout s) differ from the template's (tests of the
@@ -653,6 +664,8 @@ class LocalPipeline:
             "PollSeconds": str(self.poll_seconds),
             "CopyPollSeconds": str(self.poll_seconds),
             "WarehousePollSeconds": str(self.poll_seconds),
+            "RunsCap": str(self.runs_cap) if self.runs_cap is not None else template_substitution(
+                "RunsCap"),
         }
         self.state_machine_arn = self.sfn.create_state_machine(
             name="sparkify-etl",

@@ -358,3 +358,30 @@ def test_a_run_killed_after_any_step_and_run_again_ends_where_one_clean_run_does
         )["running"]["names"]
         assert reaped == [again.name]
         assert pipeline.checksums() == oracle
+
+
+def test_a_run_past_the_cap_on_running_runs_stops_before_the_warehouse(sample, oracle, tmp_path):
+    """At most RunsCap runs at once (100 deployed; 1 here): one more stops as TooManyRuns before
+    its warehouse step, changing nothing, while the run already going ends as one clean run."""
+    with local.LocalPipeline(sample, tmp_path / "logs", runs_cap=1) as pipeline:
+        inside, release = threading.Event(), threading.Event()
+
+        def hold(function: str, payload: dict) -> bool:
+            if function == "copy-staging" and payload["execution"].endswith("first"):
+                inside.set()
+                release.wait(300)
+            return False
+
+        pipeline.before_calls(hold)
+        try:
+            first = pipeline.start({}, name="first")
+            assert inside.wait(300), "the first run never reached copy-staging"
+            second = pipeline.execute({}, name="second")
+        finally:
+            release.set()
+            pipeline.before_calls(None)
+        assert (second.status, second.error) == ("FAILED", "TooManyRuns"), second.cause
+        assert "Warehouse" not in second.states_entered("Task")
+        succeeded(pipeline.wait(first))
+        assert {row["run_id"] for row in pipeline.ledger().values()} == {"first"}
+        assert pipeline.checksums() == oracle
