@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -219,3 +221,136 @@ def test_a_run_of_new_log_files_checks_the_rows_it_wrote_and_a_nightly_run_whole
     assert "songplays_user_in_users (1)" in run.cause and "songplays_key_unique" not in run.cause
     assert nightly.status == "FAILED" and nightly.error == "DataQualityFailed", nightly.error
     assert "songplays_user_in_users (1)" in nightly.cause and "songplays_key_unique (1)" in nightly.cause
+
+
+class HeldStarter:
+    """The Pipe's Step Functions client, whose StartExecution of the starter holds each delivery
+    until `together` deliveries are in flight at once or `seconds` have passed, and counts the
+    most in flight: a Pipe that delivers batches together shows it however slowly this machine
+    gathers them (moto's SQS takes a while per receive), while one that delivers a batch at a time
+    never has a second in flight. Without `sfn`, the starter always succeeds at once and names an
+    execution of its own; otherwise everything else is `sfn`'s."""
+
+    def __init__(self, sfn=None, *, together: int, seconds: float):
+        self._sfn, self._together, self._seconds = sfn, together, seconds
+        self._changed = threading.Condition()
+        self.in_flight = 0
+        self.most_in_flight = 0
+        self.inputs: list[list[dict]] = []
+
+    def start_execution(self, **request):
+        with self._changed:
+            self.in_flight += 1
+            self.most_in_flight = max(self.most_in_flight, self.in_flight)
+            self._changed.notify_all()
+            self._changed.wait_for(lambda: self.most_in_flight >= self._together, self._seconds)
+        try:
+            if self._sfn is not None:
+                return self._sfn.start_execution(**request)
+            self.inputs.append(json.loads(request["input"]))
+            return {"executionArn": f"{request['stateMachineArn']}:{request['name']}"}
+        finally:
+            with self._changed:
+                self.in_flight -= 1
+
+    def describe_execution(self, *, executionArn):
+        if self._sfn is not None:
+            return self._sfn.describe_execution(executionArn=executionArn)
+        return {"status": "SUCCEEDED", "output": json.dumps({"etl_execution": executionArn})}
+
+    def __getattr__(self, name):
+        return getattr(self._sfn, name)
+
+
+def template_batch_size() -> int:
+    template = (local.ROOT / "template.yaml").read_text()
+    pipe = template[template.index("  NewFilePipe:\n"):]
+    return int(re.search(r"BatchSize: (\d+)", pipe).group(1))
+
+
+def burst_key(day: int) -> str:
+    return f"log_data/2018/12/burst/{day:03d}-events.json"
+
+
+def test_a_burst_of_more_files_than_a_batch_starts_runs_at_once_each_loading_its_batch_once(
+        sample, tmp_path):
+    """EventBridge Pipes reads up to five batches of an SQS queue at once (Pipes guide, "Amazon SQS
+    queue as a source", scaling), and a pipe has no setting that makes it read one at a time. So
+    a burst of more new files than a batch holds is delivered to the starter in batches at once,
+    each starting its run: the runs go on together, each loads exactly the files its batch names,
+    every file loads once, and the star tables end as a load from scratch of the bucket."""
+    batch_size = template_batch_size()
+    with local.LocalPipeline(sample, tmp_path / "logs",
+                             new_file_window_seconds=WINDOW_SECONDS) as pipeline:
+        succeeded(pipeline.execute(SCHEDULED))
+        starter = HeldStarter(pipeline._pipe.sfn, together=2, seconds=10)
+        pipeline._pipe.sfn = starter
+        burst = new_days(sample, 1, 2 * batch_size + 10, key=burst_key)
+        pipeline.new_files(*burst)
+        # At least three batches: two full ones and the rest.
+        until = time.monotonic() + 300
+        while sum(len(b["records"]) for b in pipeline.pipe_batches) < len(burst):
+            assert time.monotonic() < until, [len(b["records"]) for b in pipeline.pipe_batches]
+            time.sleep(0.2)
+        batches = pipeline.pipe_batches
+        assert 2 <= starter.most_in_flight <= 5, (
+            f"the Pipe delivered at most {starter.most_in_flight} batch(es) at once")
+        assert len(batches) >= 3 and all(len(b["records"]) <= batch_size for b in batches), [
+            len(b["records"]) for b in batches]
+        named = [json.loads(r["body"])["detail"]["object"]["key"]
+                 for b in batches for r in b["records"]]
+        assert sorted(named) == sorted(burst), "every event in exactly one batch"
+        runs = [run_of(pipeline, batch) for batch in batches]
+        for run, batch in zip(runs, batches):
+            succeeded(run)
+            assert sorted(copied_objects(run)) == sorted(
+                json.loads(r["body"])["detail"]["object"]["key"] for r in batch["records"])
+        # The runs went on together: two of them were running at the same time.
+        spans = {e["name"]: (e["startDate"], e["stopDate"]) for e in pipeline.etl_executions()}
+        ours = sorted(spans[run.name] for run in runs)
+        assert any(later[0] < earlier[1] for earlier, later in zip(ours, ours[1:])), ours
+        ledger = pipeline.ledger()
+        for run, batch in zip(runs, batches):
+            for record in batch["records"]:
+                key = json.loads(record["body"])["detail"]["object"]["key"]
+                assert ledger[key]["run_id"] == run.name, key
+        loaded = pipeline.checksums()
+
+    assert loaded == from_scratch(sample, tmp_path / "oracle-logs")
+
+
+def test_the_local_pipe_reads_up_to_five_batches_at_once_and_each_record_once(tmp_path):
+    """The local Pipe alone on moto's SQS: a queue holding six batches' worth of records is read
+    five batches at a time (the Pipes guide: "reads up to five batches"), never more, and each
+    record is delivered once and then deleted."""
+    import boto3
+    from moto import mock_aws
+
+    batch_size = template_batch_size()
+    with mock_aws():
+        sqs = boto3.client("sqs", region_name=local.REGION)
+        url = sqs.create_queue(QueueName="new-files", Attributes={"VisibilityTimeout": "1800"})[
+            "QueueUrl"]
+        bodies = [json.dumps({"id": str(n)}) for n in range(6 * batch_size)]
+        for start in range(0, len(bodies), 10):
+            sqs.send_message_batch(QueueUrl=url, Entries=[
+                {"Id": str(n), "MessageBody": body}
+                for n, body in enumerate(bodies[start:start + 10])])
+        starter = HeldStarter(together=6, seconds=8)
+        pipe = local.LocalPipe(sqs, url, starter, "arn:aws:states:us-west-2:123456789012:"
+                               "stateMachine:start", window_seconds=1.0)
+        pipe.start()
+        try:
+            until = time.monotonic() + 120
+            while sum(len(b["records"]) for b in pipe.batches) < len(bodies):
+                assert time.monotonic() < until, [len(b["records"]) for b in pipe.batches]
+                time.sleep(0.1)
+        finally:
+            pipe.stop()
+        left = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    assert starter.most_in_flight == 5, starter.most_in_flight
+    delivered = sorted(r["body"] for batch in starter.inputs for r in batch)
+    assert delivered == sorted(bodies)
+    assert all(len(batch) <= batch_size for batch in starter.inputs)
+    assert (left["ApproximateNumberOfMessages"], left["ApproximateNumberOfMessagesNotVisible"]) == (
+        "0", "0")

@@ -1886,3 +1886,36 @@ fn the_manifest_buckets_expiration_spares_the_warehouse_marker() {
     }
     assert!(keys >= 2, "copy-staging's key formats not found");
 }
+
+/// The teardown function answers CloudFormation for the stack, so it starts whatever the other
+/// functions were built for: its `Architectures` is fixed, never the `Architecture` parameter
+/// (SAM replaces the Globals' `Architectures` with a function's own, and `sam build` compiles it
+/// for that). A stack deployed with `Architecture=arm64` over x86_64 binaries (`sam deploy
+/// --guided` saves the parameter where `sam build` does not read it) then still has its custom
+/// resource answered, instead of CloudFormation waiting up to an hour to roll back. Every other
+/// function follows the parameter, through the Globals.
+#[test]
+fn the_teardown_function_is_built_for_a_fixed_architecture_and_the_others_for_the_parameter() {
+    let template = template();
+    assert_eq!(
+        listed(&template["Globals"]["Function"]["Architectures"]),
+        ["!Ref Architecture"]
+    );
+    let teardown = &template["Resources"]["EmptyManifestsFunction"]["Properties"];
+    assert_eq!(
+        listed(&teardown["Architectures"]),
+        ["x86_64"],
+        "EmptyManifestsFunction's Architectures is fixed, not !Ref Architecture"
+    );
+    let allowed = listed(&template["Parameters"]["Architecture"]["AllowedValues"]);
+    assert!(allowed.contains(&"x86_64".to_owned()), "{allowed:?}");
+    for (name, resource) in template["Resources"].as_mapping().unwrap() {
+        let name = name.as_str().unwrap();
+        if resource["Type"] == "AWS::Serverless::Function" && name != "EmptyManifestsFunction" {
+            assert!(
+                resource["Properties"]["Architectures"].is_null(),
+                "{name}: its Architectures come from the parameter (Globals)"
+            );
+        }
+    }
+}
