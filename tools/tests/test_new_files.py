@@ -1,7 +1,8 @@
-"""New log files load in one run per window, through the path the template deploys: S3's Object
+"""New log files load in a run per batch, through the path the template deploys: S3's Object
 Created event -> the EventBridge rule -> the new-file queue -> the Pipe's batching window (the local
-stand-in for EventBridge Pipes, with the template's BatchSize) -> the starter -> one ETL execution
-named after the window's first event's time and a digest of its event ids. Redelivered events
+stand-in for EventBridge Pipes, with the template's BatchSize, up to five batches at once) -> the
+starter -> one ETL execution per batch, named after its first event's time and a digest of its
+event ids. Redelivered events
 load nothing twice, and a window that
 overlaps the nightly run ends with exact totals.
 
