@@ -200,9 +200,28 @@ pub async fn empty(s3: &Client, bucket: &BucketName) -> Result<usize, EtlError> 
     }
 }
 
+/// The URL a response may go to: CloudFormation's, a presigned S3 URL, which is `https` ("The
+/// response URL ... a presigned Amazon S3 URL": custom resource request objects); anything else
+/// would send the stack's answer, and the bucket's name in it, in the clear or elsewhere. `http`
+/// is taken only for a loopback host, where the end-to-end test answers in CloudFormation's place.
+pub fn response_uri(url: &str) -> Result<hyper::Uri, EtlError> {
+    let uri: hyper::Uri = url
+        .parse()
+        .map_err(|err| EtlError::InvalidInput(format!("ResponseURL {url:?}: {err}")))?;
+    let loopback = matches!(uri.host(), Some("127.0.0.1" | "localhost" | "[::1]" | "::1"));
+    match uri.scheme_str() {
+        Some("https") => Ok(uri),
+        Some("http") if loopback => Ok(uri),
+        _ => Err(EtlError::InvalidInput(format!(
+            "ResponseURL {url:?} is not https: CloudFormation's is a presigned S3 URL over https"
+        ))),
+    }
+}
+
 /// PUTs `response` to CloudFormation's presigned URL, as its cfn-response helper does (a JSON
 /// body, no content type: the URL was signed without one).
 pub async fn respond(url: &str, response: &Response) -> Result<(), EtlError> {
+    let uri = response_uri(url)?;
     let body = serde_json::to_vec(response).expect("a response serialises");
     let https = hyper_rustls::HttpsConnectorBuilder::new()
         .with_provider_and_native_roots(rustls::crypto::aws_lc_rs::default_provider())
@@ -211,7 +230,7 @@ pub async fn respond(url: &str, response: &Response) -> Result<(), EtlError> {
         .enable_http1()
         .build();
     let client: HttpClient<_, Full<Bytes>> = HttpClient::builder(TokioExecutor::new()).build(https);
-    let request = hyper::Request::put(url)
+    let request = hyper::Request::put(uri)
         .header(hyper::header::CONTENT_LENGTH, body.len())
         .body(Full::new(Bytes::from(body)))
         .map_err(|err| EtlError::InvalidInput(format!("ResponseURL {url:?}: {err}")))?;
@@ -394,6 +413,26 @@ mod tests {
             answer.reason,
             "ConfigError: configuration error: MANIFEST_BUCKET is not set"
         );
+    }
+
+    #[test]
+    fn only_an_https_response_url_is_answered_or_http_on_loopback() {
+        for good in [
+            "https://cloudformation-custom-resource-response-uswest2.s3.amazonaws.com/x?sig=1",
+            "http://127.0.0.1:8080/answer",
+            "http://localhost/answer",
+        ] {
+            assert!(response_uri(good).is_ok(), "{good}");
+        }
+        for bad in [
+            "http://cloudformation-custom-resource-response-uswest2.s3.amazonaws.com/x",
+            "http://169.254.169.254/latest/meta-data",
+            "ftp://example.com/x",
+            "not a url",
+        ] {
+            let err = response_uri(bad).unwrap_err();
+            assert_eq!(err.name(), "InvalidInput", "{bad}");
+        }
     }
 
     #[tokio::test]
