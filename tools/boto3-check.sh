@@ -7,7 +7,7 @@ project_tools
 API_PORT=${BOTO3_API_PORT:-9430}
 S3_PORT=$((API_PORT + 1))
 LOG="$(mktemp)"
-cargo build --quiet -p redshift-local
+cargo build --quiet --locked -p redshift-local
 setsid "${CARGO_TARGET_DIR:-target}/debug/redshift-local" --s3-root tests/fixtures/sparkify-mini \
   --data-api-port "$API_PORT" --s3-port "$S3_PORT" \
   --cluster local --cluster-role arn:aws:iam::123456789012:role/sparkify-copy \

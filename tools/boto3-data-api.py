@@ -88,7 +88,8 @@ try:
 except ClientError as err:
     check(err.response["Error"]["Code"] == "ValidationException", f"unknown secret: {err}")
 fault = urllib.request.Request(f"{data_api_url}/_local/faults", method="POST",
-                               data=b'{"kind": "server-error", "operation": "ExecuteStatement", "times": 10}')
+                               data=b'{"kind": "server-error", "operation": "ExecuteStatement", "times": 10}',
+                               headers={"Content-Type": "application/json"})
 urllib.request.urlopen(fault, timeout=10)
 try:
     rsd.execute_statement(Sql="SELECT 1", **target)

@@ -37,7 +37,7 @@ wait_for_port() { # port log pid
   echo "nothing listens on $1 after 300 s:"; cat "$2"; return 1
 }
 
-cargo build --quiet -p redshift-local
+cargo build --quiet --locked -p redshift-local
 # The manifest bucket (MANIFEST_BUCKET in local/functions.env) is a scratch folder beside the data.
 mkdir -p "$WORK/s3/sparkify-work"
 setsid "${CARGO_TARGET_DIR:-target}/debug/redshift-local" --s3-root "$DATA_ROOT:$WORK/s3" \

@@ -50,7 +50,10 @@ impl fmt::Display for AnalyticsError {
                     QUERY_TIMEOUT.as_secs()
                 )
             }
-            Self::Warehouse { name, error } => write!(f, "{name}: {error}"),
+            // The warehouse's error text can quote the database's strings.
+            Self::Warehouse { name, error } => {
+                write!(f, "{name}: {}", printable(&error.to_string()))
+            }
         }
     }
 }
@@ -165,26 +168,57 @@ pub fn cell(field: &Field) -> String {
     }
 }
 
+/// `text` safe to print on a terminal: every control character (C0 but for tab and newline, DEL,
+/// C1) escaped as Rust writes it (`\u{1b}`), so a string from the database cannot move the
+/// cursor, clear the screen, set the window title or write a hyperlink. Tab and newline are kept
+/// here (multi-line error text); a table cell escapes them too ([`cell_text`]).
+pub fn printable(text: &str) -> String {
+    escape(text, |c| c == '\n' || c == '\t')
+}
+
+/// A table cell's `text` safe to print on one line: every control character escaped, tab and
+/// newline as `\t` and `\n`.
+pub fn cell_text(text: &str) -> String {
+    escape(text, |_| false)
+}
+
+fn escape(text: &str, kept: impl Fn(char) -> bool) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() && !kept(c) {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 impl fmt::Display for Report {
     /// The title, then the table: a header, a rule, one line per row; numeric columns aligned
-    /// right, the rest left; then the row count.
+    /// right, the rest left; then the row count. Every string is printed through [`cell_text`]
+    /// or [`printable`]: the database's strings never reach the terminal as control characters.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "{}: {}", self.name, self.title)?;
-        let widths: Vec<usize> = (0..self.columns.len())
+        writeln!(f, "{}: {}", cell_text(&self.name), cell_text(&self.title))?;
+        let columns: Vec<String> = self.columns.iter().map(|c| cell_text(c)).collect();
+        let rows: Vec<Vec<String>> = self
+            .rows
+            .iter()
+            .map(|row| row.iter().map(|value| cell_text(value)).collect())
+            .collect();
+        let widths: Vec<usize> = (0..columns.len())
             .map(|c| {
-                self.rows
-                    .iter()
+                rows.iter()
                     .map(|row| row[c].chars().count())
-                    .chain([self.columns[c].chars().count()])
+                    .chain([columns[c].chars().count()])
                     .max()
                     .unwrap_or(0)
             })
             .collect();
-        let numeric: Vec<bool> = (0..self.columns.len())
+        let numeric: Vec<bool> = (0..columns.len())
             .map(|c| {
-                !self.rows.is_empty()
-                    && self
-                        .rows
+                !rows.is_empty()
+                    && rows
                         .iter()
                         .all(|row| row[c] == "NULL" || row[c].parse::<f64>().is_ok())
             })
@@ -206,13 +240,13 @@ impl fmt::Display for Report {
                 .trim_end()
                 .to_owned()
         };
-        writeln!(f, "  {}", line(&self.columns))?;
+        writeln!(f, "  {}", line(&columns))?;
         let rule: Vec<String> = widths.iter().map(|w| "-".repeat(*w)).collect();
         writeln!(f, "  {}", rule.join("  "))?;
-        for row in &self.rows {
+        for row in &rows {
             writeln!(f, "  {}", line(row))?;
         }
-        let n = self.rows.len();
+        let n = rows.len();
         writeln!(f, "  ({n} row{})", if n == 1 { "" } else { "s" })
     }
 }
@@ -247,6 +281,47 @@ mod tests {
             report.to_string(),
             "plays: Plays by level.\n  level  plays\n  -----  -----\n  free       7\n  paid    1203\n  NULL    NULL\n  (3 rows)\n"
         );
+    }
+
+    #[test]
+    fn terminal_control_characters_from_the_database_print_escaped() {
+        let report = Report {
+            name: "plays".into(),
+            title: "Plays by song.".into(),
+            columns: vec!["song\u{1b}]0;owned\u{7}".into(), "plays".into()],
+            rows: vec![
+                vec!["\u{1b}[2J".into(), "1".into()],
+                vec!["a\tb\nc\u{9b}31m\u{7f}\u{0}".into(), "2".into()],
+                vec!["Caf\u{e9} \\ ok".into(), "3".into()],
+            ],
+        };
+        let shown = report.to_string();
+        assert!(
+            !shown.chars().any(|c| c.is_control() && c != '\n'),
+            "{shown:?}"
+        );
+        for escaped in [
+            "song\\u{1b}]0;owned\\u{7}",
+            "\\u{1b}[2J",
+            "a\\tb\\nc\\u{9b}31m\\u{7f}\\u{0}",
+            // Printable text, backslashes and all, is shown as it is.
+            "Caf\u{e9} \\ ok",
+        ] {
+            assert!(shown.contains(escaped), "{escaped} not in {shown}");
+        }
+        // Escaped, each row is one line, and the table stays aligned on the escaped text.
+        assert_eq!(shown.lines().count(), 7, "{shown}");
+        let error = AnalyticsError::Warehouse {
+            name: "plays".into(),
+            error: EtlError::StatementFailed {
+                statement_id: "s".into(),
+                sub_statement: None,
+                error: "ERROR: invalid input \"\u{1b}[2J\u{1b}]8;;http://x\u{7}\"".into(),
+            },
+        };
+        let shown = error.to_string();
+        assert!(!shown.chars().any(char::is_control), "{shown:?}");
+        assert!(shown.contains("\\u{1b}[2J"), "{shown}");
     }
 
     #[test]

@@ -1,5 +1,12 @@
 //! A local stand-in for Amazon Redshift's Data API, backed by a real PostgreSQL, so the pipeline's
 //! functions, the AWS SDKs and the AWS CLI can run against it unchanged.
+//!
+//! It is a developer tool on loopback, and the web pages a developer opens can reach loopback
+//! too: a request whose Host header is not this machine's name ([`is_local_host`]: localhost,
+//! 127.0.0.1, [::1] or the address it listens on, with any port) is refused with 403 on both
+//! ports, so a page whose host name was rebound to 127.0.0.1 cannot use it; and the fault
+//! switches (`POST /_local/faults`) take only `Content-Type: application/json`, which a cross-site
+//! form cannot send.
 
 pub mod api;
 pub mod backend;
@@ -24,11 +31,13 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::http::HeaderMap;
 use axum::http::StatusCode;
+use axum::http::{Uri, header};
+use axum::response::IntoResponse;
 use axum::routing::post;
 use axum::serve::ListenerExt;
 use backend::Pool;
 use statements::{Runner, Store};
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
 use tokio::net::TcpListener;
@@ -160,6 +169,65 @@ impl Drop for Running {
     }
 }
 
+/// The host a request names: its Host header, or (HTTP/2) its URI's authority.
+pub fn request_host(headers: &HeaderMap, uri: &Uri) -> Option<String> {
+    match headers.get(header::HOST) {
+        Some(value) => value.to_str().ok().map(str::to_owned),
+        None => uri
+            .authority()
+            .map(|authority| authority.as_str().to_owned()),
+    }
+}
+
+/// Whether `host` (a Host header: name or address, then an optional `:port`) names this machine:
+/// `localhost`, `127.0.0.1`, `[::1]`, or `bind`, the address the stand-in listens on. Anything
+/// else, and no Host at all, is a request a browser could send on behalf of another site after
+/// rebinding its host name to 127.0.0.1 (DNS rebinding), and is refused.
+pub fn is_local_host(host: Option<&str>, bind: IpAddr) -> bool {
+    let Some(host) = host.map(str::trim) else {
+        return false;
+    };
+    let is_port = |port: &str| port.is_empty() || port.parse::<u16>().is_ok();
+    let name = if let Some(rest) = host.strip_prefix('[') {
+        match rest.split_once(']') {
+            Some((inside, "")) => inside,
+            Some((inside, after)) if after.strip_prefix(':').is_some_and(is_port) => inside,
+            _ => return false,
+        }
+    } else {
+        match host.split_once(':') {
+            None => host,
+            Some((name, port)) if is_port(port) => name,
+            Some(_) => return false,
+        }
+    };
+    let name = name.strip_suffix('.').unwrap_or(name);
+    if name.eq_ignore_ascii_case("localhost") {
+        return true;
+    }
+    name.parse::<IpAddr>().is_ok_and(|ip| {
+        ip == IpAddr::V4(Ipv4Addr::LOCALHOST) || ip == IpAddr::V6(Ipv6Addr::LOCALHOST) || ip == bind
+    })
+}
+
+/// The refusal of a request whose Host is not this machine's.
+pub fn not_local_host_message(host: Option<&str>) -> String {
+    let named = host.map_or("no Host header".to_owned(), |host| format!("Host {host:?}"));
+    format!(
+        "{named} is not a loopback name: redshift-local is a developer tool on loopback and \
+         answers only requests for localhost, 127.0.0.1 or [::1] (or the address it listens on)"
+    )
+}
+
+/// Whether a request's Content-Type is `application/json` (any parameters, any case).
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split(';').next())
+        .is_some_and(|media| media.trim().eq_ignore_ascii_case("application/json"))
+}
+
 /// Connects to the database, binds the Data API endpoint and serves it in the background.
 pub async fn start(config: LocalConfig) -> Result<Running, String> {
     let pool = Arc::new(Pool::connect(&config.database_url, config.connections).await?);
@@ -229,6 +297,7 @@ pub async fn start(config: LocalConfig) -> Result<Running, String> {
     });
     let counted = requests.clone();
     let (arm, clear, kept) = (faults.clone(), faults.clone(), faults);
+    let bind = config.data_api_addr.ip();
     let router = Router::new()
         .route(
             "/",
@@ -259,7 +328,14 @@ pub async fn start(config: LocalConfig) -> Result<Running, String> {
         )
         .route(
             "/_local/faults",
-            post(move |body: Bytes| async move {
+            post(move |headers: HeaderMap, body: Bytes| async move {
+                // A cross-site form or text/plain POST needs no preflight; JSON does.
+                if !is_json(&headers) {
+                    return (
+                        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                        "a fault is armed with Content-Type: application/json".to_owned(),
+                    );
+                }
                 match serde_json::from_slice::<faults::Fault>(&body) {
                     Ok(fault) => {
                         arm.arm(fault);
@@ -272,7 +348,22 @@ pub async fn start(config: LocalConfig) -> Result<Running, String> {
                 clear.clear();
                 StatusCode::NO_CONTENT
             }),
-        );
+        )
+        .layer(axum::middleware::from_fn(
+            move |request: axum::extract::Request, next: axum::middleware::Next| async move {
+                let host = request_host(request.headers(), request.uri());
+                if is_local_host(host.as_deref(), bind) {
+                    next.run(request).await
+                } else {
+                    tracing::warn!(host = ?host, "refused a request for another host");
+                    (
+                        StatusCode::FORBIDDEN,
+                        not_local_host_message(host.as_deref()),
+                    )
+                        .into_response()
+                }
+            },
+        ));
     let listener = TcpListener::bind(config.data_api_addr)
         .await
         .map_err(|err| format!("cannot listen on {}: {err}", config.data_api_addr))?;
@@ -305,4 +396,45 @@ pub async fn start(config: LocalConfig) -> Result<Running, String> {
         server,
         s3: s3_server,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_this_machines_names_are_local_hosts() {
+        let loopback = IpAddr::V4(Ipv4Addr::LOCALHOST);
+        for host in [
+            "localhost",
+            "LOCALHOST:9320",
+            "localhost.",
+            "127.0.0.1",
+            "127.0.0.1:9320",
+            "[::1]",
+            "[::1]:9320",
+            "localhost:",
+        ] {
+            assert!(is_local_host(Some(host), loopback), "{host}");
+        }
+        for host in [
+            "rebound.example",
+            "rebound.example:9320",
+            "localhost.rebound.example",
+            "127.0.0.1.nip.io",
+            "127.0.0.2",
+            "10.0.0.1:9320",
+            "[::2]:9320",
+            "::1",
+            "localhost:http",
+            "[::1]x",
+            "",
+        ] {
+            assert!(!is_local_host(Some(host), loopback), "{host}");
+        }
+        assert!(!is_local_host(None, loopback));
+        let lan = IpAddr::V4(Ipv4Addr::new(192, 168, 1, 5));
+        assert!(is_local_host(Some("192.168.1.5:9320"), lan));
+        assert!(!is_local_host(Some("192.168.1.6:9320"), lan));
+    }
 }

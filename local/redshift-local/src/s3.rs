@@ -17,6 +17,13 @@
 //! attempting to access must be addressed using the specified endpoint. Please send all future
 //! requests to this endpoint."), with the bucket's region in `x-amz-bucket-region`. The Rust SDK
 //! does not follow it, so a client built for the wrong region fails here as on AWS.
+//!
+//! Every path stays inside its bucket's folder: a key, prefix, StartAfter or marker with a `..`
+//! segment, or one that starts at `/`, is refused with 400 InvalidArgument ([`inside_bucket`]);
+//! S3 keys are names, not paths, and on S3 none of them reaches another bucket or the machine.
+//! And the endpoint is a developer tool on loopback: a request whose Host header names anything
+//! but this machine ([`crate::is_local_host`]) is refused with 403 AccessDenied, so a web page
+//! whose host name was rebound to 127.0.0.1 cannot use it.
 
 use crate::requests::Requests;
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -73,9 +80,10 @@ impl Regions {
 }
 
 /// Refuses what S3 refuses before it looks at the object: an unsigned request, and a request
-/// signed for another region than its bucket's (301 PermanentRedirect). Every request is counted
-/// here, refused or not, as S3 bills them.
-struct BucketRegions(Regions, Arc<Requests>);
+/// signed for another region than its bucket's (301 PermanentRedirect); and, first, a request
+/// whose Host is not this machine's (403). Every request is counted here, refused or not, as S3
+/// bills them.
+struct BucketRegions(Regions, Arc<Requests>, std::net::IpAddr);
 
 #[async_trait::async_trait]
 impl S3Access for BucketRegions {
@@ -84,6 +92,14 @@ impl S3Access for BucketRegions {
             cx.s3_op().name(),
             cx.credentials().map(|c| c.access_key.as_str()),
         );
+        let host = crate::request_host(cx.headers(), cx.uri());
+        if !crate::is_local_host(host.as_deref(), self.2) {
+            return Err(s3s::s3_error!(
+                AccessDenied,
+                "{}",
+                crate::not_local_host_message(host.as_deref())
+            ));
+        }
         if cx.credentials().is_none() {
             return Err(s3s::s3_error!(AccessDenied, "Signature is required"));
         }
@@ -174,9 +190,32 @@ impl Listings {
     }
 }
 
+/// Refuses a key, prefix, StartAfter or marker (`what`) that would leave its bucket's folder: one
+/// with a `..` segment, or one that starts at `/` (joined onto a folder, an absolute path replaces
+/// it). 400 InvalidArgument, naming it.
+fn inside_bucket(what: &str, value: Option<&str>) -> S3Result<()> {
+    let Some(value) = value else {
+        return Ok(());
+    };
+    let escapes = value.starts_with('/')
+        || value.starts_with('\\')
+        || value.split(['/', '\\']).any(|segment| segment == "..");
+    if escapes {
+        return Err(s3s::s3_error!(
+            InvalidArgument,
+            "{what} {value:?} leaves its bucket: the local S3 refuses a '..' segment or a leading \
+             '/', which would name a file outside the bucket's folder"
+        ));
+    }
+    Ok(())
+}
+
 /// Every file under `bucket_dir` whose key starts with `prefix`, sorted by key. Only the folder
 /// the prefix names is walked (`song_data/A/` walks that folder, not the bucket).
 fn walk(bucket_dir: &Path, prefix: &str) -> std::io::Result<Vec<Listed>> {
+    if inside_bucket("prefix", Some(prefix)).is_err() {
+        return Ok(Vec::new());
+    }
     let folder = &prefix[..prefix.rfind('/').map_or(0, |slash| slash + 1)];
     let mut found = Vec::new();
     let mut pending = vec![bucket_dir.join(folder)];
@@ -331,6 +370,8 @@ impl S3 for LocalS3 {
         &self,
         req: S3Request<ListObjectsV2Input>,
     ) -> S3Result<S3Response<ListObjectsV2Output>> {
+        inside_bucket("prefix", req.input.prefix.as_deref())?;
+        inside_bucket("start-after", req.input.start_after.as_deref())?;
         if req.input.delimiter.is_none() {
             return self.list_from_snapshot(req.input).await;
         }
@@ -362,6 +403,8 @@ impl S3 for LocalS3 {
         &self,
         req: S3Request<ListObjectsInput>,
     ) -> S3Result<S3Response<ListObjectsOutput>> {
+        inside_bucket("prefix", req.input.prefix.as_deref())?;
+        inside_bucket("marker", req.input.marker.as_deref())?;
         self.route(&req.input.bucket).1.list_objects(req).await
     }
     async fn list_buckets(
@@ -386,30 +429,37 @@ impl S3 for LocalS3 {
         &self,
         req: S3Request<GetObjectInput>,
     ) -> S3Result<S3Response<GetObjectOutput>> {
+        inside_bucket("key", Some(&req.input.key))?;
         self.route(&req.input.bucket).1.get_object(req).await
     }
     async fn head_object(
         &self,
         req: S3Request<HeadObjectInput>,
     ) -> S3Result<S3Response<HeadObjectOutput>> {
+        inside_bucket("key", Some(&req.input.key))?;
         self.route(&req.input.bucket).1.head_object(req).await
     }
     async fn put_object(
         &self,
         req: S3Request<PutObjectInput>,
     ) -> S3Result<S3Response<PutObjectOutput>> {
+        inside_bucket("key", Some(&req.input.key))?;
         self.route(&req.input.bucket).1.put_object(req).await
     }
     async fn delete_object(
         &self,
         req: S3Request<DeleteObjectInput>,
     ) -> S3Result<S3Response<DeleteObjectOutput>> {
+        inside_bucket("key", Some(&req.input.key))?;
         self.route(&req.input.bucket).1.delete_object(req).await
     }
     async fn delete_objects(
         &self,
         req: S3Request<DeleteObjectsInput>,
     ) -> S3Result<S3Response<DeleteObjectsOutput>> {
+        for object in &req.input.delete.objects {
+            inside_bucket("key", Some(&object.key))?;
+        }
         self.route(&req.input.bucket).1.delete_objects(req).await
     }
 }
@@ -511,7 +561,7 @@ pub async fn serve_in(
         listings: Arc::default(),
     });
     builder.set_auth(AnyAccessKey);
-    builder.set_access(BucketRegions(regions, requests));
+    builder.set_access(BucketRegions(regions, requests, addr.ip()));
     let service = builder.build();
     let listener = TcpListener::bind(addr)
         .await

@@ -17,6 +17,14 @@
 //!   PostgreSQL functions" page lists (GENERATE_SERIES, STRING_AGG, ARRAY_AGG, ...).
 //! - names: an unquoted reserved word (Redshift's list, e.g. TAG, OPEN, SNAPSHOT) as a table,
 //!   column or alias name.
+//! - PostgreSQL's server file, large-object and administration functions (`pg_read_file`,
+//!   `pg_ls_dir`, `lo_import`, `lo_export`, `pg_reload_conf`, `dblink`, ...) and the ones that run
+//!   SQL given as text (`query_to_xml`, ...): Redshift has none of them, and on a PostgreSQL whose
+//!   user is a superuser they would reach the machine's files ([`SERVER_FUNCTIONS`]). Redshift's
+//!   own system administration functions (CURRENT_SETTING, SET_CONFIG, PG_CANCEL_BACKEND,
+//!   PG_TERMINATE_BACKEND) run.
+//! - COPY to anything, or from anything but S3 (`COPY ... TO`, `FROM PROGRAM`, `FROM STDIN`, a
+//!   file's path): [`copy_refused`] and [`copy_source`], called by [`crate::copy::parse`].
 //! - a SYS monitoring view (`sys_load_error_detail`, ...) read in one statement with a table of
 //!   the database. The guides let catalog tables (PG_) be joined with tables, with limits, and run
 //!   leader-node-only queries apart; of the SYS views they say nothing, so the strict reading:
@@ -424,6 +432,129 @@ const UNSUPPORTED_FUNCTIONS: [&str; 30] = [
     "regexp_split_to_array",
 ];
 
+// -- PostgreSQL's server file, large-object and administration functions, which Redshift does
+// not have --------------------------------------------------------------------------------------
+//
+// Not on the "Unsupported PostgreSQL functions" page by name but by kind ("Generic file access
+// functions", "Backup control functions", "Recovery control functions", "Server signaling
+// functions", ...), or not PostgreSQL core at all (large objects, adminpack, dblink). Redshift's
+// "System administration functions" are its own and stay allowed: CHANGE_QUERY_PRIORITY,
+// CHANGE_SESSION_PRIORITY, CHANGE_USER_PRIORITY, CURRENT_SETTING, PG_CANCEL_BACKEND,
+// PG_TERMINATE_BACKEND, REBOOT_CLUSTER, SET_CONFIG. The stand-in's database user is a superuser,
+// so these are refused here, on the syntax tree, before PostgreSQL could run them.
+
+/// PostgreSQL's server file, large-object and administration functions, which Redshift does not
+/// have, by name; and the functions that run SQL given as text, which would run it past this check.
+const SERVER_FUNCTIONS: [&str; 44] = [
+    // Generic file access (and adminpack's).
+    "pg_read_file",
+    "pg_read_binary_file",
+    "pg_stat_file",
+    "pg_ls_dir",
+    "pg_file_write",
+    "pg_file_rename",
+    "pg_file_unlink",
+    "pg_file_sync",
+    "pg_logdir_ls",
+    // Large objects (the lo_ family is refused by prefix below).
+    "loread",
+    "lowrite",
+    // Configuration, logging, signaling, backup and recovery control.
+    "pg_reload_conf",
+    "pg_rotate_logfile",
+    "pg_promote",
+    "pg_signal_backend",
+    "pg_log_backend_memory_contexts",
+    "pg_backup_start",
+    "pg_backup_stop",
+    "pg_start_backup",
+    "pg_stop_backup",
+    "pg_create_restore_point",
+    "pg_switch_wal",
+    "pg_wal_replay_pause",
+    "pg_wal_replay_resume",
+    "pg_import_system_collations",
+    "pg_create_physical_replication_slot",
+    "pg_create_logical_replication_slot",
+    "pg_drop_replication_slot",
+    "pg_copy_physical_replication_slot",
+    "pg_copy_logical_replication_slot",
+    "pg_replication_slot_advance",
+    // SQL given as text, run by the server.
+    "query_to_xml",
+    "query_to_xmlschema",
+    "query_to_xml_and_xmlschema",
+    "cursor_to_xml",
+    "cursor_to_xmlschema",
+    "table_to_xml",
+    "table_to_xmlschema",
+    "table_to_xml_and_xmlschema",
+    "ts_stat",
+    "ts_rewrite",
+    "database_to_xml",
+    "schema_to_xml",
+    "xpath_table",
+];
+
+/// Families of [`SERVER_FUNCTIONS`], by the start of their names: `pg_ls_dir`, `pg_ls_logdir`,
+/// `pg_ls_waldir`, `pg_ls_tmpdir`, ...; `lo_import`, `lo_export`, `lo_get`, `lo_open`, ...;
+/// `pg_read_*`, `pg_file_*`; `dblink`, `dblink_exec`, ...; logical decoding and replication
+/// origins; `database_to_xml*` and `schema_to_xml*`.
+const SERVER_FUNCTION_PREFIXES: [&str; 9] = [
+    "pg_ls_",
+    "lo_",
+    "pg_read_",
+    "pg_file_",
+    "dblink",
+    "pg_logical_",
+    "pg_replication_origin_",
+    "database_to_xml",
+    "schema_to_xml",
+];
+
+/// Whether `name` (lower case, unqualified) is one of PostgreSQL's server file, large-object and
+/// administration functions that Redshift does not have ([`SERVER_FUNCTIONS`]).
+fn is_server_function(name: &str) -> bool {
+    SERVER_FUNCTIONS.contains(&name)
+        || SERVER_FUNCTION_PREFIXES
+            .iter()
+            .any(|prefix| name.starts_with(prefix))
+}
+
+/// A function's own name, lower case, without its schema or quotes: `pg_catalog."PG_READ_FILE"`
+/// is `pg_read_file` (over-refusing a quoted name in another case is the safe side).
+fn function_name(name: &ObjectName) -> String {
+    name.0
+        .last()
+        .map(|part| match part.as_ident() {
+            Some(ident) => ident.value.to_lowercase(),
+            None => part.to_string().to_lowercase(),
+        })
+        .unwrap_or_default()
+}
+
+/// The text for a COPY that is not `COPY table FROM 's3://...'`: `construct` names it
+/// (`COPY ... TO`, `COPY ... FROM PROGRAM`, ...).
+pub fn copy_refused(construct: &str) -> String {
+    format!(
+        "ERROR: {construct} is not supported by Amazon Redshift: COPY loads a table from \
+         Amazon S3 ('s3://bucket/prefix'); UNLOAD writes to it"
+    )
+}
+
+/// Refuses a COPY source that is not an S3 location: a path or a `file://` URL on this machine
+/// (Redshift's COPY reads no server files), or any other scheme the stand-in does not serve
+/// (Redshift's DynamoDB, EMR and SSH sources among them).
+pub fn copy_source(from: &str) -> Result<(), String> {
+    if from.starts_with("s3://") {
+        return Ok(());
+    }
+    Err(format!(
+        "ERROR: COPY from '{from}' is not supported: Amazon Redshift reads no files of the \
+         server, and the local stand-in loads from Amazon S3 ('s3://bucket/prefix') only"
+    ))
+}
+
 /// Walks queries and expressions for the first construct Redshift refuses.
 #[derive(Default)]
 struct Finder {
@@ -545,8 +676,15 @@ impl Visitor for Finder {
             Expr::Cast { data_type: ty, .. } => data_type(ty, false),
             Expr::Function(function) => {
                 let called = function.name.to_string().to_lowercase();
+                let own_name = function_name(&function.name);
                 if function.filter.is_some() {
                     Err(refused("aggregate FILTER clauses"))
+                } else if is_server_function(&own_name) {
+                    Err(format!(
+                        "ERROR: function {own_name} is not supported by Amazon Redshift \
+                         (PostgreSQL's server file, large-object and administration functions \
+                         are not Redshift's)"
+                    ))
                 } else if UNSUPPORTED_FUNCTIONS.contains(&called.as_str()) {
                     Err(format!(
                         "ERROR: function {called} is not supported by Amazon Redshift"
@@ -654,5 +792,99 @@ mod tests {
         }
         // Quoted, a reserved word is a name like any other.
         assert_eq!(checked("CREATE TABLE \"tag\" (\"open\" INT)"), Ok(()));
+    }
+
+    #[test]
+    fn postgres_server_file_large_object_and_admin_functions_fail_naming_them() {
+        let cases = [
+            ("SELECT pg_read_file('/etc/passwd')", "pg_read_file"),
+            (
+                "SELECT pg_catalog.pg_read_binary_file('/etc/passwd')",
+                "pg_read_binary_file",
+            ),
+            ("SELECT \"PG_READ_FILE\"('/etc/passwd')", "pg_read_file"),
+            ("SELECT pg_ls_dir('.')", "pg_ls_dir"),
+            ("SELECT * FROM pg_ls_dir('.')", "pg_ls_dir"),
+            ("SELECT pg_ls_waldir()", "pg_ls_waldir"),
+            ("SELECT pg_stat_file('/etc/passwd')", "pg_stat_file"),
+            ("SELECT lo_import('/etc/passwd')", "lo_import"),
+            ("SELECT lo_export(16384, '/tmp/out')", "lo_export"),
+            ("SELECT lo_get(16384)", "lo_get"),
+            ("SELECT loread(0, 10)", "loread"),
+            (
+                "SELECT pg_file_write('/tmp/out', 'x', false)",
+                "pg_file_write",
+            ),
+            ("SELECT dblink('host=h', 'SELECT 1')", "dblink"),
+            ("SELECT dblink_exec('host=h', 'SELECT 1')", "dblink_exec"),
+            ("SELECT pg_reload_conf()", "pg_reload_conf"),
+            ("SELECT pg_rotate_logfile()", "pg_rotate_logfile"),
+            ("SELECT pg_promote()", "pg_promote"),
+            // SQL given as text would run unchecked.
+            (
+                "SELECT query_to_xml('SELECT pg_read_file(''/etc/passwd'')', true, true, '')",
+                "query_to_xml",
+            ),
+            // Anywhere an expression goes.
+            (
+                "CREATE TABLE f (a VARCHAR(256) DEFAULT pg_read_file('/etc/passwd'))",
+                "pg_read_file",
+            ),
+            (
+                "INSERT INTO t (a) SELECT pg_read_file('/etc/passwd')",
+                "pg_read_file",
+            ),
+            (
+                "SELECT a FROM t WHERE a = (SELECT lo_import('/etc/passwd'))",
+                "lo_import",
+            ),
+        ];
+        for (sql, named) in cases {
+            let error = checked(sql).expect_err(sql);
+            assert!(
+                error.starts_with("ERROR: ")
+                    && error.contains(named)
+                    && error.contains("not supported by Amazon Redshift"),
+                "{sql}: {error}"
+            );
+        }
+        // Redshift's own system administration functions ("System administration functions").
+        for sql in [
+            "SELECT current_setting('datestyle')",
+            "SELECT set_config('search_path', 'public', false)",
+            "SELECT pg_cancel_backend(1)",
+            "SELECT pg_terminate_backend(1)",
+        ] {
+            assert_eq!(checked(sql), Ok(()), "{sql}");
+        }
+    }
+
+    #[test]
+    fn copy_to_or_from_anything_but_s3_fails_naming_it() {
+        let cases = [
+            (
+                "COPY t FROM PROGRAM 'id' JSON 'auto'",
+                "COPY ... FROM PROGRAM",
+            ),
+            ("COPY t FROM STDIN", "COPY ... FROM STDIN"),
+            ("COPY t TO '/tmp/t.out'", "COPY ... TO"),
+            ("COPY t TO PROGRAM 'sh -c id'", "COPY ... TO"),
+            ("COPY (SELECT 1) TO '/tmp/t.out'", "COPY (query)"),
+            ("COPY t FROM '/etc/passwd' JSON 'auto'", "'/etc/passwd'"),
+            (
+                "COPY t FROM 'file:///etc/passwd' JSON 'auto'",
+                "'file:///etc/passwd'",
+            ),
+        ];
+        for (sql, named) in cases {
+            let error = crate::copy::parse(sql).expect_err(sql);
+            assert!(
+                error.starts_with("ERROR: ")
+                    && error.contains(named)
+                    && error.contains("not supported"),
+                "{sql}: {error}"
+            );
+        }
+        assert!(crate::copy::parse("COPY t FROM 's3://b/k' JSON 'auto'").is_ok());
     }
 }

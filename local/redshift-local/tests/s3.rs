@@ -184,3 +184,132 @@ async fn a_paginated_listing_gives_every_key_once_in_order() {
     assert!(stale.is_err(), "a malformed token must be refused");
     server.stop().await;
 }
+
+/// Every path stays inside its bucket's folder: a key or a prefix with a `..` segment, or one
+/// that starts at `/`, would name a file of another bucket or of the machine, so it is refused
+/// (400 InvalidArgument) by ListObjectsV2 (prefix, StartAfter, with a delimiter or without),
+/// GET, HEAD, PUT and DELETE; nothing outside the bucket is listed, read, written or removed.
+#[tokio::test]
+async fn keys_and_prefixes_stay_inside_their_bucket() {
+    use aws_sdk_s3::error::ProvideErrorMetadata;
+    let roots = roots();
+    let served = roots.0.join("served");
+    write(&served.join("home-bucket/in/a.json"), b"{\"a\": 1}\n");
+    write(
+        &served.join("other-bucket/secret.json"),
+        b"{\"other\": 1}\n",
+    );
+    write(&roots.0.join("outside/secret.txt"), b"a host file\n");
+    let server = s3::serve(
+        std::slice::from_ref(&served),
+        SocketAddr::from(([127, 0, 0, 1], 0)),
+    )
+    .await
+    .unwrap();
+    let client = s3::client(&format!("http://{}", server.addr));
+    let refused = |what: &str, code: Option<&str>, message: Option<&str>| {
+        assert_eq!(code, Some("InvalidArgument"), "{what}: {message:?}");
+    };
+
+    for prefix in [
+        "../",
+        "../other-bucket/",
+        "../../outside/",
+        "in/../../",
+        "/",
+    ] {
+        for delimiter in [None, Some("/")] {
+            let listed = client
+                .list_objects_v2()
+                .bucket("home-bucket")
+                .prefix(prefix)
+                .set_delimiter(delimiter.map(str::to_owned))
+                .send()
+                .await;
+            match listed {
+                Ok(page) => panic!(
+                    "prefix {prefix} (delimiter {delimiter:?}) listed {:?}",
+                    page.contents()
+                        .iter()
+                        .map(|o| o.key().unwrap_or(""))
+                        .collect::<Vec<_>>()
+                ),
+                Err(err) => refused(prefix, err.code(), err.message()),
+            }
+        }
+    }
+    let after = client
+        .list_objects_v2()
+        .bucket("home-bucket")
+        .start_after("../other-bucket/")
+        .send()
+        .await;
+    match after {
+        Ok(page) => panic!("StartAfter with .. listed {:?}", page.contents()),
+        Err(err) => refused("StartAfter", err.code(), err.message()),
+    }
+
+    for key in [
+        "../other-bucket/secret.json",
+        "in/../../other-bucket/secret.json",
+    ] {
+        match client
+            .get_object()
+            .bucket("home-bucket")
+            .key(key)
+            .send()
+            .await
+        {
+            Ok(_) => panic!("GET {key} read another bucket's object"),
+            Err(err) => refused(key, err.code(), err.message()),
+        }
+        let head = client
+            .head_object()
+            .bucket("home-bucket")
+            .key(key)
+            .send()
+            .await;
+        // HEAD has no body: the status alone says it was refused.
+        let status = head
+            .as_ref()
+            .err()
+            .and_then(|err| err.raw_response())
+            .map(|raw| raw.status().as_u16());
+        assert_eq!(status, Some(400), "HEAD {key}: {head:?}");
+    }
+    let put = client
+        .put_object()
+        .bucket("home-bucket")
+        .key("../other-bucket/planted.json")
+        .body(b"{}".to_vec().into())
+        .send()
+        .await;
+    match put {
+        Ok(_) => panic!("PUT wrote into another bucket"),
+        Err(err) => refused("PUT", err.code(), err.message()),
+    }
+    assert!(!served.join("other-bucket/planted.json").exists());
+    let delete = client
+        .delete_object()
+        .bucket("home-bucket")
+        .key("../other-bucket/secret.json")
+        .send()
+        .await;
+    match delete {
+        Ok(_) => panic!("DELETE reached another bucket"),
+        Err(err) => refused("DELETE", err.code(), err.message()),
+    }
+    assert!(served.join("other-bucket/secret.json").is_file());
+
+    // The bucket's own keys are served as before.
+    let listed = client
+        .list_objects_v2()
+        .bucket("home-bucket")
+        .prefix("in/")
+        .send()
+        .await
+        .unwrap();
+    let keys: Vec<_> = listed.contents().iter().map(|o| o.key().unwrap()).collect();
+    assert_eq!(keys, ["in/a.json"]);
+    server.stop().await;
+}

@@ -678,7 +678,7 @@ async fn arm(env: &Env, fault: &str) {
         .await
         .unwrap();
     let request = format!(
-        "POST /_local/faults HTTP/1.1\r\nHost: local\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{fault}",
+        "POST /_local/faults HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{fault}",
         fault.len()
     );
     socket.write_all(request.as_bytes()).await.unwrap();
@@ -1179,7 +1179,7 @@ async fn arm_cluster_fault(env: &Env, fault: &str) {
     let (status, answer) = exchange(
         env,
         format!(
-            "POST / HTTP/1.1\r\nHost: local\r\nContent-Type: application/x-www-form-urlencoded\r\n\
+            "POST / HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/x-www-form-urlencoded\r\n\
              Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
             body.len()
         ),
@@ -1192,7 +1192,7 @@ async fn arm_cluster_fault(env: &Env, fault: &str) {
 async fn cluster_report(env: &Env) -> serde_json::Value {
     let (status, body) = exchange(
         env,
-        "GET /_local/clusters HTTP/1.1\r\nHost: local\r\nConnection: close\r\n\r\n".into(),
+        "GET /_local/clusters HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n".into(),
     )
     .await;
     assert!(status.starts_with("HTTP/1.1 200"), "{status}");
@@ -1454,6 +1454,73 @@ async fn a_cluster_being_resized_takes_statements_but_not_pause_or_resume(backen
     assert_eq!(status(&redshift).await, "pausing");
 }
 
+/// PostgreSQL's server file, large-object and administration functions, and COPY to or from
+/// anything but S3, are not Redshift's: each fails naming what was refused, before PostgreSQL
+/// (on the binaries backend, a superuser) could reach the machine's files. Redshift's own system
+/// administration functions (CURRENT_SETTING, SET_CONFIG, PG_CANCEL_BACKEND, ...) still run.
+async fn server_files_programs_and_admin_functions_are_refused(backend: Backend) {
+    let env = start(backend).await;
+    let admin = env.admin();
+    env.run(&admin, On::Cluster, &["CREATE TABLE t (k INTEGER)"])
+        .await
+        .unwrap();
+    let outside = env.root.join("outside-every-bucket.txt");
+    std::fs::write(&outside, "a host file\n").unwrap();
+    let outside = outside.display().to_string();
+    let cases = [
+        (format!("SELECT pg_read_file('{outside}')"), "pg_read_file"),
+        (
+            format!("SELECT pg_catalog.pg_read_binary_file('{outside}')"),
+            "pg_read_binary_file",
+        ),
+        ("SELECT pg_ls_dir('.')".to_owned(), "pg_ls_dir"),
+        (format!("SELECT lo_import('{outside}')"), "lo_import"),
+        (
+            "SELECT lo_export(1, '/tmp/redshift-local-lo')".to_owned(),
+            "lo_export",
+        ),
+        ("SELECT pg_reload_conf()".to_owned(), "pg_reload_conf"),
+        (
+            format!("SELECT query_to_xml('SELECT pg_read_file(''{outside}'')', true, true, '')"),
+            "query_to_xml",
+        ),
+        (
+            "COPY t FROM PROGRAM 'id'".to_owned(),
+            "COPY ... FROM PROGRAM",
+        ),
+        (
+            "COPY t TO '/tmp/redshift-local-copy-to'".to_owned(),
+            "COPY ... TO",
+        ),
+        (
+            format!("COPY t FROM '{outside}' FORMAT AS JSON 'auto'"),
+            outside.as_str(),
+        ),
+    ];
+    for (sql, named) in &cases {
+        let error = env
+            .run(&admin, On::Cluster, &[sql.as_str()])
+            .await
+            .unwrap_err();
+        assert!(
+            error.contains(named) && error.contains("not supported"),
+            "{sql}: {error}"
+        );
+        assert!(!error.contains("a host file"), "{sql}: {error}");
+    }
+    assert!(!Path::new("/tmp/redshift-local-copy-to").exists());
+    for sql in [
+        "SELECT current_setting('datestyle')",
+        "SELECT set_config('search_path', 'public', false)",
+    ] {
+        assert_eq!(
+            env.rows(&admin, On::Cluster, sql).await.unwrap().len(),
+            1,
+            "{sql}"
+        );
+    }
+}
+
 mod embedded {
     crate::on!(Embedded:
         a_served_cluster_pauses_and_resumes_and_takes_no_queries_in_between,
@@ -1469,6 +1536,7 @@ mod embedded {
         two_runs_waking_a_paused_cluster_at_once_resume_it_once_and_the_last_pauses_it,
         a_resume_whose_answer_is_lost_is_retried_refused_and_the_cluster_paused_after_the_run,
         a_cluster_being_resized_takes_statements_but_not_pause_or_resume,
+        server_files_programs_and_admin_functions_are_refused,
     );
 }
 
@@ -1479,5 +1547,6 @@ mod binaries {
         roles_give_readers_what_the_owner_grants_and_syslog_access_shows_every_load,
         writers_of_two_tables_in_opposite_orders_deadlock,
         isolation_follows_the_target,
+        server_files_programs_and_admin_functions_are_refused,
     );
 }

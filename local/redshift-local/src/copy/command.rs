@@ -65,6 +65,11 @@ pub fn parse(sql: &str) -> Result<Option<CopyCommand>, String> {
     if !parser.parse_keyword(Keyword::COPY) {
         return Ok(None);
     }
+    // PostgreSQL's COPY of a query's rows, and COPY TO / FROM PROGRAM / FROM STDIN / FROM a file,
+    // are not Redshift's: refused naming the construct ([`crate::unsupported`]).
+    if parser.peek_token().token == Token::LParen {
+        return Err(crate::unsupported::copy_refused("COPY (query) TO"));
+    }
     let table = parser.parse_object_name(false).map_err(syntax)?.to_string();
     let columns = if parser.consume_token(&Token::LParen) {
         let names = parser
@@ -75,8 +80,20 @@ pub fn parse(sql: &str) -> Result<Option<CopyCommand>, String> {
     } else {
         None
     };
+    if parser.parse_keyword(Keyword::TO) {
+        return Err(crate::unsupported::copy_refused("COPY ... TO"));
+    }
     parser.expect_keyword(Keyword::FROM).map_err(syntax)?;
+    if let Token::Word(word) = &parser.peek_token().token
+        && ["PROGRAM", "STDIN", "STDOUT"].contains(&word.value.to_ascii_uppercase().as_str())
+    {
+        return Err(crate::unsupported::copy_refused(&format!(
+            "COPY ... FROM {}",
+            word.value.to_ascii_uppercase()
+        )));
+    }
     let from = parser.parse_literal_string().map_err(syntax)?;
+    crate::unsupported::copy_source(&from)?;
     let mut command = CopyCommand {
         table,
         columns,
