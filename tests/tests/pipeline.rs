@@ -622,8 +622,11 @@ async fn deleting_the_stack_empties_the_manifest_bucket_the_runs_filled_and_answ
     run_all(&pipeline, "mini-teardown", serde_json::json!({}))
         .await
         .unwrap();
-    let bucket = pipeline.deps.config.source.manifest_bucket.clone();
-    let manifests = pipeline.scratch.0.join(bucket.as_str());
+    let bucket = sparkify::config::ManifestBucket {
+        name: pipeline.deps.config.source.manifest_bucket.clone(),
+        owner: pipeline.deps.config.source.manifest_bucket_owner.clone(),
+    };
+    let manifests = pipeline.scratch.0.join(bucket.name.as_str());
     let written = files_under(&manifests).len();
     assert!(written > 0, "the run wrote its manifests");
     let data_before = files_under(&fixtures());
@@ -649,7 +652,7 @@ async fn deleting_the_stack_empties_the_manifest_bucket_the_runs_filled_and_answ
     assert_eq!(answered.status, empty_manifests::Status::Success);
     assert_eq!(
         answered.reason,
-        format!("deleted {written} objects from {}", bucket.as_str())
+        format!("deleted {written} objects from {}", bucket.name.as_str())
     );
     assert_eq!(files_under(&manifests), Vec::<PathBuf>::new());
     assert_eq!(files_under(&fixtures()), data_before);
@@ -672,7 +675,7 @@ async fn deleting_the_stack_empties_the_manifest_bucket_the_runs_filled_and_answ
         .unwrap();
     assert_eq!(
         again.reason,
-        format!("deleted 0 objects from {}", bucket.as_str())
+        format!("deleted 0 objects from {}", bucket.name.as_str())
     );
 
     // An answer S3 refuses is the function's error, so Lambda tries the invocation again.

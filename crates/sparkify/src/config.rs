@@ -3,7 +3,7 @@
 //! `ConfigError` instead of in the middle of a load.
 
 use crate::error::EtlError;
-use crate::sql::{BucketName, DbRole, IamRoleArn, Region, S3Key};
+use crate::sql::{AccountId, BucketName, DbRole, IamRoleArn, Region, S3Key};
 use std::time::Duration;
 
 /// Where the SQL runs: a provisioned cluster or a Redshift Serverless workgroup.
@@ -50,8 +50,15 @@ pub struct DataSource {
     pub log_prefix: S3Key,
     pub song_prefix: S3Key,
     pub jsonpaths_key: S3Key,
+    /// The data bucket's owner when the stack knows it (`DATA_BUCKET_OWNER`): every S3 call on
+    /// the bucket names it (`ExpectedBucketOwner`), so a bucket of that name in another account
+    /// answers 403 instead of being read.
+    pub bucket_owner: Option<AccountId>,
     /// Where copy-staging writes each round's manifests and object list for COPY to read.
     pub manifest_bucket: BucketName,
+    /// The manifest bucket's owner, the stack's account (`MANIFEST_BUCKET_OWNER`), named on every
+    /// S3 call on it.
+    pub manifest_bucket_owner: Option<AccountId>,
     pub copy_role_arn: IamRoleArn,
     pub region: Region,
     /// COPY's MAXERROR: records that may be rejected (and recorded in the load-error views)
@@ -60,6 +67,18 @@ pub struct DataSource {
     /// How long, from its start, a run goes on taking new rounds of objects: what is left once
     /// it has passed goes to a run of its own, started as this one ends (`LOAD_BUDGET_SECONDS`).
     pub load_budget: Duration,
+}
+
+impl DataSource {
+    /// The data bucket and its owner, if known: what an S3 call on it names.
+    pub fn data(&self) -> (&BucketName, Option<&AccountId>) {
+        (&self.bucket, self.bucket_owner.as_ref())
+    }
+
+    /// The manifest bucket and its owner, if known: what an S3 call on it names.
+    pub fn manifests(&self) -> (&BucketName, Option<&AccountId>) {
+        (&self.manifest_bucket, self.manifest_bucket_owner.as_ref())
+    }
 }
 
 /// The database roles people read the tables through (docs/deploy.md, Readers): roles a superuser
@@ -95,6 +114,8 @@ pub mod vars {
     pub const DATA_REGION: &str = "DATA_REGION";
     pub const MAX_LOAD_ERRORS: &str = "MAX_LOAD_ERRORS";
     pub const MANIFEST_BUCKET: &str = "MANIFEST_BUCKET";
+    pub const MANIFEST_BUCKET_OWNER: &str = "MANIFEST_BUCKET_OWNER";
+    pub const DATA_BUCKET_OWNER: &str = "DATA_BUCKET_OWNER";
     pub const STATEMENT_WAIT_SECONDS: &str = "STATEMENT_WAIT_SECONDS";
     pub const PAUSE_CLUSTER_WHEN_IDLE: &str = "PAUSE_CLUSTER_WHEN_IDLE";
     pub const LOAD_BUDGET_SECONDS: &str = "LOAD_BUDGET_SECONDS";
@@ -102,7 +123,7 @@ pub mod vars {
     pub const OPERATOR_ROLE: &str = "OPERATOR_ROLE";
 
     /// Every variable the functions read, for the house-rule test against the template.
-    pub const ALL: [&str; 18] = [
+    pub const ALL: [&str; 20] = [
         CLUSTER_ID,
         WORKGROUP,
         DB_USER,
@@ -116,6 +137,8 @@ pub mod vars {
         DATA_REGION,
         MAX_LOAD_ERRORS,
         MANIFEST_BUCKET,
+        MANIFEST_BUCKET_OWNER,
+        DATA_BUCKET_OWNER,
         STATEMENT_WAIT_SECONDS,
         PAUSE_CLUSTER_WHEN_IDLE,
         LOAD_BUDGET_SECONDS,
@@ -175,10 +198,21 @@ impl<L: Fn(&str) -> Option<String>> Lookup<L> {
     }
 }
 
-/// The manifest bucket alone (`MANIFEST_BUCKET`), for the stack's teardown function, which needs
+/// The manifest bucket alone (`MANIFEST_BUCKET`) and its owner, for the stack's teardown function, which needs
 /// nothing else; [`Config::from_lookup`] reads it the same way.
-pub fn manifest_bucket_from_env() -> Result<BucketName, EtlError> {
-    Lookup(|name: &str| std::env::var(name).ok()).parse(vars::MANIFEST_BUCKET, BucketName::parse)
+pub fn manifest_bucket_from_env() -> Result<ManifestBucket, EtlError> {
+    let env = Lookup(|name: &str| std::env::var(name).ok());
+    Ok(ManifestBucket {
+        name: env.parse(vars::MANIFEST_BUCKET, BucketName::parse)?,
+        owner: env.optional(vars::MANIFEST_BUCKET_OWNER, AccountId::parse)?,
+    })
+}
+
+/// The manifest bucket and, as the stack knows it, its owner.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ManifestBucket {
+    pub name: BucketName,
+    pub owner: Option<AccountId>,
 }
 
 impl Warehouse {
@@ -319,7 +353,10 @@ impl Config {
                 log_prefix: env.parse(vars::LOG_PREFIX, S3Key::parse)?,
                 song_prefix: env.parse(vars::SONG_PREFIX, S3Key::parse)?,
                 jsonpaths_key: env.parse(vars::JSONPATHS_KEY, S3Key::parse)?,
+                bucket_owner: env.optional(vars::DATA_BUCKET_OWNER, AccountId::parse)?,
                 manifest_bucket: env.parse(vars::MANIFEST_BUCKET, BucketName::parse)?,
+                manifest_bucket_owner: env
+                    .optional(vars::MANIFEST_BUCKET_OWNER, AccountId::parse)?,
                 copy_role_arn: env.parse(vars::COPY_ROLE_ARN, IamRoleArn::parse)?,
                 region: env.parse(vars::DATA_REGION, Region::parse)?,
                 max_load_errors,
@@ -359,6 +396,30 @@ pub(crate) mod tests {
 
     pub(crate) fn read(env: &HashMap<&'static str, String>) -> Result<Config, EtlError> {
         Config::from_lookup(|name| env.get(name).cloned())
+    }
+
+    #[test]
+    fn the_buckets_owners_are_read_when_set_and_refused_when_not_account_ids() {
+        let config = read(&cluster_env()).unwrap();
+        assert_eq!(config.source.data(), (&config.source.bucket, None));
+        let mut env = cluster_env();
+        env.insert(vars::MANIFEST_BUCKET_OWNER, "123456789012".into());
+        env.insert(vars::DATA_BUCKET_OWNER, "210987654321".into());
+        let config = read(&env).unwrap();
+        assert_eq!(
+            config.source.manifests().1.map(AccountId::as_str),
+            Some("123456789012")
+        );
+        assert_eq!(
+            config.source.data().1.map(AccountId::as_str),
+            Some("210987654321")
+        );
+        // CloudFormation passes an empty parameter through as an empty string: not set.
+        env.insert(vars::DATA_BUCKET_OWNER, String::new());
+        assert_eq!(read(&env).unwrap().source.data().1, None);
+        env.insert(vars::DATA_BUCKET_OWNER, "12345".into());
+        let err = read(&env).unwrap_err();
+        assert!(err.to_string().contains(vars::DATA_BUCKET_OWNER), "{err}");
     }
 
     #[test]

@@ -481,6 +481,24 @@ impl Timestamp {
     }
 }
 
+/// An AWS account id (12 digits): a bucket's expected owner (`ExpectedBucketOwner`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountId(String);
+
+impl AccountId {
+    pub fn parse(text: &str) -> Result<Self, String> {
+        if text.len() == 12 && text.bytes().all(|b| b.is_ascii_digit()) {
+            Ok(Self(text.to_owned()))
+        } else {
+            Err(format!("{text:?} is not an AWS account id (12 digits)"))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 /// An S3 bucket name, as S3's naming rules allow it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BucketName(String);

@@ -22,6 +22,8 @@ pub fn config() -> Config {
             vars::JSONPATHS_KEY => "log_json_path.json",
             vars::DATA_REGION => "us-west-2",
             vars::MANIFEST_BUCKET => "sparkify-work",
+            // The local account, which owns every bucket redshift-local serves.
+            vars::MANIFEST_BUCKET_OWNER => "123456789012",
             // Handler tests script every DescribeStatement, so calls do not follow statements.
             vars::STATEMENT_WAIT_SECONDS => "0",
             _ => return None,

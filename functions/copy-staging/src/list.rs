@@ -22,7 +22,7 @@ use aws_sdk_s3::Client;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sparkify::config::DataSource;
-use sparkify::sql::{BucketName, Literal, RunId, S3Key, catalogue, render};
+use sparkify::sql::{AccountId, BucketName, Literal, RunId, S3Key, catalogue, render};
 use sparkify::trigger::{Day, EventKey, Skipped, Trigger, continuation_of};
 use sparkify::{EtlError, Moved};
 use std::time::Duration;
@@ -84,6 +84,8 @@ impl Listing {
 /// Where a run's listing lives in the manifest bucket.
 struct Place<'a> {
     bucket: &'a BucketName,
+    /// The manifest bucket's owner, if known, named on every call on it.
+    owner: Option<&'a AccountId>,
     run: &'a RunId,
 }
 
@@ -152,6 +154,7 @@ pub async fn resume(
 ) -> Result<Listing, EtlError> {
     let place = Place {
         bucket: &source.manifest_bucket,
+        owner: source.manifest_bucket_owner.as_ref(),
         run,
     };
     let listed_at = crate::now_utc();
@@ -175,7 +178,7 @@ pub async fn resume(
                 }
                 let mut named = std::collections::HashSet::new();
                 for key in keys {
-                    match named_object(s3, &source.bucket, key).await? {
+                    match named_object(s3, source.data(), key).await? {
                         // Two spellings of one key in a window name one object, listed once.
                         Ok(object) if !named.insert(object.key.as_str().to_owned()) => {}
                         Ok(object) => part.push(run, &object),
@@ -224,7 +227,7 @@ pub async fn resume(
 /// another: a key no object answers to, or that the ETag cannot tell apart, is skipped, with why.
 async fn named_object(
     s3: &Client,
-    bucket: &BucketName,
+    bucket: (&BucketName, Option<&AccountId>),
     key: &EventKey,
 ) -> Result<Result<Listed, Skipped>, EtlError> {
     let mut found = Vec::with_capacity(key.readings.len());
@@ -285,6 +288,7 @@ async fn list_pages(
     let mut pages = s3
         .list_objects_v2()
         .bucket(source.bucket.as_str())
+        .set_expected_bucket_owner(source.bucket_owner.as_ref().map(|o| o.as_str().to_owned()))
         .prefix(prefix.as_str())
         .set_start_after(listing.after.clone())
         .into_paginator()
@@ -347,7 +351,13 @@ async fn write_part(
         return Ok(());
     }
     let number = listing.parts + 1;
-    objects::put(s3, place.bucket, &place.part(number)?, part.body).await?;
+    objects::put(
+        s3,
+        (place.bucket, place.owner),
+        &place.part(number)?,
+        part.body,
+    )
+    .await?;
     listing.parts = number;
     listing.objects += part.objects as u64;
     tracing::info!(
@@ -371,6 +381,7 @@ pub async fn record(
 ) -> Result<Vec<String>, EtlError> {
     let place = Place {
         bucket: &source.manifest_bucket,
+        owner: source.manifest_bucket_owner.as_ref(),
         run,
     };
     let parts: Vec<S3Key> = (1..=listing.parts)
@@ -379,7 +390,7 @@ pub async fn record(
     let manifest = place.manifest()?;
     objects::put(
         s3,
-        place.bucket,
+        (place.bucket, place.owner),
         &manifest,
         objects::manifest(place.bucket, &parts),
     )

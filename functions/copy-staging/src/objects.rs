@@ -6,19 +6,20 @@ use aws_sdk_s3::Client;
 use aws_sdk_s3::primitives::ByteStream;
 use serde_json::json;
 use sparkify::EtlError;
-use sparkify::sql::{BucketName, S3Key};
+use sparkify::sql::{AccountId, BucketName, S3Key};
 
 /// An object a new-file event names, as HEAD describes it; None if there is none (404): deleted or
 /// renamed since its event, or not this reading of the key, which leaves it out rather than
 /// failing the rest of its window.
 pub async fn head(
     s3: &Client,
-    bucket: &BucketName,
+    (bucket, owner): (&BucketName, Option<&AccountId>),
     key: &S3Key,
 ) -> Result<Option<Listed>, EtlError> {
     let answer = s3
         .head_object()
         .bucket(bucket.as_str())
+        .set_expected_bucket_owner(owner.map(|owner| owner.as_str().to_owned()))
         .key(key.as_str())
         .send()
         .await;
@@ -84,15 +85,17 @@ pub fn object_list(run: &str, staged_at: &str, events: &[Listed], songs: &[Liste
     out
 }
 
-/// Writes `body` to `bucket/key`.
+/// Writes `body` to `bucket/key`, naming the bucket's owner when it is known
+/// (`ExpectedBucketOwner`: a bucket of that name in another account answers 403).
 pub async fn put(
     s3: &Client,
-    bucket: &BucketName,
+    (bucket, owner): (&BucketName, Option<&AccountId>),
     key: &S3Key,
     body: Vec<u8>,
 ) -> Result<(), EtlError> {
     s3.put_object()
         .bucket(bucket.as_str())
+        .set_expected_bucket_owner(owner.map(|owner| owner.as_str().to_owned()))
         .key(key.as_str())
         .content_type("application/json")
         .body(ByteStream::from(body))
@@ -105,6 +108,34 @@ pub async fn put(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use aws_sdk_s3::operation::head_object::HeadObjectOutput;
+    use aws_sdk_s3::operation::put_object::PutObjectOutput;
+    use aws_smithy_mocks::{RuleMode, mock, mock_client};
+
+    /// Every call on a bucket whose owner is known names it (ExpectedBucketOwner); none when not.
+    #[tokio::test]
+    async fn calls_name_the_buckets_owner_when_it_is_known() {
+        let owner = AccountId::parse("123456789012").unwrap();
+        let bucket = BucketName::parse("sparkify-work").unwrap();
+        let key = S3Key::parse("manifests/run-1/round-001/objects.json").unwrap();
+        let put_rule = mock!(aws_sdk_s3::Client::put_object)
+            .match_requests(|req| req.expected_bucket_owner() == Some("123456789012"))
+            .then_output(|| PutObjectOutput::builder().build());
+        let head_rule = mock!(aws_sdk_s3::Client::head_object)
+            .match_requests(|req| req.expected_bucket_owner().is_none())
+            .then_output(|| {
+                HeadObjectOutput::builder()
+                    .e_tag("\"e\"")
+                    .content_length(3)
+                    .build()
+            });
+        let s3 = mock_client!(aws_sdk_s3, RuleMode::MatchAny, [&put_rule, &head_rule]);
+        put(&s3, (&bucket, Some(&owner)), &key, b"{}".to_vec())
+            .await
+            .unwrap();
+        assert!(head(&s3, (&bucket, None), &key).await.unwrap().is_some());
+        assert_eq!((put_rule.num_calls(), head_rule.num_calls()), (1, 1));
+    }
 
     fn listed(key: &str) -> Listed {
         Listed {

@@ -55,15 +55,15 @@ impl At<'_> {
         let staged_at = crate::now_utc();
         let list_key = manifest_key("objects.json".into())?;
         let body = objects::object_list(run.as_str(), &staged_at, &round.events, &round.songs);
-        objects::put(s3, &source.manifest_bucket, &list_key, body).await?;
+        objects::put(s3, source.manifests(), &list_key, body).await?;
         let objects_key = manifest_key("objects.manifest".into())?;
         let body = objects::manifest(&source.manifest_bucket, [&list_key]);
-        objects::put(s3, &source.manifest_bucket, &objects_key, body).await?;
+        objects::put(s3, source.manifests(), &objects_key, body).await?;
         let mut event_manifests = Vec::with_capacity(round.events.len());
         for (index, object) in round.events.iter().enumerate() {
             let key = manifest_key(format!("events-{:02}.manifest", index + 1))?;
             let body = objects::manifest(&source.bucket, [&object.key]);
-            objects::put(s3, &source.manifest_bucket, &key, body).await?;
+            objects::put(s3, source.manifests(), &key, body).await?;
             event_manifests.push(key);
         }
         let songs_manifest = if round.songs.is_empty() {
@@ -71,7 +71,7 @@ impl At<'_> {
         } else {
             let key = manifest_key("songs.manifest".into())?;
             let body = objects::manifest(&source.bucket, round.songs.iter().map(|o| &o.key));
-            objects::put(s3, &source.manifest_bucket, &key, body).await?;
+            objects::put(s3, source.manifests(), &key, body).await?;
             Some(key)
         };
         let sqls = round_statements(
@@ -383,7 +383,9 @@ mod tests {
         ));
         assert!(sqls[15].contains("DELETE FROM load_quarantine") && sqls[15].contains("'run-2'"));
         assert!(sqls[3].contains("COPY songs_load") && sqls[3].contains("songs.manifest"));
-        assert!(sqls[4].contains("SET song_key = MD5("));
+        assert!(
+            sqls[4].contains("SET song_key = CASE") && sqls[4].contains("song_id = RTRIM(song_id)")
+        );
         assert!(
             sqls.iter()
                 .any(|sql| sql.contains("INSERT INTO changed_songs"))

@@ -22,7 +22,8 @@ use hyper_util::rt::TokioExecutor;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sparkify::EtlError;
-use sparkify::sql::BucketName;
+use sparkify::config::ManifestBucket;
+use sparkify::sql::{AccountId, BucketName};
 
 /// What CloudFormation sends a custom resource (the fields this function reads).
 #[derive(Debug, Clone, Deserialize)]
@@ -74,7 +75,7 @@ const MAX_REASON: usize = 1000;
 /// Lambda's retry of the asynchronous invocation tries again (emptying twice is harmless).
 pub async fn run(
     s3: &Client,
-    bucket: Result<&BucketName, &EtlError>,
+    bucket: Result<&ManifestBucket, &EtlError>,
     payload: Value,
 ) -> Result<Response, EtlError> {
     let request: Request = sparkify::lambda::parse_input(payload)?;
@@ -92,17 +93,17 @@ pub async fn run(
 /// What to tell CloudFormation about `request`.
 pub async fn answer(
     s3: &Client,
-    bucket: Result<&BucketName, &EtlError>,
+    bucket: Result<&ManifestBucket, &EtlError>,
     request: &Request,
 ) -> Response {
     let outcome = match (request.request_type, bucket) {
         (_, Err(err)) => Err(err.clone()),
-        (RequestType::Delete, Ok(bucket)) => empty(s3, bucket)
+        (RequestType::Delete, Ok(bucket)) => empty(s3, &bucket.name, bucket.owner.as_ref())
             .await
-            .map(|deleted| format!("deleted {deleted} objects from {}", bucket.as_str())),
+            .map(|deleted| format!("deleted {deleted} objects from {}", bucket.name.as_str())),
         (_, Ok(bucket)) => Ok(format!(
             "{} is emptied when the stack is deleted",
-            bucket.as_str()
+            bucket.name.as_str()
         )),
     };
     let (status, reason) = match outcome {
@@ -134,13 +135,21 @@ pub async fn answer(
 }
 
 /// Deletes every object of `bucket`; returns how many. A bucket that does not exist is empty.
-pub async fn empty(s3: &Client, bucket: &BucketName) -> Result<usize, EtlError> {
+/// Every call names the bucket's `owner` when it is known (`ExpectedBucketOwner`): a bucket of
+/// that name in another account answers 403 rather than being emptied.
+pub async fn empty(
+    s3: &Client,
+    bucket: &BucketName,
+    owner: Option<&AccountId>,
+) -> Result<usize, EtlError> {
+    let owner = owner.map(|owner| owner.as_str().to_owned());
     let mut deleted = 0;
     let mut token: Option<String> = None;
     loop {
         let page = match s3
             .list_objects_v2()
             .bucket(bucket.as_str())
+            .set_expected_bucket_owner(owner.clone())
             .set_continuation_token(token.take())
             .send()
             .await
@@ -172,6 +181,7 @@ pub async fn empty(s3: &Client, bucket: &BucketName) -> Result<usize, EtlError> 
             let answer = s3
                 .delete_objects()
                 .bucket(bucket.as_str())
+                .set_expected_bucket_owner(owner.clone())
                 .delete(batch)
                 .send()
                 .await
@@ -208,7 +218,10 @@ pub fn response_uri(url: &str) -> Result<hyper::Uri, EtlError> {
     let uri: hyper::Uri = url
         .parse()
         .map_err(|err| EtlError::InvalidInput(format!("ResponseURL {url:?}: {err}")))?;
-    let loopback = matches!(uri.host(), Some("127.0.0.1" | "localhost" | "[::1]" | "::1"));
+    let loopback = matches!(
+        uri.host(),
+        Some("127.0.0.1" | "localhost" | "[::1]" | "::1")
+    );
     match uri.scheme_str() {
         Some("https") => Ok(uri),
         Some("http") if loopback => Ok(uri),
@@ -266,8 +279,11 @@ mod tests {
     use aws_smithy_mocks::{RuleMode, mock, mock_client};
     use std::sync::{Arc, Mutex};
 
-    fn bucket() -> BucketName {
-        BucketName::parse("sparkify-work").unwrap()
+    fn bucket() -> ManifestBucket {
+        ManifestBucket {
+            name: BucketName::parse("sparkify-work").unwrap(),
+            owner: Some(AccountId::parse("123456789012").unwrap()),
+        }
     }
 
     fn request(request_type: &str) -> Request {
@@ -293,7 +309,9 @@ mod tests {
     async fn delete_empties_every_page_of_the_configured_bucket_only() {
         let first = mock!(Client::list_objects_v2)
             .match_requests(|req| {
-                req.bucket() == Some("sparkify-work") && req.continuation_token().is_none()
+                req.bucket() == Some("sparkify-work")
+                    && req.expected_bucket_owner() == Some("123456789012")
+                    && req.continuation_token().is_none()
             })
             .then_output(|| {
                 ListObjectsV2Output::builder()
@@ -318,6 +336,7 @@ mod tests {
         let delete = mock!(Client::delete_objects)
             .match_requests(move |req| {
                 assert_eq!(req.bucket(), Some("sparkify-work"));
+                assert_eq!(req.expected_bucket_owner(), Some("123456789012"));
                 let keys = req
                     .delete()
                     .unwrap()

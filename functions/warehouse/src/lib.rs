@@ -158,6 +158,12 @@ pub async fn handle(deps: &Deps, lifecycle: &Lifecycle, input: Input) -> Result<
     let marker = Marker {
         s3: &lifecycle.s3,
         bucket: deps.config.source.manifest_bucket.as_str(),
+        owner: deps
+            .config
+            .source
+            .manifest_bucket_owner
+            .as_ref()
+            .map(|owner| owner.as_str().to_owned()),
         key: marker_key(identifier),
     };
     match input {
@@ -362,6 +368,8 @@ async fn sleep(
 struct Marker<'a> {
     s3: &'a aws_sdk_s3::Client,
     bucket: &'a str,
+    /// The manifest bucket's owner, if known, named on every call (`ExpectedBucketOwner`).
+    owner: Option<String>,
     key: String,
 }
 
@@ -371,6 +379,7 @@ impl Marker<'_> {
         self.s3
             .put_object()
             .bucket(self.bucket)
+            .set_expected_bucket_owner(self.owner.clone())
             .key(&self.key)
             .content_type("application/json")
             .body(body.into_bytes().into())
@@ -385,6 +394,7 @@ impl Marker<'_> {
             .s3
             .head_object()
             .bucket(self.bucket)
+            .set_expected_bucket_owner(self.owner.clone())
             .key(&self.key)
             .send()
             .await
@@ -399,6 +409,7 @@ impl Marker<'_> {
         self.s3
             .delete_object()
             .bucket(self.bucket)
+            .set_expected_bucket_owner(self.owner.clone())
             .key(&self.key)
             .send()
             .await

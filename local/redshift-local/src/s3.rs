@@ -79,6 +79,10 @@ impl Regions {
     }
 }
 
+/// The account that owns every bucket the stand-in serves (the account of the local roles'
+/// ARNs): a request whose `ExpectedBucketOwner` names another is refused.
+pub const LOCAL_ACCOUNT: &str = "123456789012";
+
 /// Refuses what S3 refuses before it looks at the object: an unsigned request, and a request
 /// signed for another region than its bucket's (301 PermanentRedirect); and, first, a request
 /// whose Host is not this machine's (403). Every request is counted here, refused or not, as S3
@@ -115,6 +119,20 @@ impl S3Access for BucketRegions {
             .and_then(|v| v.to_str().ok())
             .and_then(crate::identity::signing_region)
             .map(str::to_owned);
+        // "If the bucket is owned by a different account, the request fails with the HTTP
+        // status code 403 Forbidden (access denied)" (the ExpectedBucketOwner parameter, on
+        // every operation that takes it). Every bucket served here is the local account's.
+        if let Some(expected) = cx
+            .headers()
+            .get("x-amz-expected-bucket-owner")
+            .and_then(|v| v.to_str().ok())
+            && expected != LOCAL_ACCOUNT
+        {
+            return Err(s3s::s3_error!(
+                AccessDenied,
+                "Access Denied: bucket {bucket} is owned by {LOCAL_ACCOUNT}, not {expected}"
+            ));
+        }
         let home = self.0.of(&bucket);
         match signed_for {
             Some(region) if region != home => {

@@ -313,3 +313,55 @@ async fn keys_and_prefixes_stay_inside_their_bucket() {
     assert_eq!(keys, ["in/a.json"]);
     server.stop().await;
 }
+
+/// A request naming the bucket's expected owner (`ExpectedBucketOwner`) is served only when it
+/// names the local account, which owns every bucket served: another account is 403 AccessDenied.
+#[tokio::test]
+async fn a_request_naming_another_bucket_owner_is_access_denied() {
+    use aws_sdk_s3::error::ProvideErrorMetadata;
+    let roots = roots();
+    let served = roots.0.join("served");
+    write(&served.join("home-bucket/in/a.json"), b"{\"a\": 1}\n");
+    let server = s3::serve(
+        std::slice::from_ref(&served),
+        SocketAddr::from(([127, 0, 0, 1], 0)),
+    )
+    .await
+    .unwrap();
+    let client = s3::client(&format!("http://{}", server.addr));
+    let head = |owner: Option<&'static str>| {
+        client
+            .head_object()
+            .bucket("home-bucket")
+            .key("in/a.json")
+            .set_expected_bucket_owner(owner.map(str::to_owned))
+            .send()
+    };
+    assert!(head(None).await.is_ok());
+    assert!(head(Some(s3::LOCAL_ACCOUNT)).await.is_ok());
+    let refused = head(Some("210987654321")).await.unwrap_err();
+    assert_eq!(
+        refused.raw_response().map(|r| r.status().as_u16()),
+        Some(403)
+    );
+    let listed = client
+        .list_objects_v2()
+        .bucket("home-bucket")
+        .expected_bucket_owner("210987654321")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(listed.code(), Some("AccessDenied"), "{listed:?}");
+    let put = client
+        .put_object()
+        .bucket("home-bucket")
+        .key("in/b.json")
+        .expected_bucket_owner("210987654321")
+        .body(aws_sdk_s3::primitives::ByteStream::from_static(b"{}"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(put.code(), Some("AccessDenied"), "{put:?}");
+    assert!(!served.join("home-bucket/in/b.json").exists());
+    server.stop().await;
+}
