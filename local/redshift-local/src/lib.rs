@@ -306,6 +306,9 @@ pub async fn start(config: LocalConfig) -> Result<Running, String> {
                 async move {
                     // The management API shares the endpoint (AWS_ENDPOINT_URL_REDSHIFT).
                     if management::is_management_request(&headers) {
+                        if let Some(refused) = management::unsigned(&headers) {
+                            return refused;
+                        }
                         return management::handle(&api.runner.clusters, &body);
                     }
                     api.handle(&headers, &body).await

@@ -21,6 +21,25 @@ use std::collections::HashMap;
 
 const NAMESPACE: &str = "http://redshift.amazonaws.com/doc/2012-12-01/";
 
+/// Refuses a request that is not signed: every AWS caller signs (SigV4, an `Authorization`
+/// header), and a page in a browser cannot set that header, so a cross-site form POST cannot pause
+/// or resume a cluster here. AWS answers an unsigned request `MissingAuthenticationToken` ("The
+/// request must contain either a valid (registered) AWS access key ID or X.509 certificate", the
+/// API's common errors), HTTP 403.
+pub fn unsigned(headers: &axum::http::HeaderMap) -> Option<Response> {
+    let signed = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("AWS4-HMAC-SHA256 "));
+    (!signed).then(|| {
+        error(
+            StatusCode::FORBIDDEN,
+            "MissingAuthenticationToken",
+            "The request must contain either a valid (registered) AWS access key ID or X.509 certificate.",
+        )
+    })
+}
+
 /// Answers one management API request.
 pub fn handle(clusters: &Clusters, body: &[u8]) -> Response {
     let form = parse_form(body);

@@ -186,10 +186,34 @@ async fn faults_are_armed_only_by_a_json_request(backend: Backend) {
     );
 }
 
+/// The management API (PauseCluster, ResumeCluster, ...) answers only a signed request: a form
+/// POST, which any web page may send cross-site, carries no SigV4 `Authorization` header and is
+/// 403 MissingAuthenticationToken, as AWS answers an unsigned request.
+async fn the_management_api_answers_only_signed_requests(backend: Backend) {
+    let env = start(backend).await;
+    let api = env.local.data_api_addr;
+    let body = "Action=DescribeClusters&Version=2012-12-01";
+    let form = |authorization: &str| {
+        format!(
+            "POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\n\
+             {authorization}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+    };
+    let (status, answer) = exchange(api, &form("")).await;
+    assert_eq!(status, 403, "{answer}");
+    assert!(answer.contains("MissingAuthenticationToken"), "{answer}");
+    let signed = "Authorization: AWS4-HMAC-SHA256 Credential=local/20261206/us-west-2/redshift/aws4_request, SignedHeaders=host, Signature=0\r\n";
+    let (status, answer) = exchange(api, &form(signed)).await;
+    assert_eq!(status, 200, "{answer}");
+    assert!(answer.contains("DescribeClustersResponse"), "{answer}");
+}
+
 mod embedded {
     crate::on!(Embedded:
         only_loopback_host_names_are_served,
         faults_are_armed_only_by_a_json_request,
+        the_management_api_answers_only_signed_requests,
     );
 }
 

@@ -1180,6 +1180,7 @@ async fn arm_cluster_fault(env: &Env, fault: &str) {
         env,
         format!(
             "POST / HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/x-www-form-urlencoded\r\n\
+             Authorization: AWS4-HMAC-SHA256 Credential=local/20261206/us-west-2/redshift/aws4_request, SignedHeaders=host, Signature=0\r\n\
              Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
             body.len()
         ),
