@@ -57,12 +57,12 @@ pub struct Quarantined {
     pub error: String,
 }
 
-/// What failed in a round, if it was one log object's content: the object, and Redshift's text.
-/// `layout` is the round's statements in batch order, with the log object each COPY loads.
-pub fn poison<'a>(
-    layout: &[(SqlFile, Option<&'a RoundObject>)],
-    err: &EtlError,
-) -> Option<(&'a RoundObject, String)> {
+/// The statement of round `layout` that `err` says failed (the Data API's sub-statement `<id>:N`),
+/// and Redshift's text.
+fn failed_statement<'l, T>(
+    layout: &'l [(SqlFile, Option<T>)],
+    err: &'l EtlError,
+) -> Option<(&'l (SqlFile, Option<T>), &'l String)> {
     let EtlError::StatementFailed {
         sub_statement: Some(n),
         error,
@@ -72,7 +72,17 @@ pub fn poison<'a>(
         return None;
     };
     let index = usize::try_from(*n).ok()?.checked_sub(1)?;
-    match layout.get(index)? {
+    Some((layout.get(index)?, error))
+}
+
+/// What failed in a round, if it was one log object's content: the object, and Redshift's text.
+/// `layout` is the round's statements in batch order, with the log object each COPY loads.
+pub fn poison<'a>(
+    layout: &[(SqlFile, Option<&'a RoundObject>)],
+    err: &EtlError,
+) -> Option<(&'a RoundObject, String)> {
+    let (statement, error) = failed_statement(layout, err)?;
+    match statement {
         (file, Some(object))
             if *file == catalogue::COPY_STAGING_EVENTS
                 && (is_load_failure(error) || may_be_too_large(object, error)) =>
@@ -121,16 +131,8 @@ pub fn may_be_too_large(object: &RoundObject, error: &str) -> bool {
 /// The COPY reads every song object of the round through one manifest and its text does not say
 /// which object failed: the round is narrowed down instead ([`At::after_poison`]).
 pub fn songs_poison<T>(layout: &[(SqlFile, Option<T>)], err: &EtlError) -> Option<String> {
-    let EtlError::StatementFailed {
-        sub_statement: Some(n),
-        error,
-        ..
-    } = err
-    else {
-        return None;
-    };
-    let index = usize::try_from(*n).ok()?.checked_sub(1)?;
-    match layout.get(index)? {
+    let (statement, error) = failed_statement(layout, err)?;
+    match statement {
         (file, _) if *file == catalogue::COPY_STAGING_SONGS && is_load_failure(error) => {
             Some(error.clone())
         }
