@@ -350,6 +350,75 @@ class Execution:
         return copy.get("continuation") if copy.get("backlog") else None
 
 
+class EmfError(ValueError):
+    """A log line that claims the embedded metric format (`_aws` at its root) but breaks it."""
+
+
+# CloudWatch's StandardUnit values, which the spec allows as a metric's Unit.
+EMF_UNITS = {
+    "Seconds", "Microseconds", "Milliseconds", "Bytes", "Kilobytes", "Megabytes", "Gigabytes",
+    "Terabytes", "Bits", "Kilobits", "Megabits", "Gigabits", "Terabits", "Percent", "Count",
+    "Bytes/Second", "Kilobytes/Second", "Megabytes/Second", "Gigabytes/Second",
+    "Terabytes/Second", "Bits/Second", "Kilobits/Second", "Megabits/Second", "Gigabits/Second",
+    "Terabits/Second", "Count/Second", "None",
+}
+
+
+def emf_metrics(line: str) -> dict | None:
+    """The metrics of one log line as CloudWatch would extract them, per "Specification: Embedded
+    metric format": `{"namespace", "dimensions": {name: value}, "values": {metric: (value,
+    unit)}}`; None for a line that is not an EMF document (not a JSON object with `_aws`);
+    EmfError for one that breaks the spec (CloudWatch would then extract nothing from it)."""
+    try:
+        document = json.loads(line)
+    except ValueError:
+        return None
+    if not isinstance(document, dict) or "_aws" not in document:
+        return None
+    meta = document["_aws"]
+    if not isinstance(meta, dict) or not isinstance(meta.get("Timestamp"), int):
+        raise EmfError("_aws.Timestamp must be an integer of milliseconds since the epoch")
+    directives = meta.get("CloudWatchMetrics")
+    if not isinstance(directives, list) or len(directives) != 1:
+        raise EmfError("_aws.CloudWatchMetrics must hold the one directive the pipeline writes")
+    directive = directives[0]
+    namespace = directive.get("Namespace")
+    if not isinstance(namespace, str) or not 1 <= len(namespace) <= 255:
+        raise EmfError("a directive's Namespace must be a string of 1 to 255 characters")
+    dimension_sets = directive.get("Dimensions")
+    if not isinstance(dimension_sets, list) or not all(
+            isinstance(d, list) and len(d) <= 30 for d in dimension_sets):
+        raise EmfError("Dimensions must be an array of dimension sets of at most 30 keys")
+    dimensions = {}
+    for key in {k for d in dimension_sets for k in d}:
+        if not isinstance(document.get(key), str):
+            raise EmfError(f"the dimension {key} must be a string member of the root")
+        dimensions[key] = document[key]
+    metrics = directive.get("Metrics")
+    if not isinstance(metrics, list) or len(metrics) > 100:
+        raise EmfError("Metrics must be an array of at most 100 metric definitions")
+    values = {}
+    for metric in metrics:
+        name, unit = metric.get("Name"), metric.get("Unit", "None")
+        if not isinstance(name, str) or not 1 <= len(name) <= 1024:
+            raise EmfError("a metric's Name must be a string of 1 to 1,024 characters")
+        if unit not in EMF_UNITS:
+            raise EmfError(f"{name}: {unit!r} is not a CloudWatch unit")
+        value = document.get(name)
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise EmfError(f"{name}: its value must be a number member of the root")
+        values[name] = (value, unit)
+    return {"namespace": namespace, "dimensions": dimensions, "values": values}
+
+
+def emitted_metrics(log: Path, offset: int = 0) -> list[dict]:
+    """The EMF documents the functions wrote to `log` (functions.log) from byte `offset` on."""
+    with log.open("rb") as f:
+        f.seek(offset)
+        lines = f.read().decode("utf-8", "replace").splitlines()
+    return [m for m in map(emf_metrics, lines) if m is not None]
+
+
 # Step Functions' limit on an execution's input (and a Pipe's payload to a state machine), in
 # characters: "Step Functions state machine (262144 characters)".
 MAX_STATE_INPUT_CHARS = 262_144
@@ -1318,6 +1387,24 @@ def print_report(execution: Execution, expected: dict | None, out=print) -> bool
     return ok
 
 
+def functions_log_size(logs: Path) -> int:
+    path = logs / "functions.log"
+    return path.stat().st_size if path.exists() else 0
+
+
+def print_metrics(documents: list[dict], out=print) -> bool:
+    """The metrics the run emitted, as CloudWatch would extract them from the functions' log
+    lines (crates/sparkify/src/metrics.rs). False when the run emitted none."""
+    if not documents:
+        out("  metrics: none emitted (expected verify-counts' EMF line in functions.log)")
+        return False
+    for document in documents:
+        where = ", ".join(f"{k}={v}" for k, v in document["dimensions"].items())
+        figures = "  ".join(f"{name} {value:g}" for name, (value, _) in document["values"].items())
+        out(f"  metrics ({document['namespace']}, {where}): {figures}")
+    return True
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="./dev run",
@@ -1408,6 +1495,7 @@ def main(argv: list[str] | None = None) -> int:
                       "new-log-file rule, the new-file queue, the Pipe's window, then "
                       "statemachine/start.asl.json, which starts and names the run, as deployed",
                       flush=True)
+                metrics_from = functions_log_size(args.logs)
                 execution = pipeline.load_new_files(
                     key, progress=_progress(lambda s: print(s, flush=True)))
             else:
@@ -1415,6 +1503,7 @@ def main(argv: list[str] | None = None) -> int:
                        "names it, as the deployed schedule does)"
                        if trigger.get("detail-type") in TRIGGER_EVENTS else "")
                 print(f"==> executing statemachine/etl.asl.json{how}", flush=True)
+                metrics_from = functions_log_size(args.logs)
                 execution = pipeline.execute(trigger, progress=show)
             print(f"==> execution {execution.name}", flush=True)
             history = args.logs / f"{execution.name}.history.json"
@@ -1426,6 +1515,7 @@ def main(argv: list[str] | None = None) -> int:
                 ok = False
             else:
                 ok = print_report(execution, expected)
+                ok = print_metrics(emitted_metrics(args.logs / "functions.log", metrics_from)) and ok
             if execution.status == "SUCCEEDED" and args.paused_cluster:
                 while pipeline.cluster_report()["status"] == "pausing":
                     time.sleep(0.2)

@@ -213,7 +213,8 @@ def test_function_logs_are_json_with_the_request_and_statement_ids(sample, tmp_p
     logs = tmp_path / "logs"
     json_logs = {"AWS_LAMBDA_LOG_FORMAT": "JSON", "AWS_LAMBDA_LOG_LEVEL": "INFO"}
     with local.LocalPipeline(data, logs, function_env=json_logs) as pipeline:
-        assert_succeeded_with(pipeline.execute(SCHEDULED), expected)
+        execution = pipeline.execute(SCHEDULED)
+        assert_succeeded_with(execution, expected)
         statements = {s["Id"] for s in pipeline.statements()}
     # Every line a function writes is a JSON object.
     lines = [json.loads(line) for line in (logs / "functions.log").read_text().splitlines()]
@@ -227,6 +228,38 @@ def test_function_logs_are_json_with_the_request_and_statement_ids(sample, tmp_p
     assert steps == set(local.FUNCTIONS)
     assert {fields["statement_id"] for fields in about_statements} <= statements
     assert len({line["span"]["requestId"] for line in in_calls}) >= len(local.FUNCTIONS)
+    # Among them, the run's metrics: one embedded-metric-format document, as CloudWatch would
+    # extract it, whose figures are the report's (crates/sparkify/src/metrics.rs).
+    [metrics] = local.emitted_metrics(logs / "functions.log")
+    assert metrics["namespace"] == "SparkifyETL"
+    assert metrics["dimensions"] == {"Pipeline": "sparkify-local"}
+    values = {name: value for name, (value, _) in metrics["values"].items()}
+    report = execution.report
+    assert {t: values[f"{t.capitalize()}Rows"] for t in ("songplays", "users", "songs", "artists", "time")} \
+        == {t: expected[t] for t in ("songplays", "users", "songs", "artists", "time")}
+    assert (values["RejectedRecords"], values["WaitingPlays"], values["RefusedSongs"],
+            values["FailedChecks"]) == (report["rejected_rows"], report["waiting_plays"],
+                                        report["refused_songs"], 0)
+
+
+@pytest.mark.parametrize("broken, why", [
+    ({"_aws": {"Timestamp": "now"}}, "Timestamp"),
+    ({"_aws": {"Timestamp": 1, "CloudWatchMetrics": [{"Namespace": "", "Dimensions": [],
+                                                       "Metrics": []}]}}, "Namespace"),
+    ({"_aws": {"Timestamp": 1, "CloudWatchMetrics": [{"Namespace": "N", "Dimensions": [["P"]],
+                                                       "Metrics": []}]}}, "dimension P"),
+    ({"_aws": {"Timestamp": 1, "CloudWatchMetrics": [{"Namespace": "N", "Dimensions": [],
+                                                       "Metrics": [{"Name": "M", "Unit": "Hours"}]}]},
+      "M": 1}, "unit"),
+    ({"_aws": {"Timestamp": 1, "CloudWatchMetrics": [{"Namespace": "N", "Dimensions": [],
+                                                       "Metrics": [{"Name": "M", "Unit": "Count"}]}]},
+      "M": "1"}, "number"),
+])
+def test_the_metrics_reader_refuses_what_cloudwatch_would_not_extract(broken, why):
+    with pytest.raises(local.EmfError, match=why):
+        local.emf_metrics(json.dumps(broken))
+    assert local.emf_metrics('{"level": "INFO"}') is None
+    assert local.emf_metrics("not json") is None
 
 
 def test_full_data_set_gives_the_measured_counts_whatever_arrives_first(built, tmp_path):

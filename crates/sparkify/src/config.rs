@@ -97,6 +97,9 @@ pub struct Config {
     pub warehouse: Warehouse,
     pub source: DataSource,
     pub readers: Readers,
+    /// The pipeline's name (`PIPELINE_NAME`: the stack's), the dimension of its metrics
+    /// ([`crate::metrics`]); [`DEFAULT_PIPELINE_NAME`] when unset.
+    pub pipeline: String,
 }
 
 /// Environment variable names, as `template.yaml` sets them.
@@ -121,9 +124,10 @@ pub mod vars {
     pub const LOAD_BUDGET_SECONDS: &str = "LOAD_BUDGET_SECONDS";
     pub const READER_ROLE: &str = "READER_ROLE";
     pub const OPERATOR_ROLE: &str = "OPERATOR_ROLE";
+    pub const PIPELINE_NAME: &str = "PIPELINE_NAME";
 
     /// Every variable the functions read, for the house-rule test against the template.
-    pub const ALL: [&str; 20] = [
+    pub const ALL: [&str; 21] = [
         CLUSTER_ID,
         WORKGROUP,
         DB_USER,
@@ -144,8 +148,12 @@ pub mod vars {
         LOAD_BUDGET_SECONDS,
         READER_ROLE,
         OPERATOR_ROLE,
+        PIPELINE_NAME,
     ];
 }
+
+/// The metrics' dimension value when `PIPELINE_NAME` is unset (a function invoked by hand).
+pub const DEFAULT_PIPELINE_NAME: &str = "sparkify-etl";
 
 /// MAXERROR when `MAX_LOAD_ERRORS` is unset.
 pub const DEFAULT_MAX_LOAD_ERRORS: u32 = 10;
@@ -366,6 +374,9 @@ impl Config {
                 analysts: env.optional(vars::READER_ROLE, DbRole::parse)?,
                 operators: env.optional(vars::OPERATOR_ROLE, DbRole::parse)?,
             },
+            pipeline: env
+                .get(vars::PIPELINE_NAME)
+                .unwrap_or_else(|| DEFAULT_PIPELINE_NAME.to_owned()),
         })
     }
 }

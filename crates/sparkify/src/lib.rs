@@ -6,6 +6,7 @@ pub mod config;
 pub mod data_api;
 pub mod error;
 pub mod lambda;
+pub mod metrics;
 pub mod sql;
 pub mod step;
 #[cfg(any(test, feature = "testing"))]

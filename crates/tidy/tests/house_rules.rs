@@ -7,6 +7,7 @@ use serde_yaml_ng::Value as Yaml;
 use sparkify::EtlError;
 use sparkify::config::vars;
 use sparkify::lambda::parse_input;
+use sparkify::metrics::{self, Name};
 use sparkify::sql::catalogue;
 use sparkify::trigger::Trigger;
 use std::collections::BTreeSet;
@@ -672,6 +673,38 @@ fn the_template_sets_exactly_the_variables_the_config_reads() {
     let set = mapping_keys(&template()["Globals"]["Function"]["Environment"]["Variables"]);
     let read: BTreeSet<String> = vars::ALL.iter().map(|v| (*v).to_owned()).collect();
     assert_eq!(set, read);
+}
+
+/// The runbook's table of metrics (docs/runbook.md#metrics) names every metric the functions
+/// emit, in its namespace, and nothing else: what an operator reads there is what CloudWatch has.
+#[test]
+fn the_runbooks_metrics_are_the_ones_the_functions_emit_and_back() {
+    let runbook = read("docs/runbook.md");
+    let section = runbook
+        .split("\n## Metrics\n")
+        .nth(1)
+        .expect("docs/runbook.md has a Metrics section")
+        .split("\n## ")
+        .next()
+        .unwrap();
+    let mut documented = BTreeSet::new();
+    for row in section.lines().filter(|line| line.starts_with("| `")) {
+        let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+        let unit = cells[2].split(' ').next().unwrap();
+        for name in cells[1].split(", ") {
+            let name = name.trim_matches('`');
+            let metric = Name::ALL
+                .into_iter()
+                .find(|known| known.as_str() == name)
+                .unwrap_or_else(|| panic!("the runbook names {name}, which no function emits"));
+            assert_eq!(metric.unit(), unit, "{name}'s unit");
+            documented.insert(name.to_owned());
+        }
+    }
+    let emitted: BTreeSet<String> = Name::ALL.iter().map(|n| n.as_str().to_owned()).collect();
+    assert_eq!(documented, emitted);
+    assert!(section.contains(&format!("`{}`", metrics::NAMESPACE)));
+    assert!(section.contains(&format!("`{}`", metrics::DIMENSION)));
 }
 
 #[test]

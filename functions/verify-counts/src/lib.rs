@@ -8,6 +8,7 @@ use aws_sdk_redshiftdata::types::Field;
 use serde::{Deserialize, Serialize};
 use sparkify::config::DataSource;
 use sparkify::data_api::Progress;
+use sparkify::metrics::{Metrics, Name};
 use sparkify::sql::{Literal, RunId, S3Key, Timestamp, catalogue, render};
 use sparkify::step::advance;
 use sparkify::trigger::Trigger;
@@ -203,6 +204,7 @@ pub async fn handle(deps: &Deps, input: Input) -> Result<Output, EtlError> {
         refused_song_ids,
     };
     tracing::info!(step = STEP, report = %serde_json::json!(report), "verification finished");
+    metrics_of(&report, &deps.config.pipeline, unix_seconds()).emit();
     if !report.passed {
         let failed = report
             .checks
@@ -518,6 +520,70 @@ async fn named_numbers(api: &sparkify::DataApi, id: &str) -> Result<Vec<(String,
         .collect()
 }
 
+/// The run's metrics ([`sparkify::metrics`]), from its report: the star tables' rows, what the
+/// loads refused, the plays waiting for their song and the oldest one's age in hours at `now`
+/// (seconds since the epoch), the refused songs and the failed checks.
+pub fn metrics_of(report: &Report, pipeline: &str, now: i64) -> Metrics {
+    let mut metrics = Metrics::new(pipeline);
+    for count in &report.counts {
+        if let Some(name) = Name::rows_of(&count.table) {
+            metrics.put(name, count.rows as f64);
+        }
+    }
+    metrics
+        .put(Name::RejectedRecords, report.rejected_rows as f64)
+        .put(Name::UnattributedRecords, report.unattributed_rows as f64)
+        .put(Name::WaitingPlays, report.waiting_plays as f64)
+        .put(Name::RefusedSongs, report.refused_songs as f64)
+        .put(
+            Name::FailedChecks,
+            report.checks.iter().filter(|check| !check.passed).count() as f64,
+        );
+    let oldest_hours = report
+        .oldest_waiting
+        .as_deref()
+        .and_then(epoch_seconds)
+        .map_or(0.0, |oldest| ((now - oldest).max(0) as f64) / 3600.0);
+    metrics.put(Name::OldestWaitingPlayHours, oldest_hours);
+    metrics
+}
+
+fn unix_seconds() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| since.as_secs() as i64)
+}
+
+/// Seconds since the epoch of a warehouse timestamp, `YYYY-MM-DD HH:MI:SS[.ffffff]` (UTC); None
+/// for any other text.
+fn epoch_seconds(text: &str) -> Option<i64> {
+    let number = |part: &str| part.parse::<i64>().ok();
+    let (date, time) = text.split_once(' ')?;
+    let mut date = date.splitn(3, '-');
+    let (year, month, day) = (
+        number(date.next()?)?,
+        number(date.next()?)?,
+        number(date.next()?)?,
+    );
+    let mut time = time.split('.').next()?.splitn(3, ':');
+    let (hour, minute, second) = (
+        number(time.next()?)?,
+        number(time.next()?)?,
+        number(time.next()?)?,
+    );
+    if !(1..=12).contains(&month) || !(1..=31).contains(&day) {
+        return None;
+    }
+    // Days from the civil date (Howard Hinnant's days_from_civil).
+    let year = if month <= 2 { year - 1 } else { year };
+    let era = year.div_euclid(400);
+    let year_of_era = year - era * 400;
+    let day_of_year = (153 * ((month + 9) % 12) + 2) / 5 + day - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    let days = era * 146_097 + day_of_era - 719_468;
+    Some(days * 86_400 + hour * 3_600 + minute * 60 + second)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -658,6 +724,105 @@ mod tests {
     }
 
     /// The report of a call resumed on a finished batch, answered by `rules`.
+    fn a_report() -> Report {
+        Report {
+            counts: [
+                "staging_events",
+                "songplays",
+                "users",
+                "songs",
+                "artists",
+                "time",
+            ]
+            .iter()
+            .zip([9, 5, 3, 4, 3, 5])
+            .map(|(table, rows)| TableCount {
+                table: (*table).into(),
+                rows,
+            })
+            .collect(),
+            checks: vec![
+                CheckResult {
+                    check: "songs_key_unique".into(),
+                    failing_rows: 0,
+                    passed: true,
+                },
+                CheckResult {
+                    check: "time_key_unique".into(),
+                    failing_rows: 2,
+                    passed: false,
+                },
+            ],
+            passed: false,
+            rejects: Vec::new(),
+            rejected_rows: 7,
+            unattributed_rows: 1,
+            waiting_plays: 2,
+            oldest_waiting: Some("2018-11-30 00:00:00.796".into()),
+            refused_songs: 3,
+            refused_song_ids: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn the_metrics_are_the_reports_figures() {
+        let now = epoch_seconds("2018-11-30 06:30:00").unwrap();
+        let document = metrics_of(&a_report(), "sparkify-prod", now).document(0);
+        let value = |name: &str| document[name].as_f64();
+        assert_eq!(document["Pipeline"], "sparkify-prod");
+        assert_eq!(
+            [
+                "SongplaysRows",
+                "UsersRows",
+                "SongsRows",
+                "ArtistsRows",
+                "TimeRows"
+            ]
+            .map(value),
+            [5.0, 3.0, 4.0, 3.0, 5.0].map(Some)
+        );
+        assert_eq!(
+            value("StagingEventsRows"),
+            None,
+            "staging counts are not metrics"
+        );
+        assert_eq!(value("RejectedRecords"), Some(7.0));
+        assert_eq!(value("UnattributedRecords"), Some(1.0));
+        assert_eq!(value("WaitingPlays"), Some(2.0));
+        assert_eq!(value("OldestWaitingPlayHours"), Some(6.5));
+        assert_eq!(value("RefusedSongs"), Some(3.0));
+        assert_eq!(value("FailedChecks"), Some(1.0));
+        let named: Vec<&str> = document["_aws"]["CloudWatchMetrics"][0]["Metrics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|metric| metric["Name"].as_str().unwrap())
+            .collect();
+        let all: Vec<&str> = Name::ALL.iter().map(|name| name.as_str()).collect();
+        assert_eq!(named.len(), all.len());
+        assert!(named.iter().all(|name| all.contains(name)));
+    }
+
+    #[test]
+    fn no_waiting_play_is_an_age_of_zero() {
+        let report = Report {
+            waiting_plays: 0,
+            oldest_waiting: None,
+            ..a_report()
+        };
+        let document = metrics_of(&report, "p", 1_000).document(0);
+        assert_eq!(document["OldestWaitingPlayHours"], 0.0);
+    }
+
+    #[test]
+    fn warehouse_timestamps_read_as_epoch_seconds() {
+        assert_eq!(epoch_seconds("1970-01-01 00:00:00"), Some(0));
+        assert_eq!(epoch_seconds("2018-11-30 00:00:00"), Some(1_543_536_000));
+        assert_eq!(epoch_seconds("2000-03-01 01:02:03.5"), Some(951_872_523));
+        assert_eq!(epoch_seconds("2018-13-01 00:00:00"), None);
+        assert_eq!(epoch_seconds("yesterday"), None);
+    }
+
     async fn report_of(rules: &[aws_smithy_mocks::Rule]) -> Report {
         let client = mock_client!(aws_sdk_redshiftdata, RuleMode::MatchAny, rules);
         handle(&deps(client), resume())
