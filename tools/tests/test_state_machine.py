@@ -228,12 +228,15 @@ def test_function_logs_are_json_with_the_request_and_statement_ids(sample, tmp_p
     assert steps == set(local.FUNCTIONS)
     assert {fields["statement_id"] for fields in about_statements} <= statements
     assert len({line["span"]["requestId"] for line in in_calls}) >= len(local.FUNCTIONS)
-    # Among them, the run's metrics: one embedded-metric-format document, as CloudWatch would
-    # extract it, whose figures are the report's (crates/sparkify/src/metrics.rs).
-    [metrics] = local.emitted_metrics(logs / "functions.log")
-    assert metrics["namespace"] == "SparkifyETL"
-    assert metrics["dimensions"] == {"Pipeline": "sparkify-local"}
-    values = {name: value for name, (value, _) in metrics["values"].items()}
+    # Among them, the run's metrics in the embedded metric format, as CloudWatch would extract
+    # them, whose figures are the run's (crates/sparkify/src/metrics.rs).
+    # Two documents: load-facts' (the plays it wrote) and verify-counts'.
+    documents = local.emitted_metrics(logs / "functions.log")
+    assert len(documents) == 2, documents
+    assert {d["namespace"] for d in documents} == {"SparkifyETL"}
+    assert all(d["dimensions"] == {"Pipeline": "sparkify-local"} for d in documents)
+    values = {name: value for d in documents for name, (value, _) in d["values"].items()}
+    assert values["PlaysWritten"] == expected["songplays"]
     report = execution.report
     assert {t: values[f"{t.capitalize()}Rows"] for t in ("songplays", "users", "songs", "artists", "time")} \
         == {t: expected[t] for t in ("songplays", "users", "songs", "artists", "time")}

@@ -44,10 +44,13 @@ pub enum Name {
     RefusedSongs,
     /// Quality checks that failed.
     FailedChecks,
+    /// Plays the run wrote to songplays, new or rewritten (load-facts): the freshness alarm's
+    /// metric, which breaches when no run has written one for `FreshnessAlarmHours`.
+    PlaysWritten,
 }
 
 impl Name {
-    pub const ALL: [Name; 11] = [
+    pub const ALL: [Name; 12] = [
         Name::SongplaysRows,
         Name::UsersRows,
         Name::SongsRows,
@@ -59,6 +62,7 @@ impl Name {
         Name::OldestWaitingPlayHours,
         Name::RefusedSongs,
         Name::FailedChecks,
+        Name::PlaysWritten,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -74,6 +78,7 @@ impl Name {
             Name::OldestWaitingPlayHours => "OldestWaitingPlayHours",
             Name::RefusedSongs => "RefusedSongs",
             Name::FailedChecks => "FailedChecks",
+            Name::PlaysWritten => "PlaysWritten",
         }
     }
 

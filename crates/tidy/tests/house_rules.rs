@@ -707,6 +707,77 @@ fn the_runbooks_metrics_are_the_ones_the_functions_emit_and_back() {
     assert!(section.contains(&format!("`{}`", metrics::DIMENSION)));
 }
 
+/// The template's dashboard and alarms name, in the pipeline's namespace, exactly the metrics
+/// the functions emit ([`Name::ALL`]): none that nothing writes (a widget or alarm that would
+/// stay empty, or an alarm that would breach for ever on missing data), none written unseen. The
+/// dashboard's body is valid JSON once its substitutions are made, and names the pipeline
+/// dimension as the functions set it (the stack's name, PIPELINE_NAME).
+#[test]
+fn the_dashboard_and_alarms_name_exactly_the_metrics_the_functions_emit() {
+    let template = template();
+    let resources = template["Resources"].as_mapping().unwrap();
+    let mut named = BTreeSet::new();
+    for (name, resource) in resources {
+        let properties = &resource["Properties"];
+        if resource["Type"] == "AWS::CloudWatch::Alarm"
+            && properties["Namespace"].as_str() == Some(metrics::NAMESPACE)
+        {
+            named.insert(properties["MetricName"].as_str().unwrap().to_owned());
+            assert_eq!(
+                properties["Dimensions"][0]["Name"].as_str(),
+                Some(metrics::DIMENSION),
+                "{name:?}"
+            );
+            assert_eq!(
+                properties["Dimensions"][0]["Value"],
+                template["Globals"]["Function"]["Environment"]["Variables"][vars::PIPELINE_NAME],
+                "{name:?}"
+            );
+        }
+        if resource["Type"] == "AWS::CloudWatch::Dashboard" {
+            let Yaml::Tagged(body) = &properties["DashboardBody"] else {
+                panic!("the dashboard's body is a !Sub");
+            };
+            let substituted = regex_lite_substitute(body.value.as_str().unwrap());
+            let body: Value = serde_json::from_str(&substituted)
+                .unwrap_or_else(|err| panic!("the dashboard's body is not JSON: {err}"));
+            let mut namespace = String::new();
+            for widget in body["widgets"].as_array().unwrap() {
+                for metric in widget["properties"]["metrics"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                {
+                    let row = metric.as_array().unwrap();
+                    if row[0] != "." {
+                        namespace = row[0].as_str().unwrap().to_owned();
+                    }
+                    if namespace == metrics::NAMESPACE {
+                        named.insert(row[1].as_str().unwrap().to_owned());
+                        assert!(row[2] == metrics::DIMENSION || row[2] == ".", "{row:?}");
+                    }
+                }
+            }
+        }
+    }
+    let emitted: BTreeSet<String> = Name::ALL.iter().map(|n| n.as_str().to_owned()).collect();
+    assert_eq!(named, emitted);
+}
+
+/// A !Sub string with every `${...}` replaced by a placeholder without quotes or braces.
+fn regex_lite_substitute(text: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let end = rest[start..].find('}').expect("a closed substitution") + start;
+        out.push_str("substituted");
+        rest = &rest[end + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
 #[test]
 fn every_function_folder_is_a_template_function_built_by_cargo_lambda_and_back() {
     let folders: BTreeSet<String> = fs::read_dir(root().join("functions"))

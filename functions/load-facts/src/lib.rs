@@ -6,6 +6,7 @@
 //! the time dimension follows the plays. The users whose events changed are listed for
 //! load-dimensions.
 
+use sparkify::metrics::{Metrics, Name};
 use sparkify::sql::{SqlFile, catalogue};
 use sparkify::step::advance_files;
 use sparkify::{Deps, EtlError, StepInput, StepOutput};
@@ -21,7 +22,24 @@ pub const MOVED: [(&str, SqlFile); 2] = [
 pub type Input = StepInput;
 
 pub async fn handle(deps: &Deps, input: Input) -> Result<StepOutput, EtlError> {
-    advance_files(&deps.data_api, STEP, &input, &catalogue::LOAD_FACTS, &MOVED).await
+    let output =
+        advance_files(&deps.data_api, STEP, &input, &catalogue::LOAD_FACTS, &MOVED).await?;
+    if output.done {
+        metrics_of(&output, &deps.config.pipeline).emit();
+    }
+    Ok(output)
+}
+
+/// The step's metric ([`sparkify::metrics`]): the plays its committed batch wrote.
+pub fn metrics_of(output: &StepOutput, pipeline: &str) -> Metrics {
+    let plays = output
+        .moved
+        .iter()
+        .find(|moved| moved.what == MOVED[0].0)
+        .map_or(0, |moved| moved.count);
+    let mut metrics = Metrics::new(pipeline);
+    metrics.put(Name::PlaysWritten, plays as f64);
+    metrics
 }
 
 #[cfg(test)]
@@ -31,6 +49,29 @@ mod tests {
     use aws_sdk_redshiftdata::types::{StatementStatusString as Sub, StatusString};
     use aws_smithy_mocks::{mock, mock_client};
     use sparkify::testing::{deps, described, submitted};
+
+    #[test]
+    fn the_metric_is_the_plays_the_batch_wrote() {
+        let output = StepOutput {
+            step: STEP.into(),
+            statement_id: "facts-1".into(),
+            status: "FINISHED".into(),
+            done: true,
+            rows_affected: Vec::new(),
+            moved: vec![
+                sparkify::Moved::new("plays", 177),
+                sparkify::Moved::new("start times", 170),
+            ],
+            attempt: 0,
+        };
+        let document = metrics_of(&output, "sparkify-prod").document(0);
+        assert_eq!(document["PlaysWritten"], 177.0);
+        assert_eq!(document["Pipeline"], "sparkify-prod");
+        assert_eq!(
+            document["_aws"]["CloudWatchMetrics"][0]["Metrics"],
+            serde_json::json!([{"Name": "PlaysWritten", "Unit": "Count"}])
+        );
+    }
 
     #[tokio::test]
     async fn submits_the_lock_then_publishes_and_rewrites_the_plays_for_this_run() {
