@@ -135,6 +135,7 @@ def test_keys_load_however_their_events_spell_them(sample, tmp_path):
         written = odd + [unsafe]
         new_days(sample, 1, len(written), key=lambda day: written[day - 1])
         source = (sample / odd[3]).read_text().splitlines()
+        metrics_from = local.functions_log_size(tmp_path / "logs")
         run = pipeline.load_new_files(*odd, gone, unsafe, spelled=spelled)
         counts = succeeded(run)
         ledger = pipeline.ledger()
@@ -152,6 +153,9 @@ def test_keys_load_however_their_events_spell_them(sample, tmp_path):
     line = local._done_summary("CopyStaging", run.output["copy_staging"])
     assert "; 1 named by events not found; 1 skipped (" in line, line
     assert spelled[gone] in line and unsafe in line, line
+    # And its metric, as CloudWatch reads it from copy-staging's log line.
+    emitted = local.emitted_metrics(tmp_path / "logs" / "functions.log", metrics_from)
+    assert [d["values"]["ObjectsNotFound"][0] for d in emitted if "ObjectsNotFound" in d["values"]] == [1]
     # One HEAD per reading of each key, and no LIST.
     assert run.requests["s3_by"]["callers"].get("LIST", 0) == 0
 

@@ -67,6 +67,9 @@ def test_a_poison_object_is_quarantined_the_night_loads_the_rest_and_a_fixed_obj
         first = pipeline.execute(SCHEDULED)
         assert first.status == "FAILED", (first.error, first.cause)
         assert first.error == "ObjectsQuarantined", first.cause
+        emitted = local.emitted_metrics(tmp_path / "logs" / "functions.log")
+        assert [d["values"]["ObjectsQuarantined"][0] for d in emitted
+                if "ObjectsQuarantined" in d["values"]] == [1]
         assert POISON in first.cause and "MAXERROR 10" in first.cause
         copy = copy_staging_calls(first)[-1]
         assert copy["done"] and copy["quarantined_count"] == 1

@@ -230,13 +230,15 @@ def test_function_logs_are_json_with_the_request_and_statement_ids(sample, tmp_p
     assert len({line["span"]["requestId"] for line in in_calls}) >= len(local.FUNCTIONS)
     # Among them, the run's metrics in the embedded metric format, as CloudWatch would extract
     # them, whose figures are the run's (crates/sparkify/src/metrics.rs).
-    # Two documents: load-facts' (the plays it wrote) and verify-counts'.
+    # Three documents: copy-staging's (objects quarantined, not found), load-facts' (the plays
+    # it wrote) and verify-counts'.
     documents = local.emitted_metrics(logs / "functions.log")
-    assert len(documents) == 2, documents
+    assert len(documents) == 3, documents
     assert {d["namespace"] for d in documents} == {"SparkifyETL"}
     assert all(d["dimensions"] == {"Pipeline": "sparkify-local"} for d in documents)
     values = {name: value for d in documents for name, (value, _) in d["values"].items()}
     assert values["PlaysWritten"] == expected["songplays"]
+    assert (values["ObjectsQuarantined"], values["ObjectsNotFound"]) == (0, 0)
     report = execution.report
     assert {t: values[f"{t.capitalize()}Rows"] for t in ("songplays", "users", "songs", "artists", "time")} \
         == {t: expected[t] for t in ("songplays", "users", "songs", "artists", "time")}

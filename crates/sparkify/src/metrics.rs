@@ -47,10 +47,14 @@ pub enum Name {
     /// Plays the run wrote to songplays, new or rewritten (load-facts): the freshness alarm's
     /// metric, which breaches when no run has written one for `FreshnessAlarmHours`.
     PlaysWritten,
+    /// Objects the run put in quarantine (copy-staging).
+    ObjectsQuarantined,
+    /// Keys the run's events named that no object answered to (copy-staging).
+    ObjectsNotFound,
 }
 
 impl Name {
-    pub const ALL: [Name; 12] = [
+    pub const ALL: [Name; 14] = [
         Name::SongplaysRows,
         Name::UsersRows,
         Name::SongsRows,
@@ -63,6 +67,8 @@ impl Name {
         Name::RefusedSongs,
         Name::FailedChecks,
         Name::PlaysWritten,
+        Name::ObjectsQuarantined,
+        Name::ObjectsNotFound,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -79,6 +85,8 @@ impl Name {
             Name::RefusedSongs => "RefusedSongs",
             Name::FailedChecks => "FailedChecks",
             Name::PlaysWritten => "PlaysWritten",
+            Name::ObjectsQuarantined => "ObjectsQuarantined",
+            Name::ObjectsNotFound => "ObjectsNotFound",
         }
     }
 

@@ -36,6 +36,7 @@ use aws_sdk_s3::Client as S3Client;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sparkify::data_api::Progress;
+use sparkify::metrics::{Metrics, Name};
 use sparkify::sql::RunId;
 use sparkify::trigger::Trigger;
 use sparkify::{Deps, EtlError, Moved, StepInput, StepOutput};
@@ -145,6 +146,25 @@ pub struct Output {
 pub const SKIPPED_SHOWN: usize = 20;
 
 pub async fn handle(deps: &Deps, s3: &S3Client, input: Input) -> Result<Output, EtlError> {
+    let out = call(deps, s3, input).await?;
+    if out.step.done {
+        metrics_of(&out.carried, &deps.config.pipeline).emit();
+    }
+    Ok(out)
+}
+
+/// The step's metrics ([`sparkify::metrics`]), once it is done: the objects the run put in
+/// quarantine, and the keys its events named that no object answered to.
+pub fn metrics_of(carried: &Carried, pipeline: &str) -> Metrics {
+    let mut metrics = Metrics::new(pipeline);
+    metrics
+        .put(Name::ObjectsQuarantined, carried.quarantined_count as f64)
+        .put(Name::ObjectsNotFound, carried.listing.not_found as f64);
+    metrics
+}
+
+/// One call of the step: the phase machine below.
+async fn call(deps: &Deps, s3: &S3Client, input: Input) -> Result<Output, EtlError> {
     let deadline = deps.data_api.deadline();
     let at = At {
         deps,
@@ -419,6 +439,27 @@ pub(crate) fn now_rfc3339() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_metrics_are_the_objects_quarantined_and_not_found() {
+        let carried = Carried {
+            quarantined_count: 2,
+            listing: list::Listing {
+                not_found: 3,
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let document = metrics_of(&carried, "sparkify-prod").document(0);
+        assert_eq!(
+            (
+                document["ObjectsQuarantined"].as_f64(),
+                document["ObjectsNotFound"].as_f64()
+            ),
+            (Some(2.0), Some(3.0))
+        );
+        assert_eq!(document["Pipeline"], "sparkify-prod");
+    }
     use aws_sdk_redshiftdata::Client;
     use aws_smithy_mocks::{RuleMode, mock, mock_client};
     use quarantine::RoundObject;
