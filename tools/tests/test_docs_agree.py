@@ -111,7 +111,7 @@ def raised_names() -> set[str]:
 
 def other_names() -> set[str]:
     """Names the docs give that are not errors: the template's parameters and resources, the
-    state machines' states, the error enum itself."""
+    state machines' states, the runs' metrics, the error enum itself."""
     template = text(ROOT / "template.yaml")
     resources = re.search(r"(?ms)^Resources:\n(.*?)(?:^\S|\Z)", template).group(1)
     states = set()
@@ -122,8 +122,10 @@ def other_names() -> set[str]:
     for crate in ("analytics", "warehouse-cli"):
         for source in (ROOT / "crates" / crate / "src").glob("*.rs"):
             tools |= set(re.findall(r'Self::\w+(?:\(_\)| \{ \.\. \})? => "(\w+)"', text(source)))
+    # The runs' CloudWatch metrics (crates/sparkify/src/metrics.rs).
+    metrics = set(re.findall(r'Name::\w+ => "(\w+)"', text(ROOT / "crates" / "sparkify" / "src" / "metrics.rs")))
     return (template_parameters() | set(re.findall(r"(?m)^  ([A-Za-z0-9]+):$", resources))
-            | states | tools | {"EtlError"})
+            | states | tools | metrics | {"EtlError"})
 
 
 def errors_md_names() -> set[str]:

@@ -155,7 +155,7 @@ def test_keys_load_however_their_events_spell_them(sample, tmp_path):
     assert spelled[gone] in line and unsafe in line, line
     # And its metric, as CloudWatch reads it from copy-staging's log line.
     emitted = local.emitted_metrics(tmp_path / "logs" / "functions.log", metrics_from)
-    assert [d["values"]["ObjectsNotFound"][0] for d in emitted if "ObjectsNotFound" in d["values"]] == [1]
+    assert [d["values"]["MissingObjects"][0] for d in emitted if "MissingObjects" in d["values"]] == [1]
     # One HEAD per reading of each key, and no LIST.
     assert run.requests["s3_by"]["callers"].get("LIST", 0) == 0
 
@@ -183,7 +183,7 @@ def test_compressed_log_objects_load_like_plain_ones_and_one_that_does_not_infla
         run = pipeline.load_new_files(gz_key, bz2_key, not_gzip)
         ledger = pipeline.ledger()
         quarantined = pipeline.query("SELECT object_key, reason FROM load_quarantine")
-    assert run.status == "FAILED" and run.error == "ObjectsQuarantined", (run.error, run.cause)
+    assert run.status == "FAILED" and run.error == "QuarantinedObjects", (run.error, run.cause)
     assert not_gzip in run.cause and "does not decompress" in run.cause
     assert quarantined == [[not_gzip, quarantined[0][1]]]
     assert "does not decompress" in quarantined[0][1]

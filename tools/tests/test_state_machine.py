@@ -238,8 +238,10 @@ def test_function_logs_are_json_with_the_request_and_statement_ids(sample, tmp_p
     assert all(d["dimensions"] == {"Pipeline": "sparkify-local"} for d in documents)
     values = {name: value for d in documents for name, (value, _) in d["values"].items()}
     assert values["PlaysWritten"] == expected["songplays"]
-    assert (values["ObjectsQuarantined"], values["ObjectsNotFound"]) == (0, 0)
+    assert (values["QuarantinedObjects"], values["MissingObjects"]) == (0, 0)
     report = execution.report
+    assert report["newest_play"] is not None and values["NewestPlayAgeHours"] > 0
+    assert 0 <= values["RunSeconds"] <= execution.seconds + 1
     assert {t: values[f"{t.capitalize()}Rows"] for t in ("songplays", "users", "songs", "artists", "time")} \
         == {t: expected[t] for t in ("songplays", "users", "songs", "artists", "time")}
     assert (values["RejectedRecords"], values["WaitingPlays"], values["RefusedSongs"],
@@ -394,7 +396,7 @@ def test_file_beyond_maxerror_is_quarantined_and_the_run_fails_by_name_with_tabl
         )
         held = pipeline.query("SELECT object_key, runs FROM load_quarantine")
     assert failed.status == "FAILED"
-    assert failed.error == "ObjectsQuarantined"
+    assert failed.error == "QuarantinedObjects"
     assert key in failed.cause and "MAXERROR 10" in failed.cause
     # The rest of the run went on: every step ran, then the run ended with the quarantine.
     assert failed.states_entered("Pass")[-1] == "DescribeQuarantine"
@@ -403,7 +405,7 @@ def test_file_beyond_maxerror_is_quarantined_and_the_run_fails_by_name_with_tabl
     [notification] = failed.notifications
     assert notification["subject"] == "Sparkify ETL run failed"
     message = notification["message"]
-    assert message["error"] == "ObjectsQuarantined"
+    assert message["error"] == "QuarantinedObjects"
     assert message["execution"] == failed.arn
     # The trigger as the run got it: the schedule's event (with the id and time of its delivery).
     assert message["trigger"] == failed.input

@@ -48,13 +48,17 @@ pub enum Name {
     /// metric, which breaches when no run has written one for `FreshnessAlarmHours`.
     PlaysWritten,
     /// Objects the run put in quarantine (copy-staging).
-    ObjectsQuarantined,
+    QuarantinedObjects,
     /// Keys the run's events named that no object answered to (copy-staging).
-    ObjectsNotFound,
+    MissingObjects,
+    /// Hours from the newest play's start time to the run's verification (verify-counts).
+    NewestPlayAgeHours,
+    /// Seconds from the run's start to its verification (verify-counts).
+    RunSeconds,
 }
 
 impl Name {
-    pub const ALL: [Name; 14] = [
+    pub const ALL: [Name; 16] = [
         Name::SongplaysRows,
         Name::UsersRows,
         Name::SongsRows,
@@ -67,8 +71,10 @@ impl Name {
         Name::RefusedSongs,
         Name::FailedChecks,
         Name::PlaysWritten,
-        Name::ObjectsQuarantined,
-        Name::ObjectsNotFound,
+        Name::QuarantinedObjects,
+        Name::MissingObjects,
+        Name::NewestPlayAgeHours,
+        Name::RunSeconds,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -85,16 +91,19 @@ impl Name {
             Name::RefusedSongs => "RefusedSongs",
             Name::FailedChecks => "FailedChecks",
             Name::PlaysWritten => "PlaysWritten",
-            Name::ObjectsQuarantined => "ObjectsQuarantined",
-            Name::ObjectsNotFound => "ObjectsNotFound",
+            Name::QuarantinedObjects => "QuarantinedObjects",
+            Name::MissingObjects => "MissingObjects",
+            Name::NewestPlayAgeHours => "NewestPlayAgeHours",
+            Name::RunSeconds => "RunSeconds",
         }
     }
 
     /// The unit CloudWatch records: one of the spec's (CloudWatch's `StandardUnit`).
     pub fn unit(self) -> &'static str {
         match self {
-            // Hours is no StandardUnit: the age is a plain number, in hours by its name.
-            Name::OldestWaitingPlayHours => "None",
+            // Hours is no StandardUnit: an age is a plain number, in hours by its name.
+            Name::OldestWaitingPlayHours | Name::NewestPlayAgeHours => "None",
+            Name::RunSeconds => "Seconds",
             _ => "Count",
         }
     }

@@ -155,9 +155,10 @@ pub mod catalogue {
     ];
 
     /// verify-counts' batch: its lock, the reports (counts, checks, what the loads refused, the
-    /// plays waiting for their song), then the end of the run's staging. The handler reads results
+    /// plays waiting for their song, the refused songs, the newest play), then the end of the
+    /// run's staging. The handler reads results
     /// by position in this list.
-    pub const VERIFY: [SqlFile; 9] = [
+    pub const VERIFY: [SqlFile; 10] = [
         sql_file!("verify/lock.sql"),
         sql_file!("verify/table_counts.sql"),
         sql_file!("verify/quality_checks.sql"),
@@ -165,6 +166,7 @@ pub mod catalogue {
         sql_file!("verify/refused_events.sql"),
         sql_file!("verify/waiting_plays.sql"),
         sql_file!("verify/refused_songs.sql"),
+        sql_file!("verify/freshness.sql"),
         sql_file!("verify/clear_staging_files.sql"),
         sql_file!("verify/clear_listing.sql"),
     ];

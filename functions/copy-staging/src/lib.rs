@@ -158,8 +158,8 @@ pub async fn handle(deps: &Deps, s3: &S3Client, input: Input) -> Result<Output, 
 pub fn metrics_of(carried: &Carried, pipeline: &str) -> Metrics {
     let mut metrics = Metrics::new(pipeline);
     metrics
-        .put(Name::ObjectsQuarantined, carried.quarantined_count as f64)
-        .put(Name::ObjectsNotFound, carried.listing.not_found as f64);
+        .put(Name::QuarantinedObjects, carried.quarantined_count as f64)
+        .put(Name::MissingObjects, carried.listing.not_found as f64);
     metrics
 }
 
@@ -453,8 +453,8 @@ mod tests {
         let document = metrics_of(&carried, "sparkify-prod").document(0);
         assert_eq!(
             (
-                document["ObjectsQuarantined"].as_f64(),
-                document["ObjectsNotFound"].as_f64()
+                document["QuarantinedObjects"].as_f64(),
+                document["MissingObjects"].as_f64()
             ),
             (Some(2.0), Some(3.0))
         );

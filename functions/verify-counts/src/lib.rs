@@ -90,6 +90,10 @@ pub struct Report {
     pub refused_songs: i64,
     #[serde(default)]
     pub refused_song_ids: Vec<RefusedSong>,
+    /// The start time of the newest play in songplays (`verify/freshness.sql`; the format of
+    /// `oldest_waiting`); null when there is none.
+    #[serde(default)]
+    pub newest_play: Option<String>,
 }
 
 /// A song the songs table refuses, and why.
@@ -158,6 +162,7 @@ pub async fn handle(deps: &Deps, input: Input) -> Result<Output, EtlError> {
         waiting(&api.result_rows(&result("verify/waiting_plays.sql")).await?)?;
     let (refused_songs, refused_song_ids) =
         refused_songs(&api.result_rows(&result("verify/refused_songs.sql")).await?)?;
+    let newest_play = newest_play(&api.result_rows(&result("verify/freshness.sql")).await?)?;
     let bucket_uri = format!("s3://{}/", deps.config.source.bucket.as_str());
     // The load errors since the run started may be another execution's too: the ledger says
     // which of their objects this run loaded. Asked only when there are any, about those objects
@@ -202,9 +207,11 @@ pub async fn handle(deps: &Deps, input: Input) -> Result<Output, EtlError> {
         oldest_waiting,
         refused_songs,
         refused_song_ids,
+        newest_play,
     };
     tracing::info!(step = STEP, report = %serde_json::json!(report), "verification finished");
-    metrics_of(&report, &deps.config.pipeline, unix_seconds()).emit();
+    let started = input.started.as_deref().and_then(epoch_seconds);
+    metrics_of(&report, &deps.config.pipeline, unix_seconds(), started).emit();
     if !report.passed {
         let failed = report
             .checks
@@ -464,6 +471,16 @@ fn refused_songs(rows: &[Vec<Field>]) -> Result<(i64, Vec<RefusedSong>), EtlErro
     Ok((total, songs))
 }
 
+/// The newest play's start time of `verify/freshness.sql`: one row, null when there is none.
+fn newest_play(rows: &[Vec<Field>]) -> Result<Option<String>, EtlError> {
+    match rows {
+        [row] if row.len() == 1 => Ok(text(&row[0])),
+        _ => Err(EtlError::DataApiRejected(format!(
+            "freshness: {rows:?} where one row of one column is expected"
+        ))),
+    }
+}
+
 /// `(waiting, oldest)` of `verify/waiting_plays.sql`: one row.
 fn waiting(rows: &[Vec<Field>]) -> Result<(i64, Option<String>), EtlError> {
     match rows {
@@ -522,8 +539,9 @@ async fn named_numbers(api: &sparkify::DataApi, id: &str) -> Result<Vec<(String,
 
 /// The run's metrics ([`sparkify::metrics`]), from its report: the star tables' rows, what the
 /// loads refused, the plays waiting for their song and the oldest one's age in hours at `now`
-/// (seconds since the epoch), the refused songs and the failed checks.
-pub fn metrics_of(report: &Report, pipeline: &str, now: i64) -> Metrics {
+/// (seconds since the epoch), the refused songs, the failed checks, the newest play's age in
+/// hours (none without plays) and, when the run's start is known, its seconds so far.
+pub fn metrics_of(report: &Report, pipeline: &str, now: i64, started: Option<i64>) -> Metrics {
     let mut metrics = Metrics::new(pipeline);
     for count in &report.counts {
         if let Some(name) = Name::rows_of(&count.table) {
@@ -545,6 +563,17 @@ pub fn metrics_of(report: &Report, pipeline: &str, now: i64) -> Metrics {
         .and_then(epoch_seconds)
         .map_or(0.0, |oldest| ((now - oldest).max(0) as f64) / 3600.0);
     metrics.put(Name::OldestWaitingPlayHours, oldest_hours);
+    // Left out (NaN) when unknown: a metric with no value is missing, not zero.
+    let newest_hours = report
+        .newest_play
+        .as_deref()
+        .and_then(epoch_seconds)
+        .map_or(f64::NAN, |newest| ((now - newest).max(0) as f64) / 3600.0);
+    metrics.put(Name::NewestPlayAgeHours, newest_hours);
+    metrics.put(
+        Name::RunSeconds,
+        started.map_or(f64::NAN, |started| (now - started).max(0) as f64),
+    );
     metrics
 }
 
@@ -554,11 +583,12 @@ fn unix_seconds() -> i64 {
         .map_or(0, |since| since.as_secs() as i64)
 }
 
-/// Seconds since the epoch of a warehouse timestamp, `YYYY-MM-DD HH:MI:SS[.ffffff]` (UTC); None
-/// for any other text.
+/// Seconds since the epoch of a warehouse timestamp, `YYYY-MM-DD HH:MI:SS[.ffffff]` (UTC), or of
+/// Step Functions' `YYYY-MM-DDTHH:MI:SS[.fff]Z`; None for any other text.
 fn epoch_seconds(text: &str) -> Option<i64> {
     let number = |part: &str| part.parse::<i64>().ok();
-    let (date, time) = text.split_once(' ')?;
+    let text = text.strip_suffix('Z').unwrap_or(text);
+    let (date, time) = text.split_once([' ', 'T'])?;
     let mut date = date.splitn(3, '-');
     let (year, month, day) = (
         number(date.next()?)?,
@@ -647,7 +677,7 @@ mod tests {
     /// The reject queries of a run (one load error of each of two of its objects, one of
     /// another execution's object, and one refused user id), its waiting plays (6,487) and one
     /// refused song of two.
-    fn reject_results() -> [aws_smithy_mocks::Rule; 4] {
+    fn reject_results() -> [aws_smithy_mocks::Rule; 5] {
         let error = |file: &str, line: i64| {
             vec![
                 s(file),
@@ -685,6 +715,7 @@ mod tests {
                     n(2),
                 ]],
             ),
+            rows_of("verify-1:8", vec![vec![s("2018-11-30 23:59:59.796")]]),
         ]
     }
 
@@ -761,13 +792,15 @@ mod tests {
             oldest_waiting: Some("2018-11-30 00:00:00.796".into()),
             refused_songs: 3,
             refused_song_ids: Vec::new(),
+            newest_play: Some("2018-11-29 06:30:00".into()),
         }
     }
 
     #[test]
     fn the_metrics_are_the_reports_figures() {
         let now = epoch_seconds("2018-11-30 06:30:00").unwrap();
-        let document = metrics_of(&a_report(), "sparkify-prod", now).document(0);
+        let started = epoch_seconds("2018-11-30T06:29:00.123Z");
+        let document = metrics_of(&a_report(), "sparkify-prod", now, started).document(0);
         let value = |name: &str| document[name].as_f64();
         assert_eq!(document["Pipeline"], "sparkify-prod");
         assert_eq!(
@@ -792,6 +825,8 @@ mod tests {
         assert_eq!(value("OldestWaitingPlayHours"), Some(6.5));
         assert_eq!(value("RefusedSongs"), Some(3.0));
         assert_eq!(value("FailedChecks"), Some(1.0));
+        assert_eq!(value("NewestPlayAgeHours"), Some(24.0));
+        assert_eq!(value("RunSeconds"), Some(60.0));
         let named: Vec<&str> = document["_aws"]["CloudWatchMetrics"][0]["Metrics"]
             .as_array()
             .unwrap()
@@ -804,8 +839,8 @@ mod tests {
             .filter(|name| {
                 ![
                     Name::PlaysWritten,
-                    Name::ObjectsQuarantined,
-                    Name::ObjectsNotFound,
+                    Name::QuarantinedObjects,
+                    Name::MissingObjects,
                 ]
                 .contains(name)
             })
@@ -822,8 +857,16 @@ mod tests {
             oldest_waiting: None,
             ..a_report()
         };
-        let document = metrics_of(&report, "p", 1_000).document(0);
+        let document = metrics_of(&report, "p", 1_000, None).document(0);
         assert_eq!(document["OldestWaitingPlayHours"], 0.0);
+        // Unknown figures are missing, not zero: no run start (a call by hand), no plays.
+        assert!(document.get("RunSeconds").is_none());
+        let report = Report {
+            newest_play: None,
+            ..a_report()
+        };
+        let document = metrics_of(&report, "p", 1_000, None).document(0);
+        assert!(document.get("NewestPlayAgeHours").is_none());
     }
 
     #[test]
@@ -832,6 +875,7 @@ mod tests {
         assert_eq!(epoch_seconds("2018-11-30 00:00:00"), Some(1_543_536_000));
         assert_eq!(epoch_seconds("2000-03-01 01:02:03.5"), Some(951_872_523));
         assert_eq!(epoch_seconds("2018-13-01 00:00:00"), None);
+        assert_eq!(epoch_seconds("2018-11-30T00:00:01.5Z"), Some(1_543_536_001));
         assert_eq!(epoch_seconds("yesterday"), None);
     }
 
@@ -959,8 +1003,12 @@ mod tests {
         );
         assert_eq!(report.rejected_rows, 4);
         assert_eq!(report.rejects[2].column, "user_id");
+        assert_eq!(
+            report.newest_play.as_deref(),
+            Some("2018-11-30 23:59:59.796")
+        );
         // The ledger was asked once, about the three objects of the load errors.
-        assert_eq!(rules[7].num_calls(), 1);
+        assert_eq!(rules[8].num_calls(), 1);
     }
 
     #[tokio::test]
@@ -999,7 +1047,7 @@ mod tests {
             ("verify-1", "STARTED", false)
         );
         assert_eq!(out.report, None);
-        assert_eq!(rules[9].num_calls(), 0);
+        assert_eq!(rules[10].num_calls(), 0);
         let out = handle(&deps, resume()).await.unwrap();
         let report = out.report.unwrap();
         assert!(out.step.done);
@@ -1115,11 +1163,12 @@ mod tests {
         let sqls = batch(&resume(), &sparkify::testing::config().source).unwrap();
         assert_eq!(sqls.len(), catalogue::VERIFY.len());
         assert!(sqls[0].contains("LOCK load_listing, staging_files, staging_events,"));
-        assert!(sqls[8].contains("DELETE FROM load_listing WHERE run_id = 'exec-1'"));
+        assert!(sqls[9].contains("DELETE FROM load_listing WHERE run_id = 'exec-1'"));
         assert!(sqls[3].contains("start_time >= CAST('2026-11-22 18:00:00.123' AS TIMESTAMP)"));
         assert!(sqls[3].contains("LIKE 's3://udacity-dend/%'"));
         assert!(sqls[5].contains("NOT EXISTS (SELECT 1 FROM songplays sp"));
-        assert!(sqls[7].contains("DELETE FROM staging_files WHERE run_id = 'exec-1'"));
+        assert!(sqls[7].contains("MAX(start_time) AS newest_play FROM songplays"));
+        assert!(sqls[8].contains("DELETE FROM staging_files WHERE run_id = 'exec-1'"));
         assert!(
             sqls.iter()
                 .all(|sql| !sql.contains("DELETE FROM staging_events"))
@@ -1223,6 +1272,7 @@ mod tests {
             rows_of("verify-1:5", vec![]),
             waiting_result(0),
             rows_of("verify-1:7", vec![]),
+            rows_of("verify-1:8", vec![vec![Field::IsNull(true)]]),
         ];
         let client = mock_client!(
             aws_sdk_redshiftdata,
