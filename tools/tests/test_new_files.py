@@ -183,7 +183,7 @@ def test_compressed_log_objects_load_like_plain_ones_and_one_that_does_not_infla
         run = pipeline.load_new_files(gz_key, bz2_key, not_gzip)
         ledger = pipeline.ledger()
         quarantined = pipeline.query("SELECT object_key, reason FROM load_quarantine")
-    assert run.status == "FAILED" and run.error == "QuarantinedObjects", (run.error, run.cause)
+    assert run.status == "FAILED" and run.error == "ObjectsQuarantined", (run.error, run.cause)
     assert not_gzip in run.cause and "does not decompress" in run.cause
     assert quarantined == [[not_gzip, quarantined[0][1]]]
     assert "does not decompress" in quarantined[0][1]

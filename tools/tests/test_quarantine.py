@@ -66,7 +66,7 @@ def test_a_poison_object_is_quarantined_the_night_loads_the_rest_and_a_fixed_obj
     with local.LocalPipeline(sample, tmp_path / "logs") as pipeline:
         first = pipeline.execute(SCHEDULED)
         assert first.status == "FAILED", (first.error, first.cause)
-        assert first.error == "QuarantinedObjects", first.cause
+        assert first.error == "ObjectsQuarantined", first.cause
         emitted = local.emitted_metrics(tmp_path / "logs" / "functions.log")
         assert [d["values"]["QuarantinedObjects"][0] for d in emitted
                 if "QuarantinedObjects" in d["values"]] == [1]
@@ -81,7 +81,7 @@ def test_a_poison_object_is_quarantined_the_night_loads_the_rest_and_a_fixed_obj
         assert sorted(k for k in ledger if k.startswith("log_data/")) == good
         assert POISON not in ledger
         assert pipeline.checksums() == expected
-        [notice] = [n for n in first.notifications if n["message"]["error"] == "QuarantinedObjects"]
+        [notice] = [n for n in first.notifications if n["message"]["error"] == "ObjectsQuarantined"]
         assert POISON in notice["message"]["cause"]
         assert [q["key"] for q in notice["message"]["quarantined"]] == [POISON]
         held = quarantine(pipeline)
@@ -108,7 +108,7 @@ def test_a_poison_object_is_quarantined_the_night_loads_the_rest_and_a_fixed_obj
         still_bad = "\n".join(good_lines(sample, 30) + ["{not json"] * 15) + "\n"
         (sample / POISON).write_text(still_bad)
         again = pipeline.execute(SCHEDULED)
-        assert (again.status, again.error) == ("FAILED", "QuarantinedObjects"), again.cause
+        assert (again.status, again.error) == ("FAILED", "ObjectsQuarantined"), again.cause
         held_again = quarantine(pipeline)
         assert held_again[POISON]["runs"] == 2
         assert held_again[POISON]["etag"] != held[POISON]["etag"]
@@ -152,7 +152,7 @@ def test_a_poison_song_object_is_narrowed_down_quarantined_and_a_fixed_one_loads
 
     with local.LocalPipeline(sample, tmp_path / "logs") as pipeline:
         first = pipeline.execute(SCHEDULED)
-        assert (first.status, first.error) == ("FAILED", "QuarantinedObjects"), first.cause
+        assert (first.status, first.error) == ("FAILED", "ObjectsQuarantined"), first.cause
         assert POISON_SONG in first.cause and "MAXERROR 10" in first.cause
         held = quarantine(pipeline)
         assert list(held) == [POISON_SONG]

@@ -396,7 +396,7 @@ def test_file_beyond_maxerror_is_quarantined_and_the_run_fails_by_name_with_tabl
         )
         held = pipeline.query("SELECT object_key, runs FROM load_quarantine")
     assert failed.status == "FAILED"
-    assert failed.error == "QuarantinedObjects"
+    assert failed.error == "ObjectsQuarantined"
     assert key in failed.cause and "MAXERROR 10" in failed.cause
     # The rest of the run went on: every step ran, then the run ended with the quarantine.
     assert failed.states_entered("Pass")[-1] == "DescribeQuarantine"
@@ -405,7 +405,7 @@ def test_file_beyond_maxerror_is_quarantined_and_the_run_fails_by_name_with_tabl
     [notification] = failed.notifications
     assert notification["subject"] == "Sparkify ETL run failed"
     message = notification["message"]
-    assert message["error"] == "QuarantinedObjects"
+    assert message["error"] == "ObjectsQuarantined"
     assert message["execution"] == failed.arn
     # The trigger as the run got it: the schedule's event (with the id and time of its delivery).
     assert message["trigger"] == failed.input
