@@ -481,6 +481,22 @@ impl Timestamp {
         }
         Ok(Self(out))
     }
+
+    /// A time as the warehouse prints a TIMESTAMP, `YYYY-MM-DD HH:MI:SS[.ffffff]` (UTC).
+    pub fn parse_warehouse(text: &str) -> Result<Self, String> {
+        Self::parse_utc(&format!("{}Z", text.replacen(' ', "T", 1)))
+    }
+
+    /// Seconds since the epoch, the fraction dropped; None for a date that does not exist.
+    pub fn epoch_seconds(&self) -> Option<i64> {
+        let rfc3339 = format!("{}Z", self.0.replacen(' ', "T", 1));
+        aws_smithy_types::DateTime::from_str(
+            &rfc3339,
+            aws_smithy_types::date_time::Format::DateTime,
+        )
+        .ok()
+        .map(|time| time.secs())
+    }
 }
 
 /// An AWS account id (12 digits): a bucket's expected owner (`ExpectedBucketOwner`).

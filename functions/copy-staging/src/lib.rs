@@ -439,6 +439,12 @@ pub(crate) fn now_rfc3339() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use aws_sdk_redshiftdata::Client;
+    use aws_smithy_mocks::{RuleMode, mock, mock_client};
+    use quarantine::RoundObject;
+    use serde_json::json;
+    use sparkify::data_api::client_token;
+    use sparkify::testing::{deps, submitted};
 
     #[test]
     fn the_metrics_are_the_objects_quarantined_and_not_found() {
@@ -460,12 +466,6 @@ mod tests {
         );
         assert_eq!(document["Pipeline"], "sparkify-prod");
     }
-    use aws_sdk_redshiftdata::Client;
-    use aws_smithy_mocks::{RuleMode, mock, mock_client};
-    use quarantine::RoundObject;
-    use serde_json::json;
-    use sparkify::data_api::client_token;
-    use sparkify::testing::{deps, submitted};
 
     fn no_s3() -> S3Client {
         mock_client!(aws_sdk_s3, [])

@@ -584,34 +584,12 @@ fn unix_seconds() -> i64 {
 }
 
 /// Seconds since the epoch of a warehouse timestamp, `YYYY-MM-DD HH:MI:SS[.ffffff]` (UTC), or of
-/// Step Functions' `YYYY-MM-DDTHH:MI:SS[.fff]Z`; None for any other text.
+/// Step Functions' start time ([`Timestamp::parse_utc`]); None for any other text.
 fn epoch_seconds(text: &str) -> Option<i64> {
-    let number = |part: &str| part.parse::<i64>().ok();
-    let text = text.strip_suffix('Z').unwrap_or(text);
-    let (date, time) = text.split_once([' ', 'T'])?;
-    let mut date = date.splitn(3, '-');
-    let (year, month, day) = (
-        number(date.next()?)?,
-        number(date.next()?)?,
-        number(date.next()?)?,
-    );
-    let mut time = time.split('.').next()?.splitn(3, ':');
-    let (hour, minute, second) = (
-        number(time.next()?)?,
-        number(time.next()?)?,
-        number(time.next()?)?,
-    );
-    if !(1..=12).contains(&month) || !(1..=31).contains(&day) {
-        return None;
-    }
-    // Days from the civil date (Howard Hinnant's days_from_civil).
-    let year = if month <= 2 { year - 1 } else { year };
-    let era = year.div_euclid(400);
-    let year_of_era = year - era * 400;
-    let day_of_year = (153 * ((month + 9) % 12) + 2) / 5 + day - 1;
-    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-    let days = era * 146_097 + day_of_era - 719_468;
-    Some(days * 86_400 + hour * 3_600 + minute * 60 + second)
+    Timestamp::parse_utc(text)
+        .or_else(|_| Timestamp::parse_warehouse(text))
+        .ok()?
+        .epoch_seconds()
 }
 
 #[cfg(test)]
