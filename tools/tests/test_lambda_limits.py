@@ -45,8 +45,11 @@ def test_a_function_past_its_memory_is_killed_and_the_run_fails_naming_it(sample
 
 
 def test_a_function_past_its_timeout_is_stopped_and_its_retry_follows_the_same_statement(sample, tmp_path):
-    # Every statement takes 2.5 s; create-tables may run 1 s, so its first call is stopped.
-    with local.LocalPipeline(sample, tmp_path / "logs", min_statement_ms=2500,
+    # Every batch takes at least 1.2 s; create-tables may run 1 s, so its first call is stopped.
+    # A new warehouse's guard and creating batches take 2.4 s together, within the third call
+    # (it starts 2 s after the first at the earliest, when the FULL jitter draws no delay, and
+    # may run 1 s): with 2.5 s a batch, the run passed or failed by the jitter's draws.
+    with local.LocalPipeline(sample, tmp_path / "logs", min_statement_ms=1200,
                              limits={"create-tables": (128, 1)}) as pipeline:
         run = pipeline.execute(SCHEDULED)
         statements = [s for s in pipeline.statements() if s.get("StatementName") == "sparkify-create-tables"]
