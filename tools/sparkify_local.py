@@ -80,6 +80,15 @@ TARGETS = {
 # so `./dev run`'s queries read the star schema as an analyst does, through create-tables' grant.
 READER_ROLE = "sparkify_reader"
 ANALYST_KEY = "user:analyst"
+# The operators' database role (the stack's OperatorRole) and the identity the runbook's commands
+# (tools/ops.py) sign in as against the local pipeline: they work with what the role grants.
+OPERATOR_ROLE = "sparkify_operator"
+OPERATOR_KEY = "user:operator"
+# The stack the local pipeline describes itself with in moto's CloudFormation (its PIPELINE_NAME,
+# local/functions.env): the outputs and parameters tools/ops.py reads of a deployed stack.
+LOCAL_STACK = "sparkify-local"
+# Where `./dev run --keep` says how to reach the pipeline it keeps running (LocalPipeline.serve).
+SERVED = ROOT / ".local" / "pipeline.json"
 # The cluster the "cluster" target loads into: redshift-local serves it with its management API
 # (DescribeClusters, PauseCluster, ResumeCluster), with the COPY role attached.
 CLUSTER = TARGETS["cluster"]["REDSHIFT_CLUSTER_ID"]
@@ -596,6 +605,8 @@ class LocalPipeline:
         # limits themselves).
         self.limits = limits or {}
         self._pipe = None
+        self._server = None
+        self._served: Path | None = None
         self.processes: list[subprocess.Popen] = []
         self.ports: list[int] = []
         self._mock = None
@@ -689,7 +700,8 @@ class LocalPipeline:
         static = re.sub(r"(?m)^DATA_BUCKET=.*$", f"DATA_BUCKET={self.bucket}", static)
         self.identity = function_identity()
         static = re.sub(r"(?m)^AWS_ACCESS_KEY_ID=.*$", f"AWS_ACCESS_KEY_ID={self.identity}", static)
-        env = {**TARGETS[self.target], "READER_ROLE": READER_ROLE, **self.function_env}
+        env = {**TARGETS[self.target], "READER_ROLE": READER_ROLE, "OPERATOR_ROLE": OPERATOR_ROLE,
+               **self.function_env}
         if self.pause_when_idle:
             env["PAUSE_CLUSTER_WHEN_IDLE"] = "true"
         env_file.write_text(
@@ -801,6 +813,7 @@ class LocalPipeline:
             aws_access_key_id=self.identity, aws_secret_access_key="local",
         )
         self._set_up_readers(boto3)
+        self._describe_as_a_stack(boto3, static)
 
     def _set_up_readers(self, boto3) -> None:
         """What a superuser does once on a deployed warehouse (docs/deploy.md, Readers): creates
@@ -814,6 +827,59 @@ class LocalPipeline:
         self.query("SELECT 1", client=analyst, on_workgroup=True)
         self.query(f'GRANT ROLE {READER_ROLE} TO "IAM:{ANALYST_KEY.split(":", 1)[1]}"',
                    on_workgroup=True)
+        # The same for the operators' role and the local operator.
+        operator = boto3.client("redshift-data", region_name=REGION,
+                                endpoint_url=self.data_api_url,
+                                aws_access_key_id=OPERATOR_KEY, aws_secret_access_key="local")
+        self.query(f"CREATE ROLE {OPERATOR_ROLE}", on_workgroup=True)
+        self.query("SELECT 1", client=operator, on_workgroup=True)
+        self.query(f'GRANT ROLE {OPERATOR_ROLE} TO "IAM:{OPERATOR_KEY.split(":", 1)[1]}"',
+                   on_workgroup=True)
+
+    def _describe_as_a_stack(self, boto3, static: str) -> None:
+        """The local pipeline as a deployed one describes itself: a stack (moto's CloudFormation)
+        whose outputs and parameters name its state machine, warehouse and data, as template.yaml's
+        do. tools/ops.py finds the pipeline through it, the same way for both."""
+        target = TARGETS[self.target]
+        parameters = {
+            "WorkgroupArn": target.get("REDSHIFT_WORKGROUP",
+                                       re.search(r"(?m)^REDSHIFT_WORKGROUP=(.*)$", static).group(1)),
+            "ClusterIdentifier": target.get("REDSHIFT_CLUSTER_ID", ""),
+            "DbUser": target.get("REDSHIFT_DB_USER", ""),
+            "Database": re.search(r"(?m)^REDSHIFT_DATABASE=(.*)$", static).group(1),
+            "DataBucket": self.bucket,
+            "StateMachineArn": self.state_machine_arn,
+        }
+        stack = {
+            "AWSTemplateFormatVersion": "2010-09-09",
+            "Parameters": {name: {"Type": "String"} for name in parameters},
+            "Resources": {"FailureTopic": {"Type": "AWS::SNS::Topic"}},
+            "Outputs": {"StateMachineArn": {"Value": {"Ref": "StateMachineArn"}}},
+        }
+        boto3.client("cloudformation", region_name=REGION).create_stack(
+            StackName=LOCAL_STACK, TemplateBody=json.dumps(stack),
+            Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
+        )
+
+    def serve(self, path: Path) -> None:
+        """Serves this pipeline to other processes until it closes: moto's server mode on a free
+        port (CloudFormation, Step Functions: the same backends as this process's), and `path`
+        names the endpoints and the local operator's credentials (tools/ops.py's --local)."""
+        from moto.server import ThreadedMotoServer
+
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # not a line per request
+        port = free_port()
+        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+        self._server.start()
+        moto_url = f"http://127.0.0.1:{port}"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({
+            "stack": LOCAL_STACK, "region": REGION, "pid": os.getpid(),
+            "access_key": OPERATOR_KEY, "secret_key": "local",
+            "endpoints": {"cloudformation": moto_url, "stepfunctions": moto_url,
+                          "redshift-data": self.data_api_url, "s3": self.s3_url},
+        }, indent=2) + "\n")
+        self._served = path
 
     def listening(self) -> list[tuple[str, int, int]]:
         """Every TCP socket listening in a process this pipeline started (or in its children),
@@ -858,6 +924,12 @@ class LocalPipeline:
             QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
 
     def close(self) -> None:
+        if self._served is not None:
+            self._served.unlink(missing_ok=True)
+            self._served = None
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
         if self._pipe is not None:
             pipe, self._pipe = self._pipe, None
             try:
@@ -1421,7 +1493,12 @@ def main(argv: list[str] | None = None) -> int:
                         help="load into a provisioned cluster that starts paused, as a stack "
                              "deployed with PauseClusterWhenIdle=true: the run resumes it and "
                              "pauses it again (default: a Serverless workgroup)")
+    parser.add_argument("--keep", action="store_true",
+                        help="keep the pipeline running after the run, until Ctrl-C, for "
+                             "./dev status --local and the runbook's commands (--local)")
     parser.add_argument("--logs", type=Path, default=ROOT / ".local" / "logs")
+    # Where --keep says how to reach the pipeline (tests keep theirs elsewhere).
+    parser.add_argument("--served", type=Path, default=SERVED, help=argparse.SUPPRESS)
     parser.add_argument("--no-build", action="store_true", help=argparse.SUPPRESS)
     # cargo's --timings report of the build (./dev bench --cold keeps the cold one in docs/).
     parser.add_argument("--timings", action="store_true", help=argparse.SUPPRESS)
@@ -1535,6 +1612,16 @@ def main(argv: list[str] | None = None) -> int:
                   "way in) and statemachine/README.md")
             print("  by hand:         docs/deploy.md, 'Invoking a function by hand'")
             print("  on AWS:          sam build && sam deploy --guided")
+            if args.keep:
+                pipeline.serve(args.served)
+                print(f"\n==> the pipeline keeps running until Ctrl-C: ./dev status --local, "
+                      f"./dev runs --local, ./dev quarantine list --local, ./dev backfill FROM TO "
+                      f"--local (its endpoints: {args.served})", flush=True)
+                try:
+                    while True:
+                        time.sleep(3600)
+                except KeyboardInterrupt:
+                    print("\n==> stopped: everything stopped", file=sys.stderr)
             return 0 if ok else 1
     except KeyboardInterrupt:
         print("\ninterrupted: everything stopped", file=sys.stderr)

@@ -75,6 +75,11 @@ def test_every_dev_command_and_flag_the_docs_show_exists():
     flags = {
         "run": flags_of("tools/sparkify_local.py"),
         "bench": flags_of("tools/bench/bench.py") | flags_of("tools/bench/cold.py") | {"--cold"},
+        "status": flags_of("tools/ops.py", "status"),
+        "runs": flags_of("tools/ops.py", "runs"),
+        "quarantine": flags_of("tools/ops.py", "quarantine", "list") | flags_of(
+            "tools/ops.py", "quarantine", "retry"),
+        "backfill": flags_of("tools/ops.py", "backfill"),
     }
     invocations = dev_invocations()
     assert len(invocations) > 20, invocations

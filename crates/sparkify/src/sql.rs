@@ -183,6 +183,17 @@ pub mod catalogue {
         sql_file!("analytics/free_vs_paid.sql"),
     ];
 
+    /// The operators' queries (`./dev status`, `./dev quarantine`: tools/ops.py), run on demand
+    /// through the Data API rather than by the pipeline; they also run `verify/freshness.sql` and
+    /// `verify/waiting_plays.sql`.
+    pub const OPERATIONS: [SqlFile; 5] = [
+        sql_file!("ops/ledger.sql"),
+        sql_file!("ops/object_loaded.sql"),
+        sql_file!("ops/listed_not_loaded.sql"),
+        sql_file!("ops/quarantine_list.sql"),
+        sql_file!("ops/quarantine_release.sql"),
+    ];
+
     /// The one order in which every batch locks the pipeline's tables (its first statement, or
     /// create-tables' before its clean-up). Redshift's LOCK is ACCESS EXCLUSIVE and writes take
     /// ShareRowExclusiveLock, so two batches that took two tables in opposite orders could
@@ -238,6 +249,7 @@ pub mod catalogue {
             .chain(LOAD_DIMENSIONS)
             .chain(VERIFY)
             .chain(ANALYTICS)
+            .chain(OPERATIONS)
             .collect()
     }
 }
