@@ -220,6 +220,7 @@ async fn verify(
         |previous| verify_counts::Input {
             step: verify_step(previous),
             started: None,
+            finished: Default::default(),
             trigger: trigger.clone(),
         },
         |i| verify_counts::handle(&pipeline.deps, i),

@@ -11,6 +11,7 @@ The oracle is a second warehouse loaded once, from scratch, with the bucket as i
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import re
@@ -156,6 +157,13 @@ def test_keys_load_however_their_events_spell_them(sample, tmp_path):
     # And its metric, as CloudWatch reads it from copy-staging's log line.
     emitted = local.emitted_metrics(tmp_path / "logs" / "functions.log", metrics_from)
     assert [d["values"]["MissingObjects"][0] for d in emitted if "MissingObjects" in d["values"]] == [1]
+    # The newest log object's age is that of the newest object the events named and HeadObject
+    # found (its LastModified: the stand-in's file time), at the end of copy-staging.
+    [age] = [d["values"]["NewestLogObjectAgeHours"][0] for d in emitted
+             if "NewestLogObjectAgeHours" in d["values"]]
+    newest = max((sample / key).stat().st_mtime for key in odd)
+    copied = dt.datetime.fromisoformat(run.output["copy_staging"]["finished_at"]).timestamp()
+    assert abs(age * 3600 - (copied - newest)) < 1.5, (age, copied, newest)
     # One HEAD per reading of each key, and no LIST.
     assert run.requests["s3_by"]["callers"].get("LIST", 0) == 0
 

@@ -7,6 +7,7 @@ session fixture; each test starts its own stack on free ports and stops it.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import re
@@ -230,14 +231,24 @@ def test_function_logs_are_json_with_the_request_and_statement_ids(sample, tmp_p
     assert len({line["span"]["requestId"] for line in in_calls}) >= len(local.FUNCTIONS)
     # Among them, the run's metrics in the embedded metric format, as CloudWatch would extract
     # them, whose figures are the run's (crates/sparkify/src/metrics.rs).
-    # Three documents: copy-staging's (objects quarantined, not found), load-facts' (the plays
-    # it wrote) and verify-counts'.
+    # Four documents: copy-staging's (what it staged, objects quarantined, not found, the newest
+    # log object's age), load-facts' (the plays and start times it wrote), load-dimensions' (the
+    # users rows) and verify-counts'.
     documents = local.emitted_metrics(logs / "functions.log")
-    assert len(documents) == 3, documents
+    assert len(documents) == 4, documents
     assert {d["namespace"] for d in documents} == {"SparkifyETL"}
     assert all(d["dimensions"] == {"Pipeline": "sparkify-local"} for d in documents)
     values = {name: value for d in documents for name, (value, _) in d["values"].items()}
     assert values["PlaysWritten"] == expected["songplays"]
+    # Every figure a step moved is its metric (crates/sparkify/src/metrics.rs, Name::moved).
+    metric_of = {"events": "EventsStaged", "log objects": "LogObjectsLoaded",
+                 "songs": "SongsStaged", "song objects": "SongObjectsLoaded",
+                 "plays": "PlaysWritten", "start times": "StartTimesWritten",
+                 "users": "UsersWritten"}
+    moved = [figure for step in ("copy_staging", "load_facts", "load_dimensions")
+             for figure in execution.output[step]["moved"]]
+    assert {figure["what"] for figure in moved} == set(metric_of)
+    assert all(values[metric_of[f["what"]]] == f["count"] for f in moved), (moved, values)
     assert (values["QuarantinedObjects"], values["MissingObjects"]) == (0, 0)
     report = execution.report
     assert report["newest_play"] is not None and values["NewestPlayAgeHours"] > 0
@@ -247,6 +258,21 @@ def test_function_logs_are_json_with_the_request_and_statement_ids(sample, tmp_p
     assert (values["RejectedRecords"], values["WaitingPlays"], values["RefusedSongs"],
             values["FailedChecks"]) == (report["rejected_rows"], report["waiting_plays"],
                                         report["refused_songs"], 0)
+    # The run's seconds by step add up to its seconds, and each is the time from the end of the
+    # step before it (the first: the run's start) to its own end, as the history shows them.
+    steps = ["CreateTables", "CopyStaging", "LoadFacts", "LoadDimensions", "VerifyCounts"]
+    seconds = [values[f"{step}Seconds"] for step in steps]
+    assert all(s >= 0 for s in seconds) and abs(sum(seconds) - values["RunSeconds"]) < 0.01
+    exits = {e["stateExitedEventDetails"]["name"]: e["timestamp"] for e in execution.history
+             if e["type"] == "TaskStateExited"}
+    ends = [execution.history[0]["timestamp"], *(exits[step] for step in steps)]
+    from_history = [(b - a).total_seconds() for a, b in zip(ends, ends[1:])]
+    assert all(abs(a - b) < 0.5 for a, b in zip(seconds, from_history)), (seconds, from_history)
+    # The newest log object's age: from its LastModified (the stand-in's: the file's time) to
+    # the end of copy-staging (its finished_at).
+    newest = max(path.stat().st_mtime for path in (data / "log_data").rglob("*.json"))
+    copied = dt.datetime.fromisoformat(execution.output["copy_staging"]["finished_at"])
+    assert abs(values["NewestLogObjectAgeHours"] * 3600 - (copied.timestamp() - newest)) < 1.5
 
 
 @pytest.mark.parametrize("broken, why", [

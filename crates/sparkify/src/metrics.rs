@@ -47,6 +47,15 @@ pub enum Name {
     /// Plays the run wrote to songplays, new or rewritten (load-facts): the freshness alarm's
     /// metric, which breaches when no run has written one for `FreshnessAlarmHours`.
     PlaysWritten,
+    /// The rest of what the steps moved ([`Name::moved`]): events and songs staged from how many
+    /// log and song objects (copy-staging), start times added to time (load-facts), users rows
+    /// written (load-dimensions).
+    EventsStaged,
+    LogObjectsLoaded,
+    SongsStaged,
+    SongObjectsLoaded,
+    StartTimesWritten,
+    UsersWritten,
     /// Objects the run put in quarantine (copy-staging).
     QuarantinedObjects,
     /// Keys the run's events named that no object answered to (copy-staging).
@@ -55,10 +64,22 @@ pub enum Name {
     NewestPlayAgeHours,
     /// Seconds from the run's start to its verification (verify-counts).
     RunSeconds,
+    /// The run's seconds by step, which add up to `RunSeconds` (verify-counts, from the time
+    /// each step was done): from the run's start until create-tables was done (the check of the
+    /// running runs and the warehouse's readiness, a cluster's resume included, come first), then
+    /// from each step's end to the next one's.
+    CreateTablesSeconds,
+    CopyStagingSeconds,
+    LoadFactsSeconds,
+    LoadDimensionsSeconds,
+    VerifyCountsSeconds,
+    /// Hours from the LastModified of the newest log object the run listed (or its events named)
+    /// to the run's end of copy-staging; nightly and new-file runs only (copy-staging).
+    NewestLogObjectAgeHours,
 }
 
 impl Name {
-    pub const ALL: [Name; 16] = [
+    pub const ALL: [Name; 28] = [
         Name::SongplaysRows,
         Name::UsersRows,
         Name::SongsRows,
@@ -71,10 +92,22 @@ impl Name {
         Name::RefusedSongs,
         Name::FailedChecks,
         Name::PlaysWritten,
+        Name::EventsStaged,
+        Name::LogObjectsLoaded,
+        Name::SongsStaged,
+        Name::SongObjectsLoaded,
+        Name::StartTimesWritten,
+        Name::UsersWritten,
         Name::QuarantinedObjects,
         Name::MissingObjects,
         Name::NewestPlayAgeHours,
         Name::RunSeconds,
+        Name::CreateTablesSeconds,
+        Name::CopyStagingSeconds,
+        Name::LoadFactsSeconds,
+        Name::LoadDimensionsSeconds,
+        Name::VerifyCountsSeconds,
+        Name::NewestLogObjectAgeHours,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -91,10 +124,22 @@ impl Name {
             Name::RefusedSongs => "RefusedSongs",
             Name::FailedChecks => "FailedChecks",
             Name::PlaysWritten => "PlaysWritten",
+            Name::EventsStaged => "EventsStaged",
+            Name::LogObjectsLoaded => "LogObjectsLoaded",
+            Name::SongsStaged => "SongsStaged",
+            Name::SongObjectsLoaded => "SongObjectsLoaded",
+            Name::StartTimesWritten => "StartTimesWritten",
+            Name::UsersWritten => "UsersWritten",
             Name::QuarantinedObjects => "QuarantinedObjects",
             Name::MissingObjects => "MissingObjects",
             Name::NewestPlayAgeHours => "NewestPlayAgeHours",
             Name::RunSeconds => "RunSeconds",
+            Name::CreateTablesSeconds => "CreateTablesSeconds",
+            Name::CopyStagingSeconds => "CopyStagingSeconds",
+            Name::LoadFactsSeconds => "LoadFactsSeconds",
+            Name::LoadDimensionsSeconds => "LoadDimensionsSeconds",
+            Name::VerifyCountsSeconds => "VerifyCountsSeconds",
+            Name::NewestLogObjectAgeHours => "NewestLogObjectAgeHours",
         }
     }
 
@@ -102,9 +147,30 @@ impl Name {
     pub fn unit(self) -> &'static str {
         match self {
             // Hours is no StandardUnit: an age is a plain number, in hours by its name.
-            Name::OldestWaitingPlayHours | Name::NewestPlayAgeHours => "None",
-            Name::RunSeconds => "Seconds",
+            Name::OldestWaitingPlayHours
+            | Name::NewestPlayAgeHours
+            | Name::NewestLogObjectAgeHours => "None",
+            Name::RunSeconds
+            | Name::CreateTablesSeconds
+            | Name::CopyStagingSeconds
+            | Name::LoadFactsSeconds
+            | Name::LoadDimensionsSeconds
+            | Name::VerifyCountsSeconds => "Seconds",
             _ => "Count",
+        }
+    }
+
+    /// The metric of what a step moved, by its `what` ([`crate::Moved`]): every step's.
+    pub fn moved(what: &str) -> Option<Name> {
+        match what {
+            "events" => Some(Name::EventsStaged),
+            "log objects" => Some(Name::LogObjectsLoaded),
+            "songs" => Some(Name::SongsStaged),
+            "song objects" => Some(Name::SongObjectsLoaded),
+            "plays" => Some(Name::PlaysWritten),
+            "start times" => Some(Name::StartTimesWritten),
+            "users" => Some(Name::UsersWritten),
+            _ => None,
         }
     }
 
@@ -141,6 +207,18 @@ impl Metrics {
     pub fn put(&mut self, name: Name, value: f64) -> &mut Self {
         self.values.retain(|(recorded, _)| *recorded != name);
         self.values.push((name, value));
+        self
+    }
+
+    /// Records what a step moved, each figure as its [`Name::moved`] metric.
+    pub fn put_moved(&mut self, moved: &[crate::Moved]) -> &mut Self {
+        for figure in moved {
+            if let Some(name) = Name::moved(&figure.what) {
+                self.put(name, figure.count as f64);
+            } else {
+                tracing::warn!(what = %figure.what, "a moved figure with no metric");
+            }
+        }
         self
     }
 

@@ -499,6 +499,17 @@ impl Timestamp {
         Self::parse_utc(&format!("{}Z", text.replacen(' ', "T", 1)))
     }
 
+    /// Milliseconds since the epoch, finer fractions dropped; None for a date that does not exist.
+    pub fn epoch_millis(&self) -> Option<i64> {
+        let rfc3339 = format!("{}Z", self.0.replacen(' ', "T", 1));
+        aws_smithy_types::DateTime::from_str(
+            &rfc3339,
+            aws_smithy_types::date_time::Format::DateTime,
+        )
+        .ok()
+        .and_then(|time| time.to_millis().ok())
+    }
+
     /// Seconds since the epoch, the fraction dropped; None for a date that does not exist.
     pub fn epoch_seconds(&self) -> Option<i64> {
         let rfc3339 = format!("{}Z", self.0.replacen(' ', "T", 1));

@@ -60,6 +60,20 @@ pub struct StepOutput {
     /// The input's attempt, handed back so the state machine can count the next one.
     #[serde(default)]
     pub attempt: u32,
+    /// When the step was done (RFC 3339, UTC: [`now_rfc3339`]), stamped by the call that found
+    /// its work committed; null before. verify-counts times the run's steps by them.
+    #[serde(default)]
+    pub finished_at: Option<String>,
+}
+
+/// Now, UTC, as RFC 3339 with milliseconds (`2026-12-06T16:10:00.123Z`), the form of
+/// `$$.Execution.StartTime`.
+pub fn now_rfc3339() -> String {
+    let now = aws_smithy_types::DateTime::from(std::time::SystemTime::now());
+    let millis = now.to_millis().unwrap_or_default();
+    aws_smithy_types::DateTime::from_millis(millis)
+        .fmt(aws_smithy_types::date_time::Format::DateTime)
+        .unwrap_or_default()
 }
 
 /// Rows of one kind a step moved, for people watching: `{"what": "plays", "count": 333}`.
@@ -150,6 +164,7 @@ pub async fn advance(
         rows_affected,
         moved: Vec::new(),
         attempt: input.attempt,
+        finished_at: done.then(now_rfc3339),
     })
 }
 

@@ -10,7 +10,7 @@ use sparkify::lambda::parse_input;
 use sparkify::metrics::{self, Name};
 use sparkify::sql::catalogue;
 use sparkify::trigger::Trigger;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -559,6 +559,7 @@ fn output_fields(function: &str) -> BTreeSet<String> {
         rows_affected: Vec::new(),
         moved: Vec::new(),
         attempt: 0,
+        finished_at: None,
     };
     let output = match function {
         "${CreateTablesFunctionArn}"
@@ -668,6 +669,52 @@ fn every_field_a_step_reads_back_is_set_by_start_by_its_task_and_by_its_resubmit
     }
 }
 
+/// A step reads another step's result only where that step's Task keeps the field: verify-counts
+/// times the run's steps by their `finished_at`. A field missing there fails the Task's Payload.
+#[test]
+fn every_field_a_step_reads_of_another_step_is_kept_by_that_steps_task() {
+    fn paths<'a>(value: &'a Value, out: &mut Vec<&'a str>) {
+        match value {
+            Value::String(path) => out.push(path),
+            Value::Object(map) => map.values().for_each(|v| paths(v, out)),
+            Value::Array(items) => items.iter().for_each(|v| paths(v, out)),
+            _ => {}
+        }
+    }
+    let asl = asl();
+    let tasks = step_tasks(&asl);
+    let kept: BTreeMap<&str, BTreeSet<String>> = tasks
+        .iter()
+        .map(|(_, task)| {
+            let key = task["ResultPath"].as_str().unwrap();
+            (key, set_fields(&task["ResultSelector"]))
+        })
+        .collect();
+    let mut read = 0;
+    for (name, task) in &tasks {
+        let own = task["ResultPath"].as_str().unwrap();
+        let mut found = Vec::new();
+        paths(&task["Parameters"]["Payload"], &mut found);
+        for path in found {
+            let Some(rest) = path.strip_prefix("$.steps.") else {
+                continue;
+            };
+            let (step, field) = rest.split_once('.').unwrap();
+            let result = format!("$.steps.{step}");
+            if result == own {
+                continue;
+            }
+            read += 1;
+            assert!(
+                kept[result.as_str()].contains(field),
+                "{name} reads {path}, which the task of {result} does not keep"
+            );
+        }
+    }
+    // verify-counts reads when each of the four steps before it was done.
+    assert_eq!(read, 4);
+}
+
 #[test]
 fn the_template_sets_exactly_the_variables_the_config_reads() {
     let set = mapping_keys(&template()["Globals"]["Function"]["Environment"]["Variables"]);
@@ -735,29 +782,42 @@ fn the_dashboard_and_alarms_name_exactly_the_metrics_the_functions_emit() {
             );
         }
         if resource["Type"] == "AWS::CloudWatch::Dashboard" {
-            let Yaml::Tagged(body) = &properties["DashboardBody"] else {
-                panic!("the dashboard's body is a !Sub");
-            };
-            let substituted = regex_lite_substitute(body.value.as_str().unwrap());
-            let body: Value = serde_json::from_str(&substituted)
-                .unwrap_or_else(|err| panic!("the dashboard's body is not JSON: {err}"));
-            let mut namespace = String::new();
-            for widget in body["widgets"].as_array().unwrap() {
-                for metric in widget["properties"]["metrics"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                {
-                    let row = metric.as_array().unwrap();
-                    if row[0] != "." {
-                        namespace = row[0].as_str().unwrap().to_owned();
-                    }
-                    if namespace == metrics::NAMESPACE {
-                        named.insert(row[1].as_str().unwrap().to_owned());
-                        assert!(row[2] == metrics::DIMENSION || row[2] == ".", "{row:?}");
+            let mut warehouses = BTreeSet::new();
+            for body in dashboard_bodies(&properties["DashboardBody"]) {
+                let body: Value = serde_json::from_str(&body).unwrap_or_else(|err| {
+                    panic!("the dashboard's body is not JSON: {err}\n{body}")
+                });
+                let mut namespace = String::new();
+                for widget in body["widgets"].as_array().unwrap() {
+                    for metric in widget["properties"]["metrics"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                    {
+                        let row = metric.as_array().unwrap();
+                        if row[0] != "." {
+                            namespace = row[0].as_str().unwrap().to_owned();
+                        }
+                        if namespace == metrics::NAMESPACE {
+                            named.insert(row[1].as_str().unwrap().to_owned());
+                            assert!(row[2] == metrics::DIMENSION || row[2] == ".", "{row:?}");
+                        }
+                        if namespace.starts_with("AWS/Redshift") && row[0] != "." {
+                            warehouses
+                                .insert((namespace.clone(), row[2].as_str().unwrap().to_owned()));
+                        }
                     }
                 }
             }
+            // One body per kind of warehouse, each with its own metrics by the dimension AWS
+            // publishes them with ("Amazon Redshift metrics", "Amazon Redshift Serverless metrics").
+            let expected: BTreeSet<(String, String)> = [
+                ("AWS/Redshift", "ClusterIdentifier"),
+                ("AWS/Redshift-Serverless", "Workgroup"),
+            ]
+            .map(|(n, d)| (n.to_owned(), d.to_owned()))
+            .into();
+            assert_eq!(warehouses, expected, "{name:?}");
         }
     }
     let emitted: BTreeSet<String> = Name::ALL.iter().map(|n| n.as_str().to_owned()).collect();
@@ -765,6 +825,46 @@ fn the_dashboard_and_alarms_name_exactly_the_metrics_the_functions_emit() {
 }
 
 /// A !Sub string with every `${...}` replaced by a placeholder without quotes or braces.
+/// The dashboard's body as CloudFormation substitutes it, once for each branch of each `!If` its
+/// `!Sub` variables choose between (every other `${...}` becomes a plain word).
+fn dashboard_bodies(body: &Yaml) -> Vec<String> {
+    let Yaml::Tagged(sub) = body else {
+        panic!("the dashboard's body is a !Sub");
+    };
+    let (text, variables) = match &sub.value {
+        Yaml::String(text) => (text.clone(), None),
+        Yaml::Sequence(items) => (
+            items[0].as_str().unwrap().to_owned(),
+            Some(items[1].as_mapping().unwrap()),
+        ),
+        other => panic!("a !Sub of {other:?}"),
+    };
+    let mut bodies = vec![text];
+    for (name, value) in variables.into_iter().flatten() {
+        let placeholder = format!("${{{}}}", name.as_str().unwrap());
+        let branches: Vec<String> = match value {
+            Yaml::Tagged(choice) if choice.tag == "If" => choice.value.as_sequence().unwrap()[1..]
+                .iter()
+                .map(|branch| match branch {
+                    Yaml::Tagged(inner) if inner.tag == "Sub" => {
+                        inner.value.as_str().unwrap().to_owned()
+                    }
+                    other => other.as_str().unwrap().to_owned(),
+                })
+                .collect(),
+            other => vec![other.as_str().unwrap().to_owned()],
+        };
+        let placeholder = &placeholder;
+        bodies = branches
+            .iter()
+            .flat_map(|branch| bodies.iter().map(move |b| b.replace(placeholder, branch)))
+            .collect();
+    }
+    // Each !If branch gives one body: a cluster's and a workgroup's.
+    assert_eq!(bodies.len(), 4, "two variables, two branches each");
+    bodies.iter().map(|b| regex_lite_substitute(b)).collect()
+}
+
 fn regex_lite_substitute(text: &str) -> String {
     let mut out = String::new();
     let mut rest = text;

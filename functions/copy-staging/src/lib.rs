@@ -148,19 +148,35 @@ pub const SKIPPED_SHOWN: usize = 20;
 pub async fn handle(deps: &Deps, s3: &S3Client, input: Input) -> Result<Output, EtlError> {
     let out = call(deps, s3, input).await?;
     if out.step.done {
-        metrics_of(&out.carried, &deps.config.pipeline).emit();
+        let mut metrics = metrics_of(&out.carried, &deps.config.pipeline, unix_millis());
+        metrics.put_moved(&out.step.moved);
+        metrics.emit();
     }
     Ok(out)
 }
 
-/// The step's metrics ([`sparkify::metrics`]), once it is done: the objects the run put in
-/// quarantine, and the keys its events named that no object answered to.
-pub fn metrics_of(carried: &Carried, pipeline: &str) -> Metrics {
+/// The step's metrics ([`sparkify::metrics`]), once it is done (`now`: milliseconds since the
+/// epoch): the objects the run put in quarantine, the keys its events named that no object
+/// answered to, and how old the newest log object it found is (left out when it found none).
+pub fn metrics_of(carried: &Carried, pipeline: &str, now: i64) -> Metrics {
     let mut metrics = Metrics::new(pipeline);
     metrics
         .put(Name::QuarantinedObjects, carried.quarantined_count as f64)
         .put(Name::MissingObjects, carried.listing.not_found as f64);
+    let newest = carried.listing.newest_log_millis();
+    metrics.put(
+        Name::NewestLogObjectAgeHours,
+        newest.map_or(f64::NAN, |newest| {
+            (now - newest).max(0) as f64 / 3_600_000.0
+        }),
+    );
     metrics
+}
+
+fn unix_millis() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| since.as_millis() as i64)
 }
 
 /// One call of the step: the phase machine below.
@@ -362,6 +378,7 @@ impl At<'_> {
         let mut out = self.submitted(statement_id, phase, round, staged, carried);
         out.step.status = "FINISHED".into();
         out.step.done = true;
+        out.step.finished_at = Some(sparkify::step::now_rfc3339());
         out.step.moved = out.staged.clone();
         out.quarantine_cause = quarantine::cause(&out.carried);
         out
@@ -408,6 +425,7 @@ fn output(
             rows_affected: Vec::new(),
             moved: Vec::new(),
             attempt,
+            finished_at: None,
         },
         phase,
         round,
@@ -447,24 +465,34 @@ mod tests {
     use sparkify::testing::{deps, submitted};
 
     #[test]
-    fn the_metrics_are_the_objects_quarantined_and_not_found() {
+    fn the_metrics_are_the_objects_quarantined_and_not_found_and_the_newest_logs_age() {
         let carried = Carried {
             quarantined_count: 2,
             listing: list::Listing {
                 not_found: 3,
+                newest_log: Some("2026-12-06T03:00:00Z".into()),
                 ..Default::default()
             },
             ..Default::default()
         };
-        let document = metrics_of(&carried, "sparkify-prod").document(0);
+        // 90 minutes after the newest log object was written.
+        let now = 1_796_526_000_000 + 90 * 60_000;
+        let document = metrics_of(&carried, "sparkify-prod", now).document(0);
         assert_eq!(
             (
                 document["QuarantinedObjects"].as_f64(),
-                document["MissingObjects"].as_f64()
+                document["MissingObjects"].as_f64(),
+                document["NewestLogObjectAgeHours"].as_f64()
             ),
-            (Some(2.0), Some(3.0))
+            (Some(2.0), Some(3.0), Some(1.5))
         );
         assert_eq!(document["Pipeline"], "sparkify-prod");
+        // A run that found no log object (a backfill, a continuation) leaves the age out.
+        let document = metrics_of(&Carried::default(), "p", now).document(0);
+        assert!(
+            document.get("NewestLogObjectAgeHours").is_none(),
+            "{document}"
+        );
     }
 
     fn no_s3() -> S3Client {

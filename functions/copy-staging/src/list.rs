@@ -19,6 +19,7 @@
 use crate::plan::{Listed, Planned, Round};
 use crate::{At, Carried, Output, Phase, SKIPPED_SHOWN, STEP, objects};
 use aws_sdk_s3::Client;
+use aws_sdk_s3::primitives::{DateTime, DateTimeFormat};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sparkify::config::DataSource;
@@ -53,6 +54,10 @@ pub struct Listing {
     pub skipped_total: usize,
     /// Of `skipped_total`, the keys named by events that no object answers to.
     pub not_found: usize,
+    /// The LastModified of the newest log object listed, or named by an event and found (RFC
+    /// 3339, UTC); null when none was, and in a backfill, whose days may be old. Its age is the
+    /// NewestLogObjectAgeHours metric: how long ago the newest data arrived.
+    pub newest_log: Option<String>,
 }
 
 /// Where the listing is: its log objects, then its song objects (nightly runs only), then written
@@ -70,6 +75,30 @@ pub enum Stage {
 impl Listing {
     pub fn is_listed(&self) -> bool {
         matches!(self.stage, Stage::Listed | Stage::Recorded)
+    }
+
+    /// Counts a log object's LastModified towards `newest_log`.
+    fn saw_log(&mut self, modified: Option<&DateTime>) {
+        let Some(modified) = modified.and_then(|m| m.to_millis().ok()) else {
+            return;
+        };
+        if self
+            .newest_log_millis()
+            .is_none_or(|newest| modified > newest)
+        {
+            self.newest_log = DateTime::from_millis(modified)
+                .fmt(DateTimeFormat::DateTime)
+                .ok();
+        }
+    }
+
+    /// `newest_log` in milliseconds since the epoch.
+    pub fn newest_log_millis(&self) -> Option<i64> {
+        let newest = self.newest_log.as_deref()?;
+        DateTime::from_str(newest, DateTimeFormat::DateTime)
+            .ok()?
+            .to_millis()
+            .ok()
     }
 
     fn skip(&mut self, skipped: Skipped) {
@@ -180,8 +209,11 @@ pub async fn resume(
                 for key in keys {
                     match named_object(s3, source.data(), key).await? {
                         // Two spellings of one key in a window name one object, listed once.
-                        Ok(object) if !named.insert(object.key.as_str().to_owned()) => {}
-                        Ok(object) => part.push(run, &object),
+                        Ok((object, _)) if !named.insert(object.key.as_str().to_owned()) => {}
+                        Ok((object, modified)) => {
+                            listing.saw_log(modified.as_ref());
+                            part.push(run, &object);
+                        }
                         Err(skipped) => {
                             if skipped.reason.starts_with(objects::NOT_FOUND) {
                                 listing.not_found += 1;
@@ -229,7 +261,7 @@ async fn named_object(
     s3: &Client,
     bucket: (&BucketName, Option<&AccountId>),
     key: &EventKey,
-) -> Result<Result<Listed, Skipped>, EtlError> {
+) -> Result<Result<(Listed, Option<DateTime>), Skipped>, EtlError> {
     let mut found = Vec::with_capacity(key.readings.len());
     for reading in &key.readings {
         if let Some(object) = objects::head(s3, bucket, reading).await? {
@@ -246,7 +278,7 @@ async fn named_object(
     if existing > 1
         && let Some(etag) = &key.etag
     {
-        found.retain(|object| &object.etag == etag);
+        found.retain(|(object, _)| &object.etag == etag);
     }
     match (existing, found.len()) {
         (_, 1) => Ok(Ok(found.remove(0))),
@@ -264,7 +296,7 @@ async fn named_object(
             found.len(),
             found
                 .iter()
-                .map(|object| object.key.as_str())
+                .map(|(object, _)| object.key.as_str())
                 .collect::<Vec<_>>()
                 .join(", ")
         )),
@@ -310,10 +342,12 @@ async fn list_pages(
                     continue;
                 }
             };
-            if let Trigger::Backfill { from, to } = trigger
-                && !Day::in_key(key).is_some_and(|day| (from..=to).contains(&&day))
-            {
-                continue;
+            if let Trigger::Backfill { from, to } = trigger {
+                if !Day::in_key(key).is_some_and(|day| (from..=to).contains(&&day)) {
+                    continue;
+                }
+            } else if part.kind == "events" {
+                listing.saw_log(object.last_modified());
             }
             part.push(
                 run,
@@ -844,9 +878,10 @@ mod tests {
             skipped: Vec::new(),
             skipped_total: 0,
             not_found: 0,
+            newest_log: Some("2026-12-06T03:00:00Z".into()),
         })
         .unwrap();
         assert_eq!(carried["stage"], "songs");
-        assert_eq!(carried.as_object().unwrap().len(), 7);
+        assert_eq!(carried.as_object().unwrap().len(), 8);
     }
 }

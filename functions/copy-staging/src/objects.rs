@@ -15,7 +15,7 @@ pub async fn head(
     s3: &Client,
     (bucket, owner): (&BucketName, Option<&AccountId>),
     key: &S3Key,
-) -> Result<Option<Listed>, EtlError> {
+) -> Result<Option<(Listed, Option<aws_sdk_s3::primitives::DateTime>)>, EtlError> {
     let answer = s3
         .head_object()
         .bucket(bucket.as_str())
@@ -28,11 +28,12 @@ pub async fn head(
         Err(err) if err.as_service_error().is_some_and(|e| e.is_not_found()) => return Ok(None),
         Err(err) => return Err(EtlError::from_s3("HeadObject", err)),
     };
-    Ok(Some(Listed {
+    let listed = Listed {
         key: key.clone(),
         etag: unquoted(head.e_tag().unwrap_or_default()),
         size: head.content_length().unwrap_or_default(),
-    }))
+    };
+    Ok(Some((listed, head.last_modified().copied())))
 }
 
 /// Why a key a new-file event named is not loaded: no object answers to it, however it is read

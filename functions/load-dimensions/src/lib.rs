@@ -4,6 +4,7 @@
 //! song rounds, and the time rows with the plays, in load-facts: each in the transaction that
 //! changes what it is derived from.
 
+use sparkify::metrics::Metrics;
 use sparkify::sql::{SqlFile, catalogue};
 use sparkify::step::advance_files;
 use sparkify::{Deps, EtlError, StepInput, StepOutput};
@@ -16,14 +17,25 @@ pub const MOVED: [(&str, SqlFile); 1] = [("users", catalogue::USERS_INSERT)];
 pub type Input = StepInput;
 
 pub async fn handle(deps: &Deps, input: Input) -> Result<StepOutput, EtlError> {
-    advance_files(
+    let output = advance_files(
         &deps.data_api,
         STEP,
         &input,
         &catalogue::LOAD_DIMENSIONS,
         &MOVED,
     )
-    .await
+    .await?;
+    if output.done {
+        metrics_of(&output, &deps.config.pipeline).emit();
+    }
+    Ok(output)
+}
+
+/// The step's metric ([`sparkify::metrics`]): the users rows its committed batch wrote.
+pub fn metrics_of(output: &StepOutput, pipeline: &str) -> Metrics {
+    let mut metrics = Metrics::new(pipeline);
+    metrics.put_moved(&output.moved);
+    metrics
 }
 
 #[cfg(test)]

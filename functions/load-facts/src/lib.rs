@@ -30,15 +30,13 @@ pub async fn handle(deps: &Deps, input: Input) -> Result<StepOutput, EtlError> {
     Ok(output)
 }
 
-/// The step's metric ([`sparkify::metrics`]): the plays its committed batch wrote.
+/// The step's metrics ([`sparkify::metrics`]): the plays its committed batch wrote (0 when it
+/// wrote none: the freshness alarm counts them) and the start times it added.
 pub fn metrics_of(output: &StepOutput, pipeline: &str) -> Metrics {
-    let plays = output
-        .moved
-        .iter()
-        .find(|moved| moved.what == MOVED[0].0)
-        .map_or(0, |moved| moved.count);
     let mut metrics = Metrics::new(pipeline);
-    metrics.put(Name::PlaysWritten, plays as f64);
+    metrics
+        .put(Name::PlaysWritten, 0.0)
+        .put_moved(&output.moved);
     metrics
 }
 
@@ -51,7 +49,7 @@ mod tests {
     use sparkify::testing::{deps, described, submitted};
 
     #[test]
-    fn the_metric_is_the_plays_the_batch_wrote() {
+    fn the_metrics_are_the_plays_and_start_times_the_batch_wrote() {
         let output = StepOutput {
             step: STEP.into(),
             statement_id: "facts-1".into(),
@@ -63,14 +61,25 @@ mod tests {
                 sparkify::Moved::new("start times", 170),
             ],
             attempt: 0,
+            finished_at: Some("2026-12-06T03:00:10.123Z".into()),
         };
         let document = metrics_of(&output, "sparkify-prod").document(0);
         assert_eq!(document["PlaysWritten"], 177.0);
+        assert_eq!(document["StartTimesWritten"], 170.0);
         assert_eq!(document["Pipeline"], "sparkify-prod");
         assert_eq!(
             document["_aws"]["CloudWatchMetrics"][0]["Metrics"],
-            serde_json::json!([{"Name": "PlaysWritten", "Unit": "Count"}])
+            serde_json::json!([
+                {"Name": "PlaysWritten", "Unit": "Count"},
+                {"Name": "StartTimesWritten", "Unit": "Count"}
+            ])
         );
+        // A batch that wrote no play still says so: the freshness alarm counts the zeros.
+        let none = StepOutput {
+            moved: Vec::new(),
+            ..output
+        };
+        assert_eq!(metrics_of(&none, "p").document(0)["PlaysWritten"], 0.0);
     }
 
     #[tokio::test]

@@ -46,6 +46,47 @@ pub struct Input {
     /// hand: whole tables.
     #[serde(default)]
     pub trigger: Option<serde_json::Value>,
+    /// When each earlier step was done (`$.steps.<step>.finished_at`): the run's step seconds.
+    /// Absent when invoked by hand.
+    #[serde(default)]
+    pub finished: Finished,
+}
+
+/// When the steps before verify-counts were done (RFC 3339, UTC), as the state machine hands
+/// them on.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+pub struct Finished {
+    pub create_tables: Option<String>,
+    pub copy_staging: Option<String>,
+    pub load_facts: Option<String>,
+    pub load_dimensions: Option<String>,
+}
+
+/// The times a run's metrics are measured by, in milliseconds since the epoch: now (its
+/// verification), its start, and when each earlier step was done (in the run's order).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Clock {
+    pub now: i64,
+    pub started: Option<i64>,
+    pub finished: [Option<i64>; 4],
+}
+
+impl Clock {
+    pub fn of(input: &Input, now: i64) -> Self {
+        let at = |text: &Option<String>| text.as_deref().and_then(epoch_millis);
+        let f = &input.finished;
+        Self {
+            now,
+            started: at(&input.started),
+            finished: [
+                at(&f.create_tables),
+                at(&f.copy_staging),
+                at(&f.load_facts),
+                at(&f.load_dimensions),
+            ],
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -210,8 +251,12 @@ pub async fn handle(deps: &Deps, input: Input) -> Result<Output, EtlError> {
         newest_play,
     };
     tracing::info!(step = STEP, report = %serde_json::json!(report), "verification finished");
-    let started = input.started.as_deref().and_then(epoch_seconds);
-    metrics_of(&report, &deps.config.pipeline, unix_seconds(), started).emit();
+    metrics_of(
+        &report,
+        &deps.config.pipeline,
+        &Clock::of(&input, unix_millis()),
+    )
+    .emit();
     if !report.passed {
         let failed = report
             .checks
@@ -541,7 +586,7 @@ async fn named_numbers(api: &sparkify::DataApi, id: &str) -> Result<Vec<(String,
 /// loads refused, the plays waiting for their song and the oldest one's age in hours at `now`
 /// (seconds since the epoch), the refused songs, the failed checks, the newest play's age in
 /// hours (none without plays) and, when the run's start is known, its seconds so far.
-pub fn metrics_of(report: &Report, pipeline: &str, now: i64, started: Option<i64>) -> Metrics {
+pub fn metrics_of(report: &Report, pipeline: &str, clock: &Clock) -> Metrics {
     let mut metrics = Metrics::new(pipeline);
     for count in &report.counts {
         if let Some(name) = Name::rows_of(&count.table) {
@@ -557,39 +602,60 @@ pub fn metrics_of(report: &Report, pipeline: &str, now: i64, started: Option<i64
             Name::FailedChecks,
             report.checks.iter().filter(|check| !check.passed).count() as f64,
         );
+    let hours_ago = |then: i64| ((clock.now - then).max(0) as f64) / 3_600_000.0;
     let oldest_hours = report
         .oldest_waiting
         .as_deref()
-        .and_then(epoch_seconds)
-        .map_or(0.0, |oldest| ((now - oldest).max(0) as f64) / 3600.0);
+        .and_then(epoch_millis)
+        .map_or(0.0, hours_ago);
     metrics.put(Name::OldestWaitingPlayHours, oldest_hours);
     // Left out (NaN) when unknown: a metric with no value is missing, not zero.
     let newest_hours = report
         .newest_play
         .as_deref()
-        .and_then(epoch_seconds)
-        .map_or(f64::NAN, |newest| ((now - newest).max(0) as f64) / 3600.0);
+        .and_then(epoch_millis)
+        .map_or(f64::NAN, hours_ago);
     metrics.put(Name::NewestPlayAgeHours, newest_hours);
-    metrics.put(
-        Name::RunSeconds,
-        started.map_or(f64::NAN, |started| (now - started).max(0) as f64),
-    );
+    let seconds = |from: Option<i64>, to: Option<i64>| match (from, to) {
+        (Some(from), Some(to)) => ((to - from).max(0) as f64) / 1000.0,
+        _ => f64::NAN,
+    };
+    metrics.put(Name::RunSeconds, seconds(clock.started, Some(clock.now)));
+    // Each step from the end of the one before it (the first from the run's start), so that
+    // they add up to the run's seconds.
+    let ends = [
+        clock.started,
+        clock.finished[0],
+        clock.finished[1],
+        clock.finished[2],
+        clock.finished[3],
+        Some(clock.now),
+    ];
+    let steps = [
+        Name::CreateTablesSeconds,
+        Name::CopyStagingSeconds,
+        Name::LoadFactsSeconds,
+        Name::LoadDimensionsSeconds,
+        Name::VerifyCountsSeconds,
+    ];
+    for (name, span) in steps.into_iter().zip(ends.windows(2)) {
+        metrics.put(name, seconds(span[0], span[1]));
+    }
     metrics
 }
 
-fn unix_seconds() -> i64 {
+fn unix_millis() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |since| since.as_secs() as i64)
+        .map_or(0, |since| since.as_millis() as i64)
 }
 
-/// Seconds since the epoch of a warehouse timestamp, `YYYY-MM-DD HH:MI:SS[.ffffff]` (UTC), or of
-/// Step Functions' start time ([`Timestamp::parse_utc`]); None for any other text.
-fn epoch_seconds(text: &str) -> Option<i64> {
+/// A time as Step Functions or the warehouse writes it, in milliseconds since the epoch.
+fn epoch_millis(text: &str) -> Option<i64> {
     Timestamp::parse_utc(text)
         .or_else(|_| Timestamp::parse_warehouse(text))
         .ok()?
-        .epoch_seconds()
+        .epoch_millis()
 }
 
 #[cfg(test)]
@@ -610,6 +676,7 @@ mod tests {
             },
             started: Some("2026-11-22T18:00:00.123Z".into()),
             trigger: None,
+            finished: Finished::default(),
         }
     }
 
@@ -774,11 +841,25 @@ mod tests {
         }
     }
 
+    /// A run that started a minute before its verification, its steps done 0.5 s, 30.5 s,
+    /// 40.123 s and 50.123 s after its start.
+    fn a_clock() -> Clock {
+        let at = |text: &str| epoch_millis(text);
+        Clock {
+            now: at("2018-11-30 06:30:00.123").unwrap(),
+            started: at("2018-11-30T06:29:00.123Z"),
+            finished: [
+                at("2018-11-30T06:29:00.623Z"),
+                at("2018-11-30T06:29:30.623Z"),
+                at("2018-11-30T06:29:40.246Z"),
+                at("2018-11-30T06:29:50.246Z"),
+            ],
+        }
+    }
+
     #[test]
     fn the_metrics_are_the_reports_figures() {
-        let now = epoch_seconds("2018-11-30 06:30:00").unwrap();
-        let started = epoch_seconds("2018-11-30T06:29:00.123Z");
-        let document = metrics_of(&a_report(), "sparkify-prod", now, started).document(0);
+        let document = metrics_of(&a_report(), "sparkify-prod", &a_clock()).document(0);
         let value = |name: &str| document[name].as_f64();
         assert_eq!(document["Pipeline"], "sparkify-prod");
         assert_eq!(
@@ -800,11 +881,25 @@ mod tests {
         assert_eq!(value("RejectedRecords"), Some(7.0));
         assert_eq!(value("UnattributedRecords"), Some(1.0));
         assert_eq!(value("WaitingPlays"), Some(2.0));
-        assert_eq!(value("OldestWaitingPlayHours"), Some(6.5));
+        // From 00:00:00.796 to 06:30:00.123, to the millisecond.
+        assert_eq!(
+            value("OldestWaitingPlayHours"),
+            Some((6.5 * 3_600_000.0 - 673.0) / 3_600_000.0)
+        );
         assert_eq!(value("RefusedSongs"), Some(3.0));
         assert_eq!(value("FailedChecks"), Some(1.0));
-        assert_eq!(value("NewestPlayAgeHours"), Some(24.0));
+        assert_eq!(value("NewestPlayAgeHours"), Some(24.0 + 0.123 / 3600.0));
         assert_eq!(value("RunSeconds"), Some(60.0));
+        let steps = [
+            "CreateTablesSeconds",
+            "CopyStagingSeconds",
+            "LoadFactsSeconds",
+            "LoadDimensionsSeconds",
+            "VerifyCountsSeconds",
+        ]
+        .map(|name| value(name).unwrap());
+        assert_eq!(steps, [0.5, 30.0, 9.623, 10.0, 9.877]);
+        assert!((steps.iter().sum::<f64>() - 60.0).abs() < 1e-9);
         let named: Vec<&str> = document["_aws"]["CloudWatchMetrics"][0]["Metrics"]
             .as_array()
             .unwrap()
@@ -819,6 +914,7 @@ mod tests {
                     Name::PlaysWritten,
                     Name::QuarantinedObjects,
                     Name::MissingObjects,
+                    Name::NewestLogObjectAgeHours,
                 ]
                 .contains(name)
             })
@@ -835,26 +931,40 @@ mod tests {
             oldest_waiting: None,
             ..a_report()
         };
-        let document = metrics_of(&report, "p", 1_000, None).document(0);
+        let by_hand = Clock {
+            now: 1_000_000,
+            ..Clock::default()
+        };
+        let document = metrics_of(&report, "p", &by_hand).document(0);
         assert_eq!(document["OldestWaitingPlayHours"], 0.0);
-        // Unknown figures are missing, not zero: no run start (a call by hand), no plays.
-        assert!(document.get("RunSeconds").is_none());
+        // Unknown figures are missing, not zero: no run start or step ends (a call by hand),
+        // no plays.
+        for name in ["RunSeconds", "CreateTablesSeconds", "VerifyCountsSeconds"] {
+            assert!(document.get(name).is_none(), "{name}");
+        }
         let report = Report {
             newest_play: None,
             ..a_report()
         };
-        let document = metrics_of(&report, "p", 1_000, None).document(0);
+        let document = metrics_of(&report, "p", &by_hand).document(0);
         assert!(document.get("NewestPlayAgeHours").is_none());
     }
 
     #[test]
-    fn warehouse_timestamps_read_as_epoch_seconds() {
-        assert_eq!(epoch_seconds("1970-01-01 00:00:00"), Some(0));
-        assert_eq!(epoch_seconds("2018-11-30 00:00:00"), Some(1_543_536_000));
-        assert_eq!(epoch_seconds("2000-03-01 01:02:03.5"), Some(951_872_523));
-        assert_eq!(epoch_seconds("2018-13-01 00:00:00"), None);
-        assert_eq!(epoch_seconds("2018-11-30T00:00:01.5Z"), Some(1_543_536_001));
-        assert_eq!(epoch_seconds("yesterday"), None);
+    fn warehouse_and_step_functions_timestamps_read_as_epoch_milliseconds() {
+        assert_eq!(epoch_millis("1970-01-01 00:00:00"), Some(0));
+        assert_eq!(epoch_millis("2018-11-30 00:00:00"), Some(1_543_536_000_000));
+        assert_eq!(epoch_millis("2000-03-01 01:02:03.5"), Some(951_872_523_500));
+        assert_eq!(epoch_millis("2018-13-01 00:00:00"), None);
+        assert_eq!(
+            epoch_millis("2018-11-30T00:00:01.5Z"),
+            Some(1_543_536_001_500)
+        );
+        assert_eq!(
+            epoch_millis("2026-12-06T03:00:00.123456Z"),
+            Some(1_796_526_000_123)
+        );
+        assert_eq!(epoch_millis("yesterday"), None);
     }
 
     async fn report_of(rules: &[aws_smithy_mocks::Rule]) -> Report {
