@@ -28,6 +28,7 @@ import os
 import re
 import sys
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,6 +57,7 @@ class Pipeline:
     warehouse: dict[str, str]  # the Data API's target: WorkgroupName, or ClusterIdentifier (+ user)
     database: str
     bucket: str
+    log_prefix: str
     sfn: object
     data_api: object
     s3: object
@@ -268,7 +270,7 @@ def connect(args) -> Pipeline:
     return Pipeline(
         stack=stack, machine=machine, warehouse=warehouse,
         database=parameters.get("Database") or "dev", bucket=parameters.get("DataBucket", ""),
-        sfn=client("stepfunctions"), data_api=client("redshift-data"), s3=client("s3"),
+        log_prefix=parameters.get("LogPrefix") or "log_data/", sfn=client("stepfunctions"), data_api=client("redshift-data"), s3=client("s3"),
     )
 
 
@@ -419,7 +421,8 @@ def utc_stamp() -> str:
 def run_and_report(pipeline: Pipeline, name: str, run_input: dict, out=print) -> tuple[bool, list]:
     """Starts one run, follows it and its continuations, prints the last one's report; True when
     every one of them succeeded with its checks passed."""
-    out(f"==> {pipeline.where}: starting {name} with {json.dumps(run_input)}")
+    shown = run_input.get("detail-type") or json.dumps(run_input)
+    out(f"==> {pipeline.where}: starting {name} ({shown})")
     chain = pipeline.follow(pipeline.start(name, run_input), out=out)
     ok = True
     for execution in chain:
@@ -451,18 +454,43 @@ def backfill(pipeline: Pipeline, first: str, last: str, out=print) -> int:
     return 0 if ok else 1
 
 
+def retry_input(pipeline: Pipeline, key: str) -> tuple[dict, str]:
+    """The input of the run that retries `key`, and what it does. A log object's: the event S3
+    sends EventBridge when it is written (template.yaml's NewLogFileRule), for the object as it is
+    now (its ETag, from HeadObject), which loads that object alone, with no LIST; a song object's:
+    `{}`, everything new, the only kind of run that loads song objects."""
+    if not key.startswith(pipeline.log_prefix):
+        return {}, "everything new (song objects load only in such a run)"
+    head = pipeline.s3.head_object(Bucket=pipeline.bucket, Key=key)
+    now = dt.datetime.now(dt.timezone.utc)
+    event = {
+        "version": "0", "id": str(uuid.uuid4()), "detail-type": "Object Created",
+        "source": "aws.s3", "time": f"{now:%Y-%m-%dT%H:%M:%SZ}",
+        "resources": [f"arn:aws:s3:::{pipeline.bucket}"],
+        "detail": {"bucket": {"name": pipeline.bucket},
+                   "object": {"key": key, "size": head["ContentLength"],
+                              "etag": head["ETag"].strip('"')},
+                   "reason": "PutObject"},
+    }
+    return event, "that object alone, as its new-file event would"
+
+
 def retry(pipeline: Pipeline, key: str, out=print) -> int:
-    """Releases `key` and starts a run at once (`{}`: everything new), followed to its end; 0
-    when the object loaded."""
+    """Releases `key` and starts a run that loads it at once, followed to its end; 0 when the
+    object loaded."""
+    if not still_in_bucket(pipeline, key):
+        raise OpsError(f"{key} is gone from s3://{pipeline.bucket}: nothing can load it "
+                       f"(./dev quarantine release forgets it)")
+    run_input, what = retry_input(pipeline, key)
     release(pipeline, key, out=out)
-    ok, chain = run_and_report(pipeline, f"retry-{utc_stamp()}", {}, out=out)
+    out(f"  the run loads {what}")
+    ok, chain = run_and_report(pipeline, f"retry-{utc_stamp()}", run_input, out=out)
     again = quarantined(pipeline, key)
     if again is not None:
         out(f"\n{key} is quarantined again: {again['reason']}: {again['error']}")
         return 1
     loaded = bool(pipeline.rows("ops/object_loaded.sql", key=key))
-    out(f"\n{key}: {'loaded' if loaded else 'not loaded (is it still in the bucket?)'}"
-        f"; the run {'passed' if ok else 'FAILED'}")
+    out(f"\n{key}: {'loaded' if loaded else 'not loaded'}; the run {'passed' if ok else 'FAILED'}")
     return 0 if loaded and ok else 1
 
 

@@ -848,6 +848,8 @@ class LocalPipeline:
             "DbUser": target.get("REDSHIFT_DB_USER", ""),
             "Database": re.search(r"(?m)^REDSHIFT_DATABASE=(.*)$", static).group(1),
             "DataBucket": self.bucket,
+            "LogPrefix": re.search(r"(?m)^LOG_PREFIX=(.*)$", static).group(1),
+            "SongPrefix": re.search(r"(?m)^SONG_PREFIX=(.*)$", static).group(1),
             "StateMachineArn": self.state_machine_arn,
         }
         stack = {

@@ -91,12 +91,17 @@ def test_status_runs_and_the_quarantine_commands_show_and_change_what_the_pipeli
         rows = {row["object_key"]: row for row in operator.json("quarantine", "list")}
         assert rows[POISON]["last_run"].startswith("retry-") and rows[POISON]["runs"] == 1
         assert rows[SECOND]["last_run"] == night.name
-        # Fixed in place and retried, it loads, in the run the command started.
+        # Fixed in place and retried, it loads, in the run the command started: the run its
+        # new-file event would start, which loads it alone and lists nothing.
         (sample / POISON).write_text("\n".join(good_lines(sample, 50)) + "\n")
+        before = pipeline.requests()
         code, text = operator("quarantine", "retry", POISON)
         assert code == 0 and f"{POISON}: loaded" in text, text
+        asked = local.requests_between(before, pipeline.requests())
+        assert asked["s3"].get("LIST", 0) == 0, asked
         retried = operator.json("runs", "--last", "1")[0]
         assert retried["name"].startswith("retry-") and retried["status"] == "SUCCEEDED"
+        assert retried["trigger"] == "new files" and retried["moved"]["log objects"] == 1
         assert pipeline.ledger()[POISON]["run_id"] == retried["name"]
         retry_run = local.Execution(
             name=retried["name"], arn="", status="SUCCEEDED", error=None, cause=None, history=[],
@@ -230,3 +235,9 @@ def test_the_warehouse_a_command_signs_in_to_is_the_one_the_stack_names(
 def test_a_stack_that_names_no_warehouse_is_refused():
     with pytest.raises(ops.OpsError, match="names no warehouse"):
         ops.warehouse_of("s", {"WorkgroupArn": "", "ClusterIdentifier": ""}, {})
+
+
+def test_a_song_objects_retry_is_a_run_of_everything_new():
+    pipeline = ops.Pipeline(stack="s", machine="m", warehouse={}, database="dev", bucket="b",
+                            log_prefix="log_data/", sfn=None, data_api=None, s3=None)
+    assert ops.retry_input(pipeline, "song_data/A/B/C/TRABC.json")[0] == {}
