@@ -363,8 +363,10 @@ def print_status(doc: dict, out=print) -> None:
     print_runs(doc["runs"], out=out)
     out("")
     out("freshness")
-    out(f"  newest play:        {fresh['newest_play'] or '-'}{_ago(fresh['newest_play_age_hours'])}")
-    out(f"  last object loaded: {fresh['last_loaded'] or '-'}{_ago(fresh['last_loaded_age_hours'])}")
+    out(f"  newest play (the newest day loaded): {fresh['newest_play'] or '-'}"
+        f"{_ago(fresh['newest_play_age_hours'])}")
+    out(f"  last object loaded:                  {fresh['last_loaded'] or '-'}"
+        f"{_ago(fresh['last_loaded_age_hours'])}")
     out("")
     out("the ledger (objects loaded)")
     table(doc["ledger"], [("kind", "kind"), ("objects", "objects"), ("rows_loaded", "rows staged"),
