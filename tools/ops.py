@@ -145,17 +145,11 @@ class Pipeline:
             chain.append(execution)
             if not execution.continuation:
                 return chain
-            arn = arn.rsplit(":", 1)[0] + ":" + execution.continuation
             out(f"==> {execution.name} left the rest to {execution.continuation}; following it")
-            until = time.monotonic() + 120
-            while True:
-                try:
-                    self.sfn.describe_execution(executionArn=arn)
-                    break
-                except self.sfn.exceptions.ExecutionDoesNotExist:
-                    if time.monotonic() > until:
-                        raise OpsError(f"{execution.name} never started {execution.continuation}")
-                    time.sleep(poll)
+            try:
+                arn = local.continuation_arn(self.sfn, execution, timeout=120, poll=poll)
+            except local.RunError as err:
+                raise OpsError(str(err)) from err
 
 
 def _value(field: dict):

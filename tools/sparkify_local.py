@@ -817,24 +817,17 @@ class LocalPipeline:
 
     def _set_up_readers(self, boto3) -> None:
         """What a superuser does once on a deployed warehouse (docs/deploy.md, Readers): creates
-        the analysts' role and gives it to the analyst, whose first sign-in creates their user."""
-        analyst = boto3.client("redshift-data", region_name=REGION,
-                               endpoint_url=self.data_api_url,
-                               aws_access_key_id=ANALYST_KEY, aws_secret_access_key="local")
-        # On the workgroup, which is always up (a cluster target may start paused); roles and
-        # users belong to the whole warehouse.
-        self.query(f"CREATE ROLE {READER_ROLE}", on_workgroup=True)
-        self.query("SELECT 1", client=analyst, on_workgroup=True)
-        self.query(f'GRANT ROLE {READER_ROLE} TO "IAM:{ANALYST_KEY.split(":", 1)[1]}"',
-                   on_workgroup=True)
-        # The same for the operators' role and the local operator.
-        operator = boto3.client("redshift-data", region_name=REGION,
-                                endpoint_url=self.data_api_url,
-                                aws_access_key_id=OPERATOR_KEY, aws_secret_access_key="local")
-        self.query(f"CREATE ROLE {OPERATOR_ROLE}", on_workgroup=True)
-        self.query("SELECT 1", client=operator, on_workgroup=True)
-        self.query(f'GRANT ROLE {OPERATOR_ROLE} TO "IAM:{OPERATOR_KEY.split(":", 1)[1]}"',
-                   on_workgroup=True)
+        the analysts' and the operators' roles and gives each to its person (the local analyst,
+        the local operator), whose first sign-in creates their user."""
+        for role, key in ((READER_ROLE, ANALYST_KEY), (OPERATOR_ROLE, OPERATOR_KEY)):
+            person = boto3.client("redshift-data", region_name=REGION,
+                                  endpoint_url=self.data_api_url,
+                                  aws_access_key_id=key, aws_secret_access_key="local")
+            # On the workgroup, which is always up (a cluster target may start paused); roles
+            # and users belong to the whole warehouse.
+            self.query(f"CREATE ROLE {role}", on_workgroup=True)
+            self.query("SELECT 1", client=person, on_workgroup=True)
+            self.query(f'GRANT ROLE {role} TO "IAM:{key.split(":", 1)[1]}"', on_workgroup=True)
 
     def _describe_as_a_stack(self, boto3, static: str) -> None:
         """The local pipeline as a deployed one describes itself: a stack (moto's CloudFormation)
@@ -1136,17 +1129,7 @@ class LocalPipeline:
         they left in turn, each once it has ended, in order."""
         chain = []
         while execution.continuation:
-            arn = self.state_machine_arn.replace(":stateMachine:", ":execution:") + \
-                f":{execution.continuation}"
-            until = time.monotonic() + 60
-            while True:
-                try:
-                    self.sfn.describe_execution(executionArn=arn)
-                    break
-                except self.sfn.exceptions.ExecutionDoesNotExist:
-                    if time.monotonic() > until:
-                        raise RunError(f"{execution.name} never started {execution.continuation}")
-                    time.sleep(0.1)
+            arn = continuation_arn(self.sfn, execution, timeout=60)
             execution = self.wait(arn, timeout=timeout)
             chain.append(execution)
         return chain
@@ -1280,6 +1263,21 @@ class LocalPipeline:
 
 
 # -- the command ---------------------------------------------------------------------------------
+
+
+def continuation_arn(sfn, execution: Execution, *, timeout: float, poll: float = 0.1) -> str:
+    """The ARN of the run `execution` started for what its load budget left, once Step Functions
+    knows it (the state machine starts it as `execution` ends)."""
+    arn = execution.arn.rsplit(":", 1)[0] + f":{execution.continuation}"
+    until = time.monotonic() + timeout
+    while True:
+        try:
+            sfn.describe_execution(executionArn=arn)
+            return arn
+        except sfn.exceptions.ExecutionDoesNotExist:
+            if time.monotonic() > until:
+                raise RunError(f"{execution.name} never started {execution.continuation}")
+            time.sleep(poll)
 
 
 def requests_between(before: dict, after: dict) -> dict:

@@ -256,11 +256,16 @@ impl Metrics {
 
     /// Writes the document as one line on standard output, where Lambda's log agent takes it.
     pub fn emit(&self) {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |since| since.as_millis() as i64);
-        println!("{}", self.document(now));
+        println!("{}", self.document(now_millis()));
     }
+}
+
+/// Now, in milliseconds since the epoch: the metrics' timestamp, and the "now" ages and
+/// durations are measured to.
+pub fn now_millis() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| since.as_millis() as i64)
 }
 
 #[cfg(test)]

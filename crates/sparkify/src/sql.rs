@@ -509,17 +509,6 @@ impl Timestamp {
         .ok()
         .and_then(|time| time.to_millis().ok())
     }
-
-    /// Seconds since the epoch, the fraction dropped; None for a date that does not exist.
-    pub fn epoch_seconds(&self) -> Option<i64> {
-        let rfc3339 = format!("{}Z", self.0.replacen(' ', "T", 1));
-        aws_smithy_types::DateTime::from_str(
-            &rfc3339,
-            aws_smithy_types::date_time::Format::DateTime,
-        )
-        .ok()
-        .map(|time| time.secs())
-    }
 }
 
 /// An AWS account id (12 digits): a bucket's expected owner (`ExpectedBucketOwner`).

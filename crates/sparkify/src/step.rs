@@ -69,9 +69,7 @@ pub struct StepOutput {
 /// Now, UTC, as RFC 3339 with milliseconds (`2026-12-06T16:10:00.123Z`), the form of
 /// `$$.Execution.StartTime`.
 pub fn now_rfc3339() -> String {
-    let now = aws_smithy_types::DateTime::from(std::time::SystemTime::now());
-    let millis = now.to_millis().unwrap_or_default();
-    aws_smithy_types::DateTime::from_millis(millis)
+    aws_smithy_types::DateTime::from_millis(crate::metrics::now_millis())
         .fmt(aws_smithy_types::date_time::Format::DateTime)
         .unwrap_or_default()
 }

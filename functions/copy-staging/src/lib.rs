@@ -148,7 +148,11 @@ pub const SKIPPED_SHOWN: usize = 20;
 pub async fn handle(deps: &Deps, s3: &S3Client, input: Input) -> Result<Output, EtlError> {
     let out = call(deps, s3, input).await?;
     if out.step.done {
-        let mut metrics = metrics_of(&out.carried, &deps.config.pipeline, unix_millis());
+        let mut metrics = metrics_of(
+            &out.carried,
+            &deps.config.pipeline,
+            sparkify::metrics::now_millis(),
+        );
         metrics.put_moved(&out.step.moved);
         metrics.emit();
     }
@@ -171,12 +175,6 @@ pub fn metrics_of(carried: &Carried, pipeline: &str, now: i64) -> Metrics {
         }),
     );
     metrics
-}
-
-fn unix_millis() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |since| since.as_millis() as i64)
 }
 
 /// One call of the step: the phase machine below.

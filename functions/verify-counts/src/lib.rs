@@ -254,7 +254,7 @@ pub async fn handle(deps: &Deps, input: Input) -> Result<Output, EtlError> {
     metrics_of(
         &report,
         &deps.config.pipeline,
-        &Clock::of(&input, unix_millis()),
+        &Clock::of(&input, sparkify::metrics::now_millis()),
     )
     .emit();
     if !report.passed {
@@ -642,12 +642,6 @@ pub fn metrics_of(report: &Report, pipeline: &str, clock: &Clock) -> Metrics {
         metrics.put(name, seconds(span[0], span[1]));
     }
     metrics
-}
-
-fn unix_millis() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |since| since.as_millis() as i64)
 }
 
 /// A time as Step Functions or the warehouse writes it, in milliseconds since the epoch.
