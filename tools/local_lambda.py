@@ -16,6 +16,14 @@ the invocation hanging and is not started again. Lambda, as AWS documents and re
 - the Runtime API (`/2018-06-01/runtime/invocation/next`, `.../response`, `.../error`,
   `/runtime/init/error`) gives each invocation its request id and its deadline (epoch ms).
 
+- a function whose bootstrap was built for another instruction set than its `Architectures`
+  does not start: Invoke answers `X-Amz-Function-Error: Unhandled` with `{"errorType":
+  "Runtime.InvalidEntrypoint", "errorMessage": "RequestId: <id> Error: fork/exec
+  /var/task/bootstrap: exec format error"}` (what Lambda answers, as reported in
+  awsdocs/aws-lambda-developer-guide#460). Each bootstrap's ELF machine is held against the
+  function's architecture as the template sets it (`architectures`), for the parameter a test
+  deploys with.
+
 Memory is the environment process's resident set: sampled every 10 ms, and its peak (VmHWM, which
 a sample between two spikes still sees, reset at each call's start) is what is held against
 MemorySize, so a short spike past the limit kills as Lambda's cgroup would. Stricter than Lambda:
@@ -75,6 +83,43 @@ def limits(template: str, resources: dict[str, str]) -> dict[str, tuple[int, flo
     return out
 
 
+def architectures(template: str, resources: dict[str, str], parameter: str | None = None) -> dict[str, str]:
+    """Each function's instruction set as `template` gives it: its own `Architectures`, else
+    Globals', where `!Ref Architecture` is `parameter` (default: the parameter's Default)."""
+
+    def value(block: str) -> str | None:
+        found = re.search(r"(?m)^\s+Architectures: \[([^\]]+)\]\s*$", block)
+        return found.group(1).strip() if found else None
+
+    default = re.search(r"(?m)^  Architecture:\n(?:    .*\n)*?    Default: (\S+)", template).group(1)
+    chosen = parameter or default
+    globals_block = template[template.index("Globals:"):template.index("\nResources:")]
+    body = template[template.index("\nResources:"):]
+    out = {}
+    for function, logical_id in resources.items():
+        start = body.index(f"\n  {logical_id}:\n")
+        end = re.search(r"\n  \w+:\n", body[start + 1:])
+        block = body[start:start + 1 + end.start()] if end else body[start:]
+        found = value(block) or value(globals_block)
+        if found is None:
+            raise ValueError(f"template.yaml: no Architectures for {logical_id}")
+        out[function] = chosen if found == "!Ref Architecture" else found
+    return out
+
+
+# ELF e_machine (bytes 18-19, little-endian) of each instruction set Lambda runs.
+ELF_MACHINES = {62: "x86_64", 183: "arm64"}
+
+
+def built_for(binary: Path) -> str | None:
+    """The instruction set an ELF executable was built for (None for anything else)."""
+    with open(binary, "rb") as f:
+        header = f.read(20)
+    if len(header) < 20 or header[:4] != b"\x7fELF":
+        return None
+    return ELF_MACHINES.get(int.from_bytes(header[18:20], "little"))
+
+
 @dataclass
 class Call:
     """One invocation as Lambda's REPORT line would tell it."""
@@ -82,7 +127,7 @@ class Call:
     request_id: str
     seconds: float
     peak_mib: float
-    outcome: str  # "ok", "error", "Runtime.ExitError", "Sandbox.Timedout"
+    outcome: str  # "ok", "error", "Runtime.ExitError", "Sandbox.Timedout", "Runtime.InvalidEntrypoint"
 
 
 @dataclass
@@ -259,8 +304,12 @@ class LocalLambda:
     function."""
 
     def __init__(self, binaries: Path, env: dict[str, str], limits: dict[str, tuple[int, float]],
-                 log_path: Path, *, region: str, account: str) -> None:
+                 log_path: Path, *, region: str, account: str,
+                 architectures: dict[str, str] | None = None) -> None:
         self.binaries, self.env, self.limits = Path(binaries), env, limits
+        # Each function's instruction set (`architectures()`); a function not named runs on the
+        # machine's own.
+        self.architectures = architectures or {}
         self.region, self.account = region, account
         self.log = open(log_path, "ab")
         self.idle: dict[str, list[_Environment]] = {name: [] for name in limits}
@@ -307,6 +356,18 @@ class LocalLambda:
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def invoke(self, function: str, payload: bytes) -> tuple[tuple[int, bytes, bool], Call]:
+        wanted = self.architectures.get(function)
+        if wanted is not None and built_for(self.binaries / function) != wanted:
+            request_id = str(uuid.uuid4())
+            answer = (200, json.dumps({
+                "errorType": "Runtime.InvalidEntrypoint",
+                "errorMessage": f"RequestId: {request_id} Error: fork/exec /var/task/bootstrap: "
+                                "exec format error",
+            }).encode(), True)
+            call = Call(function, request_id, 0.0, 0.0, "Runtime.InvalidEntrypoint")
+            with self.lock:
+                self.calls.append(call)
+            return answer, call
         with self.lock:
             idle = self.idle[function]
             environment = idle.pop() if idle else None

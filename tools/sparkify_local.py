@@ -67,7 +67,8 @@ FUNCTION_RESOURCES = {
     "verify-counts": "VerifyCountsFunction",
 }
 # Every function the state machine invokes, with its logical id (local Lambda reads their limits).
-LAMBDA_RESOURCES = {**FUNCTION_RESOURCES, "warehouse": "WarehouseFunction"}
+LAMBDA_RESOURCES = {**FUNCTION_RESOURCES, "warehouse": "WarehouseFunction",
+                    "empty-manifests": "EmptyManifestsFunction"}
 # Where the functions load, as the stack deploys them by default: a Serverless workgroup they
 # sign in to with their IAM role (local/functions.env). "cluster" is a provisioned cluster they
 # sign in to as a database user (DbUser).
@@ -576,6 +577,7 @@ class LocalPipeline:
         new_file_window_seconds: float = 2.0,
         limits: dict[str, tuple[int, float]] | None = None,
         runs_cap: int | None = None,
+        architecture: str | None = None,
     ) -> None:
         self.data_root = Path(data_root).resolve()
         self.bucket = self.data_root.name
@@ -599,6 +601,9 @@ class LocalPipeline:
         self.stand_in_args = stand_in_args or []
         # The state machine's RunsCap (template.yaml's, unless a test lowers it).
         self.runs_cap = runs_cap
+        # The stack's Architecture parameter (its default unless a test deploys with another):
+        # each function runs only if its bootstrap was built for what the template gives it.
+        self.architecture = architecture
         # The stack's NewFileWindowSeconds (60 deployed): how long the local Pipe gathers a batch.
         self.new_file_window_seconds = new_file_window_seconds
         # Functions whose (MemorySize MB, Timeout s) differ from the template's (tests of the
@@ -720,12 +725,20 @@ class LocalPipeline:
         function_env.update({"AWS_DEFAULT_REGION": REGION, "_HANDLER": "bootstrap",
                              "AWS_EXECUTION_ENV": "AWS_Lambda_provided.al2023",
                              "LAMBDA_TASK_ROOT": str(TARGET / "debug")})
-        template_limits = local_lambda.limits((ROOT / "template.yaml").read_text(),
-                                              LAMBDA_RESOURCES)
+        template = (ROOT / "template.yaml").read_text()
+        template_limits = local_lambda.limits(template, LAMBDA_RESOURCES)
+        # The teardown function's own: the function whose start it probes, and the stack's
+        # Architecture (template.yaml, EmptyManifestsFunction).
+        function_env.update({"PROBE_FUNCTION": "warehouse",
+                             "ARCHITECTURE": self.architecture or local_lambda.architectures(
+                                 template, {"warehouse": "WarehouseFunction"})["warehouse"]})
         self._lambda = local_lambda.LocalLambda(
             TARGET / "debug", function_env, {**template_limits, **self.limits},
             self.logs / "functions.log", region=REGION, account=ACCOUNT,
+            architectures=local_lambda.architectures(template, LAMBDA_RESOURCES, self.architecture),
         )
+        self.lambda_url = f"http://127.0.0.1:{self._lambda.port}"
+        function_env["AWS_ENDPOINT_URL_LAMBDA"] = self.lambda_url
         # The engine's lambda client takes its endpoint from here; nothing else reads it.
         os.environ["AWS_ENDPOINT_URL_LAMBDA"] = f"http://127.0.0.1:{self._lambda.port}"
         for var, value in {

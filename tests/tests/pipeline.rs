@@ -647,7 +647,24 @@ async fn deleting_the_stack_empties_the_manifest_bucket_the_runs_filled_and_answ
         })
     };
     let url = format!("http://{addr}/response?X-Amz-Signature=0f1e");
-    let answered = empty_manifests::run(&pipeline.s3, Ok(&bucket), request(&url))
+    // Deleting never invokes the probe (a Create's, tools/tests/test_deploy_architecture.py): a
+    // client to nowhere.
+    let clients = empty_manifests::Clients {
+        s3: pipeline.s3.clone(),
+        lambda: aws_sdk_lambda::Client::from_conf(
+            aws_sdk_lambda::Config::builder()
+                .behavior_version(aws_sdk_lambda::config::BehaviorVersion::latest())
+                .region(aws_sdk_lambda::config::Region::new("us-west-2"))
+                .endpoint_url("http://127.0.0.1:9")
+                .build(),
+        ),
+    };
+    let not_probed = EtlError::Config("no probe in this test".into());
+    let setup = empty_manifests::Setup {
+        bucket: Ok(&bucket),
+        probe: Err(&not_probed),
+    };
+    let answered = empty_manifests::run(&clients, &setup, request(&url))
         .await
         .unwrap();
     assert_eq!(answered.status, empty_manifests::Status::Success);
@@ -671,7 +688,7 @@ async fn deleting_the_stack_empties_the_manifest_bucket_the_runs_filled_and_answ
     }
 
     // Delivered again (Lambda retries an asynchronous invocation): nothing left, still success.
-    let again = empty_manifests::run(&pipeline.s3, Ok(&bucket), request(&url))
+    let again = empty_manifests::run(&clients, &setup, request(&url))
         .await
         .unwrap();
     assert_eq!(
@@ -681,7 +698,7 @@ async fn deleting_the_stack_empties_the_manifest_bucket_the_runs_filled_and_answ
 
     // An answer S3 refuses is the function's error, so Lambda tries the invocation again.
     let refused = format!("http://{addr}/refuse");
-    let err = empty_manifests::run(&pipeline.s3, Ok(&bucket), request(&refused))
+    let err = empty_manifests::run(&clients, &setup, request(&refused))
         .await
         .unwrap_err();
     assert_eq!(err.name(), "S3Rejected", "{err}");

@@ -23,7 +23,90 @@ def failures(execution: local.Execution) -> list[tuple[str, str]]:
 
 def test_the_template_gives_every_function_its_limits():
     found = local_lambda.limits((local.ROOT / "template.yaml").read_text(), local.LAMBDA_RESOURCES)
-    assert found == {name: (128, 30.0) for name in local.LAMBDA_RESOURCES}
+    # The teardown empties a bucket of a week's manifests: 120 s.
+    assert found == {name: (128, 120.0 if name == "empty-manifests" else 30.0)
+                     for name in local.LAMBDA_RESOURCES}
+
+
+def test_the_template_gives_every_function_the_stacks_architecture_but_the_teardowns():
+    template = (local.ROOT / "template.yaml").read_text()
+    for parameter in (None, "x86_64", "arm64"):
+        found = local_lambda.architectures(template, local.LAMBDA_RESOURCES, parameter)
+        assert found == {name: "x86_64" if name == "empty-manifests" else parameter or "x86_64"
+                         for name in local.LAMBDA_RESOURCES}
+    assert local_lambda.built_for(local.TARGET / "debug" / "warehouse") == "x86_64"
+    assert local_lambda.built_for(local.ROOT / "template.yaml") is None
+
+
+class _ResponseUrl:
+    """CloudFormation's presigned response URL, on loopback: keeps each PUT's body."""
+
+    def __init__(self):
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+        received = self.received = []
+
+        class Put(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_PUT(self):
+                received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Put)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/response?X-Amz-Signature=1"
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def _custom_resource(pipeline: local.LocalPipeline, url: str, request_type: str) -> dict:
+    """What CloudFormation sends EmptyManifestsOnDelete, through Lambda's Invoke."""
+    import boto3
+    client = boto3.client("lambda", region_name=local.REGION, endpoint_url=pipeline.lambda_url,
+                          aws_access_key_id="local", aws_secret_access_key="local")
+    request = {
+        "RequestType": request_type, "ResponseURL": url, "RequestId": f"r-{request_type}",
+        "StackId": "arn:aws:cloudformation:us-west-2:123456789012:stack/sparkify-etl/1",
+        "ResourceType": "Custom::EmptyManifests", "LogicalResourceId": "EmptyManifestsOnDelete",
+        "ResourceProperties": {"ServiceToken": "arn", "Bucket": "b", "Architecture": "arm64"},
+    }
+    if request_type != "Create":
+        request["PhysicalResourceId"] = "EmptyManifestsOnDelete-empty-on-delete"
+    answer = client.invoke(FunctionName="empty-manifests", Payload=json.dumps(request).encode())
+    assert "FunctionError" not in answer, answer["Payload"].read()
+    return json.loads(answer["Payload"].read())
+
+
+def test_functions_built_for_the_other_instruction_set_fail_the_deployment_with_the_fix(sample, tmp_path):
+    # sam deploy --guided saved Architecture=arm64 for the deploy; sam build compiled x86_64.
+    response = _ResponseUrl()
+    try:
+        with local.LocalPipeline(sample, tmp_path / "arm64", architecture="arm64") as pipeline:
+            created = _custom_resource(pipeline, response.url, "Create")
+            # The rollback deletes the resource: its teardown still runs (it is always x86_64).
+            deleted = _custom_resource(pipeline, response.url, "Delete")
+            calls = [(c.function, c.outcome) for c in pipeline.lambda_calls]
+        with local.LocalPipeline(sample, tmp_path / "x86_64") as pipeline:
+            matching = _custom_resource(pipeline, response.url, "Create")
+    finally:
+        response.close()
+    assert created["Status"] == "FAILED"
+    assert created["Reason"].startswith(
+        "ConfigError: configuration error: warehouse does not start (Runtime.InvalidEntrypoint: "), created
+    assert "exec format error" in created["Reason"]
+    assert "sam build --parameter-overrides Architecture=arm64" in created["Reason"]
+    assert ("warehouse", "Runtime.InvalidEntrypoint") in calls
+    assert deleted["Status"] == "SUCCESS", deleted
+    assert matching["Status"] == "SUCCESS", matching
+    assert matching["Reason"].startswith("warehouse starts on x86_64; "), matching
+    # CloudFormation received exactly these answers.
+    assert response.received == [created, deleted, matching]
 
 
 def test_a_function_past_its_memory_is_killed_and_the_run_fails_naming_it(sample, tmp_path):

@@ -938,11 +938,29 @@ fn every_bucket_the_stack_creates_is_emptied_before_it_is_deleted() {
     // Referring to the bucket makes CloudFormation delete this resource (and so run its Delete)
     // before the bucket.
     assert_eq!(written(&properties["Bucket"]), "!Ref ManifestBucket");
+    // Its Create and Update probe that the functions start on the stack's Architecture: a change
+    // of the parameter changes the resource, so it probes again; the state machine waits for it.
+    assert_eq!(written(&properties["Architecture"]), "!Ref Architecture");
+    assert_eq!(
+        template["Resources"]["EtlStateMachine"]["DependsOn"],
+        "EmptyManifestsOnDelete"
+    );
 
     let function = &template["Resources"]["EmptyManifestsFunction"]["Properties"];
+    let variables = &function["Environment"]["Variables"];
+    assert_eq!(
+        written(&variables[empty_manifests::Probe::FUNCTION_VAR]),
+        "!Ref WarehouseFunction"
+    );
+    assert_eq!(
+        written(&variables[empty_manifests::Probe::ARCHITECTURE_VAR]),
+        "!Ref Architecture"
+    );
+    assert_eq!(variables.as_mapping().unwrap().len(), 2);
     assert_eq!(function["CodeUri"], "functions/empty-manifests");
     let policies = function["Policies"].as_sequence().unwrap();
     assert_eq!(policies.len(), 1, "no warehouse access: {policies:?}");
+    // Its grants: the manifests, and invoking the warehouse function once to see it start.
     let mut granted = Vec::new();
     for statement in policies[0]["Statement"].as_sequence().unwrap() {
         assert_eq!(statement["Effect"], "Allow");
@@ -955,6 +973,10 @@ fn every_bucket_the_stack_creates_is_emptied_before_it_is_deleted() {
     assert_eq!(
         granted,
         [
+            (
+                "lambda:InvokeFunction".to_owned(),
+                "!GetAtt WarehouseFunction.Arn".to_owned()
+            ),
             (
                 "s3:DeleteObject".to_owned(),
                 "!Sub ${ManifestBucket.Arn}/*".to_owned()

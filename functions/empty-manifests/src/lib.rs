@@ -5,7 +5,14 @@
 //!
 //! - `Delete`: every object of the manifest bucket is deleted (ListObjectsV2 pages, one
 //!   DeleteObjects per page); a bucket that is already gone is fine.
-//! - `Create` and `Update`: nothing to do.
+//! - `Create` and `Update`: the stack's Rust functions must start. `sam deploy --guided` saves
+//!   `Architecture` for `sam deploy` only, so `sam build` can compile for the other instruction
+//!   set, and then every function but this one (always x86_64) fails with
+//!   `Runtime.InvalidEntrypoint` ("exec format error"). This function invokes one of them (the
+//!   warehouse function, `PROBE_FUNCTION`) with an input it refuses: an answer of the function's
+//!   own (its `InvalidInput`) shows it starts; an error of Lambda's runtime (`Runtime.*`) fails the
+//!   resource with `ConfigError`, which rolls the deployment back before any run, and says how to
+//!   build for `ARCHITECTURE`.
 //!
 //! The bucket is the one the configuration names (`MANIFEST_BUCKET`), never one from the
 //! request, so this function cannot be turned on another bucket. CloudFormation is always
@@ -13,6 +20,8 @@
 //! name when the bucket could not be emptied or the configuration is wrong: a stack deletion then
 //! stops with that reason instead of waiting an hour for an answer.
 
+use aws_sdk_lambda::Client as LambdaClient;
+use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_s3::Client;
 use aws_sdk_s3::types::{Delete, ObjectIdentifier};
 use http_body_util::{BodyExt, Full};
@@ -69,17 +78,97 @@ pub struct Response {
 /// CloudFormation takes at most 4 KiB of response; the reason is cut well below that.
 const MAX_REASON: usize = 1000;
 
+/// The function whose start shows that the stack's functions were built for the instruction set
+/// they are deployed on, and that instruction set: `PROBE_FUNCTION` and `ARCHITECTURE`, which the
+/// template sets on this function alone (the warehouse function's name, the stack's
+/// `Architecture`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Probe {
+    pub function: String,
+    pub architecture: String,
+}
+
+impl Probe {
+    pub const FUNCTION_VAR: &'static str = "PROBE_FUNCTION";
+    pub const ARCHITECTURE_VAR: &'static str = "ARCHITECTURE";
+
+    /// Reads both from the process environment; either missing is a `ConfigError`.
+    pub fn from_env() -> Result<Self, EtlError> {
+        let get = |name: &str| {
+            std::env::var(name)
+                .ok()
+                .filter(|value| !value.is_empty())
+                .ok_or_else(|| EtlError::Config(format!("{name} is not set")))
+        };
+        Ok(Self {
+            function: get(Self::FUNCTION_VAR)?,
+            architecture: get(Self::ARCHITECTURE_VAR)?,
+        })
+    }
+}
+
+/// What the probed function is sent: an input no function of the stack takes, so it answers with
+/// its own `InvalidInput` and does nothing.
+pub const PROBE_INPUT: &[u8] = br#"{"probe": "does this function start"}"#;
+
+/// Invokes the probe's function once and says whether it started. Lambda answers a function
+/// that cannot start with a `FunctionError` whose `errorType` is the runtime's
+/// (`Runtime.InvalidEntrypoint`, "fork/exec /var/task/bootstrap: exec format error", for a
+/// binary of the other instruction set); any error of the function's own shows it ran.
+pub async fn probe(lambda: &LambdaClient, probe: &Probe) -> Result<String, EtlError> {
+    let answer = lambda
+        .invoke()
+        .function_name(&probe.function)
+        .payload(Blob::new(PROBE_INPUT))
+        .send()
+        .await
+        .map_err(|err| {
+            EtlError::Config(format!(
+                "could not invoke {} to see that the stack's functions start: {}",
+                probe.function,
+                aws_sdk_lambda::error::DisplayErrorContext(err)
+            ))
+        })?;
+    let body: Value = answer
+        .payload()
+        .and_then(|payload| serde_json::from_slice(payload.as_ref()).ok())
+        .unwrap_or(Value::Null);
+    let error_type = body["errorType"].as_str().unwrap_or_default();
+    if answer.function_error().is_none() || !error_type.starts_with("Runtime.") {
+        return Ok(format!(
+            "{} starts on {}",
+            probe.function, probe.architecture
+        ));
+    }
+    let message = body["errorMessage"].as_str().unwrap_or_default();
+    let hint = if message.contains("exec format error") {
+        format!(
+            "its binary was built for another instruction set than Architecture={arch}. Build for \
+             it: sam build --parameter-overrides Architecture={arch} (or set Architecture={arch} \
+             in parameter_overrides under [default.global.parameters] in samconfig.toml, which \
+             sam build and sam deploy both read), then deploy again",
+            arch = probe.architecture
+        )
+    } else {
+        "see its log group".to_owned()
+    };
+    Err(EtlError::Config(format!(
+        "{} does not start ({error_type}: {message}): {hint}",
+        probe.function
+    )))
+}
+
 /// One invocation: the request parsed, the bucket emptied if the stack is being deleted, and
 /// CloudFormation answered. An event without a response URL cannot be answered and is
 /// `InvalidInput`; a PUT that fails is `S3Unavailable` or `S3Rejected` (the URL is S3's), so
 /// Lambda's retry of the asynchronous invocation tries again (emptying twice is harmless).
 pub async fn run(
-    s3: &Client,
-    bucket: Result<&ManifestBucket, &EtlError>,
+    clients: &Clients,
+    config: &Setup<'_>,
     payload: Value,
 ) -> Result<Response, EtlError> {
     let request: Request = sparkify::lambda::parse_input(payload)?;
-    let response = answer(s3, bucket, &request).await;
+    let response = answer(clients, config, &request).await;
     tracing::info!(
         request_type = ?request.request_type,
         status = ?response.status,
@@ -90,21 +179,38 @@ pub async fn run(
     Ok(response)
 }
 
-/// What to tell CloudFormation about `request`.
-pub async fn answer(
-    s3: &Client,
-    bucket: Result<&ManifestBucket, &EtlError>,
-    request: &Request,
-) -> Response {
-    let outcome = match (request.request_type, bucket) {
+/// The clients this function calls.
+pub struct Clients {
+    pub s3: Client,
+    pub lambda: LambdaClient,
+}
+
+/// Its configuration, read once at init; an error is answered to CloudFormation on every request
+/// that needs the part, never a crash (nothing would answer).
+pub struct Setup<'a> {
+    pub bucket: Result<&'a ManifestBucket, &'a EtlError>,
+    pub probe: Result<&'a Probe, &'a EtlError>,
+}
+
+/// What to tell CloudFormation about `request`. Deleting never depends on the probe: a stack
+/// whose functions do not start must still roll back and delete.
+pub async fn answer(clients: &Clients, config: &Setup<'_>, request: &Request) -> Response {
+    let outcome = match (request.request_type, config.bucket) {
         (_, Err(err)) => Err(err.clone()),
-        (RequestType::Delete, Ok(bucket)) => empty(s3, &bucket.name, bucket.owner.as_ref())
-            .await
-            .map(|deleted| format!("deleted {deleted} objects from {}", bucket.name.as_str())),
-        (_, Ok(bucket)) => Ok(format!(
-            "{} is emptied when the stack is deleted",
-            bucket.name.as_str()
-        )),
+        (RequestType::Delete, Ok(bucket)) => {
+            empty(&clients.s3, &bucket.name, bucket.owner.as_ref())
+                .await
+                .map(|deleted| format!("deleted {deleted} objects from {}", bucket.name.as_str()))
+        }
+        (_, Ok(bucket)) => match config.probe {
+            Err(err) => Err(err.clone()),
+            Ok(probed) => probe(&clients.lambda, probed).await.map(|started| {
+                format!(
+                    "{started}; {} is emptied when the stack is deleted",
+                    bucket.name.as_str()
+                )
+            }),
+        },
     };
     let (status, reason) = match outcome {
         Ok(done) => (Status::Success, done),
@@ -272,6 +378,7 @@ pub async fn respond(url: &str, response: &Response) -> Result<(), EtlError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use aws_sdk_lambda::operation::invoke::InvokeOutput;
     use aws_sdk_s3::operation::delete_objects::DeleteObjectsOutput;
     use aws_sdk_s3::operation::list_objects_v2::{ListObjectsV2Error, ListObjectsV2Output};
     use aws_sdk_s3::types::error::NoSuchBucket;
@@ -303,6 +410,52 @@ mod tests {
 
     fn object(key: &str) -> Object {
         Object::builder().key(key).build()
+    }
+
+    fn probe_config() -> Probe {
+        Probe {
+            function: "sparkify-etl-WarehouseFunction-x1".into(),
+            architecture: "arm64".into(),
+        }
+    }
+
+    /// The function's answer to `s3` and to a Lambda that answers the probe with `invoked`
+    /// (none: the probe is not invoked).
+    async fn answered(
+        s3: Client,
+        invoked: Option<InvokeOutput>,
+        bucket: Result<&ManifestBucket, &EtlError>,
+        request: &Request,
+    ) -> (Response, usize) {
+        let rule = match invoked {
+            Some(output) => mock!(LambdaClient::invoke)
+                .match_requests(|req| {
+                    req.function_name() == Some("sparkify-etl-WarehouseFunction-x1")
+                        && req.payload().map(|p| p.as_ref()) == Some(PROBE_INPUT)
+                })
+                .then_output(move || output.clone()),
+            None => mock!(LambdaClient::invoke).then_output(|| InvokeOutput::builder().build()),
+        };
+        let lambda = mock_client!(aws_sdk_lambda, [&rule]);
+        let probe = probe_config();
+        let clients = Clients { s3, lambda };
+        let setup = Setup {
+            bucket,
+            probe: Ok(&probe),
+        };
+        let response = answer(&clients, &setup, request).await;
+        (response, rule.num_calls())
+    }
+
+    /// Lambda's answer to an invocation that failed: `FunctionError` and the error document.
+    fn failed(error_type: &str, message: &str) -> InvokeOutput {
+        InvokeOutput::builder()
+            .status_code(200)
+            .function_error("Unhandled")
+            .payload(Blob::new(
+                serde_json::json!({"errorType": error_type, "errorMessage": message}).to_string(),
+            ))
+            .build()
     }
 
     #[tokio::test]
@@ -348,7 +501,8 @@ mod tests {
             })
             .then_output(|| DeleteObjectsOutput::builder().build());
         let s3 = mock_client!(aws_sdk_s3, RuleMode::MatchAny, [&first, &second, &delete]);
-        let answer = answer(&s3, Ok(&bucket()), &request("Delete")).await;
+        let (answer, probed) = answered(s3, None, Ok(&bucket()), &request("Delete")).await;
+        assert_eq!(probed, 0, "deleting never invokes the probe");
         assert_eq!(answer.status, Status::Success, "{}", answer.reason);
         assert_eq!(answer.reason, "deleted 3 objects from sparkify-work");
         assert_eq!(
@@ -375,7 +529,8 @@ mod tests {
         let gone = mock!(Client::list_objects_v2)
             .then_error(|| ListObjectsV2Error::NoSuchBucket(NoSuchBucket::builder().build()));
         let s3 = mock_client!(aws_sdk_s3, [&gone]);
-        let answer = answer(&s3, Ok(&bucket()), &request("Delete")).await;
+        let (answer, probed) = answered(s3, None, Ok(&bucket()), &request("Delete")).await;
+        assert_eq!(probed, 0, "deleting never invokes the probe");
         assert_eq!(answer.status, Status::Success, "{}", answer.reason);
         assert_eq!(answer.reason, "deleted 0 objects from sparkify-work");
     }
@@ -399,7 +554,8 @@ mod tests {
                 .build()
         });
         let s3 = mock_client!(aws_sdk_s3, RuleMode::MatchAny, [&listed, &refused]);
-        let answer = answer(&s3, Ok(&bucket()), &request("Delete")).await;
+        let (answer, probed) = answered(s3, None, Ok(&bucket()), &request("Delete")).await;
+        assert_eq!(probed, 0, "deleting never invokes the probe");
         assert_eq!(answer.status, Status::Failed);
         assert!(
             answer.reason.starts_with("S3Rejected: "),
@@ -410,23 +566,106 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn create_and_update_touch_nothing() {
-        let s3 = mock_client!(aws_sdk_s3, []);
+    async fn create_and_update_see_that_the_functions_start_and_touch_no_object() {
+        // The warehouse function answers the probe with its own error: it started.
+        let started = failed("InvalidInput", "invalid input: unknown field `probe`");
         for kind in ["Create", "Update"] {
-            let answer = answer(&s3, Ok(&bucket()), &request(kind)).await;
-            assert_eq!(answer.status, Status::Success, "{kind}");
+            let s3 = mock_client!(aws_sdk_s3, []);
+            let (answer, probed) =
+                answered(s3, Some(started.clone()), Ok(&bucket()), &request(kind)).await;
+            assert_eq!(answer.status, Status::Success, "{kind}: {}", answer.reason);
+            assert_eq!(probed, 1, "{kind}");
+            assert_eq!(
+                answer.reason,
+                "sparkify-etl-WarehouseFunction-x1 starts on arm64; sparkify-work is emptied when the stack is deleted"
+            );
             assert_eq!(
                 answer.physical_resource_id, "EmptyManifestsOnDelete-empty-on-delete",
                 "{kind}: the id Create gives is the one later requests carry"
             );
         }
+        // A function that answers the probe without an error started too.
+        let s3 = mock_client!(aws_sdk_s3, []);
+        let ok = InvokeOutput::builder().status_code(200).build();
+        let (answer, _) = answered(s3, Some(ok), Ok(&bucket()), &request("Create")).await;
+        assert_eq!(answer.status, Status::Success, "{}", answer.reason);
+    }
+
+    #[tokio::test]
+    async fn functions_built_for_the_other_instruction_set_fail_the_deployment_with_the_fix() {
+        // What Lambda answers for a bootstrap of the other instruction set.
+        let wrong = failed(
+            "Runtime.InvalidEntrypoint",
+            "RequestId: 6932893d Error: fork/exec /var/task/bootstrap: exec format error",
+        );
+        for kind in ["Create", "Update"] {
+            let s3 = mock_client!(aws_sdk_s3, []);
+            let (answer, probed) =
+                answered(s3, Some(wrong.clone()), Ok(&bucket()), &request(kind)).await;
+            assert_eq!(answer.status, Status::Failed, "{kind}");
+            assert_eq!(probed, 1);
+            assert!(
+                answer.reason.starts_with(
+                    "ConfigError: configuration error: sparkify-etl-WarehouseFunction-x1 does not start (Runtime.InvalidEntrypoint: "
+                ),
+                "{}",
+                answer.reason
+            );
+            assert!(
+                answer
+                    .reason
+                    .contains("sam build --parameter-overrides Architecture=arm64"),
+                "{}",
+                answer.reason
+            );
+            assert!(answer.reason.len() <= MAX_REASON);
+        }
+        // Another failure to start is a failure too, without the architecture's advice.
+        let s3 = mock_client!(aws_sdk_s3, []);
+        let crashed = failed(
+            "Runtime.ExitError",
+            "RequestId: 1 Error: Runtime exited with error: exit status 101",
+        );
+        let (answer, _) = answered(s3, Some(crashed), Ok(&bucket()), &request("Create")).await;
+        assert_eq!(answer.status, Status::Failed);
+        assert!(
+            answer.reason.ends_with("see its log group"),
+            "{}",
+            answer.reason
+        );
+    }
+
+    #[tokio::test]
+    async fn a_probe_without_its_configuration_fails_create_but_never_delete() {
+        let lambda = mock_client!(aws_sdk_lambda, []);
+        let err = EtlError::Config("PROBE_FUNCTION is not set".into());
+        let gone = mock!(Client::list_objects_v2)
+            .then_error(|| ListObjectsV2Error::NoSuchBucket(NoSuchBucket::builder().build()));
+        let clients = Clients {
+            s3: mock_client!(aws_sdk_s3, [&gone]),
+            lambda,
+        };
+        let bucket = bucket();
+        let setup = Setup {
+            bucket: Ok(&bucket),
+            probe: Err(&err),
+        };
+        let created = answer(&clients, &setup, &request("Create")).await;
+        assert_eq!(created.status, Status::Failed);
+        assert_eq!(
+            created.reason,
+            "ConfigError: configuration error: PROBE_FUNCTION is not set"
+        );
+        let deleted = answer(&clients, &setup, &request("Delete")).await;
+        assert_eq!(deleted.status, Status::Success, "{}", deleted.reason);
     }
 
     #[tokio::test]
     async fn a_configuration_error_is_answered_as_a_failure_by_name() {
         let s3 = mock_client!(aws_sdk_s3, []);
         let err = EtlError::Config("MANIFEST_BUCKET is not set".into());
-        let answer = answer(&s3, Err(&err), &request("Delete")).await;
+        let (answer, probed) = answered(s3, None, Err(&err), &request("Delete")).await;
+        assert_eq!(probed, 0, "deleting never invokes the probe");
         assert_eq!(answer.status, Status::Failed);
         assert_eq!(
             answer.reason,
@@ -456,10 +695,18 @@ mod tests {
 
     #[tokio::test]
     async fn an_event_without_a_response_url_cannot_be_answered_and_is_invalid_input() {
-        let s3 = mock_client!(aws_sdk_s3, []);
+        let clients = Clients {
+            s3: mock_client!(aws_sdk_s3, []),
+            lambda: mock_client!(aws_sdk_lambda, []),
+        };
+        let (bucket, probe) = (bucket(), probe_config());
+        let setup = Setup {
+            bucket: Ok(&bucket),
+            probe: Ok(&probe),
+        };
         let err = run(
-            &s3,
-            Ok(&bucket()),
+            &clients,
+            &setup,
             serde_json::json!({"RequestType": "Delete"}),
         )
         .await
