@@ -135,6 +135,20 @@ def test_a_poison_object_is_quarantined_the_night_loads_the_rest_and_a_fixed_obj
 POISON_SONG = "song_data/Z/Z/Z/TRZZZZZ12903CB0000.json"
 
 
+def ledger_writes(pipeline: local.LocalPipeline, sql_file: str) -> list[int]:
+    """The rows each committed batch's `sql_file` statement wrote, oldest batch first."""
+    text = (local.ROOT / "sql" / sql_file).read_text()
+    head = text[:text.index("{{")]
+    rows = []
+    for statement in reversed(pipeline.statements()):
+        if statement["Status"] != "FINISHED" or not statement.get("IsBatchStatement"):
+            continue
+        described = pipeline.functions_redshift.describe_statement(Id=statement["Id"])
+        rows += [sub["ResultRows"] for sub in described["SubStatements"]
+                 if sub["QueryString"].startswith(head)]
+    return rows
+
+
 def test_a_poison_song_object_is_narrowed_down_quarantined_and_a_fixed_one_loads(sample, tmp_path):
     """Song objects share one COPY per round, whose failure does not name its object: the rounds
     after it take half as many song objects until the one that fails alone is put in quarantine;
@@ -164,6 +178,12 @@ def test_a_poison_song_object_is_narrowed_down_quarantined_and_a_fixed_one_loads
         failed = [s for s in pipeline.statements()
                   if s.get("StatementName") == "sparkify-copy-staging" and s["Status"] == "FAILED"]
         assert 2 <= len(failed) <= 2 * (len(songs) + 1).bit_length(), len(failed)
+        # Each committed round recorded its own song objects in the ledger, once: not again
+        # every object of the rounds before it (sql/copy/songs_ledger_*.sql), which a first load
+        # of a million song objects in 50 rounds made 25 million ledger writes.
+        recorded = ledger_writes(pipeline, "copy/songs_ledger_insert.sql")
+        assert sum(recorded) == len(songs), recorded
+        assert len(recorded) > 1 and ledger_writes(pipeline, "copy/songs_ledger_replace.sql") == [0] * len(recorded)
 
         # The next night leaves it out and succeeds.
         second = pipeline.execute(SCHEDULED)
