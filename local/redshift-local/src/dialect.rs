@@ -175,6 +175,9 @@ pub struct Translated {
     pub write_target: Option<String>,
     /// A LOCK, which PostgreSQL runs only inside a transaction block.
     pub is_lock: bool,
+    /// An UPDATE or DELETE: the rows it replaces or removes stay in the table's blocks until a
+    /// vacuum ([`crate::statements`] runs Redshift's automatic one after the commit).
+    pub leaves_dead_rows: bool,
     /// The table a `CREATE TABLE IF NOT EXISTS` (not temporary) names: if it exists, the
     /// statement takes its write lock, the strict reading of a DDL statement on a table
     /// (Redshift's guides do not say what it locks).
@@ -202,6 +205,7 @@ pub fn translate_with(
             is_dml: false,
             write_target: None,
             is_lock: false,
+            leaves_dead_rows: false,
             creates_if_missing: None,
         });
     }
@@ -284,6 +288,7 @@ pub fn translate_with(
         creates_if_missing,
         write_target: write_target(&statement),
         is_lock: matches!(statement, Statement::Lock(_)),
+        leaves_dead_rows: matches!(statement, Statement::Update(_) | Statement::Delete(_)),
         sql,
         is_dml,
     })

@@ -284,6 +284,7 @@ pub async fn start(config: LocalConfig) -> Result<Running, String> {
         faults: faults.clone(),
         clusters: clusters.clone(),
         keys: Default::default(),
+        dead_rows: Default::default(),
     });
     let api = Arc::new(Api {
         runner,
