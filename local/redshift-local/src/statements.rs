@@ -627,13 +627,18 @@ async fn vacuum_delete(
     for (table, rows) in due {
         let live = client
             .query_opt(
-                "SELECT GREATEST(reltuples, 0)::BIGINT FROM pg_class WHERE oid = to_regclass($1)",
+                "SELECT GREATEST(reltuples, 0)::BIGINT, relpersistence = 't' \
+                 FROM pg_class WHERE oid = to_regclass($1)",
                 &[&table],
             )
             .await;
         let live: i64 = match live {
-            Ok(Some(row)) => row.get(0),
-            Ok(None) => continue, // a temporary table, gone with its session
+            Ok(Some(row)) if !row.get::<_, bool>(1) => row.get(0),
+            // A temporary table goes with its session (or has gone): nothing to keep.
+            Ok(_) => {
+                dead.lock().expect("dead rows lock").remove(&table);
+                continue;
+            }
             Err(err) => {
                 tracing::warn!(table, error = %backend::error_text(&err), "could not count rows");
                 continue;
