@@ -17,6 +17,7 @@ pub mod embedded;
 pub mod faults;
 pub mod identity;
 pub mod keys;
+pub mod maintenance;
 pub mod managed;
 pub mod management;
 pub mod privileges;
@@ -284,7 +285,7 @@ pub async fn start(config: LocalConfig) -> Result<Running, String> {
         faults: faults.clone(),
         clusters: clusters.clone(),
         keys: Default::default(),
-        dead_rows: Default::default(),
+        maintenance: Default::default(),
     });
     let api = Arc::new(Api {
         runner,

@@ -4,6 +4,7 @@
 use crate::backend::{self, Outcome, Pool, ResultSet};
 use crate::faults::BatchFaults;
 use crate::identity::{self, DbUser};
+use crate::maintenance::Written;
 use crate::transactions::{self, Isolation};
 use crate::{copy, dialect};
 use serde::Serialize;
@@ -353,9 +354,8 @@ pub struct Runner {
     pub clusters: Arc<crate::clusters::Clusters>,
     /// The keys the warehouse's tables declare, which queries are planned with.
     pub keys: Arc<crate::keys::DeclaredKeys>,
-    /// Rows each table's committed UPDATEs and DELETEs left since its last vacuum
-    /// ([`vacuum_delete`]), by the table's name as statements print it.
-    pub dead_rows: std::sync::Mutex<HashMap<String, i64>>,
+    /// What each table's committed writes left to vacuum and to analyze.
+    pub maintenance: crate::maintenance::Maintenance,
 }
 
 /// How a statement's SQL ended, before its final status is written.
@@ -500,8 +500,8 @@ async fn run_sqls(
     // A batch is one transaction; so is a single write (its lock and its rows commit together)
     // and a single LOCK, which PostgreSQL takes only inside a transaction block.
     let in_transaction = is_batch || needs_transaction(&sqls[0], parameters);
-    // The tables this transaction's UPDATEs and DELETEs left dead rows in, and how many.
-    let mut thinned: Vec<(String, i64)> = Vec::new();
+    // What this transaction's statements wrote, for the maintenance after it commits.
+    let mut written: Vec<Written> = Vec::new();
     if in_transaction && let Err(err) = client.batch_execute(isolation.begin()).await {
         return Ending::Failed {
             sub: None,
@@ -524,7 +524,7 @@ async fn run_sqls(
                 tracing::warn!(statement_id = %id, %error, "could not drop the connection");
             }
         }
-        let thinned_before = thinned.len();
+        let written_before = written.len();
         let outcome = if store.cancel_requested(id) {
             Err("ERROR: canceling statement due to user request".to_owned())
         } else if faults.fail_at == Some(index) {
@@ -539,7 +539,7 @@ async fn run_sqls(
                 sql,
                 parameters,
                 target,
-                (load_errors, &mut thinned),
+                (load_errors, &mut written),
             );
             let (outcome, sent) = cancellable(store, id, &token, sql).await;
             *cancel_sent |= sent;
@@ -548,10 +548,10 @@ async fn run_sqls(
                 Ok((outcome, size.transpose()?))
             })
         };
-        if let (Ok((Outcome { rows, .. }, _)), Some(entry)) =
-            (&outcome, thinned.get_mut(thinned_before))
+        if let (Ok((Outcome { rows, .. }, _)), Some(write)) =
+            (&outcome, written.get_mut(written_before))
         {
-            entry.1 = (*rows).max(0);
+            write.rows = (*rows).max(0);
         }
         match outcome {
             Ok((Outcome { rows, result }, size)) => store.update(id, |s| {
@@ -592,78 +592,8 @@ async fn run_sqls(
             error: backend::error_text_at(&err, isolation.conflict_words()),
         };
     }
-    vacuum_delete(client, &thinned, &runner.dead_rows).await;
+    runner.maintenance.after_commit(client, &written).await;
     Ending::Committed
-}
-
-/// Redshift's automatic vacuum delete: "Amazon Redshift automatically runs a VACUUM DELETE
-/// operation in the background based on the number of deleted rows in database tables"
-/// ("Vacuuming tables", Automatic vacuum delete). PostgreSQL's autovacuum would do the same, but
-/// the embedded server runs no background workers, so without this every row a DELETE or UPDATE
-/// replaced stays in the table's pages and each later scan reads it again (a million-song load
-/// left its ledger at 4.6 GB for 1 M live rows, and a scan of it at a second). After a
-/// transaction commits, the rows its UPDATEs and DELETEs touched are added to their tables'
-/// counts (`dead`), and a table whose count passes PostgreSQL's own autovacuum threshold (50 plus
-/// a fifth of its rows as the catalogue last counted them; AWS gives no number) is vacuumed and
-/// its count starts again. A vacuum that fails is only logged: it changes no row.
-async fn vacuum_delete(
-    client: &tokio_postgres::Client,
-    thinned: &[(String, i64)],
-    dead: &std::sync::Mutex<HashMap<String, i64>>,
-) {
-    let mut due = Vec::new();
-    {
-        let mut dead = dead.lock().expect("dead rows lock");
-        for (table, rows) in thinned {
-            *dead.entry(table.clone()).or_default() += rows;
-        }
-        let mut seen = std::collections::BTreeSet::new();
-        for (table, _) in thinned {
-            if seen.insert(table.as_str()) {
-                due.push((table.clone(), dead[table]));
-            }
-        }
-    }
-    for (table, rows) in due {
-        let live = client
-            .query_opt(
-                "SELECT GREATEST(reltuples, 0)::BIGINT, relpersistence = 't' \
-                 FROM pg_class WHERE oid = to_regclass($1)",
-                &[&table],
-            )
-            .await;
-        let live: i64 = match live {
-            Ok(Some(row)) if !row.get::<_, bool>(1) => row.get(0),
-            // A temporary table goes with its session (or has gone): nothing to keep.
-            Ok(_) => {
-                dead.lock().expect("dead rows lock").remove(&table);
-                continue;
-            }
-            Err(err) => {
-                tracing::warn!(table, error = %backend::error_text(&err), "could not count rows");
-                continue;
-            }
-        };
-        if rows <= 50 + live / 5 {
-            continue;
-        }
-        let started = std::time::Instant::now();
-        match client.batch_execute(&format!("VACUUM {table}")).await {
-            Ok(()) => {
-                dead.lock().expect("dead rows lock").remove(&table);
-                tracing::info!(
-                    table,
-                    dead = rows,
-                    live,
-                    millis = started.elapsed().as_millis() as u64,
-                    "vacuumed the rows deletes left"
-                );
-            }
-            Err(err) => {
-                tracing::warn!(table, error = %backend::error_text(&err), "vacuum failed")
-            }
-        }
-    }
 }
 
 /// Whether a single SQL runs in a transaction of its own: a write or a LOCK does.
@@ -684,7 +614,7 @@ async fn run_sql(
     sql: &str,
     parameters: &HashMap<String, String>,
     target: &Target,
-    (load_errors, thinned): (&mut Vec<copy::LoadError>, &mut Vec<(String, i64)>),
+    (load_errors, written): (&mut Vec<copy::LoadError>, &mut Vec<Written>),
 ) -> Result<Outcome, String> {
     let isolation = target.isolation;
     match copy::parse(sql)? {
@@ -706,6 +636,11 @@ async fn run_sql(
                 return Err(refused);
             }
             transactions::lock_for_write(client, &command.table, &target.user, isolation).await?;
+            written.push(Written {
+                table: command.table.clone(),
+                rows: 0,
+                leaves_dead_rows: false,
+            });
             let s3 = s3.for_region(command.region.as_deref().unwrap_or(&runner.region));
             let error_view = if target.workgroup_name.is_some() {
                 "sys_load_error_detail"
@@ -731,9 +666,11 @@ async fn run_sql(
                 .map_err(|err| err.to_string())?;
             if let Some(table) = &translated.write_target {
                 transactions::lock_for_write(client, table, &target.user, isolation).await?;
-                if translated.leaves_dead_rows {
-                    thinned.push((table.clone(), 0));
-                }
+                written.push(Written {
+                    table: table.clone(),
+                    rows: 0,
+                    leaves_dead_rows: translated.leaves_dead_rows,
+                });
             }
             if let Some(table) = &translated.creates_if_missing
                 && transactions::exists(client, table).await?

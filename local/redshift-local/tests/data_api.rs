@@ -260,28 +260,37 @@ async fn temporary_tables_end_with_their_statement_as_sessions_do(backend: Backe
     assert_eq!(env.single_long("SELECT COUNT(*) FROM t").await, 2);
 }
 
-/// Redshift vacuums the rows deletes leave in the background ("Automatic vacuum delete"); the
-/// embedded PostgreSQL runs no autovacuum, so the stand-in vacuums a table after the commit that
-/// left it more dead rows than PostgreSQL's threshold (50 plus a fifth of its live rows).
-async fn deleted_rows_are_vacuumed_after_the_commit_as_redshift_does_in_the_background(
+/// Redshift vacuums the rows deletes leave and analyzes what changed, in the background
+/// ("Automatic vacuum delete", "Automatic analyze"); the embedded PostgreSQL runs no autovacuum,
+/// so the stand-in does both after the commit that passed PostgreSQL's thresholds (dead rows over
+/// 50 plus a fifth of the table, written rows over 50 plus a tenth).
+async fn written_tables_are_vacuumed_and_analyzed_after_the_commit_as_redshift_does_in_the_background(
     backend: Backend,
 ) {
     let env = start(backend).await;
-    let vacuums = "SELECT vacuum_count FROM pg_stat_all_tables WHERE relid = to_regclass('t')";
+    let counts = |column: &str| {
+        format!("SELECT {column} FROM pg_stat_all_tables WHERE relid = to_regclass('t')")
+    };
     let values: Vec<String> = (1..=1000).map(|n| format!("({n})")).collect();
     let insert = format!("INSERT INTO t VALUES {}", values.join(", "));
     let setup = env
         .batch(&["CREATE TABLE t (a INTEGER)", insert.as_str()])
         .await;
     assert_eq!(env.wait(&setup).await.last(), Some(&StatusString::Finished));
-    // A few rows deleted: under the threshold, nothing to do.
+    // 1,000 rows written to a table of none: analyzed; nothing deleted: not vacuumed.
+    assert_eq!(env.single_long(&counts("analyze_count")).await, 1);
+    assert_eq!(env.single_long(&counts("vacuum_count")).await, 0);
+    // A few rows deleted: under both thresholds, nothing to do.
     let few = env.batch(&["DELETE FROM t WHERE a <= 10"]).await;
     assert_eq!(env.wait(&few).await.last(), Some(&StatusString::Finished));
-    assert_eq!(env.single_long(vacuums).await, 0);
-    // Most rows deleted: vacuumed once the batch committed, before it reads as finished.
+    assert_eq!(env.single_long(&counts("vacuum_count")).await, 0);
+    assert_eq!(env.single_long(&counts("analyze_count")).await, 1);
+    // Most rows deleted: vacuumed and analyzed once the batch committed, before it reads as
+    // finished.
     let most = env.batch(&["DELETE FROM t WHERE a <= 900"]).await;
     assert_eq!(env.wait(&most).await.last(), Some(&StatusString::Finished));
-    assert_eq!(env.single_long(vacuums).await, 1);
+    assert_eq!(env.single_long(&counts("vacuum_count")).await, 1);
+    assert_eq!(env.single_long(&counts("analyze_count")).await, 2);
     assert_eq!(env.single_long("SELECT COUNT(*) FROM t").await, 100);
 }
 
@@ -810,7 +819,7 @@ mod embedded {
     crate::on!(Embedded: a_query_returns_typed_records_and_column_metadata,
         a_batch_is_one_transaction_and_a_failure_rolls_back_every_sub_statement,
         temporary_tables_end_with_their_statement_as_sessions_do,
-        deleted_rows_are_vacuumed_after_the_commit_as_redshift_does_in_the_background,
+        written_tables_are_vacuumed_and_analyzed_after_the_commit_as_redshift_does_in_the_background,
         batch_results_are_read_per_sub_statement,
         status_moves_through_the_lifecycle_in_real_time,
         describe_statement_waits_for_the_statement_to_end_up_to_its_wait,
@@ -831,7 +840,7 @@ mod binaries {
     crate::on!(Binaries: a_query_returns_typed_records_and_column_metadata,
         a_batch_is_one_transaction_and_a_failure_rolls_back_every_sub_statement,
         temporary_tables_end_with_their_statement_as_sessions_do,
-        deleted_rows_are_vacuumed_after_the_commit_as_redshift_does_in_the_background,
+        written_tables_are_vacuumed_and_analyzed_after_the_commit_as_redshift_does_in_the_background,
         batch_results_are_read_per_sub_statement,
         status_moves_through_the_lifecycle_in_real_time,
         describe_statement_waits_for_the_statement_to_end_up_to_its_wait,
