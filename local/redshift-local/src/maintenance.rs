@@ -3,7 +3,7 @@
 //! - **vacuum delete**: "Amazon Redshift automatically runs a VACUUM DELETE operation in the
 //!   background based on the number of deleted rows in database tables" ("Vacuuming tables").
 //!   Without it every row an UPDATE or DELETE replaced stayed in its table's pages and every later
-//!   scan read it again: a million-song first load left its ledger at 4.6 GB for 1 M live rows,
+//!   scan read it again: a million-song first load left its ledger at 4.5 GiB for 1 M live rows,
 //!   and a scan of it at a second.
 //! - **analyze**: "Amazon Redshift continuously monitors your database and automatically performs
 //!   analyze operations in the background" ("Analyzing tables", Automatic analyze). Without
