@@ -59,6 +59,20 @@ class _Server(ThreadingHTTPServer):
         pass
 
 
+def _function_blocks(template: str, resources: dict[str, str]):
+    """Globals' block of `template`, then each function's (local name, logical id, resource
+    block); `resources` maps a function's local name to its logical id."""
+    globals_block = template[template.index("Globals:"):template.index("\nResources:")]
+    body = template[template.index("\nResources:"):]
+    blocks = []
+    for function, logical_id in resources.items():
+        start = body.index(f"\n  {logical_id}:\n")
+        end = re.search(r"\n  \w+:\n", body[start + 1:])
+        blocks.append((function, logical_id,
+                       body[start:start + 1 + end.start()] if end else body[start:]))
+    return globals_block, blocks
+
+
 def limits(template: str, resources: dict[str, str]) -> dict[str, tuple[int, float]]:
     """Each function's (MemorySize MB, Timeout s) as `template` gives it: its own, else Globals'.
     `resources` maps a function's local name to its logical id."""
@@ -67,13 +81,9 @@ def limits(template: str, resources: dict[str, str]) -> dict[str, tuple[int, flo
         found = re.search(rf"(?m)^\s+{name}: (\d+)\s*$", block)
         return found.group(1) if found else None
 
-    globals_block = template[template.index("Globals:"):template.index("\nResources:")]
-    body = template[template.index("\nResources:"):]
+    globals_block, blocks = _function_blocks(template, resources)
     out = {}
-    for function, logical_id in resources.items():
-        start = body.index(f"\n  {logical_id}:\n")
-        end = re.search(r"\n  \w+:\n", body[start + 1:])
-        block = body[start:start + 1 + end.start()] if end else body[start:]
+    for function, logical_id, block in blocks:
         properties = block[block.index("Properties:"):] if "Properties:" in block else ""
         memory = value(properties, "MemorySize") or value(globals_block, "MemorySize")
         timeout = value(properties, "Timeout") or value(globals_block, "Timeout")
@@ -93,13 +103,9 @@ def architectures(template: str, resources: dict[str, str], parameter: str | Non
 
     default = re.search(r"(?m)^  Architecture:\n(?:    .*\n)*?    Default: (\S+)", template).group(1)
     chosen = parameter or default
-    globals_block = template[template.index("Globals:"):template.index("\nResources:")]
-    body = template[template.index("\nResources:"):]
+    globals_block, blocks = _function_blocks(template, resources)
     out = {}
-    for function, logical_id in resources.items():
-        start = body.index(f"\n  {logical_id}:\n")
-        end = re.search(r"\n  \w+:\n", body[start + 1:])
-        block = body[start:start + 1 + end.start()] if end else body[start:]
+    for function, logical_id, block in blocks:
         found = value(block) or value(globals_block)
         if found is None:
             raise ValueError(f"template.yaml: no Architectures for {logical_id}")

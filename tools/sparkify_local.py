@@ -727,15 +727,15 @@ class LocalPipeline:
                              "LAMBDA_TASK_ROOT": str(TARGET / "debug")})
         template = (ROOT / "template.yaml").read_text()
         template_limits = local_lambda.limits(template, LAMBDA_RESOURCES)
+        architectures = local_lambda.architectures(template, LAMBDA_RESOURCES, self.architecture)
         # The teardown function's own: the function whose start it probes, and the stack's
-        # Architecture (template.yaml, EmptyManifestsFunction).
+        # Architecture (template.yaml, EmptyManifestsFunction), which that function runs on.
         function_env.update({"PROBE_FUNCTION": "warehouse",
-                             "ARCHITECTURE": self.architecture or local_lambda.architectures(
-                                 template, {"warehouse": "WarehouseFunction"})["warehouse"]})
+                             "ARCHITECTURE": architectures["warehouse"]})
         self._lambda = local_lambda.LocalLambda(
             TARGET / "debug", function_env, {**template_limits, **self.limits},
             self.logs / "functions.log", region=REGION, account=ACCOUNT,
-            architectures=local_lambda.architectures(template, LAMBDA_RESOURCES, self.architecture),
+            architectures=architectures,
         )
         self.lambda_url = f"http://127.0.0.1:{self._lambda.port}"
         function_env["AWS_ENDPOINT_URL_LAMBDA"] = self.lambda_url
