@@ -297,7 +297,8 @@ fn column_metadata(name: &str, ty: &Type) -> ColumnMetadata {
         Type::NUMERIC,
     ]
     .contains(ty);
-    let is_text = [Type::TEXT, Type::VARCHAR, Type::BPCHAR, Type::NAME].contains(ty);
+    let is_text = [Type::TEXT, Type::VARCHAR, Type::BPCHAR, Type::NAME].contains(ty)
+        || crate::varchar::is_varchar(ty);
     ColumnMetadata {
         name: name.to_owned(),
         label: name.to_owned(),

@@ -26,6 +26,7 @@ pub mod s3;
 pub mod statements;
 pub mod transactions;
 pub mod unsupported;
+pub mod varchar;
 
 use api::Api;
 use axum::Router;
@@ -232,6 +233,7 @@ fn is_json(headers: &HeaderMap) -> bool {
 /// Connects to the database, binds the Data API endpoint and serves it in the background.
 pub async fn start(config: LocalConfig) -> Result<Running, String> {
     let pool = Arc::new(Pool::connect(&config.database_url, config.connections).await?);
+    varchar::install(pool.get().await?.client()).await?;
     pool.get()
         .await?
         .client()

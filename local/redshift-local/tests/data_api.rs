@@ -294,6 +294,78 @@ async fn written_tables_are_vacuumed_and_analyzed_after_the_commit_as_redshift_d
     assert_eq!(env.single_long("SELECT COUNT(*) FROM t").await, 100);
 }
 
+/// "Trailing spaces in VARCHAR and CHAR values are treated as semantically insignificant when
+/// values are compared", and "Length calculations return the length of VARCHAR character strings
+/// with trailing spaces included" ("Character types"); the first three counts are the example of
+/// "Examples with character types". Joins, GROUP BY, DISTINCT, UNION, NULLIF, casts to VARCHAR and
+/// the string functions' results follow the comparison; MD5 and `||` see every blank.
+async fn varchar_comparisons_ignore_trailing_blanks_and_lengths_count_them(backend: Backend) {
+    let env = start(backend).await;
+    let setup = env
+        .batch(&[
+            "CREATE TABLE address (address_id INTEGER, address1 VARCHAR(100))",
+            "INSERT INTO address VALUES (1, '9516 Magnolia Boulevard')",
+            "INSERT INTO address VALUES (2, '9516 Magnolia Boulevard  ')",
+            "CREATE TABLE other (address1 CHARACTER VARYING(30), note TEXT)",
+            "INSERT INTO other VALUES ('9516 Magnolia Boulevard ', 'a'), ('Elm Street', 'a  ')",
+        ])
+        .await;
+    assert_eq!(env.wait(&setup).await.last(), Some(&StatusString::Finished));
+    for (sql, expected) in [
+        (
+            "SELECT COUNT(*) FROM address WHERE address1 = '9516 Magnolia Boulevard'",
+            2,
+        ),
+        ("SELECT MIN(LENGTH(address1)) FROM address", 23),
+        ("SELECT MAX(LENGTH(address1)) FROM address", 25),
+        (
+            "SELECT COUNT(*) FROM address a JOIN other o ON a.address1 = o.address1",
+            2,
+        ),
+        (
+            "SELECT COUNT(*) FROM address WHERE address1 IN (SELECT address1 FROM other)",
+            2,
+        ),
+        (
+            "SELECT COUNT(*) FROM (SELECT address1 FROM address GROUP BY address1) g",
+            1,
+        ),
+        ("SELECT COUNT(DISTINCT address1) FROM address", 1),
+        (
+            "SELECT COUNT(*) FROM (SELECT DISTINCT note FROM other) d",
+            1,
+        ),
+        (
+            "SELECT COUNT(*) FROM (SELECT address1 FROM address UNION SELECT address1 FROM other) u",
+            2,
+        ),
+        (
+            "SELECT COUNT(NULLIF(address1, '9516 Magnolia Boulevard')) FROM address",
+            0,
+        ),
+        (
+            "SELECT COUNT(*) FROM address WHERE CAST(address_id AS VARCHAR) = '1 '",
+            1,
+        ),
+        (
+            "SELECT COUNT(*) FROM address WHERE LOWER(address1) = '9516 magnolia boulevard'",
+            2,
+        ),
+        (
+            "SELECT COUNT(*) FROM address WHERE SUBSTRING(address1, 6) || 'x' = 'Magnolia Boulevardx'",
+            1,
+        ),
+        ("SELECT COUNT(DISTINCT MD5(address1)) FROM address", 2),
+        (
+            "SELECT COUNT(*) FROM address WHERE address1 || '|' = '9516 Magnolia Boulevard|'",
+            1,
+        ),
+        ("SELECT COUNT(*) FROM address WHERE address1 LIKE '% '", 1),
+    ] {
+        assert_eq!(env.single_long(sql).await, expected, "{sql}");
+    }
+}
+
 async fn batch_results_are_read_per_sub_statement(backend: Backend) {
     let env = start(backend).await;
     let id = env.batch(&["SELECT 7", "SELECT 8"]).await;
@@ -820,6 +892,7 @@ mod embedded {
         a_batch_is_one_transaction_and_a_failure_rolls_back_every_sub_statement,
         temporary_tables_end_with_their_statement_as_sessions_do,
         written_tables_are_vacuumed_and_analyzed_after_the_commit_as_redshift_does_in_the_background,
+        varchar_comparisons_ignore_trailing_blanks_and_lengths_count_them,
         batch_results_are_read_per_sub_statement,
         status_moves_through_the_lifecycle_in_real_time,
         describe_statement_waits_for_the_statement_to_end_up_to_its_wait,
@@ -841,6 +914,7 @@ mod binaries {
         a_batch_is_one_transaction_and_a_failure_rolls_back_every_sub_statement,
         temporary_tables_end_with_their_statement_as_sessions_do,
         written_tables_are_vacuumed_and_analyzed_after_the_commit_as_redshift_does_in_the_background,
+        varchar_comparisons_ignore_trailing_blanks_and_lengths_count_them,
         batch_results_are_read_per_sub_statement,
         status_moves_through_the_lifecycle_in_real_time,
         describe_statement_waits_for_the_statement_to_end_up_to_its_wait,

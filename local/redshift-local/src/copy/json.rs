@@ -510,7 +510,7 @@ pub(super) async fn table_columns(
     let mut all = Vec::with_capacity(rows.len());
     for row in rows {
         let name: String = row.get(0);
-        let type_name: String = row.get(1);
+        let type_name = crate::varchar::display(row.get(1));
         let base: String = row.get(2);
         let typmod: i32 = row.get(3);
         let kind = match base.as_str() {

@@ -1,0 +1,281 @@
+//! Redshift's VARCHAR, whose trailing blanks do not count when values are compared.
+//!
+//! "Trailing spaces in VARCHAR and CHAR values are treated as semantically insignificant when
+//! values are compared", while "Length calculations return the length of VARCHAR character
+//! strings with trailing spaces included" ("Character types",
+//! <https://docs.aws.amazon.com/redshift/latest/dg/r_Character_types.html>). The page's example
+//! ("Examples with character types", r_Examples_with_character_types.html): `'9516 Magnolia
+//! Boulevard'` and `'9516 Magnolia Boulevard '` in a VARCHAR column are both counted by
+//! `WHERE address1 = '9516 Magnolia Boulevard'`, and `LENGTH` gives 23 and 25.
+//!
+//! PostgreSQL's `varchar` compares every byte, and its `char` (which ignores the blanks) drops
+//! them wherever the value becomes text (`||`, `MD5`, `LENGTH`), where Redshift keeps them. So
+//! the stand-in gives Redshift's VARCHAR a type of its own, [`QUALIFIED`], built at start from
+//! PostgreSQL's own C functions:
+//! - stored, sent and read as `text` (every byte kept, `typname` `varchar`, typmods as `varchar`'s,
+//!   so `LENGTH`, `OCTET_LENGTH`, `||`, `MD5`, `LIKE` and regular expressions see the blanks);
+//! - compared with `char`'s comparison functions (`bpchareq`, `bpcharcmp`, `hashbpchar`, ...),
+//!   which ignore trailing blanks: `=`, `<>`, `<`, `<=`, `>`, `>=` against itself and against
+//!   text, and its default B-tree and hash operator classes, so joins (hash, merge), `IN`,
+//!   `NULLIF`, `GROUP BY`, `DISTINCT`, `COUNT(DISTINCT)`, `ORDER BY` and window partitions follow
+//!   the rule as well;
+//! - the string functions a VARCHAR goes through keep it a VARCHAR (`||`, `LOWER`, `UPPER`,
+//!   `INITCAP`, the `TRIM`s, `SUBSTRING`, `SUBSTR`, `LEFT`, `RIGHT`, `REPLACE`, `SPLIT_PART`,
+//!   `TRANSLATE`, `LPAD`, `RPAD`, `REVERSE`), as on Redshift, so their results compare by the
+//!   rule too.
+//!
+//! The translator ([`crate::dialect`]) gives every VARCHAR, CHARACTER VARYING, NVARCHAR and TEXT
+//! column of a CREATE TABLE, and every CAST to one of them, this type. Kept difference: a string
+//! that never was a VARCHAR column or cast (a literal compared with a literal, the result of a
+//! function not listed above such as `CONCAT` or `JSON_EXTRACT_PATH_TEXT`) is PostgreSQL's
+//! `text`, whose blanks count when two of them are compared.
+
+use sqlparser::ast::{CharacterLength, DataType, Ident, ObjectName};
+use std::fmt::Write;
+use tokio_postgres::Client;
+
+/// The schema of the type: every user may use it, nobody but the stand-in owns anything in it.
+pub const SCHEMA: &str = "redshift_local_types";
+
+/// The type as SQL names it.
+pub const QUALIFIED: &str = "redshift_local_types.varchar";
+
+/// The type as PostgreSQL's `format_type` prints it.
+const FORMATTED: &str = "redshift_local_types.\"varchar\"";
+
+/// The comparison operators: symbol, `char`'s function suffix, commutator, negator, estimators.
+const COMPARISONS: [(&str, &str, &str, &str, &str); 6] = [
+    (
+        "=",
+        "eq",
+        "=",
+        "<>",
+        "RESTRICT = eqsel, JOIN = eqjoinsel, HASHES, MERGES",
+    ),
+    (
+        "<>",
+        "ne",
+        "<>",
+        "=",
+        "RESTRICT = neqsel, JOIN = neqjoinsel",
+    ),
+    (
+        "<",
+        "lt",
+        ">",
+        ">=",
+        "RESTRICT = scalarltsel, JOIN = scalarltjoinsel",
+    ),
+    (
+        "<=",
+        "le",
+        ">=",
+        ">",
+        "RESTRICT = scalarlesel, JOIN = scalarlejoinsel",
+    ),
+    (
+        ">",
+        "gt",
+        "<",
+        "<=",
+        "RESTRICT = scalargtsel, JOIN = scalargtjoinsel",
+    ),
+    (
+        ">=",
+        "ge",
+        "<=",
+        "<",
+        "RESTRICT = scalargesel, JOIN = scalargejoinsel",
+    ),
+];
+
+/// The string functions that return a VARCHAR given one: name, the other arguments, PostgreSQL's
+/// C function for `text`.
+const FUNCTIONS: [(&str, &str, &str); 20] = [
+    ("lower", "", "lower"),
+    ("upper", "", "upper"),
+    ("initcap", "", "initcap"),
+    ("btrim", "", "btrim1"),
+    ("btrim", ", text", "btrim"),
+    ("ltrim", "", "ltrim1"),
+    ("ltrim", ", text", "ltrim"),
+    ("rtrim", "", "rtrim1"),
+    ("rtrim", ", text", "rtrim"),
+    ("substring", ", integer, integer", "text_substr"),
+    ("substring", ", integer", "text_substr_no_len"),
+    ("substr", ", integer, integer", "text_substr"),
+    ("substr", ", integer", "text_substr_no_len"),
+    ("left", ", integer", "text_left"),
+    ("right", ", integer", "text_right"),
+    ("replace", ", text, text", "replace_text"),
+    ("split_part", ", text, integer", "split_part"),
+    ("translate", ", text, text", "translate"),
+    ("lpad", ", integer, text", "lpad"),
+    ("rpad", ", integer, text", "rpad"),
+];
+
+/// The local type for a Redshift VARCHAR of any spelling, with its length; None for any other
+/// type. `VARCHAR(MAX)` is 65535 bytes; TEXT has no length here (its 256 bytes are held by the
+/// column's byte-length check, [`crate::dialect`]).
+pub fn local_type(data_type: &DataType) -> Option<DataType> {
+    let length = match data_type {
+        DataType::Varchar(length)
+        | DataType::CharacterVarying(length)
+        | DataType::CharVarying(length)
+        | DataType::Nvarchar(length) => length.as_ref().map(|length| match length {
+            CharacterLength::IntegerLength { length, .. } => *length,
+            CharacterLength::Max => 65_535,
+        }),
+        DataType::Text => None,
+        _ => return None,
+    };
+    Some(DataType::Custom(
+        ObjectName::from(vec![Ident::new(SCHEMA), Ident::new("varchar")]),
+        length
+            .map(|length| length.to_string())
+            .into_iter()
+            .collect(),
+    ))
+}
+
+/// A column type as `format_type` printed it, with the local VARCHAR named as PostgreSQL names
+/// its own (`character varying(32)`), as the load-error views show it.
+pub fn display(formatted: &str) -> String {
+    formatted.replace(FORMATTED, "character varying")
+}
+
+/// Whether a result column's PostgreSQL type is the local VARCHAR (its `typname` is `varchar`,
+/// like PostgreSQL's own).
+pub fn is_varchar(ty: &tokio_postgres::types::Type) -> bool {
+    ty.name() == "varchar" && ty.schema() == SCHEMA
+}
+
+/// Creates the type, its casts, operators, operator classes and functions, once per database
+/// (at every start; nothing when they exist). In one transaction: all or none.
+pub async fn install(client: &Client) -> Result<(), String> {
+    let exists = client
+        .query_one(
+            &format!("SELECT to_regtype('{QUALIFIED}') IS NOT NULL"),
+            &[],
+        )
+        .await
+        .map_err(|err| crate::backend::error_text(&err))?;
+    if exists.get::<_, bool>(0) {
+        return Ok(());
+    }
+    client
+        .batch_execute(&format!("BEGIN;\n{}COMMIT;", install_sql()))
+        .await
+        .map_err(|err| {
+            format!(
+                "cannot create Redshift's VARCHAR: {}",
+                crate::backend::error_text(&err)
+            )
+        })
+}
+
+/// The SQL of [`install`]. The operators and functions are in `pg_catalog`, which every search
+/// path reads, so a statement finds them whatever its `search_path`; they take the local type,
+/// so they add to PostgreSQL's and replace none of them.
+fn install_sql() -> String {
+    let v = QUALIFIED;
+    let fns = "LANGUAGE internal IMMUTABLE STRICT PARALLEL SAFE";
+    let mut sql = format!(
+        "CREATE SCHEMA IF NOT EXISTS {SCHEMA};
+GRANT USAGE ON SCHEMA {SCHEMA} TO PUBLIC;
+CREATE TYPE {v};
+CREATE FUNCTION {SCHEMA}.varchar_in(cstring) RETURNS {v} {fns} AS 'textin';
+CREATE FUNCTION {SCHEMA}.varchar_out({v}) RETURNS cstring {fns} AS 'textout';
+CREATE FUNCTION {SCHEMA}.varchar_recv(internal) RETURNS {v} LANGUAGE internal STABLE STRICT PARALLEL SAFE AS 'textrecv';
+CREATE FUNCTION {SCHEMA}.varchar_send({v}) RETURNS bytea LANGUAGE internal STABLE STRICT PARALLEL SAFE AS 'textsend';
+CREATE TYPE {v} (
+    INPUT = {SCHEMA}.varchar_in, OUTPUT = {SCHEMA}.varchar_out,
+    RECEIVE = {SCHEMA}.varchar_recv, SEND = {SCHEMA}.varchar_send,
+    TYPMOD_IN = varchartypmodin, TYPMOD_OUT = varchartypmodout,
+    INTERNALLENGTH = VARIABLE, STORAGE = extended, ALIGNMENT = int4,
+    CATEGORY = 'S', COLLATABLE = true
+);
+CREATE FUNCTION {SCHEMA}.varchar({v}, integer, boolean) RETURNS {v} {fns} AS 'varchar';
+CREATE CAST ({v} AS {v}) WITH FUNCTION {SCHEMA}.varchar({v}, integer, boolean) AS IMPLICIT;
+CREATE CAST ({v} AS text) WITHOUT FUNCTION AS IMPLICIT;
+CREATE CAST (text AS {v}) WITHOUT FUNCTION AS ASSIGNMENT;
+CREATE CAST ({v} AS varchar) WITHOUT FUNCTION AS IMPLICIT;
+CREATE CAST (varchar AS {v}) WITHOUT FUNCTION AS ASSIGNMENT;
+CREATE FUNCTION {SCHEMA}.varchar(bpchar) RETURNS {v} {fns} AS 'rtrim1';
+CREATE CAST (bpchar AS {v}) WITH FUNCTION {SCHEMA}.varchar(bpchar) AS ASSIGNMENT;
+CREATE CAST ({v} AS bpchar) WITHOUT FUNCTION AS ASSIGNMENT;
+"
+    );
+    for (left, right) in [(v, v), (v, "text"), ("text", v)] {
+        for (symbol, name, commutator, negator, estimators) in COMPARISONS {
+            let _ = writeln!(
+                sql,
+                "CREATE FUNCTION {SCHEMA}.varchar_{name}({left}, {right}) RETURNS boolean \
+                 {fns} LEAKPROOF AS 'bpchar{name}';
+CREATE OPERATOR pg_catalog.{symbol} (LEFTARG = {left}, RIGHTARG = {right}, \
+                 FUNCTION = {SCHEMA}.varchar_{name}, COMMUTATOR = OPERATOR(pg_catalog.{commutator}), \
+                 NEGATOR = OPERATOR(pg_catalog.{negator}), {estimators});"
+            );
+        }
+    }
+    let _ = writeln!(
+        sql,
+        "CREATE FUNCTION {SCHEMA}.varchar_cmp({v}, {v}) RETURNS integer {fns} AS 'bpcharcmp';
+CREATE FUNCTION {SCHEMA}.varchar_sortsupport(internal) RETURNS void {fns} AS 'bpchar_sortsupport';
+CREATE FUNCTION {SCHEMA}.varchar_hash({v}) RETURNS integer {fns} AS 'hashbpchar';
+CREATE FUNCTION {SCHEMA}.varchar_hash_extended({v}, bigint) RETURNS bigint {fns} AS 'hashbpcharextended';
+CREATE OPERATOR CLASS {SCHEMA}.varchar_ops DEFAULT FOR TYPE {v} USING btree AS
+    OPERATOR 1 pg_catalog.<, OPERATOR 2 pg_catalog.<=, OPERATOR 3 pg_catalog.=,
+    OPERATOR 4 pg_catalog.>=, OPERATOR 5 pg_catalog.>,
+    FUNCTION 1 {SCHEMA}.varchar_cmp({v}, {v}), FUNCTION 2 {SCHEMA}.varchar_sortsupport(internal);
+CREATE OPERATOR CLASS {SCHEMA}.varchar_ops DEFAULT FOR TYPE {v} USING hash AS
+    OPERATOR 1 pg_catalog.=,
+    FUNCTION 1 {SCHEMA}.varchar_hash({v}), FUNCTION 2 {SCHEMA}.varchar_hash_extended({v}, bigint);
+CREATE FUNCTION pg_catalog.textcat({v}, {v}) RETURNS {v} {fns} AS 'textcat';
+CREATE OPERATOR pg_catalog.|| (LEFTARG = {v}, RIGHTARG = {v}, FUNCTION = pg_catalog.textcat);"
+    );
+    for (name, rest, internal) in FUNCTIONS {
+        let _ = writeln!(
+            sql,
+            "CREATE FUNCTION pg_catalog.{name}({v}{rest}) RETURNS {v} {fns} AS '{internal}';"
+        );
+    }
+    sql
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_spelling_of_varchar_is_the_local_type_with_its_length() {
+        let parsed = |sql: &str| {
+            sqlparser::parser::Parser::new(&crate::dialect::LocalRedshift::default())
+                .try_with_sql(sql)
+                .and_then(|mut parser| parser.parse_data_type())
+                .unwrap()
+        };
+        for (redshift, local) in [
+            ("VARCHAR(32)", "redshift_local_types.varchar(32)"),
+            ("CHARACTER VARYING(8)", "redshift_local_types.varchar(8)"),
+            ("NVARCHAR", "redshift_local_types.varchar"),
+            ("VARCHAR(MAX)", "redshift_local_types.varchar(65535)"),
+            ("TEXT", "redshift_local_types.varchar"),
+        ] {
+            let local_type = local_type(&parsed(redshift)).expect(redshift);
+            assert_eq!(local_type.to_string(), local, "{redshift}");
+        }
+        for other in ["CHAR(32)", "INTEGER", "TIMESTAMP", "DECIMAL(10, 2)"] {
+            assert_eq!(local_type(&parsed(other)), None, "{other}");
+        }
+    }
+
+    #[test]
+    fn load_errors_name_the_type_as_postgresql_names_varchar() {
+        assert_eq!(
+            display("redshift_local_types.\"varchar\"(256)"),
+            "character varying(256)"
+        );
+        assert_eq!(display("integer"), "integer");
+    }
+}
