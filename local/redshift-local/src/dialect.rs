@@ -232,7 +232,7 @@ pub fn translate_with(
             .constraints
             .extend(table.columns.iter().filter_map(byte_length_check));
         for column in &mut table.columns {
-            if let Some(local) = crate::varchar::local_type(&column.data_type) {
+            if let Some(local) = crate::varchar::local_type(&column.data_type, Some(256)) {
                 column.data_type = local;
             }
             column.options.retain(|option| {
@@ -260,7 +260,7 @@ pub fn translate_with(
             return ControlFlow::Continue(());
         }
         if let Expr::Cast { data_type, .. } = expr
-            && let Some(local) = crate::varchar::local_type(data_type)
+            && let Some(local) = crate::varchar::local_type(data_type, None)
         {
             *data_type = local;
         }

@@ -16,19 +16,23 @@
 //!   so `LENGTH`, `OCTET_LENGTH`, `||`, `MD5`, `LIKE` and regular expressions see the blanks);
 //! - compared with `char`'s comparison functions (`bpchareq`, `bpcharcmp`, `hashbpchar`, ...),
 //!   which ignore trailing blanks: `=`, `<>`, `<`, `<=`, `>`, `>=` against itself and against
-//!   text, and its default B-tree and hash operator classes, so joins (hash, merge), `IN`,
-//!   `NULLIF`, `GROUP BY`, `DISTINCT`, `COUNT(DISTINCT)`, `ORDER BY` and window partitions follow
-//!   the rule as well;
-//! - the string functions a VARCHAR goes through keep it a VARCHAR (`||`, `LOWER`, `UPPER`,
-//!   `INITCAP`, the `TRIM`s, `SUBSTRING`, `SUBSTR`, `LEFT`, `RIGHT`, `REPLACE`, `SPLIT_PART`,
-//!   `TRANSLATE`, `LPAD`, `RPAD`, `REVERSE`), as on Redshift, so their results compare by the
-//!   rule too.
+//!   text (`=` and `<>` against `name` too, as `CURRENT_USER` is), its default B-tree and hash
+//!   operator classes and a hash family that holds text's blank-blind hash, so joins (hash,
+//!   merge, full), `IN`, `NULLIF`, `GROUP BY`, `DISTINCT`, `COUNT(DISTINCT)`, `UNION`,
+//!   `ORDER BY`, window partitions, `MIN` and `MAX` follow the rule as well;
+//! - the string functions a VARCHAR goes through keep it a VARCHAR (`||` with a VARCHAR on
+//!   either side, `LOWER`, `UPPER`, `INITCAP`, the `TRIM`s, `SUBSTRING`, `SUBSTR`, `LEFT`,
+//!   `RIGHT`, `REPLACE`, `SPLIT_PART`, `TRANSLATE`, `LPAD`, `RPAD`, `REVERSE`, `MIN`, `MAX`), as on
+//!   Redshift, so their results compare by the rule too.
 //!
 //! The translator ([`crate::dialect`]) gives every VARCHAR, CHARACTER VARYING, NVARCHAR and TEXT
-//! column of a CREATE TABLE, and every CAST to one of them, this type. Kept difference: a string
-//! that never was a VARCHAR column or cast (a literal compared with a literal, the result of a
-//! function not listed above such as `CONCAT` or `JSON_EXTRACT_PATH_TEXT`) is PostgreSQL's
-//! `text`, whose blanks count when two of them are compared.
+//! column of a CREATE TABLE (256 bytes when it has no length, TEXT's too), and every CAST to one
+//! of them, this type. The stand-in refuses ALTER TABLE, so no column gets another. Kept
+//! differences:
+//! - a string that never was a VARCHAR (two literals, or what `CONCAT`, `MD5`,
+//!   `JSON_EXTRACT_PATH_TEXT`, `LISTAGG` and other functions not listed return) is PostgreSQL's
+//!   `text`, whose blanks count when two such strings are compared;
+//! - `information_schema.columns` calls these columns `USER-DEFINED`, not `character varying`.
 
 use sqlparser::ast::{CharacterLength, DataType, Ident, ObjectName};
 use std::fmt::Write;
@@ -43,15 +47,13 @@ pub const QUALIFIED: &str = "redshift_local_types.varchar";
 /// The type as PostgreSQL's `format_type` prints it.
 const FORMATTED: &str = "redshift_local_types.\"varchar\"";
 
+/// Marks the type's version in the database (its comment): a database prepared by a stand-in
+/// whose type differs is refused at start rather than half-used.
+const VERSION: &str = "redshift-local VARCHAR 2";
+
 /// The comparison operators: symbol, `char`'s function suffix, commutator, negator, estimators.
 const COMPARISONS: [(&str, &str, &str, &str, &str); 6] = [
-    (
-        "=",
-        "eq",
-        "=",
-        "<>",
-        "RESTRICT = eqsel, JOIN = eqjoinsel, HASHES, MERGES",
-    ),
+    ("=", "eq", "=", "<>", "RESTRICT = eqsel, JOIN = eqjoinsel"),
     (
         "<>",
         "ne",
@@ -91,7 +93,7 @@ const COMPARISONS: [(&str, &str, &str, &str, &str); 6] = [
 
 /// The string functions that return a VARCHAR given one: name, the other arguments, PostgreSQL's
 /// C function for `text`.
-const FUNCTIONS: [(&str, &str, &str); 20] = [
+const FUNCTIONS: [(&str, &str, &str); 22] = [
     ("lower", "", "lower"),
     ("upper", "", "upper"),
     ("initcap", "", "initcap"),
@@ -103,6 +105,7 @@ const FUNCTIONS: [(&str, &str, &str); 20] = [
     ("rtrim", ", text", "rtrim"),
     ("substring", ", integer, integer", "text_substr"),
     ("substring", ", integer", "text_substr_no_len"),
+    ("substring", ", text", "textregexsubstr"),
     ("substr", ", integer, integer", "text_substr"),
     ("substr", ", integer", "text_substr_no_len"),
     ("left", ", integer", "text_left"),
@@ -112,21 +115,23 @@ const FUNCTIONS: [(&str, &str, &str); 20] = [
     ("translate", ", text, text", "translate"),
     ("lpad", ", integer, text", "lpad"),
     ("rpad", ", integer, text", "rpad"),
+    ("reverse", "", "text_reverse"),
 ];
 
 /// The local type for a Redshift VARCHAR of any spelling, with its length; None for any other
-/// type. `VARCHAR(MAX)` is 65535 bytes; TEXT has no length here (its 256 bytes are held by the
-/// column's byte-length check, [`crate::dialect`]).
-pub fn local_type(data_type: &DataType) -> Option<DataType> {
+/// type. `VARCHAR(MAX)` is 65535 bytes; a VARCHAR without a length and TEXT take `default` (a
+/// column's is 256: "Character types").
+pub fn local_type(data_type: &DataType, default: Option<u64>) -> Option<DataType> {
     let length = match data_type {
         DataType::Varchar(length)
         | DataType::CharacterVarying(length)
         | DataType::CharVarying(length)
-        | DataType::Nvarchar(length) => length.as_ref().map(|length| match length {
-            CharacterLength::IntegerLength { length, .. } => *length,
-            CharacterLength::Max => 65_535,
-        }),
-        DataType::Text => None,
+        | DataType::Nvarchar(length) => match length {
+            Some(CharacterLength::IntegerLength { length, .. }) => Some(*length),
+            Some(CharacterLength::Max) => Some(65_535),
+            None => default,
+        },
+        DataType::Text => default,
         _ => return None,
     };
     Some(DataType::Custom(
@@ -150,18 +155,30 @@ pub fn is_varchar(ty: &tokio_postgres::types::Type) -> bool {
     ty.name() == "varchar" && ty.schema() == SCHEMA
 }
 
-/// Creates the type, its casts, operators, operator classes and functions, once per database
-/// (at every start; nothing when they exist). In one transaction: all or none.
+/// Creates the type, its casts, operators, operator classes, aggregates and functions, once per
+/// database (at every start; nothing when this version made them), in one transaction: all or
+/// none. A database whose type another version made is refused with what to do.
 pub async fn install(client: &Client) -> Result<(), String> {
-    let exists = client
+    let made = client
         .query_one(
-            &format!("SELECT to_regtype('{QUALIFIED}') IS NOT NULL"),
+            &format!(
+                "SELECT to_regtype('{QUALIFIED}') IS NOT NULL, \
+                 obj_description(to_regtype('{QUALIFIED}'), 'pg_type')"
+            ),
             &[],
         )
         .await
         .map_err(|err| crate::backend::error_text(&err))?;
-    if exists.get::<_, bool>(0) {
-        return Ok(());
+    match (made.get::<_, bool>(0), made.get::<_, Option<String>>(1)) {
+        (false, _) => {}
+        (true, Some(version)) if version == VERSION => return Ok(()),
+        (true, version) => {
+            return Err(format!(
+                "this database holds Redshift's VARCHAR as another redshift-local made it ({}), \
+                 not {VERSION}: start the stand-in on a new database",
+                version.unwrap_or_else(|| "unmarked".to_owned())
+            ));
+        }
     }
     client
         .batch_execute(&format!("BEGIN;\n{}COMMIT;", install_sql()))
@@ -174,12 +191,13 @@ pub async fn install(client: &Client) -> Result<(), String> {
         })
 }
 
-/// The SQL of [`install`]. The operators and functions are in `pg_catalog`, which every search
-/// path reads, so a statement finds them whatever its `search_path`; they take the local type,
-/// so they add to PostgreSQL's and replace none of them.
+/// The SQL of [`install`]. The operators, aggregates and functions are in `pg_catalog`, which
+/// every search path reads, so a statement finds them whatever its `search_path`; each takes the
+/// local type, so they add to PostgreSQL's and replace none of them.
 fn install_sql() -> String {
     let v = QUALIFIED;
     let fns = "LANGUAGE internal IMMUTABLE STRICT PARALLEL SAFE";
+    let sql_fns = "LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE";
     let mut sql = format!(
         "CREATE SCHEMA IF NOT EXISTS {SCHEMA};
 GRANT USAGE ON SCHEMA {SCHEMA} TO PUBLIC;
@@ -195,6 +213,7 @@ CREATE TYPE {v} (
     INTERNALLENGTH = VARIABLE, STORAGE = extended, ALIGNMENT = int4,
     CATEGORY = 'S', COLLATABLE = true
 );
+COMMENT ON TYPE {v} IS '{VERSION}';
 CREATE FUNCTION {SCHEMA}.varchar({v}, integer, boolean) RETURNS {v} {fns} AS 'varchar';
 CREATE CAST ({v} AS {v}) WITH FUNCTION {SCHEMA}.varchar({v}, integer, boolean) AS IMPLICIT;
 CREATE CAST ({v} AS text) WITHOUT FUNCTION AS IMPLICIT;
@@ -206,17 +225,42 @@ CREATE CAST (bpchar AS {v}) WITH FUNCTION {SCHEMA}.varchar(bpchar) AS ASSIGNMENT
 CREATE CAST ({v} AS bpchar) WITHOUT FUNCTION AS ASSIGNMENT;
 "
     );
+    // Against itself and against text (a literal, or what a function returned), with char's
+    // comparisons. Equality hashes (the hash family below holds text's blank-blind hash too);
+    // only the same-type one merges, the B-tree family holding no text ordering.
     for (left, right) in [(v, v), (v, "text"), ("text", v)] {
         for (symbol, name, commutator, negator, estimators) in COMPARISONS {
+            let joins = match (symbol, left == right) {
+                ("=", true) => ", HASHES, MERGES",
+                ("=", false) => ", HASHES",
+                _ => "",
+            };
             let _ = writeln!(
                 sql,
                 "CREATE FUNCTION {SCHEMA}.varchar_{name}({left}, {right}) RETURNS boolean \
                  {fns} LEAKPROOF AS 'bpchar{name}';
 CREATE OPERATOR pg_catalog.{symbol} (LEFTARG = {left}, RIGHTARG = {right}, \
                  FUNCTION = {SCHEMA}.varchar_{name}, COMMUTATOR = OPERATOR(pg_catalog.{commutator}), \
-                 NEGATOR = OPERATOR(pg_catalog.{negator}), {estimators});"
+                 NEGATOR = OPERATOR(pg_catalog.{negator}), {estimators}{joins});"
             );
         }
+    }
+    // Against `name` (CURRENT_USER, the catalogues' names): one operator, where PostgreSQL would
+    // otherwise find two equally good (text = name and this type = text).
+    for (symbol, name, negator) in [("=", "eq", "<>"), ("<>", "ne", "=")] {
+        let _ = writeln!(
+            sql,
+            "CREATE FUNCTION {SCHEMA}.varchar_{name}({v}, name) RETURNS boolean {sql_fns} \
+             AS 'SELECT $1 {symbol} CAST($2 AS text)';
+CREATE FUNCTION {SCHEMA}.varchar_{name}(name, {v}) RETURNS boolean {sql_fns} \
+             AS 'SELECT CAST($1 AS text) {symbol} $2';
+CREATE OPERATOR pg_catalog.{symbol} (LEFTARG = {v}, RIGHTARG = name, \
+             FUNCTION = {SCHEMA}.varchar_{name}, COMMUTATOR = OPERATOR(pg_catalog.{symbol}), \
+             NEGATOR = OPERATOR(pg_catalog.{negator}));
+CREATE OPERATOR pg_catalog.{symbol} (LEFTARG = name, RIGHTARG = {v}, \
+             FUNCTION = {SCHEMA}.varchar_{name}, COMMUTATOR = OPERATOR(pg_catalog.{symbol}), \
+             NEGATOR = OPERATOR(pg_catalog.{negator}));"
+        );
     }
     let _ = writeln!(
         sql,
@@ -224,6 +268,8 @@ CREATE OPERATOR pg_catalog.{symbol} (LEFTARG = {left}, RIGHTARG = {right}, \
 CREATE FUNCTION {SCHEMA}.varchar_sortsupport(internal) RETURNS void {fns} AS 'bpchar_sortsupport';
 CREATE FUNCTION {SCHEMA}.varchar_hash({v}) RETURNS integer {fns} AS 'hashbpchar';
 CREATE FUNCTION {SCHEMA}.varchar_hash_extended({v}, bigint) RETURNS bigint {fns} AS 'hashbpcharextended';
+CREATE FUNCTION {SCHEMA}.varchar_hash(text) RETURNS integer {fns} AS 'hashbpchar';
+CREATE FUNCTION {SCHEMA}.varchar_hash_extended(text, bigint) RETURNS bigint {fns} AS 'hashbpcharextended';
 CREATE OPERATOR CLASS {SCHEMA}.varchar_ops DEFAULT FOR TYPE {v} USING btree AS
     OPERATOR 1 pg_catalog.<, OPERATOR 2 pg_catalog.<=, OPERATOR 3 pg_catalog.=,
     OPERATOR 4 pg_catalog.>=, OPERATOR 5 pg_catalog.>,
@@ -231,9 +277,24 @@ CREATE OPERATOR CLASS {SCHEMA}.varchar_ops DEFAULT FOR TYPE {v} USING btree AS
 CREATE OPERATOR CLASS {SCHEMA}.varchar_ops DEFAULT FOR TYPE {v} USING hash AS
     OPERATOR 1 pg_catalog.=,
     FUNCTION 1 {SCHEMA}.varchar_hash({v}), FUNCTION 2 {SCHEMA}.varchar_hash_extended({v}, bigint);
-CREATE FUNCTION pg_catalog.textcat({v}, {v}) RETURNS {v} {fns} AS 'textcat';
-CREATE OPERATOR pg_catalog.|| (LEFTARG = {v}, RIGHTARG = {v}, FUNCTION = pg_catalog.textcat);"
+ALTER OPERATOR FAMILY {SCHEMA}.varchar_ops USING hash ADD
+    OPERATOR 1 pg_catalog.= ({v}, text), OPERATOR 1 pg_catalog.= (text, {v}),
+    FUNCTION 1 (text, text) {SCHEMA}.varchar_hash(text),
+    FUNCTION 2 (text, text) {SCHEMA}.varchar_hash_extended(text, bigint);
+CREATE FUNCTION {SCHEMA}.varchar_smaller({v}, {v}) RETURNS {v} {fns} AS 'bpchar_smaller';
+CREATE FUNCTION {SCHEMA}.varchar_larger({v}, {v}) RETURNS {v} {fns} AS 'bpchar_larger';
+CREATE AGGREGATE pg_catalog.min({v}) (SFUNC = {SCHEMA}.varchar_smaller, STYPE = {v}, \
+    COMBINEFUNC = {SCHEMA}.varchar_smaller, SORTOP = OPERATOR(pg_catalog.<), PARALLEL = SAFE);
+CREATE AGGREGATE pg_catalog.max({v}) (SFUNC = {SCHEMA}.varchar_larger, STYPE = {v}, \
+    COMBINEFUNC = {SCHEMA}.varchar_larger, SORTOP = OPERATOR(pg_catalog.>), PARALLEL = SAFE);"
     );
+    for (left, right) in [(v, v), (v, "text"), ("text", v)] {
+        let _ = writeln!(
+            sql,
+            "CREATE FUNCTION pg_catalog.textcat({left}, {right}) RETURNS {v} {fns} AS 'textcat';
+CREATE OPERATOR pg_catalog.|| (LEFTARG = {left}, RIGHTARG = {right}, FUNCTION = pg_catalog.textcat);"
+        );
+    }
     for (name, rest, internal) in FUNCTIONS {
         let _ = writeln!(
             sql,
@@ -255,18 +316,26 @@ mod tests {
                 .and_then(|mut parser| parser.parse_data_type())
                 .unwrap()
         };
-        for (redshift, local) in [
-            ("VARCHAR(32)", "redshift_local_types.varchar(32)"),
-            ("CHARACTER VARYING(8)", "redshift_local_types.varchar(8)"),
-            ("NVARCHAR", "redshift_local_types.varchar"),
-            ("VARCHAR(MAX)", "redshift_local_types.varchar(65535)"),
-            ("TEXT", "redshift_local_types.varchar"),
+        // A cast keeps its length or has none; a column without one has 256 bytes.
+        for (redshift, cast, column) in [
+            ("VARCHAR(32)", "(32)", "(32)"),
+            ("CHARACTER VARYING(8)", "(8)", "(8)"),
+            ("CHAR VARYING(8)", "(8)", "(8)"),
+            ("NVARCHAR", "", "(256)"),
+            ("VARCHAR(MAX)", "(65535)", "(65535)"),
+            ("TEXT", "", "(256)"),
         ] {
-            let local_type = local_type(&parsed(redshift)).expect(redshift);
-            assert_eq!(local_type.to_string(), local, "{redshift}");
+            for (default, expected) in [(None, cast), (Some(256), column)] {
+                let local_type = local_type(&parsed(redshift), default).expect(redshift);
+                assert_eq!(
+                    local_type.to_string(),
+                    format!("redshift_local_types.varchar{expected}"),
+                    "{redshift}"
+                );
+            }
         }
         for other in ["CHAR(32)", "INTEGER", "TIMESTAMP", "DECIMAL(10, 2)"] {
-            assert_eq!(local_type(&parsed(other)), None, "{other}");
+            assert_eq!(local_type(&parsed(other), Some(256)), None, "{other}");
         }
     }
 

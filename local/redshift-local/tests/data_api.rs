@@ -106,7 +106,10 @@ impl Env {
 
     async fn single_long(&self, sql: &str) -> i64 {
         let id = self.execute(sql).await;
-        assert_eq!(self.wait(&id).await.last(), Some(&StatusString::Finished));
+        if self.wait(&id).await.last() != Some(&StatusString::Finished) {
+            let described = self.client.describe_statement().id(&id).send().await;
+            panic!("{sql}: {:?}", described.map(|d| d.error));
+        }
         let result = self
             .client
             .get_statement_result()
@@ -361,9 +364,84 @@ async fn varchar_comparisons_ignore_trailing_blanks_and_lengths_count_them(backe
             1,
         ),
         ("SELECT COUNT(*) FROM address WHERE address1 LIKE '% '", 1),
+        (
+            "SELECT COUNT(*) FROM address WHERE REVERSE(address1) = 'draveluoB ailongaM 6159'",
+            1,
+        ),
+        (
+            "SELECT COUNT(*) FROM (SELECT MAX(address1) OVER () AS m FROM address) a WHERE m = '9516 Magnolia Boulevard'",
+            2,
+        ),
+        (
+            "SELECT COUNT(*) FROM (SELECT MIN(address1) AS m FROM address) a WHERE m = 'x' || '9516 Magnolia Boulevard   '",
+            0,
+        ),
+        (
+            "SELECT COUNT(*) FROM (SELECT MIN(address1) AS m FROM address) a WHERE m = '9516 Magnolia' || ' Boulevard   '",
+            1,
+        ),
+        (
+            "SELECT COUNT(*) FROM address WHERE address1 || CAST(' ' AS TEXT) = '9516 Magnolia Boulevard'",
+            2,
+        ),
+        // Against text from functions PostgreSQL types as text, by hash and in full joins.
+        (
+            "SELECT COUNT(*) FROM address WHERE address1 IN (SELECT MD5('x') || '9516 Magnolia Boulevard' UNION ALL SELECT CONCAT('9516 Magnolia', ' Boulevard '))",
+            2,
+        ),
+        (
+            "SELECT COUNT(*) FROM address a FULL JOIN (SELECT CONCAT('Elm', ' Street') AS k) b ON a.address1 = b.k",
+            3,
+        ),
+        (
+            "SELECT COUNT(*) FROM address WHERE address1 <> CURRENT_USER",
+            2,
+        ),
+        ("SELECT COUNT(*) FROM other WHERE note = CURRENT_USER", 0),
     ] {
         assert_eq!(env.single_long(sql).await, expected, "{sql}");
     }
+}
+
+/// The type is made once per database: a stand-in started again on it uses it as it is, and one
+/// whose type another version made refuses to start, saying what to do. On a real server only:
+/// the embedded database lives and dies with its stand-in.
+async fn a_database_keeps_its_varchar_and_another_versions_is_refused(backend: Backend) {
+    let (_postgres, config) = common::server(backend);
+    let url = config.database_url.clone();
+    let settings = |config: &redshift_local::LocalConfig| {
+        let mut again = redshift_local::LocalConfig::new(&url);
+        again.connections = config.connections;
+        again.data_api_addr = config.data_api_addr;
+        again.s3_addr = config.s3_addr;
+        again
+    };
+    let (second, third) = (settings(&config), settings(&config));
+    redshift_local::start(config)
+        .await
+        .expect("made")
+        .stop()
+        .await;
+    redshift_local::start(second)
+        .await
+        .expect("kept")
+        .stop()
+        .await;
+    let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .expect("connects");
+    let connection = tokio::spawn(connection);
+    client
+        .batch_execute("COMMENT ON TYPE redshift_local_types.varchar IS 'redshift-local VARCHAR 1'")
+        .await
+        .expect("marked");
+    drop(client);
+    let _ = connection.await;
+    let refused = redshift_local::start(third).await.err().expect("refused");
+    assert!(
+        refused.contains("redshift-local VARCHAR 1") && refused.contains("new database"),
+        "{refused}"
+    );
 }
 
 async fn batch_results_are_read_per_sub_statement(backend: Backend) {
@@ -915,6 +993,7 @@ mod binaries {
         temporary_tables_end_with_their_statement_as_sessions_do,
         written_tables_are_vacuumed_and_analyzed_after_the_commit_as_redshift_does_in_the_background,
         varchar_comparisons_ignore_trailing_blanks_and_lengths_count_them,
+        a_database_keeps_its_varchar_and_another_versions_is_refused,
         batch_results_are_read_per_sub_statement,
         status_moves_through_the_lifecycle_in_real_time,
         describe_statement_waits_for_the_statement_to_end_up_to_its_wait,
