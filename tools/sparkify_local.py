@@ -336,6 +336,9 @@ class Execution:
     notifications: list[dict] = field(default_factory=list)
     seconds: float = 0.0
     input: dict | None = None
+    # The execution's start (DescribeExecution's startDate, which is `$$.Execution.StartTime`);
+    # the engine records ExecutionStarted in the history when it begins, which may be later.
+    started: dt.datetime | None = None
     # What the run asked of the stand-in (`LocalPipeline.requests`, the difference around it):
     # exact when no other run overlapped it.
     requests: dict | None = None
@@ -1111,6 +1114,7 @@ class LocalPipeline:
             notifications=self._notifications() if notifications else [],
             seconds=time.monotonic() - started,
             input=json.loads(described["input"]) if described.get("input") else None,
+            started=described.get("startDate"),
         )
 
     def execute(self, trigger: dict, *, name: str | None = None, progress=None,

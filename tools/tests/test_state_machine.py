@@ -259,13 +259,14 @@ def test_function_logs_are_json_with_the_request_and_statement_ids(sample, tmp_p
             values["FailedChecks"]) == (report["rejected_rows"], report["waiting_plays"],
                                         report["refused_songs"], 0)
     # The run's seconds by step add up to its seconds, and each is the time from the end of the
-    # step before it (the first: the run's start) to its own end, as the history shows them.
+    # step before it (the first: the run's start, `$$.Execution.StartTime`, the execution's
+    # startDate) to its own end, as the history shows them.
     steps = ["CreateTables", "CopyStaging", "LoadFacts", "LoadDimensions", "VerifyCounts"]
     seconds = [values[f"{step}Seconds"] for step in steps]
     assert all(s >= 0 for s in seconds) and abs(sum(seconds) - values["RunSeconds"]) < 0.01
     exits = {e["stateExitedEventDetails"]["name"]: e["timestamp"] for e in execution.history
              if e["type"] == "TaskStateExited"}
-    ends = [execution.history[0]["timestamp"], *(exits[step] for step in steps)]
+    ends = [execution.started, *(exits[step] for step in steps)]
     from_history = [(b - a).total_seconds() for a, b in zip(ends, ends[1:])]
     assert all(abs(a - b) < 0.5 for a, b in zip(seconds, from_history)), (seconds, from_history)
     # The newest log object's age: from its LastModified (the stand-in's: the file's time) to
