@@ -232,7 +232,9 @@ pub fn translate_with(
             .constraints
             .extend(table.columns.iter().filter_map(byte_length_check));
         for column in &mut table.columns {
-            if let Some(local) = crate::varchar::local_type(&column.data_type, Some(256)) {
+            if let Some(local) =
+                crate::varchar::local_type(&column.data_type, Some(crate::varchar::COLUMN_BYTES))
+            {
                 column.data_type = local;
             }
             column.options.retain(|option| {
@@ -311,19 +313,13 @@ pub fn translate_with(
 /// its bytes before this ([`crate::copy`]); this holds every INSERT and UPDATE to the same rule.
 /// CHAR is single-byte on Redshift: a multi-byte character takes more octets than its length.
 fn byte_length_check(column: &sqlparser::ast::ColumnDef) -> Option<TableConstraint> {
-    use sqlparser::ast::{CharacterLength, DataType};
-    let length = |length: &Option<CharacterLength>, default: u64| match length {
-        Some(CharacterLength::IntegerLength { length, .. }) => *length,
-        Some(CharacterLength::Max) => 65_535,
-        None => default,
-    };
-    let (kind, bytes) = match &column.data_type {
-        DataType::Varchar(l)
-        | DataType::CharacterVarying(l)
-        | DataType::CharVarying(l)
-        | DataType::Nvarchar(l) => ("varchar", length(l, 256)),
-        DataType::Text => ("varchar", 256),
-        DataType::Char(l) | DataType::Character(l) => ("char", length(l, 1)),
+    use crate::varchar::{COLUMN_BYTES, declared_bytes, varchar_bytes};
+    use sqlparser::ast::DataType;
+    let (kind, bytes) = match (&column.data_type, varchar_bytes(&column.data_type)) {
+        (_, Some(bytes)) => ("varchar", bytes.unwrap_or(COLUMN_BYTES)),
+        (DataType::Char(l) | DataType::Character(l), None) => {
+            ("char", declared_bytes(l).unwrap_or(1))
+        }
         _ => return None,
     };
     let name = format!("{}_{kind}_{bytes}_bytes", column.name.value);

@@ -118,22 +118,36 @@ const FUNCTIONS: [(&str, &str, &str); 22] = [
     ("reverse", "", "text_reverse"),
 ];
 
-/// The local type for a Redshift VARCHAR of any spelling, with its length; None for any other
-/// type. `VARCHAR(MAX)` is 65535 bytes; a VARCHAR without a length and TEXT take `default` (a
-/// column's is 256: "Character types").
-pub fn local_type(data_type: &DataType, default: Option<u64>) -> Option<DataType> {
-    let length = match data_type {
+/// A VARCHAR column's bytes when it declares no length, and a TEXT column's ("A VARCHAR column
+/// without a length is VARCHAR(256)", TEXT "a VARCHAR(256)": "Character types").
+pub const COLUMN_BYTES: u64 = 256;
+
+/// A declared character length in bytes (`MAX` is 65535 for VARCHAR); None when none is declared.
+pub fn declared_bytes(length: &Option<CharacterLength>) -> Option<u64> {
+    match length {
+        Some(CharacterLength::IntegerLength { length, .. }) => Some(*length),
+        Some(CharacterLength::Max) => Some(65_535),
+        None => None,
+    }
+}
+
+/// The declared bytes of a Redshift VARCHAR of any spelling (TEXT declares none); None for any
+/// other type.
+pub fn varchar_bytes(data_type: &DataType) -> Option<Option<u64>> {
+    match data_type {
         DataType::Varchar(length)
         | DataType::CharacterVarying(length)
         | DataType::CharVarying(length)
-        | DataType::Nvarchar(length) => match length {
-            Some(CharacterLength::IntegerLength { length, .. }) => Some(*length),
-            Some(CharacterLength::Max) => Some(65_535),
-            None => default,
-        },
-        DataType::Text => default,
-        _ => return None,
-    };
+        | DataType::Nvarchar(length) => Some(declared_bytes(length)),
+        DataType::Text => Some(None),
+        _ => None,
+    }
+}
+
+/// The local type for a Redshift VARCHAR of any spelling, with its length, `default` when it
+/// declares none (a column's is [`COLUMN_BYTES`]); None for any other type.
+pub fn local_type(data_type: &DataType, default: Option<u64>) -> Option<DataType> {
+    let length = varchar_bytes(data_type)?.or(default);
     Some(DataType::Custom(
         ObjectName::from(vec![Ident::new(SCHEMA), Ident::new("varchar")]),
         length
@@ -325,7 +339,7 @@ mod tests {
             ("VARCHAR(MAX)", "(65535)", "(65535)"),
             ("TEXT", "", "(256)"),
         ] {
-            for (default, expected) in [(None, cast), (Some(256), column)] {
+            for (default, expected) in [(None, cast), (Some(COLUMN_BYTES), column)] {
                 let local_type = local_type(&parsed(redshift), default).expect(redshift);
                 assert_eq!(
                     local_type.to_string(),
@@ -335,7 +349,11 @@ mod tests {
             }
         }
         for other in ["CHAR(32)", "INTEGER", "TIMESTAMP", "DECIMAL(10, 2)"] {
-            assert_eq!(local_type(&parsed(other), Some(256)), None, "{other}");
+            assert_eq!(
+                local_type(&parsed(other), Some(COLUMN_BYTES)),
+                None,
+                "{other}"
+            );
         }
     }
 
