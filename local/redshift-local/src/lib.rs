@@ -27,6 +27,7 @@ pub mod statements;
 pub mod transactions;
 pub mod unsupported;
 pub mod varchar;
+pub mod zone_maps;
 
 use api::Api;
 use axum::Router;

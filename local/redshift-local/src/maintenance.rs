@@ -17,9 +17,19 @@
 //! difference**: Redshift does both later, in the background; here they run before the statement
 //! reads as finished, so their time shows in the statement that crossed the threshold. A
 //! maintenance command that fails is only logged: it changes no row.
+//!
+//! After every commit, each table it wrote also has its zone maps ([`crate::zone_maps`]) brought
+//! up to date, as Redshift's are with every block it writes.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
+
+/// Summarises the blocks a table's zone maps ([`crate::zone_maps`]) do not cover yet, the last
+/// partly filled range included; nothing for a table without them.
+const SUMMARIZE_ZONE_MAPS: &str = "SELECT brin_summarize_new_values(i.indexrelid) \
+     FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid \
+     JOIN pg_am am ON am.oid = c.relam AND am.amname = 'brin' \
+     WHERE i.indrelid = to_regclass($1)";
 
 /// What one statement of a transaction wrote.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -85,6 +95,12 @@ impl Maintenance {
                     continue;
                 }
             };
+            // Redshift writes a block's zone map with the block; a BRIN index leaves the blocks
+            // added since its last summary unsummarised, read by every scan, until told.
+            if let Err(err) = client.query(SUMMARIZE_ZONE_MAPS, &[&table]).await {
+                let error = crate::backend::error_text(&err);
+                tracing::warn!(table, %error, "could not summarise the table's zone maps");
+            }
             let vacuum = pending.dead > 50 + live / 5;
             let analyze = pending.changed > 50 + live / 10;
             let command = match (vacuum, analyze) {

@@ -672,12 +672,21 @@ async fn run_sql(
                     leaves_dead_rows: translated.leaves_dead_rows,
                 });
             }
-            if let Some(table) = &translated.creates_if_missing
-                && transactions::exists(client, table).await?
-            {
+            let existed = match &translated.creates_if_missing {
+                Some(table) => transactions::exists(client, table).await?,
+                None => false,
+            };
+            if let (true, Some(table)) = (existed, &translated.creates_if_missing) {
                 transactions::lock_for_write(client, table, &target.user, isolation).await?;
             }
-            backend::run_at(client, &translated, isolation.conflict_words()).await
+            let outcome = backend::run_at(client, &translated, isolation.conflict_words()).await?;
+            if let (false, Some(index)) = (existed, &translated.zone_maps) {
+                client
+                    .batch_execute(index)
+                    .await
+                    .map_err(|err| backend::error_text(&err))?;
+            }
+            Ok(outcome)
         }
     }
 }

@@ -17,7 +17,8 @@
 //! - compared with `char`'s comparison functions (`bpchareq`, `bpcharcmp`, `hashbpchar`, ...),
 //!   which ignore trailing blanks: `=`, `<>`, `<`, `<=`, `>`, `>=` against itself and against
 //!   text (`=` and `<>` against `name` too, as `CURRENT_USER` is), its default B-tree and hash
-//!   operator classes and a hash family that holds text's blank-blind hash, so joins (hash,
+//!   operator classes (and a BRIN min-max class for [`crate::zone_maps`]) and a hash family that
+//!   holds text's blank-blind hash, so joins (hash,
 //!   merge, full), `IN`, `NULLIF`, `GROUP BY`, `DISTINCT`, `COUNT(DISTINCT)`, `UNION`,
 //!   `ORDER BY`, window partitions, `MIN` and `MAX` follow the rule as well;
 //! - the string functions a VARCHAR goes through keep it a VARCHAR (`||` with a VARCHAR on
@@ -49,7 +50,7 @@ const FORMATTED: &str = "redshift_local_types.\"varchar\"";
 
 /// Marks the type's version in the database (its comment): a database prepared by a stand-in
 /// whose type differs is refused at start rather than half-used.
-const VERSION: &str = "redshift-local VARCHAR 2";
+const VERSION: &str = "redshift-local VARCHAR 3";
 
 /// The comparison operators: symbol, `char`'s function suffix, commutator, negator, estimators.
 const COMPARISONS: [(&str, &str, &str, &str, &str); 6] = [
@@ -291,6 +292,13 @@ CREATE OPERATOR CLASS {SCHEMA}.varchar_ops DEFAULT FOR TYPE {v} USING btree AS
 CREATE OPERATOR CLASS {SCHEMA}.varchar_ops DEFAULT FOR TYPE {v} USING hash AS
     OPERATOR 1 pg_catalog.=,
     FUNCTION 1 {SCHEMA}.varchar_hash({v}), FUNCTION 2 {SCHEMA}.varchar_hash_extended({v}, bigint);
+CREATE OPERATOR CLASS {SCHEMA}.varchar_minmax_ops DEFAULT FOR TYPE {v} USING brin AS
+    OPERATOR 1 pg_catalog.<, OPERATOR 2 pg_catalog.<=, OPERATOR 3 pg_catalog.=,
+    OPERATOR 4 pg_catalog.>=, OPERATOR 5 pg_catalog.>,
+    FUNCTION 1 brin_minmax_opcinfo(internal),
+    FUNCTION 2 brin_minmax_add_value(internal, internal, internal, internal),
+    FUNCTION 3 brin_minmax_consistent(internal, internal, internal),
+    FUNCTION 4 brin_minmax_union(internal, internal, internal);
 ALTER OPERATOR FAMILY {SCHEMA}.varchar_ops USING hash ADD
     OPERATOR 1 pg_catalog.= ({v}, text), OPERATOR 1 pg_catalog.= (text, {v}),
     FUNCTION 1 (text, text) {SCHEMA}.varchar_hash(text),

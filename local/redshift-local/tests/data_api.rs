@@ -104,6 +104,42 @@ impl Env {
         described.status.expect("a status")
     }
 
+    /// How `sql` read table `t`: its sequential and its index scans, and the blocks it fetched,
+    /// as PostgreSQL counts them for the session (`pg_stat_xact_all_tables`, whose counts are
+    /// flushed only between transactions), read before and after it in the same batch.
+    async fn reads_of_t(&self, sql: &str) -> (i64, i64, i64) {
+        let counts = "SELECT seq_scan, COALESCE(idx_scan, 0), pg_stat_get_xact_blocks_fetched(relid) \
+                      FROM pg_stat_xact_all_tables WHERE relid = to_regclass('t')";
+        let id = self.batch(&[counts, sql, counts]).await;
+        if self.wait(&id).await.last() != Some(&StatusString::Finished) {
+            let described = self.client.describe_statement().id(&id).send().await;
+            panic!("{sql}: {:?}", described.map(|d| d.error));
+        }
+        let mut read = Vec::new();
+        for sub in [1, 3] {
+            let result = self
+                .client
+                .get_statement_result()
+                .id(format!("{id}:{sub}"))
+                .send()
+                .await
+                .unwrap();
+            match result.records()[0].as_slice() {
+                [
+                    Field::LongValue(seq),
+                    Field::LongValue(idx),
+                    Field::LongValue(blocks),
+                ] => read.push((*seq, *idx, *blocks)),
+                other => panic!("expected three longs, got {other:?}"),
+            }
+        }
+        (
+            read[1].0 - read[0].0,
+            read[1].1 - read[0].1,
+            read[1].2 - read[0].2,
+        )
+    }
+
     async fn single_long(&self, sql: &str) -> i64 {
         let id = self.execute(sql).await;
         if self.wait(&id).await.last() != Some(&StatusString::Finished) {
@@ -295,6 +331,60 @@ async fn written_tables_are_vacuumed_and_analyzed_after_the_commit_as_redshift_d
     assert_eq!(env.single_long(&counts("vacuum_count")).await, 1);
     assert_eq!(env.single_long(&counts("analyze_count")).await, 2);
     assert_eq!(env.single_long("SELECT COUNT(*) FROM t").await, 100);
+}
+
+/// "The min and max values for each block are stored as part of the metadata. If a query uses a
+/// range-restricted predicate, the query processor can use the min and max values to rapidly skip
+/// over large numbers of blocks during table scans" ("Sort keys"): a bound on a sort-key column
+/// reads through the table's zone maps, a bound on another column reads the whole table, and both
+/// count the same rows as a whole scan would; the rows written by a later commit are covered too.
+async fn a_bound_on_the_sort_key_reads_through_its_zone_maps(backend: Backend) {
+    let env = start(backend).await;
+    let digits: Vec<String> = (0..10).map(|n| format!("({n})")).collect();
+    let digits = format!("INSERT INTO digits VALUES {}", digits.join(", "));
+    // 10,000 rows of about 600 bytes in key order: some 6 MiB, several block ranges.
+    let rows = "INSERT INTO t SELECT 'key-' || a.n || b.n || c.n || d.n, a.n, REPEAT('x', 600) \
+                FROM digits a, digits b, digits c, digits d ORDER BY 1";
+    let setup = env
+        .batch(&[
+            "CREATE TABLE digits (n INTEGER)",
+            "CREATE TABLE t (k VARCHAR(16) NOT NULL, first_digit INTEGER, pad VARCHAR(1024)) \
+             DISTSTYLE ALL SORTKEY (k)",
+            digits.as_str(),
+            rows,
+        ])
+        .await;
+    assert_eq!(env.wait(&setup).await.last(), Some(&StatusString::Finished));
+    let pages = env.single_long("SELECT pg_relation_size('t') / 8192").await;
+    assert!(pages > 500, "{pages} pages");
+    let bounded = "SELECT COUNT(*) FROM t WHERE k >= 'key-0500' AND k < 'key-0600'";
+    let (seq, idx, blocks) = env.reads_of_t(bounded).await;
+    assert_eq!((seq, idx), (0, 1), "{blocks} blocks");
+    assert!(blocks < pages / 4, "{blocks} blocks of {pages}");
+    assert_eq!(env.single_long(bounded).await, 100);
+    let other = "SELECT COUNT(*) FROM t WHERE first_digit = 5";
+    let (seq, idx, blocks) = env.reads_of_t(other).await;
+    assert_eq!((seq, idx), (1, 0), "{blocks} blocks");
+    assert!(blocks >= pages, "{blocks} blocks of {pages}");
+    assert_eq!(env.single_long(other).await, 1000);
+    // Rows a later commit writes are within the zone maps at once (Redshift writes a block's
+    // with the block): a key past every earlier one is found through them.
+    let later = env
+        .batch(&["INSERT INTO t VALUES ('key-9999z', 9, 'y'), ('key-0550 ', 0, 'y')"])
+        .await;
+    assert_eq!(env.wait(&later).await.last(), Some(&StatusString::Finished));
+    let newest = "SELECT COUNT(*) FROM t WHERE k >= 'key-9999a'";
+    let (seq, idx, blocks) = env.reads_of_t(newest).await;
+    assert_eq!((seq, idx), (0, 1), "{blocks} blocks");
+    assert!(blocks < pages / 4, "{blocks} blocks of {pages}");
+    assert_eq!(env.single_long(newest).await, 1);
+    // The bound compares as VARCHARs do: the trailing blank does not count.
+    assert_eq!(
+        env.single_long("SELECT COUNT(*) FROM t WHERE k = 'key-0550'")
+            .await,
+        2
+    );
+    assert_eq!(env.single_long(bounded).await, 101);
 }
 
 /// "Trailing spaces in VARCHAR and CHAR values are treated as semantically insignificant when
@@ -971,6 +1061,7 @@ mod embedded {
         temporary_tables_end_with_their_statement_as_sessions_do,
         written_tables_are_vacuumed_and_analyzed_after_the_commit_as_redshift_does_in_the_background,
         varchar_comparisons_ignore_trailing_blanks_and_lengths_count_them,
+        a_bound_on_the_sort_key_reads_through_its_zone_maps,
         batch_results_are_read_per_sub_statement,
         status_moves_through_the_lifecycle_in_real_time,
         describe_statement_waits_for_the_statement_to_end_up_to_its_wait,
@@ -993,6 +1084,7 @@ mod binaries {
         temporary_tables_end_with_their_statement_as_sessions_do,
         written_tables_are_vacuumed_and_analyzed_after_the_commit_as_redshift_does_in_the_background,
         varchar_comparisons_ignore_trailing_blanks_and_lengths_count_them,
+        a_bound_on_the_sort_key_reads_through_its_zone_maps,
         a_database_keeps_its_varchar_and_another_versions_is_refused,
         batch_results_are_read_per_sub_statement,
         status_moves_through_the_lifecycle_in_real_time,
