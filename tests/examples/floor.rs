@@ -35,6 +35,7 @@ async fn main() -> Result<(), Failure> {
             .ok_or("BUCKET_DIR has no name")?,
     )?;
     let run = RunId::from_execution("floor")?;
+    let logs = S3Key::parse("log_data/")?;
     let postgres = EmbeddedPostgres::start()?;
     let (client, connection) = tokio_postgres::connect(postgres.url(), NoTls).await?;
     tokio::spawn(connection);
@@ -162,7 +163,7 @@ async fn main() -> Result<(), Failure> {
         ("dimensions", &catalogue::LOAD_DIMENSIONS[..]),
     ] {
         let clock = Instant::now();
-        transaction(&client, &render_for_run(files, &run)?).await?;
+        transaction(&client, &render_for_run(files, &run, &logs)?).await?;
         seconds.insert(phase.into(), json!(clock.elapsed().as_secs_f64()));
     }
 
@@ -170,7 +171,7 @@ async fn main() -> Result<(), Failure> {
         .into_iter()
         .find(|file| file.path == "verify/table_counts.sql")
         .ok_or("no verify/table_counts.sql")?;
-    let counts = query(&client, &render_for_run(&[table_counts], &run)?[0]).await?;
+    let counts = query(&client, &render_for_run(&[table_counts], &run, &logs)?[0]).await?;
     let rows: serde_json::Map<String, Value> = counts
         .rows
         .iter()

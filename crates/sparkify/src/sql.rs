@@ -344,6 +344,29 @@ impl Literal {
         Self::list(keys.iter().map(Self::key))
     }
 
+    /// Every key under `prefix` as a range of its sort key, `(from, to)`: `from <= key < to` for
+    /// each key that starts with `prefix`, as Redshift orders VARCHARs (by their UTF-8 bytes,
+    /// which is the order of their code points). A condition on constants is what a zone map
+    /// prunes blocks by ("Sort keys": "range-restricted predicate"), where a join on the key is
+    /// not. `to` is the prefix with its last character replaced by the next one (the characters
+    /// past the last that has a next dropped); a prefix of nothing but U+10FFFF has no such
+    /// string, and `to` is then 1,025 of them, more than any key of at most 1,024 bytes.
+    pub fn key_range(prefix: &S3Key) -> (Self, Self) {
+        let mut to: Vec<char> = prefix.0.chars().collect();
+        let upper = loop {
+            let Some(last) = to.pop() else {
+                break char::MAX.to_string().repeat(1025);
+            };
+            if let Some(next) =
+                (u32::from(last) + 1..=u32::from(char::MAX)).find_map(char::from_u32)
+            {
+                to.push(next);
+                break to.into_iter().collect();
+            }
+        };
+        (Self::key(prefix), Self::quoted(&upper))
+    }
+
     /// Literals joined by `, ` for `IN (...)`; None for none.
     fn list(items: impl Iterator<Item = Self>) -> Option<Self> {
         let joined = items.map(|item| item.0).collect::<Vec<_>>().join(", ");
@@ -393,17 +416,29 @@ pub fn render(file: &SqlFile, values: &[(&str, Literal)]) -> Result<String, EtlE
     Ok(out)
 }
 
-/// Renders each of a step's files with the execution's id: `{{run}}` where a file has it, the
-/// text as it is otherwise (a file with any other placeholder is an error).
-pub fn render_for_run(files: &[SqlFile], run: &RunId) -> Result<Vec<String>, EtlError> {
+/// Renders each of a step's files with the execution's id and the range of the log objects'
+/// keys (under `log_prefix`, [`Literal::key_range`]): `{{run}}`, `{{log_keys_from}}` and
+/// `{{log_keys_to}}` where a file has them (a file with any other placeholder is an error).
+pub fn render_for_run(
+    files: &[SqlFile],
+    run: &RunId,
+    log_prefix: &S3Key,
+) -> Result<Vec<String>, EtlError> {
+    let (from, to) = Literal::key_range(log_prefix);
+    let values = [
+        ("run", Literal::run(run)),
+        ("log_keys_from", from),
+        ("log_keys_to", to),
+    ];
     files
         .iter()
         .map(|file| {
-            if file.text.contains("{{run}}") {
-                render(file, &[("run", Literal::run(run))])
-            } else {
-                render(file, &[])
-            }
+            let used: Vec<(&str, Literal)> = values
+                .iter()
+                .filter(|(name, _)| file.text.contains(&format!("{{{{{name}}}}}")))
+                .cloned()
+                .collect();
+            render(file, &used)
         })
         .collect()
 }
@@ -841,10 +876,56 @@ mod tests {
     }
 
     #[test]
+    fn a_key_range_holds_every_key_under_its_prefix_and_no_other() {
+        let range = |prefix: &str| {
+            let (from, to) = Literal::key_range(&S3Key::parse(prefix).unwrap());
+            (from.0, to.0)
+        };
+        assert_eq!(
+            range("log_data/"),
+            ("'log_data/'".into(), "'log_data0'".into())
+        );
+        assert_eq!(range("it's"), ("'it''s'".into(), "'it''t'".into()));
+        // The next character skips the surrogates; a last U+10FFFF is dropped.
+        assert_eq!(
+            range("a\u{D7FF}"),
+            ("'a\u{D7FF}'".into(), "'a\u{E000}'".into())
+        );
+        assert_eq!(range("a\u{10FFFF}"), ("'a\u{10FFFF}'".into(), "'b'".into()));
+        let (_, to) = range("\u{10FFFF}");
+        assert_eq!(to.chars().filter(|c| *c == char::MAX).count(), 1025);
+        // As Redshift orders VARCHARs (code points, the order of their UTF-8 bytes), every key
+        // with the prefix is inside, and the keys beside it are not.
+        let inside = |prefix: &str, key: &str| {
+            let (from, to) = range(prefix);
+            let unquote = |s: String| s[1..s.len() - 1].replace("''", "'");
+            let (from, to) = (unquote(from), unquote(to));
+            from.as_str() <= key && key < to.as_str()
+        };
+        for key in [
+            "log_data/",
+            "log_data/2018/11/a.json",
+            "log_data/\u{10FFFF}\u{10FFFF}",
+        ] {
+            assert!(inside("log_data/", key), "{key}");
+        }
+        for key in [
+            "log_data",
+            "log_data0",
+            "log_data.json",
+            "log_datb",
+            "song_data/a.json",
+        ] {
+            assert!(!inside("log_data/", key), "{key}");
+        }
+    }
+
+    #[test]
     fn every_catalogue_file_has_only_the_placeholders_its_step_fills() {
         // The round's and the quarantine's templates are filled by copy-staging, the clean-up and
         // the grants by create-tables and the load-error and ledger queries by verify-counts (their
-        // tests render them); every other file has at most {{run}}, which render_for_run fills.
+        // tests render them); every other file has at most {{run}} and the log keys' range,
+        // which render_for_run fills.
         let filled_by_their_step = [
             catalogue::RECORD_LISTING[1],
             catalogue::RECORD_LISTING[2],
@@ -871,7 +952,8 @@ mod tests {
             if filled_by_their_step.contains(&file) {
                 continue;
             }
-            let rendered = render_for_run(&[file], &run).unwrap();
+            let rendered =
+                render_for_run(&[file], &run, &S3Key::parse("log_data/").unwrap()).unwrap();
             assert!(!rendered[0].contains("{{"), "sql/{}", file.path);
             assert_eq!(
                 file.text.contains("{{run}}"),

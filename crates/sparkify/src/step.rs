@@ -15,7 +15,7 @@
 
 use crate::data_api::{DataApi, Progress, client_token};
 use crate::error::EtlError;
-use crate::sql::{RunId, SqlFile, render_for_run};
+use crate::sql::{RunId, S3Key, SqlFile, render_for_run};
 use serde::{Deserialize, Serialize};
 
 /// What the state machine sends every step besides its own fields.
@@ -174,11 +174,12 @@ pub async fn advance_files(
     step: &str,
     input: &StepInput,
     files: &[SqlFile],
+    log_prefix: &S3Key,
     counted: &[(&str, SqlFile)],
 ) -> Result<StepOutput, EtlError> {
     let mut out = advance(api, step, input, || {
         let run = RunId::from_execution(&input.execution).map_err(EtlError::InvalidInput)?;
-        render_for_run(files, &run)
+        render_for_run(files, &run, log_prefix)
     })
     .await?;
     if out.done {

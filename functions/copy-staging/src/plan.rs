@@ -143,7 +143,11 @@ impl Planned {
 
 /// The plan batch of a round of execution `run`: its log objects, its song objects (at most
 /// `max_songs`) and the quarantined objects it leaves out (results 1, 2 and 3).
-pub fn statements(run: &RunId, max_songs: usize) -> Result<Vec<String>, EtlError> {
+pub fn statements(
+    run: &RunId,
+    max_songs: usize,
+    log_prefix: &S3Key,
+) -> Result<Vec<String>, EtlError> {
     let limits = [
         MAX_LOG_OBJECTS_PER_ROUND + 1,
         max_songs + 1,
@@ -154,10 +158,12 @@ pub fn statements(run: &RunId, max_songs: usize) -> Result<Vec<String>, EtlError
         .zip(limits)
         .map(|(file, limit)| {
             let limit = u32::try_from(limit).expect("the limits are small");
-            render(
-                file,
-                &[("run", Literal::run(run)), ("limit", Literal::count(limit))],
-            )
+            let mut values = vec![("run", Literal::run(run)), ("limit", Literal::count(limit))];
+            if file.text.contains("{{log_keys_from}}") {
+                let (from, to) = Literal::key_range(log_prefix);
+                values.extend([("log_keys_from", from), ("log_keys_to", to)]);
+            }
+            render(file, &values)
         })
         .collect()
 }
@@ -256,7 +262,11 @@ impl At<'_> {
         staged: Vec<Moved>,
         carried: Carried,
     ) -> Result<Output, EtlError> {
-        let sqls = statements(&self.run, max_songs(&carried))?;
+        let sqls = statements(
+            &self.run,
+            max_songs(&carried),
+            &self.deps.config.source.log_prefix,
+        )?;
         let token = self.step.client_token(&format!("{STEP}/plan/{round}"));
         let id = self
             .deps
@@ -380,8 +390,15 @@ mod tests {
     #[test]
     fn the_plan_asks_one_more_object_than_a_round_takes_of_this_run_only() {
         let run = RunId::from_execution("run-7").unwrap();
-        let sqls = statements(&run, MAX_SONG_OBJECTS_PER_ROUND).unwrap();
+        let logs = S3Key::parse("log_data/").unwrap();
+        let sqls = statements(&run, MAX_SONG_OBJECTS_PER_ROUND, &logs).unwrap();
         assert_eq!(sqls.len(), 3);
+        // The ledger is read for the log prefix's range of keys only.
+        assert!(
+            sqls[0].contains("g.object_key >= 'log_data/' AND g.object_key < 'log_data0'"),
+            "{}",
+            sqls[0]
+        );
         assert!(sqls[0].contains("LIMIT 19;"), "{}", sqls[0]);
         assert!(sqls[1].contains(&format!("LIMIT {};", MAX_SONG_OBJECTS_PER_ROUND + 1)));
         assert!(sqls[2].contains("LIMIT 20;"));

@@ -22,6 +22,7 @@ pub async fn handle(deps: &Deps, input: Input) -> Result<StepOutput, EtlError> {
         STEP,
         &input,
         &catalogue::LOAD_DIMENSIONS,
+        &deps.config.source.log_prefix,
         &MOVED,
     )
     .await?;

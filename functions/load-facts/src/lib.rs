@@ -22,8 +22,15 @@ pub const MOVED: [(&str, SqlFile); 2] = [
 pub type Input = StepInput;
 
 pub async fn handle(deps: &Deps, input: Input) -> Result<StepOutput, EtlError> {
-    let output =
-        advance_files(&deps.data_api, STEP, &input, &catalogue::LOAD_FACTS, &MOVED).await?;
+    let output = advance_files(
+        &deps.data_api,
+        STEP,
+        &input,
+        &catalogue::LOAD_FACTS,
+        &deps.config.source.log_prefix,
+        &MOVED,
+    )
+    .await?;
     if output.done {
         metrics_of(&output, &deps.config.pipeline).emit();
     }
