@@ -54,6 +54,8 @@ STEPS = {
 LIFECYCLE = ("Warehouse", "Release")
 MANIFEST_BUCKET = "sparkify-work"  # local/functions.env
 TABLES = ["staging_events", "staging_songs", "songplays", "users", "songs", "artists", "time"]
+# What only the runs that load songs count: a run of new log files leaves them as they were.
+CATALOGUE_TABLES = {"staging_songs", "songs", "artists"}
 # staging_events' columns from the logs (sql/create/staging_events.sql), without the bookkeeping.
 EVENT_COLUMNS = ["artist", "auth", "first_name", "gender", "item_in_session", "last_name", "length",
                  "level", "location", "method", "page", "registration", "session_id", "song",
@@ -1448,6 +1450,12 @@ def print_report(execution: Execution, expected: dict | None, out=print) -> bool
             mark = "" if expected.get(table) == rows else "   <- differs"
             line += f"{expected.get(table, 0):>10,}{mark}"
         out(line)
+    # A run of new log files counts the tables it writes, not the catalogue it leaves as it was
+    # (verify/table_counts_run.sql): those it does count must be as expected.
+    uncounted = set(expected or {}) - set(counts)
+    if expected and uncounted:
+        out(f"  not counted (a run of new log files leaves them as they were): "
+            f"{', '.join(sorted(uncounted))}")
     checks = report.get("checks", [])
     failed = [c for c in checks if not c["passed"]]
     out(f"  checks: {len(checks) - len(failed)} passed, {len(failed)} failed"
@@ -1472,8 +1480,10 @@ def print_report(execution: Execution, expected: dict | None, out=print) -> bool
             f"(docs/runbook.md#refused-songs)")
     if execution.requests:
         out(f"  requests: {requests_summary(execution.requests)}")
-    ok = bool(report.get("passed")) and not failed and (expected is None or counts == expected)
-    return ok
+    matches = expected is None or (
+        all(expected.get(table) == rows for table, rows in counts.items())
+        and uncounted <= CATALOGUE_TABLES and "songplays" in counts)
+    return bool(report.get("passed")) and not failed and matches
 
 
 def functions_log_size(logs: Path) -> int:

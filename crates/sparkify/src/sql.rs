@@ -173,6 +173,9 @@ pub mod catalogue {
     /// The checks of a run of new log files, in place of `verify/quality_checks.sql`: over what
     /// the run wrote, not over whole tables.
     pub const QUALITY_CHECKS_RUN: SqlFile = sql_file!("verify/quality_checks_run.sql");
+    /// The counts of a run of new log files, in place of `verify/table_counts.sql`: the tables
+    /// it writes, not the catalogue it leaves as it was.
+    pub const TABLE_COUNTS_RUN: SqlFile = sql_file!("verify/table_counts_run.sql");
     /// verify-counts' question when the run has load errors: which of their objects it loaded.
     pub const REJECTED_OBJECTS: SqlFile = sql_file!("verify/rejected_objects.sql");
 
@@ -222,6 +225,7 @@ pub mod catalogue {
             GRANT_LOCK,
             GRANT_ANALYSTS,
             QUALITY_CHECKS_RUN,
+            TABLE_COUNTS_RUN,
             DROP_TABLES,
             LOCK_CATALOGUE,
             LOCK_ROUND,

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use sparkify::config::DataSource;
 use sparkify::data_api::Progress;
 use sparkify::metrics::{Metrics, Name};
-use sparkify::sql::{Literal, RunId, S3Key, Timestamp, catalogue, render};
+use sparkify::sql::{Literal, RunId, S3Key, SqlFile, Timestamp, catalogue, render};
 use sparkify::step::advance;
 use sparkify::trigger::Trigger;
 use sparkify::{DataApi, Deps, EtlError, StepInput, StepOutput};
@@ -99,7 +99,9 @@ pub struct Output {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Report {
-    /// Rows per table, in load order.
+    /// Rows per table, in load order: every table of the pipeline, or for a run of new log files
+    /// the tables it writes (`verify/table_counts_run.sql`: not the catalogue's, which it leaves
+    /// as it was).
     pub counts: Vec<TableCount>,
     pub checks: Vec<CheckResult>,
     /// True when every check passed.
@@ -126,9 +128,10 @@ pub struct Report {
     pub oldest_waiting: Option<String>,
     /// Songs the catalogue holds that the songs table refuses (no title, no artist id): how many,
     /// and the first of them (`verify/refused_songs.sql`). They stay out of songs until their
-    /// object is fixed.
+    /// object is fixed. Null for a run of new log files, which loads no song and leaves the
+    /// catalogue to the runs that load songs.
     #[serde(default)]
-    pub refused_songs: i64,
+    pub refused_songs: Option<i64>,
     #[serde(default)]
     pub refused_song_ids: Vec<RefusedSong>,
     /// The start time of the newest play in songplays (`verify/freshness.sql`; the format of
@@ -176,20 +179,19 @@ pub struct Reject {
 pub async fn handle(deps: &Deps, input: Input) -> Result<Output, EtlError> {
     // The call follows its statements for one statement wait in all, whichever it waits on.
     let deadline = deps.data_api.deadline();
+    let scope = Scope::of(&input, &deps.config.source)?;
     let step = advance(&deps.data_api, STEP, &input.step, || {
-        batch(&input, &deps.config.source)
+        batch(&input, scope, &deps.config.source)
     })
     .await?;
     if !step.done {
         return Ok(Output { step, report: None });
     }
-    // A batch's results are read per sub-statement, `<id>:N`, N the file's place in the catalogue.
+    // A batch's results are read per sub-statement, `<id>:N`, N the file's place in the batch.
+    let files = scope.files();
+    let place = |path: &str| files.iter().position(|(stands_for, _)| *stands_for == path);
     let result = |path: &str| {
-        let n = catalogue::VERIFY
-            .iter()
-            .position(|file| file.path == path)
-            .expect("a file of the verify batch")
-            + 1;
+        let n = place(path).expect("a file of the verify batch") + 1;
         format!("{}:{n}", step.statement_id)
     };
     let api = &deps.data_api;
@@ -201,8 +203,14 @@ pub async fn handle(deps: &Deps, input: Input) -> Result<Output, EtlError> {
         .await?;
     let (waiting_plays, oldest_waiting) =
         waiting(&api.result_rows(&result("verify/waiting_plays.sql")).await?)?;
-    let (refused_songs, refused_song_ids) =
-        refused_songs(&api.result_rows(&result("verify/refused_songs.sql")).await?)?;
+    let (refused_songs, refused_song_ids) = match place("verify/refused_songs.sql") {
+        Some(_) => {
+            let rows = api.result_rows(&result("verify/refused_songs.sql")).await?;
+            let (count, songs) = refused_songs(&rows)?;
+            (Some(count), songs)
+        }
+        None => (None, Vec::new()),
+    };
     let newest_play = newest_play(&api.result_rows(&result("verify/freshness.sql")).await?)?;
     let bucket_uri = format!("s3://{}/", deps.config.source.bucket.as_str());
     // The load errors since the run started may be another execution's too: the ledger says
@@ -272,28 +280,60 @@ pub async fn handle(deps: &Deps, input: Input) -> Result<Output, EtlError> {
     })
 }
 
-/// The batch: every file of `catalogue::VERIFY`, each given the values it names; a run of new log
-/// files checks what it wrote instead of whole tables (in the checks' place, so results are read
-/// by the same positions).
-fn batch(input: &Input, source: &DataSource) -> Result<Vec<String>, EtlError> {
+/// What a run verifies: the whole warehouse, or what a run of new log files wrote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scope {
+    /// Nightly, backfill, continued and by-hand runs (and a hand invocation without a trigger).
+    Warehouse,
+    /// A run of new log files: it loads only the log objects its events name (no song object), so
+    /// what it verifies follows those files, not the size of the warehouse
+    /// (docs/exactly-once.md): its counts are of the tables it writes, its checks over its rows,
+    /// and the refused songs, which only a song round changes, are left to the runs that load
+    /// songs.
+    NewFiles,
+}
+
+impl Scope {
+    fn of(input: &Input, source: &DataSource) -> Result<Self, EtlError> {
+        Ok(match &input.trigger {
+            Some(trigger) => match Trigger::from_execution_input(trigger, source)? {
+                Trigger::NewLogObjects { .. } => Self::NewFiles,
+                _ => Self::Warehouse,
+            },
+            None => Self::Warehouse,
+        })
+    }
+
+    /// The batch's files, in order, each with the path of the `catalogue::VERIFY` file it
+    /// stands for (its own, but for a run of new log files' counts and checks, which stand in the
+    /// place of the whole tables'); a run of new log files leaves the refused songs out.
+    fn files(self) -> Vec<(&'static str, &'static SqlFile)> {
+        catalogue::VERIFY
+            .iter()
+            .filter_map(|file| {
+                let stands_for = file.path;
+                let file = match (self, stands_for) {
+                    (Self::NewFiles, "verify/table_counts.sql") => &catalogue::TABLE_COUNTS_RUN,
+                    (Self::NewFiles, "verify/quality_checks.sql") => &catalogue::QUALITY_CHECKS_RUN,
+                    (Self::NewFiles, "verify/refused_songs.sql") => return None,
+                    _ => file,
+                };
+                Some((stands_for, file))
+            })
+            .collect()
+    }
+}
+
+/// The batch: the files of `scope` ([`Scope::files`]), each given the values it names.
+fn batch(input: &Input, scope: Scope, source: &DataSource) -> Result<Vec<String>, EtlError> {
     let run = RunId::from_execution(&input.step.execution).map_err(EtlError::InvalidInput)?;
     let started = Timestamp::parse_utc(input.started.as_deref().unwrap_or(SINCE_EVER))
         .map_err(|why| EtlError::InvalidInput(format!("started: {why}")))?;
-    let new_files = match &input.trigger {
-        Some(trigger) => matches!(
-            Trigger::from_execution_input(trigger, source)?,
-            Trigger::NewLogObjects { .. }
-        ),
-        None => false,
-    };
     let bucket = &source.bucket;
-    catalogue::VERIFY
-        .iter()
-        .map(|file| match file.path {
-            "verify/quality_checks.sql" if new_files => &catalogue::QUALITY_CHECKS_RUN,
-            _ => file,
-        })
-        .map(|file| {
+    scope
+        .files()
+        .into_iter()
+        .map(|(_, file)| {
             let values: Vec<(&str, Literal)> = [
                 ("run", Literal::run(&run)),
                 ("started", Literal::timestamp(&started)),
@@ -597,7 +637,10 @@ pub fn metrics_of(report: &Report, pipeline: &str, clock: &Clock) -> Metrics {
         .put(Name::RejectedRecords, report.rejected_rows as f64)
         .put(Name::UnattributedRecords, report.unattributed_rows as f64)
         .put(Name::WaitingPlays, report.waiting_plays as f64)
-        .put(Name::RefusedSongs, report.refused_songs as f64)
+        .put(
+            Name::RefusedSongs,
+            report.refused_songs.map_or(f64::NAN, |n| n as f64),
+        )
         .put(
             Name::FailedChecks,
             report.checks.iter().filter(|check| !check.passed).count() as f64,
@@ -655,6 +698,11 @@ fn epoch_millis(text: &str) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The batch for `input`, in the scope its trigger gives.
+    fn batch_for(input: &Input, source: &DataSource) -> Result<Vec<String>, EtlError> {
+        batch(input, Scope::of(input, source)?, source)
+    }
     use aws_sdk_redshiftdata::Client;
     use aws_sdk_redshiftdata::operation::get_statement_result::GetStatementResultOutput;
     use aws_sdk_redshiftdata::types::{StatementStatusString as Sub, StatusString};
@@ -829,7 +877,7 @@ mod tests {
             unattributed_rows: 1,
             waiting_plays: 2,
             oldest_waiting: Some("2018-11-30 00:00:00.796".into()),
-            refused_songs: 3,
+            refused_songs: Some(3),
             refused_song_ids: Vec::new(),
             newest_play: Some("2018-11-29 06:30:00".into()),
         }
@@ -1034,6 +1082,57 @@ mod tests {
             })
     }
 
+    /// A run of new log files reads its batch by the places of its own files: the counts and
+    /// checks where the whole tables' are, no refused songs, and the newest play in the refused
+    /// songs' place.
+    #[tokio::test]
+    async fn a_new_file_runs_report_reads_its_own_batch() {
+        let [load_errors, refused_events, waiting, _refused_songs, _] = reject_results();
+        let rules: Vec<aws_smithy_mocks::Rule> = [
+            finished(),
+            counts(),
+            checks(0),
+            load_errors,
+            refused_events,
+            waiting,
+            rows_of("verify-1:7", vec![vec![s("2018-11-30 23:59:59.796")]]),
+        ]
+        .into_iter()
+        .chain(ledger_answer(StatusString::Finished))
+        .collect();
+        let client = mock_client!(aws_sdk_redshiftdata, RuleMode::MatchAny, &rules);
+        let event: serde_json::Value = serde_json::from_str(include_str!(
+            "../../../events/triggers/s3-object-created.json"
+        ))
+        .unwrap();
+        let new_file = Input {
+            trigger: Some(event),
+            ..resume()
+        };
+        let report = handle(&deps(client), new_file)
+            .await
+            .unwrap()
+            .report
+            .unwrap();
+        assert!(report.passed);
+        assert_eq!(report.counts.len(), 4);
+        assert_eq!(
+            (report.refused_songs, report.refused_song_ids.len()),
+            (None, 0)
+        );
+        assert_eq!(
+            report.newest_play.as_deref(),
+            Some("2018-11-30 23:59:59.796")
+        );
+        assert_eq!(report.waiting_plays, 6487);
+        // Its metrics leave the refused songs out rather than report none.
+        let metrics = metrics_of(&report, "sparkify", &Clock::default())
+            .document(0)
+            .to_string();
+        assert!(!metrics.contains("\"RefusedSongs\":"), "{metrics}");
+        assert!(metrics.contains("\"WaitingPlays\":6487"), "{metrics}");
+    }
+
     #[tokio::test]
     async fn a_finished_run_reports_every_count_and_check() {
         let rules = finished_batch(0);
@@ -1060,7 +1159,7 @@ mod tests {
             (report.waiting_plays, report.oldest_waiting.as_deref()),
             (6487, Some("2018-11-01 21:01:46.796"))
         );
-        assert_eq!(report.refused_songs, 2);
+        assert_eq!(report.refused_songs, Some(2));
         assert_eq!(
             report.refused_song_ids,
             [RefusedSong {
@@ -1253,7 +1352,7 @@ mod tests {
 
     #[test]
     fn the_batch_fills_the_start_time_and_the_bucket() {
-        let sqls = batch(&resume(), &sparkify::testing::config().source).unwrap();
+        let sqls = batch_for(&resume(), &sparkify::testing::config().source).unwrap();
         assert_eq!(sqls.len(), catalogue::VERIFY.len());
         assert!(sqls[0].contains("LOCK load_listing, staging_files, staging_events,"));
         assert!(sqls[9].contains("DELETE FROM load_listing WHERE run_id = 'exec-1'"));
@@ -1271,14 +1370,14 @@ mod tests {
             started: None,
             ..resume()
         };
-        let sqls = batch(&by_hand, &sparkify::testing::config().source).unwrap();
+        let sqls = batch_for(&by_hand, &sparkify::testing::config().source).unwrap();
         assert!(sqls[3].contains("CAST('1970-01-01 00:00:00' AS TIMESTAMP)"));
         // A start time that is not one is a named error, not SQL.
         let bad = Input {
             started: Some("2026-11-22'; DROP TABLE users; --".into()),
             ..resume()
         };
-        let err = batch(&bad, &sparkify::testing::config().source).unwrap_err();
+        let err = batch_for(&bad, &sparkify::testing::config().source).unwrap_err();
         assert_eq!(err.name(), "InvalidInput");
     }
 
@@ -1305,9 +1404,9 @@ mod tests {
     }
 
     #[test]
-    fn a_run_of_new_log_files_checks_what_it_wrote() {
+    fn a_run_of_new_log_files_checks_and_counts_what_it_wrote() {
         let source = sparkify::testing::config().source;
-        let whole = batch(&resume(), &source).unwrap();
+        let whole = batch_for(&resume(), &source).unwrap();
         let event: serde_json::Value = serde_json::from_str(include_str!(
             "../../../events/triggers/s3-object-created.json"
         ))
@@ -1316,17 +1415,42 @@ mod tests {
             trigger: Some(event),
             ..resume()
         };
-        let scoped = batch(&new_file, &source).unwrap();
-        assert_eq!(scoped.len(), whole.len());
+        let scoped = batch_for(&new_file, &source).unwrap();
+        // Its checks are over its rows.
         let checks = |sql: &str| sql.contains("'songplays_user_in_users'");
         let at = whole.iter().position(|sql| checks(sql)).unwrap();
         assert!(checks(&scoped[at]));
         assert!(scoped[at].contains("WHERE run_id = 'exec-1' AND play_key IS NOT NULL"));
         assert!(!whole[at].contains("run_id = 'exec-1'"));
-        // Every other statement is the same as a nightly run's.
-        for (i, (a, b)) in whole.iter().zip(&scoped).enumerate() {
-            assert!(i == at || a == b, "statement {i} differs");
+        // It counts the tables it writes, and reads neither the catalogue's counts nor its
+        // refused songs.
+        let counts = |sql: &str| sql.contains("'staging_events' AS table_name");
+        let at_counts = whole.iter().position(|sql| counts(sql)).unwrap();
+        assert!(counts(&scoped[at_counts]));
+        for table in ["staging_songs", "songs", "artists"] {
+            let counted = format!("'{table}', COUNT(*)");
+            assert!(whole[at_counts].contains(&counted), "{table}");
+            assert!(!scoped[at_counts].contains(&counted), "{table}");
         }
+        for table in ["songplays", "users", "time"] {
+            assert!(
+                scoped[at_counts].contains(&format!("'{table}', COUNT(*)")),
+                "{table}"
+            );
+        }
+        let refused = |sql: &str| sql.contains("COUNT(*) OVER () AS refused");
+        assert_eq!(whole.iter().filter(|sql| refused(sql)).count(), 1);
+        assert_eq!(scoped.iter().filter(|sql| refused(sql)).count(), 0);
+        // Every other statement is the same as a nightly run's, in the same order.
+        let others = |batch: &[String]| -> Vec<String> {
+            batch
+                .iter()
+                .filter(|sql| !checks(sql) && !counts(sql) && !refused(sql))
+                .cloned()
+                .collect()
+        };
+        assert_eq!(others(&scoped), others(&whole));
+        assert_eq!(scoped.len(), whole.len() - 1);
         // A nightly run checks whole tables; a trigger that is not one is a named error.
         let nightly = Input {
             trigger: Some(
@@ -1334,12 +1458,12 @@ mod tests {
             ),
             ..resume()
         };
-        assert_eq!(batch(&nightly, &source).unwrap(), whole);
+        assert_eq!(batch_for(&nightly, &source).unwrap(), whole);
         let bad = Input {
             trigger: Some(serde_json::json!("nightly")),
             ..resume()
         };
-        assert_eq!(batch(&bad, &source).unwrap_err().name(), "InvalidInput");
+        assert_eq!(batch_for(&bad, &source).unwrap_err().name(), "InvalidInput");
     }
 
     #[tokio::test]
@@ -1379,7 +1503,7 @@ mod tests {
         assert_eq!((report.waiting_plays, report.oldest_waiting), (0, None));
         assert_eq!(
             (report.refused_songs, report.refused_song_ids.len()),
-            (0, 0)
+            (Some(0), 0)
         );
     }
 
