@@ -234,6 +234,7 @@ fn is_json(headers: &HeaderMap) -> bool {
 /// Connects to the database, binds the Data API endpoint and serves it in the background.
 pub async fn start(config: LocalConfig) -> Result<Running, String> {
     let pool = Arc::new(Pool::connect(&config.database_url, config.connections).await?);
+    varchar::binary_order(pool.get().await?.client()).await?;
     varchar::install(pool.get().await?.client()).await?;
     pool.get()
         .await?

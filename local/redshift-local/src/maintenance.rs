@@ -25,11 +25,14 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 /// Summarises the blocks a table's zone maps ([`crate::zone_maps`]) do not cover yet, the last
-/// partly filled range included; nothing for a table without them.
+/// partly filled range included; nothing for a table without them, or one the session's user
+/// does not own (PostgreSQL lets only its owner summarise an index: a later commit of its
+/// owner's does).
 const SUMMARIZE_ZONE_MAPS: &str = "SELECT brin_summarize_new_values(i.indexrelid) \
      FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid \
      JOIN pg_am am ON am.oid = c.relam AND am.amname = 'brin' \
-     WHERE i.indrelid = to_regclass($1)";
+     JOIN pg_class t ON t.oid = i.indrelid \
+     WHERE i.indrelid = to_regclass($1) AND pg_has_role(t.relowner, 'USAGE')";
 
 /// What one statement of a transaction wrote.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -96,10 +99,18 @@ impl Maintenance {
                 }
             };
             // Redshift writes a block's zone map with the block; a BRIN index leaves the blocks
-            // added since its last summary unsummarised, read by every scan, until told.
-            if let Err(err) = client.query(SUMMARIZE_ZONE_MAPS, &[&table]).await {
+            // added since its last summary unsummarised, read by every scan, until told. The
+            // summary waits for no other writer of the table (its lock conflicts with theirs): a
+            // table busy now is summarised after a later commit, and its new blocks are read
+            // whole until then, which changes no result.
+            let summarize = format!(
+                "BEGIN; SET LOCAL lock_timeout = '100ms'; {}; COMMIT;",
+                SUMMARIZE_ZONE_MAPS.replace("$1", &format!("'{}'", table.replace('\'', "''")))
+            );
+            if let Err(err) = client.batch_execute(&summarize).await {
+                let _ = client.batch_execute("ROLLBACK").await;
                 let error = crate::backend::error_text(&err);
-                tracing::warn!(table, %error, "could not summarise the table's zone maps");
+                tracing::info!(table, %error, "zone maps left for a later commit");
             }
             let vacuum = pending.dead > 50 + live / 5;
             let analyze = pending.changed > 50 + live / 10;

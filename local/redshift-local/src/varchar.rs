@@ -170,6 +170,36 @@ pub fn is_varchar(ty: &tokio_postgres::types::Type) -> bool {
     ty.name() == "varchar" && ty.schema() == SCHEMA
 }
 
+/// Refuses a database whose strings are not ordered by their bytes. Redshift orders them so:
+/// "ORDER BY expressions and functions such as MIN, MAX, and RANK return results based on binary
+/// UTF8 ordering of the data that does not take locale-specific characters into account"
+/// ("Collation sequences", <https://docs.aws.amazon.com/redshift/latest/dg/c_collation_sequences.html>),
+/// and the product bounds keys by a prefix's range in that order (a range under a locale's
+/// collation, which may skip punctuation, would leave keys out). The stand-in's own servers are
+/// made so (`C`, or `C.UTF-8`); a server given by `--database-url` must be too.
+pub async fn binary_order(client: &Client) -> Result<(), String> {
+    let row = client
+        .query_one(
+            "SELECT datcollate::text, datlocprovider::text FROM pg_database \
+             WHERE datname = current_database()",
+            &[],
+        )
+        .await
+        .map_err(|err| crate::backend::error_text(&err))?;
+    let (collate, provider): (String, String) = (row.get(0), row.get(1));
+    let binary = matches!(provider.as_str(), "c" | "b")
+        && matches!(collate.as_str(), "C" | "POSIX" | "C.UTF-8" | "C.utf8");
+    if binary {
+        Ok(())
+    } else {
+        Err(format!(
+            "this database orders strings by collation {collate:?} (provider {provider:?}), not by \
+             their bytes as Redshift does (\"binary UTF8 ordering\"): use a database made with \
+             LC_COLLATE C (createdb --locale=C --template=template0)"
+        ))
+    }
+}
+
 /// Creates the type, its casts, operators, operator classes, aggregates and functions, once per
 /// database (at every start; nothing when this version made them), in one transaction: all or
 /// none. A database whose type another version made is refused with what to do.

@@ -18,13 +18,17 @@
 //!   whole table here.
 //! - A BRIN range is 128 PostgreSQL pages (1 MiB of rows, all columns), where a Redshift block is
 //!   1 MB of one column: finer here for wide rows.
-//! - Blocks written since the last vacuum are not summarised yet and are always read; the
-//!   stand-in vacuums after the commits Redshift's automatic vacuum would follow
-//!   ([`crate::maintenance`]), which summarises them.
+//! - The stand-in summarises the blocks a commit added after it ([`crate::maintenance`]), unless
+//!   another session is writing the table then, or the session's user does not own it; blocks
+//!   not summarised yet are read by every scan until a later commit summarises them.
 //! - Whether PostgreSQL's planner reads through the index is its cost estimate's choice, which
 //!   counts on the column's physical order ([`crate::maintenance`]'s ANALYZE gives it).
 
 use sqlparser::ast::{CreateTable, DataType, Expr};
+
+/// The most columns a PostgreSQL index takes (`INDEX_MAX_KEYS`); a Redshift compound sort key
+/// may have up to 400, whose first are the ones its order makes useful.
+const MAX_COLUMNS: usize = 32;
 
 /// The index that stands for `table`'s zone maps, when it declares a `SORTKEY` whose columns the
 /// BRIN min-max classes order (numbers, dates and times, character strings); None otherwise,
@@ -49,6 +53,7 @@ pub fn index_for(table: &CreateTable) -> Option<String> {
         })
         .filter(|column| has_min_max(&column.data_type))
         .map(|column| column.name.to_string())
+        .take(MAX_COLUMNS)
         .collect();
     if columns.is_empty() {
         return None;

@@ -534,6 +534,47 @@ async fn a_database_keeps_its_varchar_and_another_versions_is_refused(backend: B
     );
 }
 
+/// Redshift orders strings by their bytes ("binary UTF8 ordering", "Collation sequences"): a
+/// database that orders them by a locale's rules is refused at start, naming its collation.
+async fn a_database_that_orders_strings_by_a_locale_is_refused(backend: Backend) {
+    let (_postgres, config) = common::server(backend);
+    let (client, connection) = tokio_postgres::connect(&config.database_url, tokio_postgres::NoTls)
+        .await
+        .expect("connects");
+    let connection = tokio::spawn(connection);
+    client
+        .batch_execute(
+            "CREATE DATABASE by_locale TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en-US' \
+             LOCALE 'C'",
+        )
+        .await
+        .expect("a database ordered by ICU's en-US");
+    drop(client);
+    let _ = connection.await;
+    let url = format!(
+        "{}by_locale",
+        config.database_url.trim_end_matches("postgres")
+    );
+    assert_ne!(url, config.database_url, "a URL naming the database");
+    let mut by_locale = redshift_local::LocalConfig::new(&url);
+    by_locale.data_api_addr = config.data_api_addr;
+    by_locale.s3_addr = config.s3_addr;
+    let refused = redshift_local::start(by_locale)
+        .await
+        .err()
+        .expect("refused");
+    assert!(
+        refused.contains("\"C\"") && refused.contains("\"i\"") && refused.contains("binary UTF8"),
+        "{refused}"
+    );
+    // The stand-in's own server orders them by their bytes.
+    redshift_local::start(config)
+        .await
+        .expect("starts")
+        .stop()
+        .await;
+}
+
 async fn batch_results_are_read_per_sub_statement(backend: Backend) {
     let env = start(backend).await;
     let id = env.batch(&["SELECT 7", "SELECT 8"]).await;
@@ -1086,6 +1127,7 @@ mod binaries {
         varchar_comparisons_ignore_trailing_blanks_and_lengths_count_them,
         a_bound_on_the_sort_key_reads_through_its_zone_maps,
         a_database_keeps_its_varchar_and_another_versions_is_refused,
+        a_database_that_orders_strings_by_a_locale_is_refused,
         batch_results_are_read_per_sub_statement,
         status_moves_through_the_lifecycle_in_real_time,
         describe_statement_waits_for_the_statement_to_end_up_to_its_wait,
