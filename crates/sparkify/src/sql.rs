@@ -352,18 +352,21 @@ impl Literal {
     /// each key that starts with `prefix`, as Redshift orders VARCHARs (by their UTF-8 bytes,
     /// which is the order of their code points). A condition on constants is what a zone map
     /// prunes blocks by ("Sort keys": "range-restricted predicate"), where a join on the key is
-    /// not. `to` is the prefix with its last character replaced by the next one (the characters
-    /// past the last that has a next dropped); a prefix of nothing but U+10FFFF has no such
-    /// string, and `to` is then 1,025 of them, more than any key of at most 1,024 bytes.
+    /// not. `to` is the prefix with its last character replaced by the next one that is neither
+    /// a control character nor a backslash (which a literal could not hold as it is; the
+    /// characters past the last that has a next dropped); a prefix of nothing but U+10FFFF has no
+    /// such string, and `to` is then 1,025 of them, more than any key of at most 1,024 bytes.
     pub fn key_range(prefix: &S3Key) -> (Self, Self) {
         let mut to: Vec<char> = prefix.0.chars().collect();
         let upper = loop {
             let Some(last) = to.pop() else {
                 break char::MAX.to_string().repeat(1025);
             };
-            if let Some(next) =
-                (u32::from(last) + 1..=u32::from(char::MAX)).find_map(char::from_u32)
-            {
+            // Any greater character bounds the range; one that a literal may hold as it is.
+            let next = (u32::from(last) + 1..=u32::from(char::MAX))
+                .filter_map(char::from_u32)
+                .find(|c| !c.is_control() && *c != '\\');
+            if let Some(next) = next {
                 to.push(next);
                 break to.into_iter().collect();
             }
@@ -896,6 +899,9 @@ mod tests {
             ("'a\u{D7FF}'".into(), "'a\u{E000}'".into())
         );
         assert_eq!(range("a\u{10FFFF}"), ("'a\u{10FFFF}'".into(), "'b'".into()));
+        // Never a backslash (an escape to Redshift) or a control character in the literal.
+        assert_eq!(range("logs["), ("'logs['".into(), "'logs]'".into()));
+        assert_eq!(range("logs~"), ("'logs~'".into(), "'logs\u{A0}'".into()));
         let (_, to) = range("\u{10FFFF}");
         assert_eq!(to.chars().filter(|c| *c == char::MAX).count(), 1025);
         // As Redshift orders VARCHARs (code points, the order of their UTF-8 bytes), every key

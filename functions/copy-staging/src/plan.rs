@@ -393,9 +393,15 @@ mod tests {
         let logs = S3Key::parse("log_data/").unwrap();
         let sqls = statements(&run, MAX_SONG_OBJECTS_PER_ROUND, &logs).unwrap();
         assert_eq!(sqls.len(), 3);
-        // The ledger is read for the log prefix's range of keys only.
+        // Log objects are the listed keys under the log prefix (a listing handed on by a run with
+        // another prefix keeps none of the old one's), and the ledger is read for that range.
         assert!(
             sqls[0].contains("g.object_key >= 'log_data/' AND g.object_key < 'log_data0'"),
+            "{}",
+            sqls[0]
+        );
+        assert!(
+            sqls[0].contains("l.object_key >= 'log_data/' AND l.object_key < 'log_data0'"),
             "{}",
             sqls[0]
         );
