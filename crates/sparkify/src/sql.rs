@@ -439,15 +439,19 @@ pub fn render_for_run(
     ];
     files
         .iter()
-        .map(|file| {
-            let used: Vec<(&str, Literal)> = values
-                .iter()
-                .filter(|(name, _)| file.text.contains(&format!("{{{{{name}}}}}")))
-                .cloned()
-                .collect();
-            render(file, &used)
-        })
+        .map(|file| render_named(file, &values))
         .collect()
+}
+
+/// [`render`] with those of `values` that `file` names (a step offers its files the same
+/// values, and each names some of them).
+pub fn render_named(file: &SqlFile, values: &[(&str, Literal)]) -> Result<String, EtlError> {
+    let named: Vec<(&str, Literal)> = values
+        .iter()
+        .filter(|(name, _)| file.text.contains(&format!("{{{{{name}}}}}")))
+        .cloned()
+        .collect();
+    render(file, &named)
 }
 
 /// The id of an execution as the tables record it (`run_id`, VARCHAR(80)): the execution's name,

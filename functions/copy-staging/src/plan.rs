@@ -11,7 +11,7 @@ use crate::quarantine::RoundObject;
 use crate::{At, Carried, Output, Phase, SKIPPED_SHOWN, STEP};
 use aws_sdk_redshiftdata::types::Field;
 use serde::{Deserialize, Serialize};
-use sparkify::sql::{Literal, RunId, S3Key, catalogue, render};
+use sparkify::sql::{Literal, RunId, S3Key, catalogue, render_named};
 use sparkify::trigger::Skipped;
 use sparkify::{Deps, EtlError, Moved};
 
@@ -158,12 +158,14 @@ pub fn statements(
         .zip(limits)
         .map(|(file, limit)| {
             let limit = u32::try_from(limit).expect("the limits are small");
-            let mut values = vec![("run", Literal::run(run)), ("limit", Literal::count(limit))];
-            if file.text.contains("{{log_keys_from}}") {
-                let (from, to) = Literal::key_range(log_prefix);
-                values.extend([("log_keys_from", from), ("log_keys_to", to)]);
-            }
-            render(file, &values)
+            let (from, to) = Literal::key_range(log_prefix);
+            let values = [
+                ("run", Literal::run(run)),
+                ("limit", Literal::count(limit)),
+                ("log_keys_from", from),
+                ("log_keys_to", to),
+            ];
+            render_named(file, &values)
         })
         .collect()
 }

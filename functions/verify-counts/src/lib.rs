@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use sparkify::config::DataSource;
 use sparkify::data_api::Progress;
 use sparkify::metrics::{Metrics, Name};
-use sparkify::sql::{Literal, RunId, S3Key, SqlFile, Timestamp, catalogue, render};
+use sparkify::sql::{Literal, RunId, S3Key, SqlFile, Timestamp, catalogue, render, render_named};
 use sparkify::step::advance;
 use sparkify::trigger::Trigger;
 use sparkify::{DataApi, Deps, EtlError, StepInput, StepOutput};
@@ -334,15 +334,12 @@ fn batch(input: &Input, scope: Scope, source: &DataSource) -> Result<Vec<String>
         .files()
         .into_iter()
         .map(|(_, file)| {
-            let values: Vec<(&str, Literal)> = [
+            let values = [
                 ("run", Literal::run(&run)),
                 ("started", Literal::timestamp(&started)),
                 ("bucket_files", Literal::bucket_files(bucket)),
-            ]
-            .into_iter()
-            .filter(|(name, _)| file.text.contains(&format!("{{{{{name}}}}}")))
-            .collect();
-            render(file, &values)
+            ];
+            render_named(file, &values)
         })
         .collect()
 }
@@ -719,6 +716,18 @@ mod tests {
             started: Some("2026-11-22T18:00:00.123Z".into()),
             trigger: None,
             finished: Finished::default(),
+        }
+    }
+
+    /// [`resume`] of a run that one new log file's event started.
+    fn new_file() -> Input {
+        let event: serde_json::Value = serde_json::from_str(include_str!(
+            "../../../events/triggers/s3-object-created.json"
+        ))
+        .unwrap();
+        Input {
+            trigger: Some(event),
+            ..resume()
         }
     }
 
@@ -1101,14 +1110,7 @@ mod tests {
         .chain(ledger_answer(StatusString::Finished))
         .collect();
         let client = mock_client!(aws_sdk_redshiftdata, RuleMode::MatchAny, &rules);
-        let event: serde_json::Value = serde_json::from_str(include_str!(
-            "../../../events/triggers/s3-object-created.json"
-        ))
-        .unwrap();
-        let new_file = Input {
-            trigger: Some(event),
-            ..resume()
-        };
+        let new_file = new_file();
         let report = handle(&deps(client), new_file)
             .await
             .unwrap()
@@ -1407,14 +1409,7 @@ mod tests {
     fn a_run_of_new_log_files_checks_and_counts_what_it_wrote() {
         let source = sparkify::testing::config().source;
         let whole = batch_for(&resume(), &source).unwrap();
-        let event: serde_json::Value = serde_json::from_str(include_str!(
-            "../../../events/triggers/s3-object-created.json"
-        ))
-        .unwrap();
-        let new_file = Input {
-            trigger: Some(event),
-            ..resume()
-        };
+        let new_file = new_file();
         let scoped = batch_for(&new_file, &source).unwrap();
         // Its checks are over its rows.
         let checks = |sql: &str| sql.contains("'songplays_user_in_users'");

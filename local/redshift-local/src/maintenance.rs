@@ -24,15 +24,21 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-/// Summarises the blocks a table's zone maps ([`crate::zone_maps`]) do not cover yet, the last
+/// Summarises the blocks `table`'s zone maps ([`crate::zone_maps`]) do not cover yet, the last
 /// partly filled range included; nothing for a table without them, or one the session's user
 /// does not own (PostgreSQL lets only its owner summarise an index: a later commit of its
-/// owner's does).
-const SUMMARIZE_ZONE_MAPS: &str = "SELECT brin_summarize_new_values(i.indexrelid) \
-     FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid \
-     JOIN pg_am am ON am.oid = c.relam AND am.amname = 'brin' \
-     JOIN pg_class t ON t.oid = i.indrelid \
-     WHERE i.indrelid = to_regclass($1) AND pg_has_role(t.relowner, 'USAGE')";
+/// owner's does). In a transaction of its own that waits at most 100 ms for the table's lock.
+fn summarize_zone_maps(table: &str) -> String {
+    format!(
+        "BEGIN; SET LOCAL lock_timeout = '100ms'; \
+         SELECT brin_summarize_new_values(i.indexrelid) \
+         FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid \
+         JOIN pg_am am ON am.oid = c.relam AND am.amname = 'brin' \
+         JOIN pg_class t ON t.oid = i.indrelid \
+         WHERE i.indrelid = to_regclass('{}') AND pg_has_role(t.relowner, 'USAGE'); COMMIT;",
+        table.replace('\'', "''")
+    )
+}
 
 /// What one statement of a transaction wrote.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -103,11 +109,7 @@ impl Maintenance {
             // summary waits for no other writer of the table (its lock conflicts with theirs): a
             // table busy now is summarised after a later commit, and its new blocks are read
             // whole until then, which changes no result.
-            let summarize = format!(
-                "BEGIN; SET LOCAL lock_timeout = '100ms'; {}; COMMIT;",
-                SUMMARIZE_ZONE_MAPS.replace("$1", &format!("'{}'", table.replace('\'', "''")))
-            );
-            if let Err(err) = client.batch_execute(&summarize).await {
+            if let Err(err) = client.batch_execute(&summarize_zone_maps(&table)).await {
                 let _ = client.batch_execute("ROLLBACK").await;
                 let error = crate::backend::error_text(&err);
                 tracing::info!(table, %error, "zone maps left for a later commit");
