@@ -335,21 +335,23 @@ async fn written_tables_are_vacuumed_and_analyzed_after_the_commit_as_redshift_d
 
 /// "The min and max values for each block are stored as part of the metadata. If a query uses a
 /// range-restricted predicate, the query processor can use the min and max values to rapidly skip
-/// over large numbers of blocks during table scans" ("Sort keys"): a bound on a sort-key column
-/// reads through the table's zone maps, a bound on another column reads the whole table, and both
-/// count the same rows as a whole scan would; the rows written by a later commit are covered too.
-async fn a_bound_on_the_sort_key_reads_through_its_zone_maps(backend: Backend) {
+/// over large numbers of blocks during table scans" ("Sort keys"), and the blocks are each
+/// column's: a bound on the sort key reads through the table's zone maps, and so does a bound on
+/// another column whose values came together (a load's batch, a digit that follows the key), while
+/// one on a column whose values are spread over every block reads them all; each counts the same
+/// rows as a whole scan would, and the rows written by a later commit are covered too.
+async fn a_bound_on_a_column_reads_through_its_zone_maps(backend: Backend) {
     let env = start(backend).await;
     let digits: Vec<String> = (0..10).map(|n| format!("({n})")).collect();
     let digits = format!("INSERT INTO digits VALUES {}", digits.join(", "));
     // 10,000 rows of about 600 bytes in key order: some 6 MiB, several block ranges.
-    let rows = "INSERT INTO t SELECT 'key-' || a.n || b.n || c.n || d.n, a.n, REPEAT('x', 600) \
-                FROM digits a, digits b, digits c, digits d ORDER BY 1";
+    let rows = "INSERT INTO t SELECT 'key-' || a.n || b.n || c.n || d.n, a.n, d.n, 'first', \
+                REPEAT('x', 600) FROM digits a, digits b, digits c, digits d ORDER BY 1";
     let setup = env
         .batch(&[
             "CREATE TABLE digits (n INTEGER)",
-            "CREATE TABLE t (k VARCHAR(16) NOT NULL, first_digit INTEGER, pad VARCHAR(1024)) \
-             DISTSTYLE ALL SORTKEY (k)",
+            "CREATE TABLE t (k VARCHAR(16) NOT NULL, first_digit INTEGER, last_digit INTEGER, \
+             batch VARCHAR(80), pad VARCHAR(1024)) DISTSTYLE ALL SORTKEY (k)",
             digits.as_str(),
             rows,
         ])
@@ -362,22 +364,32 @@ async fn a_bound_on_the_sort_key_reads_through_its_zone_maps(backend: Backend) {
     assert_eq!((seq, idx), (0, 1), "{blocks} blocks");
     assert!(blocks < pages / 4, "{blocks} blocks of {pages}");
     assert_eq!(env.single_long(bounded).await, 100);
-    let other = "SELECT COUNT(*) FROM t WHERE first_digit = 5";
-    let (seq, idx, blocks) = env.reads_of_t(other).await;
-    assert_eq!((seq, idx), (1, 0), "{blocks} blocks");
-    assert!(blocks >= pages, "{blocks} blocks of {pages}");
-    assert_eq!(env.single_long(other).await, 1000);
-    // Rows a later commit writes are within the zone maps at once (Redshift writes a block's
-    // with the block): a key past every earlier one is found through them.
-    let later = env
-        .batch(&["INSERT INTO t VALUES ('key-9999z', 9, 'y'), ('key-0550 ', 0, 'y')"])
-        .await;
-    assert_eq!(env.wait(&later).await.last(), Some(&StatusString::Finished));
-    let newest = "SELECT COUNT(*) FROM t WHERE k >= 'key-9999a'";
-    let (seq, idx, blocks) = env.reads_of_t(newest).await;
+    let follows = "SELECT COUNT(*) FROM t WHERE first_digit = 5";
+    let (seq, idx, blocks) = env.reads_of_t(follows).await;
     assert_eq!((seq, idx), (0, 1), "{blocks} blocks");
     assert!(blocks < pages / 4, "{blocks} blocks of {pages}");
-    assert_eq!(env.single_long(newest).await, 1);
+    assert_eq!(env.single_long(follows).await, 1000);
+    let spread = "SELECT COUNT(*) FROM t WHERE last_digit = 5";
+    let (_, _, blocks) = env.reads_of_t(spread).await;
+    assert!(blocks >= pages, "{blocks} blocks of {pages}");
+    assert_eq!(env.single_long(spread).await, 1000);
+    // Rows a later commit writes are within the zone maps at once (Redshift writes a block's
+    // with the block): a key past every earlier one, and the later batch, are found through them.
+    let later = env
+        .batch(&[
+            "INSERT INTO t VALUES ('key-9999z', 9, 9, 'second', 'y'), ('key-0550 ', 0, 0, 'second', 'y')",
+        ])
+        .await;
+    assert_eq!(env.wait(&later).await.last(), Some(&StatusString::Finished));
+    for (newest, count) in [
+        ("SELECT COUNT(*) FROM t WHERE k >= 'key-9999a'", 1),
+        ("SELECT COUNT(*) FROM t WHERE batch = 'second'", 2),
+    ] {
+        let (seq, idx, blocks) = env.reads_of_t(newest).await;
+        assert_eq!((seq, idx), (0, 1), "{newest}: {blocks} blocks");
+        assert!(blocks < pages / 4, "{newest}: {blocks} blocks of {pages}");
+        assert_eq!(env.single_long(newest).await, count);
+    }
     // The bound compares as VARCHARs do: the trailing blank does not count.
     assert_eq!(
         env.single_long("SELECT COUNT(*) FROM t WHERE k = 'key-0550'")
@@ -1102,7 +1114,7 @@ mod embedded {
         temporary_tables_end_with_their_statement_as_sessions_do,
         written_tables_are_vacuumed_and_analyzed_after_the_commit_as_redshift_does_in_the_background,
         varchar_comparisons_ignore_trailing_blanks_and_lengths_count_them,
-        a_bound_on_the_sort_key_reads_through_its_zone_maps,
+        a_bound_on_a_column_reads_through_its_zone_maps,
         batch_results_are_read_per_sub_statement,
         status_moves_through_the_lifecycle_in_real_time,
         describe_statement_waits_for_the_statement_to_end_up_to_its_wait,
@@ -1125,7 +1137,7 @@ mod binaries {
         temporary_tables_end_with_their_statement_as_sessions_do,
         written_tables_are_vacuumed_and_analyzed_after_the_commit_as_redshift_does_in_the_background,
         varchar_comparisons_ignore_trailing_blanks_and_lengths_count_them,
-        a_bound_on_the_sort_key_reads_through_its_zone_maps,
+        a_bound_on_a_column_reads_through_its_zone_maps,
         a_database_keeps_its_varchar_and_another_versions_is_refused,
         a_database_that_orders_strings_by_a_locale_is_refused,
         batch_results_are_read_per_sub_statement,
