@@ -1480,7 +1480,9 @@ def print_report(execution: Execution, expected: dict | None, out=print,
         out(f"  load errors not attributed to this run or another: {report['unattributed_rows']:,} "
             f"(statemachine/README.md)")
     if report.get("waiting_plays"):
-        out(f"  plays waiting for their song: {report['waiting_plays']:,} (the oldest at "
+        # A run of new log files counts its own lines' (waiting_among "run"), not the warehouse's.
+        among = " of this run's lines" if report.get("waiting_among") == "run" else ""
+        out(f"  plays{among} waiting for their song: {report['waiting_plays']:,} (the oldest at "
             f"{report.get('oldest_waiting')}): they load when their song does (docs/exactly-once.md)")
     if report.get("refused_songs"):
         shown = ", ".join(f"{s['song_id']} ({s['reason']})" for s in report.get("refused_song_ids", []))

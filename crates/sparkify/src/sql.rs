@@ -176,6 +176,9 @@ pub mod catalogue {
     /// The counts of a run of new log files, in place of `verify/table_counts.sql`: the tables
     /// it writes, not the catalogue it leaves as it was.
     pub const TABLE_COUNTS_RUN: SqlFile = sql_file!("verify/table_counts_run.sql");
+    /// The plays waiting for their song among a run of new log files' own lines, in place of
+    /// `verify/waiting_plays.sql`: what the run added, not the whole event store.
+    pub const WAITING_PLAYS_RUN: SqlFile = sql_file!("verify/waiting_plays_run.sql");
     /// verify-counts' question when the run has load errors: which of their objects it loaded.
     pub const REJECTED_OBJECTS: SqlFile = sql_file!("verify/rejected_objects.sql");
 
@@ -226,6 +229,7 @@ pub mod catalogue {
             GRANT_ANALYSTS,
             QUALITY_CHECKS_RUN,
             TABLE_COUNTS_RUN,
+            WAITING_PLAYS_RUN,
             DROP_TABLES,
             LOCK_CATALOGUE,
             LOCK_ROUND,

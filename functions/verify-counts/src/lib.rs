@@ -126,6 +126,10 @@ pub struct Report {
     /// wait.
     #[serde(default)]
     pub oldest_waiting: Option<String>,
+    /// Whose lines `waiting_plays` counts: the whole event store's, or for a run of new log files
+    /// its own lines' (`verify/waiting_plays_run.sql`), what it added to the plays that wait.
+    #[serde(default)]
+    pub waiting_among: Among,
     /// Songs the catalogue holds that the songs table refuses (no title, no artist id): how many,
     /// and the first of them (`verify/refused_songs.sql`). They stay out of songs until their
     /// object is fixed. Null for a run of new log files, which loads no song and leaves the
@@ -138,6 +142,17 @@ pub struct Report {
     /// `oldest_waiting`); null when there is none.
     #[serde(default)]
     pub newest_play: Option<String>,
+}
+
+/// Whose lines a report's waiting plays are among.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Among {
+    /// Every published line of the event store.
+    #[default]
+    Warehouse,
+    /// The lines the run staged.
+    Run,
 }
 
 /// A song the songs table refuses, and why.
@@ -254,6 +269,7 @@ pub async fn handle(deps: &Deps, input: Input) -> Result<Output, EtlError> {
         unattributed_rows,
         waiting_plays,
         oldest_waiting,
+        waiting_among: scope.waiting_among(),
         refused_songs,
         refused_song_ids,
         newest_play,
@@ -288,8 +304,8 @@ enum Scope {
     /// A run of new log files: it loads only the log objects its events name (no song object), so
     /// what it verifies follows those files, not the size of the warehouse
     /// (docs/exactly-once.md): its counts are of the tables it writes, its checks over its rows,
-    /// and the refused songs, which only a song round changes, are left to the runs that load
-    /// songs.
+    /// its waiting plays among its own lines, and the refused songs, which only a song round
+    /// changes, are left to the runs that load songs.
     NewFiles,
 }
 
@@ -304,9 +320,17 @@ impl Scope {
         })
     }
 
+    fn waiting_among(self) -> Among {
+        match self {
+            Self::Warehouse => Among::Warehouse,
+            Self::NewFiles => Among::Run,
+        }
+    }
+
     /// The batch's files, in order, each with the path of the `catalogue::VERIFY` file it
-    /// stands for (its own, but for a run of new log files' counts and checks, which stand in the
-    /// place of the whole tables'); a run of new log files leaves the refused songs out.
+    /// stands for (its own, but for a run of new log files' counts, checks and waiting plays,
+    /// which stand in the place of the whole tables'); a run of new log files leaves the refused
+    /// songs out.
     fn files(self) -> Vec<(&'static str, &'static SqlFile)> {
         catalogue::VERIFY
             .iter()
@@ -315,6 +339,7 @@ impl Scope {
                 let file = match (self, stands_for) {
                     (Self::NewFiles, "verify/table_counts.sql") => &catalogue::TABLE_COUNTS_RUN,
                     (Self::NewFiles, "verify/quality_checks.sql") => &catalogue::QUALITY_CHECKS_RUN,
+                    (Self::NewFiles, "verify/waiting_plays.sql") => &catalogue::WAITING_PLAYS_RUN,
                     (Self::NewFiles, "verify/refused_songs.sql") => return None,
                     _ => file,
                 };
@@ -621,10 +646,17 @@ async fn named_numbers(api: &sparkify::DataApi, id: &str) -> Result<Vec<(String,
 
 /// The run's metrics ([`sparkify::metrics`]), from its report: the star tables' rows, what the
 /// loads refused, the plays waiting for their song and the oldest one's age in hours at `now`
-/// (seconds since the epoch), the refused songs, the failed checks, the newest play's age in
+/// (seconds since the epoch; not from a run of new log files, whose report counts its own
+/// lines'), the refused songs, the failed checks, the newest play's age in
 /// hours (none without plays) and, when the run's start is known, its seconds so far.
 pub fn metrics_of(report: &Report, pipeline: &str, clock: &Clock) -> Metrics {
     let mut metrics = Metrics::new(pipeline);
+    // The waiting plays' metrics are the whole event store's: a run of new log files counts its
+    // own lines' (`waiting_among`), and leaves them out (NaN) rather than mix the two.
+    let waiting = |value: f64| match report.waiting_among {
+        Among::Warehouse => value,
+        Among::Run => f64::NAN,
+    };
     for count in &report.counts {
         if let Some(name) = Name::rows_of(&count.table) {
             metrics.put(name, count.rows as f64);
@@ -633,7 +665,7 @@ pub fn metrics_of(report: &Report, pipeline: &str, clock: &Clock) -> Metrics {
     metrics
         .put(Name::RejectedRecords, report.rejected_rows as f64)
         .put(Name::UnattributedRecords, report.unattributed_rows as f64)
-        .put(Name::WaitingPlays, report.waiting_plays as f64)
+        .put(Name::WaitingPlays, waiting(report.waiting_plays as f64))
         .put(
             Name::RefusedSongs,
             report.refused_songs.map_or(f64::NAN, |n| n as f64),
@@ -648,7 +680,7 @@ pub fn metrics_of(report: &Report, pipeline: &str, clock: &Clock) -> Metrics {
         .as_deref()
         .and_then(epoch_millis)
         .map_or(0.0, hours_ago);
-    metrics.put(Name::OldestWaitingPlayHours, oldest_hours);
+    metrics.put(Name::OldestWaitingPlayHours, waiting(oldest_hours));
     // Left out (NaN) when unknown: a metric with no value is missing, not zero.
     let newest_hours = report
         .newest_play
@@ -886,6 +918,7 @@ mod tests {
             unattributed_rows: 1,
             waiting_plays: 2,
             oldest_waiting: Some("2018-11-30 00:00:00.796".into()),
+            waiting_among: Among::Warehouse,
             refused_songs: Some(3),
             refused_song_ids: Vec::new(),
             newest_play: Some("2018-11-29 06:30:00".into()),
@@ -1126,13 +1159,21 @@ mod tests {
             report.newest_play.as_deref(),
             Some("2018-11-30 23:59:59.796")
         );
-        assert_eq!(report.waiting_plays, 6487);
-        // Its metrics leave the refused songs out rather than report none.
+        // Its waiting plays are its own lines' (verify/waiting_plays_run.sql, in the place of
+        // verify/waiting_plays.sql: the same result read).
+        assert_eq!(
+            (report.waiting_plays, report.waiting_among),
+            (6487, Among::Run)
+        );
+        // Its metrics leave the refused songs and the event store's waiting plays out rather
+        // than report none, or its own as the warehouse's.
         let metrics = metrics_of(&report, "sparkify", &Clock::default())
             .document(0)
             .to_string();
-        assert!(!metrics.contains("\"RefusedSongs\":"), "{metrics}");
-        assert!(metrics.contains("\"WaitingPlays\":6487"), "{metrics}");
+        for left_out in ["RefusedSongs", "WaitingPlays", "OldestWaitingPlayHours"] {
+            assert!(!metrics.contains(&format!("\"{left_out}\":")), "{metrics}");
+        }
+        assert!(metrics.contains("\"RejectedRecords\":"), "{metrics}");
     }
 
     #[tokio::test]
@@ -1436,11 +1477,17 @@ mod tests {
         let refused = |sql: &str| sql.contains("COUNT(*) OVER () AS refused");
         assert_eq!(whole.iter().filter(|sql| refused(sql)).count(), 1);
         assert_eq!(scoped.iter().filter(|sql| refused(sql)).count(), 0);
+        // Its waiting plays are among its own lines, in the place of the event store's.
+        let waiting = |sql: &str| sql.contains("COUNT(*) AS waiting, MIN(start_time) AS oldest");
+        let at_waiting = whole.iter().position(|sql| waiting(sql)).unwrap();
+        assert!(waiting(&scoped[at_waiting]));
+        assert!(scoped[at_waiting].contains("WHERE run_id = 'exec-1'"));
+        assert!(!whole[at_waiting].contains("run_id"));
         // Every other statement is the same as a nightly run's, in the same order.
         let others = |batch: &[String]| -> Vec<String> {
             batch
                 .iter()
-                .filter(|sql| !checks(sql) && !counts(sql) && !refused(sql))
+                .filter(|sql| !checks(sql) && !counts(sql) && !refused(sql) && !waiting(sql))
                 .cloned()
                 .collect()
         };
