@@ -1,5 +1,5 @@
 """The pipeline end to end on this machine, timed from the execution history: a nightly run of a
-whole bucket (the real data set in the full benchmark), then one new log file from its event to
+whole bucket (the real data set in the full benchmark), then new log files from their events to
 verified tables. The history also gives the state transitions and function calls that the cost
 model prices.
 
@@ -358,7 +358,7 @@ class Million:
 
 
 def million(work: Path, logs: Path, preset: str = "million", *extra: str,
-            label: str = "1M songs, 363 days") -> Million:
+            label: str = f"1M songs, {365 - 1 - NEW_FILES} days") -> Million:
     """`--preset million` (1,000,000 songs, 365 days), or `preset` with `extra` options: the floor
     and a nightly run of every log file but the last few, a new day's nightly run, then each last
     file's own run (`incremental`)."""
