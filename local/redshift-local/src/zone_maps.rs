@@ -33,7 +33,7 @@
 //! - Whether PostgreSQL's planner reads through the index is its cost estimate's choice, which
 //!   counts on the column's physical order ([`crate::maintenance`]'s ANALYZE gives it).
 
-use sqlparser::ast::{CharacterLength, ColumnDef, CreateTable, DataType, Expr};
+use sqlparser::ast::{CharacterLength, ColumnDef, CreateTable, DataType, ExactNumberInfo, Expr};
 
 /// The most columns a PostgreSQL index takes (`INDEX_MAX_KEYS`); a Redshift compound sort key
 /// may have up to 400, whose first are the ones its order makes useful.
@@ -88,15 +88,35 @@ pub fn index_for(table: &CreateTable) -> Option<String> {
     if columns.is_empty() {
         return None;
     }
-    let name = table.name.0.last()?.to_string();
-    let bare = name.trim_matches('"');
-    let index: String = format!("{bare}_zone_maps").chars().take(63).collect();
     Some(format!(
-        "CREATE INDEX IF NOT EXISTS \"{index}\" ON {} USING brin ({})",
+        "CREATE INDEX IF NOT EXISTS \"{}\" ON {} USING brin ({})",
+        index_name(table)?.replace('"', "\"\""),
         table.name,
         columns.join(", ")
     ))
 }
+
+/// The index's name: the table's, then a control character and `zone_maps`, within PostgreSQL's
+/// 63 bytes. No Redshift table can have it ("Identifiers must consist of only UTF-8 printable
+/// characters", "Names and identifiers",
+/// <https://docs.aws.amazon.com/redshift/latest/dg/r_names.html>), so no table a user makes or
+/// drops meets it. Two tables whose names share their first 53 characters share the
+/// name, and the second has no zone maps.
+fn index_name(table: &CreateTable) -> Option<String> {
+    let name = table.name.0.last()?.to_string();
+    let bare = name.trim_matches('"');
+    let mut index = String::new();
+    for c in bare.chars() {
+        if index.len() + c.len_utf8() > 63 - SUFFIX.len() {
+            break;
+        }
+        index.push(c);
+    }
+    index.push_str(SUFFIX);
+    Some(index)
+}
+
+const SUFFIX: &str = "\u{1}zone_maps";
 
 /// The widest value of a type a BRIN min-max operator class orders, in bytes: PostgreSQL's own
 /// types, and Redshift's VARCHAR's local type ([`crate::varchar`]) at its declared bytes (a column
@@ -121,8 +141,18 @@ fn width(data_type: &DataType) -> Option<u64> {
         | DataType::Float(_)
         | DataType::Timestamp(_, _)
         | DataType::Time(_, _) => 8,
-        // 38 digits, PostgreSQL's base-10000 digits and their header.
-        DataType::Decimal(_) | DataType::Numeric(_) | DataType::Dec(_) => 32,
+        // At most 38 digits (Redshift's greatest precision): PostgreSQL's base-10000 digits and
+        // their header. A NUMERIC without a precision is PostgreSQL's unbounded one here.
+        DataType::Decimal(digits) | DataType::Numeric(digits) | DataType::Dec(digits) => {
+            match digits {
+                ExactNumberInfo::Precision(p) | ExactNumberInfo::PrecisionAndScale(p, _)
+                    if *p <= 38 =>
+                {
+                    32
+                }
+                _ => return None,
+            }
+        }
         DataType::Char(length) | DataType::Character(length) => match length {
             Some(CharacterLength::IntegerLength { length, .. }) => *length,
             Some(CharacterLength::Max) => 4096,
@@ -158,19 +188,21 @@ mod tests {
             )
             .as_deref(),
             Some(
-                "CREATE INDEX IF NOT EXISTS \"load_listing_zone_maps\" ON load_listing \
+                "CREATE INDEX IF NOT EXISTS \"load_listing\u{1}zone_maps\" ON load_listing \
                  USING brin (run_id, kind, object_key, size_bytes)"
             )
         );
         assert_eq!(
             index("CREATE TABLE public.time (start_time TIMESTAMP NOT NULL, hour INT) SORTKEY (start_time)")
                 .as_deref(),
-            Some("CREATE INDEX IF NOT EXISTS \"time_zone_maps\" ON public.time USING brin (start_time, hour)")
+            Some("CREATE INDEX IF NOT EXISTS \"time\u{1}zone_maps\" ON public.time USING brin (start_time, hour)")
         );
         // Without a sort key too: every column has its zone maps.
         assert_eq!(
             index("CREATE TABLE t (note VARCHAR, a INT, code CHAR(2), d DECIMAL(18,2))").as_deref(),
-            Some("CREATE INDEX IF NOT EXISTS \"t_zone_maps\" ON t USING brin (code, a, d, note)")
+            Some(
+                "CREATE INDEX IF NOT EXISTS \"t\u{1}zone_maps\" ON t USING brin (code, a, d, note)"
+            )
         );
     }
 
@@ -179,9 +211,22 @@ mod tests {
         assert_eq!(index("CREATE TEMP TABLE t (a INT) SORTKEY (a)"), None);
         assert_eq!(index("CREATE TABLE t (a BOOLEAN) SORTKEY (a)"), None);
         assert_eq!(index("CREATE TABLE t (a VARCHAR(MAX))"), None);
+        // A NUMERIC of a precision Redshift has is one of at most 38 digits; one without is
+        // PostgreSQL's unbounded one here, of any width.
+        assert_eq!(index("CREATE TABLE t (a NUMERIC, b DECIMAL(39, 2))"), None);
+        assert_eq!(
+            index("CREATE TABLE t (a NUMERIC, b DECIMAL(38, 2))").as_deref(),
+            Some("CREATE INDEX IF NOT EXISTS \"t\u{1}zone_maps\" ON t USING brin (b)")
+        );
+        // The name keeps within PostgreSQL's 63 bytes, whole characters, and no Redshift table
+        // can take it.
+        let long = format!("CREATE TABLE \"{}\" (a INT)", "é".repeat(40));
+        let named = index(&long).unwrap();
+        let name = &named["CREATE INDEX IF NOT EXISTS \"".len()..named.find("\" ON").unwrap()];
+        assert_eq!(name, format!("{}\u{1}zone_maps", "é".repeat(26)));
         assert_eq!(
             index("CREATE TABLE t (a BOOLEAN, b BIGINT) SORTKEY (a, b)").as_deref(),
-            Some("CREATE INDEX IF NOT EXISTS \"t_zone_maps\" ON t USING brin (b)")
+            Some("CREATE INDEX IF NOT EXISTS \"t\u{1}zone_maps\" ON t USING brin (b)")
         );
         // 2 x (1024 + 8 + 64 + 512) bytes: the other 512-byte column would pass 4,096.
         assert_eq!(
@@ -191,7 +236,7 @@ mod tests {
             )
             .as_deref(),
             Some(
-                "CREATE INDEX IF NOT EXISTS \"t_zone_maps\" ON t USING brin (key, ts, user_id, agent)"
+                "CREATE INDEX IF NOT EXISTS \"t\u{1}zone_maps\" ON t USING brin (key, ts, user_id, agent)"
             )
         );
         // 2 x (1024 + 64 + 512) bytes; the next 512-byte column would pass 4,096.
@@ -201,7 +246,7 @@ mod tests {
                  SORTKEY (key)"
             )
             .as_deref(),
-            Some("CREATE INDEX IF NOT EXISTS \"t_zone_maps\" ON t USING brin (key, d, a)")
+            Some("CREATE INDEX IF NOT EXISTS \"t\u{1}zone_maps\" ON t USING brin (key, d, a)")
         );
     }
 }

@@ -397,6 +397,16 @@ async fn a_bound_on_a_column_reads_through_its_zone_maps(backend: Backend) {
         2
     );
     assert_eq!(env.single_long(bounded).await, 101);
+    // The index's name is none a table can have: a table named after it is a table like any.
+    let named = env
+        .batch(&[
+            "CREATE TABLE t_zone_maps (a INTEGER)",
+            "CREATE TABLE IF NOT EXISTS t_zone_maps (a INTEGER)",
+            "DROP TABLE t_zone_maps",
+            "DROP TABLE IF EXISTS t_zone_maps",
+        ])
+        .await;
+    assert_eq!(env.wait(&named).await.last(), Some(&StatusString::Finished));
 }
 
 /// "Trailing spaces in VARCHAR and CHAR values are treated as semantically insignificant when
