@@ -177,7 +177,7 @@ pub mod catalogue {
     /// it writes, not the catalogue it leaves as it was.
     pub const TABLE_COUNTS_RUN: SqlFile = sql_file!("verify/table_counts_run.sql");
     /// The plays waiting for their song among a run of new log files' own lines, in place of
-    /// `verify/waiting_plays.sql`: what the run added, not the whole event store.
+    /// `verify/waiting_plays.sql`: the run's lines, not the whole event store.
     pub const WAITING_PLAYS_RUN: SqlFile = sql_file!("verify/waiting_plays_run.sql");
     /// verify-counts' question when the run has load errors: which of their objects it loaded.
     pub const REJECTED_OBJECTS: SqlFile = sql_file!("verify/rejected_objects.sql");

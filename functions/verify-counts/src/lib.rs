@@ -127,7 +127,7 @@ pub struct Report {
     #[serde(default)]
     pub oldest_waiting: Option<String>,
     /// Whose lines `waiting_plays` counts: the whole event store's, or for a run of new log files
-    /// its own lines' (`verify/waiting_plays_run.sql`), what it added to the plays that wait.
+    /// its own lines' (`verify/waiting_plays_run.sql`), whether or not others had them waiting.
     #[serde(default)]
     pub waiting_among: Among,
     /// Songs the catalogue holds that the songs table refuses (no title, no artist id): how many,
