@@ -315,6 +315,32 @@ def _boto_casing_for_sdk_tasks(definition: str) -> str:
     return json.dumps(asl)
 
 
+def parse_each_definition_once() -> None:
+    """moto's engine parses a state machine's definition (ANTLR, in Python) when it is created and
+    again at every execution: about 0.3 s of CPU for etl.asl.json, before its first state, in every
+    run and every pipeline started. This keeps one parse per definition text for the process.
+    What a parse gives is the definition's tree of evaluation components; an execution's state
+    lives in its own Environment, and the components set their attributes only as they are built
+    (moto 5.2.5, `stepfunctions/parser/asl/component`), so executions can share a tree. A
+    definition that does not parse raises each time, as before."""
+    from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+
+    parse = AmazonStateLanguageParser.parse
+    if getattr(parse, "once", False):
+        return
+    parsed: dict[str, tuple] = {}
+    lock = threading.Lock()
+
+    def parse_once(definition: str):
+        with lock:
+            if definition not in parsed:
+                parsed[definition] = parse(definition)
+            return parsed[definition]
+
+    parse_once.once = True
+    AmazonStateLanguageParser.parse = staticmethod(parse_once)
+
+
 # The detail-types of the events the deployed triggers deliver (template.yaml: Nightly, NewLogFile).
 TRIGGER_EVENTS = ("Scheduled Event", "Object Created")
 # The nightly schedule's event, as EventBridge delivers it.
@@ -760,6 +786,7 @@ class LocalPipeline:
 
         self._mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
         self._mock.start()
+        parse_each_definition_once()
         self.sfn = boto3.client("stepfunctions", region_name=REGION)
         sns = boto3.client("sns", region_name=REGION)
         self.sqs = boto3.client("sqs", region_name=REGION)
