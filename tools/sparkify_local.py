@@ -320,9 +320,14 @@ def parse_each_definition_once() -> None:
     again at every execution: about 0.3 s of CPU for etl.asl.json, before its first state, in every
     run and every pipeline started. This keeps one parse per definition text for the process.
     What a parse gives is the definition's tree of evaluation components; an execution's state
-    lives in its own Environment, and the components set their attributes only as they are built
-    (moto 5.2.5, `stepfunctions/parser/asl/component`), so executions can share a tree. A
+    lives in its own Environment, and the components set their attributes as they are built
+    (moto 5.2.5, `stepfunctions/parser/asl/component`; its iteration_component.py: components
+    "must be stateless" to be reused concurrently), but for one: `heap_key`, a random name made on
+    first use (a Retry's counters are kept under it). Two runs reaching a Retry first at once
+    could each make one, so every component's is made here, before any run shares the tree. A
     definition that does not parse raises each time, as before."""
+    from moto.stepfunctions.parser.asl.component.component import Component
+    from moto.stepfunctions.parser.asl.component.eval_component import EvalComponent
     from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
 
     parse = AmazonStateLanguageParser.parse
@@ -331,10 +336,28 @@ def parse_each_definition_once() -> None:
     parsed: dict[str, tuple] = {}
     lock = threading.Lock()
 
+    def settle_heap_keys(program) -> None:
+        stack, seen = [program], set()
+        while stack:
+            item = stack.pop()
+            if id(item) in seen:
+                continue
+            seen.add(id(item))
+            if isinstance(item, EvalComponent):
+                item.heap_key  # noqa: B018 (made now, once)
+            if isinstance(item, Component):
+                stack.extend(vars(item).values())
+            elif isinstance(item, dict):
+                stack.extend(item.values())
+            elif isinstance(item, (list, tuple, set)):
+                stack.extend(item)
+
     def parse_once(definition: str):
         with lock:
             if definition not in parsed:
-                parsed[definition] = parse(definition)
+                program, context = parse(definition)
+                settle_heap_keys(program)
+                parsed[definition] = (program, context)
             return parsed[definition]
 
     parse_once.once = True

@@ -170,12 +170,12 @@ def test_backfill_starts_the_days_and_follows_the_run_and_its_continuations(samp
         assert all(after[k] == before[k] for k in after if after[k]["kind"] == "songs")
 
 
-def test_dev_run_keep_serves_the_local_pipeline_to_the_commands_until_ctrl_c(built, tmp_path):
+def test_dev_run_keep_serves_the_local_pipeline_to_the_commands_until_ctrl_c(sample, tmp_path):
     served = tmp_path / "pipeline.json"
     dev = str(local.ROOT / "dev")
     keep = subprocess.Popen(
-        [dev, "run", "--keep", "--no-build", "--logs", str(tmp_path / "logs"),
-         "--served", str(served)],
+        [dev, "run", "--keep", "--no-build", "--data", str(sample), "--logs",
+         str(tmp_path / "logs"), "--served", str(served)],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
     try:
         deadline = time.monotonic() + 300

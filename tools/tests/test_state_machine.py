@@ -481,9 +481,11 @@ def test_slow_statements_go_round_the_wait_loop_and_are_submitted_once(sample, t
 
 def test_the_command_stops_everything_on_ctrl_c(built, tmp_path):
     logs = tmp_path / "logs"
+    # Its own copy of the sample (the default, .local/sample, is another test's too).
+    local.generate_sample(tmp_path / "sample")
     proc = subprocess.Popen(
         [sys.executable, str(ROOT / "tools" / "sparkify_local.py"), "--no-build",
-         "--logs", str(logs)],
+         "--data", str(tmp_path / "sample" / "udacity-dend"), "--logs", str(logs)],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
     lines = []
