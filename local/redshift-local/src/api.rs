@@ -379,9 +379,7 @@ impl Api {
         } else {
             None
         };
-        while tokio::time::Instant::now() < until && !self.find(parent)?.status.is_final() {
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        }
+        self.runner.store.until_final(parent, until).await;
         if let Some((parent, n)) = req.id.rsplit_once(':') {
             return self.describe_sub(parent, n);
         }

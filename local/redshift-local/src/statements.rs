@@ -130,6 +130,9 @@ pub struct Store {
     inner: Mutex<Inner>,
     /// How long a client token is kept ([`CLIENT_TOKEN_RETENTION`]; tests shorten it).
     pub client_token_retention: Duration,
+    /// Told whenever a statement reaches a final status, so a DescribeStatement waiting on one
+    /// answers as it ends ([`Store::until_final`]).
+    ended: tokio::sync::Notify,
 }
 
 impl Default for Store {
@@ -143,6 +146,7 @@ impl Store {
         Self {
             inner: Mutex::default(),
             client_token_retention: retention,
+            ended: tokio::sync::Notify::new(),
         }
     }
 }
@@ -277,7 +281,38 @@ impl Store {
         let statement = inner.statements.get_mut(id).expect("runner ids exist");
         let result = change(statement);
         statement.updated_at = now();
+        let ended = statement.status.is_final();
+        drop(inner);
+        if ended {
+            self.ended.notify_waiters();
+        }
         result
+    }
+
+    /// Whether statement `id` exists and has not reached a final status.
+    fn is_running(&self, id: &str) -> bool {
+        let inner = self.inner.lock().expect("store lock");
+        inner
+            .statements
+            .get(id)
+            .is_some_and(|statement| !statement.status.is_final())
+    }
+
+    /// Returns once statement `id` has reached a final status (or does not exist), or at `until`,
+    /// whichever comes first: woken as the statement ends, not on a poll.
+    pub async fn until_final(&self, id: &str, until: tokio::time::Instant) {
+        loop {
+            let ended = self.ended.notified();
+            let mut ended = std::pin::pin!(ended);
+            // Registered before the status is read, so an end between the two still wakes it.
+            ended.as_mut().enable();
+            if !self.is_running(id) {
+                return;
+            }
+            if tokio::time::timeout_at(until, ended).await.is_err() {
+                return;
+            }
+        }
     }
 
     fn cancel_requested(&self, id: &str) -> bool {
@@ -717,4 +752,68 @@ fn finish_aborted(store: &Store, id: &str) {
         }
         s.status = Status::Aborted;
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::time::Instant;
+
+    fn submitted(store: &Store) -> String {
+        let submission = Submission {
+            sqls: vec!["SELECT 1".to_owned()],
+            is_batch: false,
+            name: None,
+            target: Target {
+                database: "dev".to_owned(),
+                cluster_identifier: None,
+                workgroup_name: Some("local".to_owned()),
+                db_user: None,
+                secret_arn: None,
+                user: DbUser::Admin,
+                isolation: Isolation::Snapshot,
+                caller: None,
+            },
+            parameters: HashMap::new(),
+            client_token: None,
+        };
+        store.submit(submission).expect("submitted").0.id
+    }
+
+    /// The waiter is woken by the statement's end: a few turns of the runtime later it has
+    /// returned, with no timer fired (a poll, as DescribeStatement's wait once was, would still
+    /// be sleeping out its 20 ms).
+    #[tokio::test]
+    async fn a_wait_on_a_statement_ends_the_moment_the_statement_does() {
+        let store = Arc::new(Store::default());
+        let id = submitted(&store);
+        let until = Instant::now() + Duration::from_secs(30);
+        let waiter = tokio::spawn({
+            let (store, id) = (store.clone(), id.clone());
+            async move { store.until_final(&id, until).await }
+        });
+        tokio::task::yield_now().await;
+        store.update(&id, |s| s.status = Status::Started);
+        tokio::task::yield_now().await;
+        assert!(!waiter.is_finished(), "the statement is still running");
+        store.update(&id, |s| s.status = Status::Finished);
+        for _ in 0..10 {
+            if waiter.is_finished() {
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
+        assert!(
+            waiter.is_finished(),
+            "the wait did not end with the statement"
+        );
+        // Already final: at once. Still running: at the deadline.
+        let start = Instant::now();
+        store.until_final(&id, until).await;
+        let running = submitted(&store);
+        store
+            .until_final(&running, Instant::now() + Duration::from_millis(50))
+            .await;
+        assert!(start.elapsed() >= Duration::from_millis(50));
+    }
 }
