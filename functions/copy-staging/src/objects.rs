@@ -106,6 +106,27 @@ pub async fn put(
     Ok(())
 }
 
+/// Writes every `(key, body)` to the bucket, all at once; the first failure is the answer.
+pub async fn put_all(
+    s3: &Client,
+    (bucket, owner): (&BucketName, Option<&AccountId>),
+    writes: Vec<(S3Key, Vec<u8>)>,
+) -> Result<(), EtlError> {
+    let mut puts = tokio::task::JoinSet::new();
+    for (key, body) in writes {
+        let (s3, bucket, owner) = (s3.clone(), bucket.clone(), owner.cloned());
+        puts.spawn(async move { put(&s3, (&bucket, owner.as_ref()), &key, body).await });
+    }
+    while let Some(put) = puts.join_next().await {
+        match put {
+            Ok(written) => written?,
+            // A write that panicked panics here, as it would have written in turn.
+            Err(err) => std::panic::resume_unwind(err.into_panic()),
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -136,6 +157,46 @@ mod tests {
             .unwrap();
         assert!(head(&s3, (&bucket, None), &key).await.unwrap().is_some());
         assert_eq!((put_rule.num_calls(), head_rule.num_calls()), (1, 1));
+    }
+
+    /// A round's files are written together: each once, and one refused write is the answer.
+    #[tokio::test]
+    async fn a_rounds_files_are_each_written_and_one_refused_write_fails_them() {
+        use aws_sdk_s3::operation::put_object::PutObjectError;
+        let bucket = BucketName::parse("sparkify-work").unwrap();
+        let writes = |keys: &[&str]| -> Vec<(S3Key, Vec<u8>)> {
+            keys.iter()
+                .map(|key| (S3Key::parse(key).unwrap(), key.as_bytes().to_vec()))
+                .collect()
+        };
+        let written = mock!(aws_sdk_s3::Client::put_object)
+            .match_requests(|req| req.key() != Some("m/refused.manifest"))
+            .then_output(|| PutObjectOutput::builder().build());
+        let refused = mock!(aws_sdk_s3::Client::put_object)
+            .match_requests(|req| req.key() == Some("m/refused.manifest"))
+            .then_error(|| {
+                PutObjectError::generic(
+                    aws_sdk_s3::error::ErrorMetadata::builder()
+                        .code("AccessDenied")
+                        .build(),
+                )
+            });
+        let s3 = mock_client!(aws_sdk_s3, RuleMode::MatchAny, [&written, &refused]);
+        let keys = [
+            "m/objects.json",
+            "m/objects.manifest",
+            "m/events-01.manifest",
+        ];
+        put_all(&s3, (&bucket, None), writes(&keys)).await.unwrap();
+        assert_eq!(written.num_calls(), 3);
+        let failed = put_all(&s3, (&bucket, None), writes(&["m/a", "m/refused.manifest"])).await;
+        assert!(
+            failed
+                .as_ref()
+                .is_err_and(|err| err.to_string().contains("AccessDenied")),
+            "{failed:?}"
+        );
+        assert_eq!(refused.num_calls(), 1);
     }
 
     fn listed(key: &str) -> Listed {

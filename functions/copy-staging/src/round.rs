@@ -53,17 +53,24 @@ impl At<'_> {
             })
         };
         let staged_at = crate::now_utc();
+        // Every file of the round is written at once (none names another's contents, only its
+        // key), before the batch that reads them is submitted.
+        let mut writes = Vec::with_capacity(round.events.len() + 3);
         let list_key = manifest_key("objects.json".into())?;
         let body = objects::object_list(run.as_str(), &staged_at, &round.events, &round.songs);
-        objects::put(s3, source.manifests(), &list_key, body).await?;
+        writes.push((list_key.clone(), body));
         let objects_key = manifest_key("objects.manifest".into())?;
-        let body = objects::manifest(&source.manifest_bucket, [&list_key]);
-        objects::put(s3, source.manifests(), &objects_key, body).await?;
+        writes.push((
+            objects_key.clone(),
+            objects::manifest(&source.manifest_bucket, [&list_key]),
+        ));
         let mut event_manifests = Vec::with_capacity(round.events.len());
         for (index, object) in round.events.iter().enumerate() {
             let key = manifest_key(format!("events-{:02}.manifest", index + 1))?;
-            let body = objects::manifest(&source.bucket, [&object.key]);
-            objects::put(s3, source.manifests(), &key, body).await?;
+            writes.push((
+                key.clone(),
+                objects::manifest(&source.bucket, [&object.key]),
+            ));
             event_manifests.push(key);
         }
         let songs_manifest = if round.songs.is_empty() {
@@ -71,9 +78,10 @@ impl At<'_> {
         } else {
             let key = manifest_key("songs.manifest".into())?;
             let body = objects::manifest(&source.bucket, round.songs.iter().map(|o| &o.key));
-            objects::put(s3, source.manifests(), &key, body).await?;
+            writes.push((key.clone(), body));
             Some(key)
         };
+        objects::put_all(s3, source.manifests(), writes).await?;
         let sqls = round_statements(
             source,
             run,
