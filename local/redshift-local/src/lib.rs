@@ -233,9 +233,12 @@ fn is_json(headers: &HeaderMap) -> bool {
 
 /// Connects to the database, binds the Data API endpoint and serves it in the background.
 pub async fn start(config: LocalConfig) -> Result<Running, String> {
+    let started = std::time::Instant::now();
     let pool = Arc::new(Pool::connect(&config.database_url, config.connections).await?);
+    let connected = started.elapsed();
     varchar::binary_order(pool.get().await?.client()).await?;
     varchar::install(pool.get().await?.client()).await?;
+    let installed = started.elapsed();
     pool.get()
         .await?
         .client()
@@ -247,6 +250,12 @@ pub async fn start(config: LocalConfig) -> Result<Running, String> {
                 backend::error_text(&err)
             )
         })?;
+    tracing::info!(
+        connected_ms = connected.as_millis() as u64,
+        varchar_ms = (installed - connected).as_millis() as u64,
+        views_ms = (started.elapsed() - installed).as_millis() as u64,
+        "the warehouse's types and system views are in place"
+    );
     let requests = Arc::new(requests::Requests::default());
     let s3_server = if config.s3_roots.is_empty() {
         None
