@@ -807,12 +807,15 @@ mod tests {
             waiter.is_finished(),
             "the wait did not end with the statement"
         );
-        // Already final: at once. Still running: at the deadline.
+        // Already final: at once, not at its deadline 30 s away.
         let start = Instant::now();
         store.until_final(&id, until).await;
+        assert!(start.elapsed() < Duration::from_secs(5));
+        // Still running: at the deadline.
+        let start = Instant::now();
         let running = submitted(&store);
         store
-            .until_final(&running, Instant::now() + Duration::from_millis(50))
+            .until_final(&running, start + Duration::from_millis(50))
             .await;
         assert!(start.elapsed() >= Duration::from_millis(50));
     }
