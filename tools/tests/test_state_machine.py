@@ -466,9 +466,11 @@ def test_file_beyond_maxerror_is_quarantined_and_the_run_fails_by_name_with_tabl
 
 def test_slow_statements_go_round_the_wait_loop_and_are_submitted_once(sample, tmp_path):
     data, expected, _ = sample
-    # Every statement runs 1.5 s, and a call follows it for 1 s only (from before it submits),
-    # so each step's statement outlasts its first call and is found committed after a Wait.
-    slow = {"min_statement_ms": 1500, "function_env": {"STATEMENT_WAIT_SECONDS": "1"}}
+    # Every statement runs 2 s, and a call follows it for 1 s only, counted from before it
+    # submits: each step's statement outlasts its first call, last DescribeStatement included,
+    # by 1 s (a stall that long on a busy machine would let a call see it end), so it is found
+    # committed after a Wait.
+    slow = {"min_statement_ms": 2000, "function_env": {"STATEMENT_WAIT_SECONDS": "1"}}
     with local.LocalPipeline(data, tmp_path / "logs", **slow) as pipeline:
         execution = pipeline.execute(SCHEDULED)
         statements = pipeline.statements()
