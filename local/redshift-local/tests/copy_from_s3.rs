@@ -12,10 +12,11 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 struct Env {
-    _postgres: Server,
     _local: Running,
     client: Client,
     root: PathBuf,
+    /// Last, so it stops after the stand-in has closed its connections (`common::Server`).
+    _postgres: Server,
 }
 
 impl Drop for Env {

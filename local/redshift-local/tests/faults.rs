@@ -14,9 +14,10 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 struct Env {
-    _postgres: Server,
     local: Running,
     client: Client,
+    /// Last, so it stops after the stand-in has closed its connections (`common::Server`).
+    _postgres: Server,
 }
 
 async fn start(backend: Backend) -> Env {

@@ -12,9 +12,10 @@ use std::path::PathBuf;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 struct Env {
-    _postgres: Server,
     local: Running,
     root: PathBuf,
+    /// Last, so it stops after the stand-in has closed its connections (`common::Server`).
+    _postgres: Server,
 }
 
 impl Drop for Env {

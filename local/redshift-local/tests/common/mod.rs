@@ -16,7 +16,9 @@ pub enum Backend {
     Binaries,
 }
 
-/// Kept alive for the test; dropping it stops the server.
+/// Kept alive for the test; dropping it stops the server. Each test's environment declares it
+/// after the stand-in, so it is dropped last: the embedded server's stop waits (up to 5 s) for its
+/// one connection to close, which the stand-in's pool holds until its server task has ended.
 #[allow(dead_code)]
 pub enum Server {
     Embedded(EmbeddedPostgres),
@@ -63,12 +65,15 @@ pub fn client_as(data_api_url: String, access_key_id: &str) -> Client {
 }
 
 /// `on!(Embedded: test_a, test_b)` defines `#[tokio::test] fn test_a()` calling the parent
-/// module's `test_a(Backend::Embedded)`; used inside one module per backend.
+/// module's `test_a(Backend::Embedded)`; used inside one module per backend. On two worker
+/// threads: as a test's environment is dropped, the stand-in's server task and its database
+/// connection end on one while the other waits for the server to stop (on one thread, the wait
+/// blocked them, and every embedded test took 5 s more).
 #[macro_export]
 macro_rules! on {
     ($backend:ident: $($name:ident),* $(,)?) => {
         $(
-            #[tokio::test]
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $name() {
                 super::$name($crate::common::Backend::$backend).await
             }
