@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sys
 from pathlib import Path
@@ -41,11 +42,30 @@ def copied_objects(execution: local.Execution) -> list[str]:
     return keys
 
 
+# The oracle's answers in this process, by the bucket's contents (`bucket_digest`).
+_FROM_SCRATCH: dict[str, dict[str, str]] = {}
+
+
+def bucket_digest(data: Path) -> str:
+    """A SHA-256 of a bucket folder as S3 serves it: every object's key and bytes."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in data.rglob("*") if p.is_file()):
+        body = path.read_bytes()
+        digest.update(f"{path.relative_to(data).as_posix()}\0{len(body)}\0".encode())
+        digest.update(body)
+    return digest.hexdigest()
+
+
 def from_scratch(data: Path, logs: Path) -> dict[str, str]:
-    """Checksums of a warehouse that loaded `data` in one nightly run."""
-    with local.LocalPipeline(data, logs) as pipeline:
-        succeeded(pipeline.execute(SCHEDULED))
-        return pipeline.checksums()
+    """Checksums of a warehouse that loaded `data` in one nightly run. A load is a function of
+    the bucket's keys and bytes, so a bucket this process has already loaded from scratch is not
+    loaded again: many scenarios end on the sample as generated."""
+    key = bucket_digest(data)
+    if key not in _FROM_SCRATCH:
+        with local.LocalPipeline(data, logs) as pipeline:
+            succeeded(pipeline.execute(SCHEDULED))
+            _FROM_SCRATCH[key] = pipeline.checksums()
+    return dict(_FROM_SCRATCH[key])
 
 
 def december_key(day: int) -> str:
