@@ -15,7 +15,7 @@ struct Env {
     _local: Running,
     client: Client,
     root: PathBuf,
-    /// Last, so it stops after the stand-in has closed its connections (`common::Server`).
+    /// Last, so the stand-in is told to stop before the server's stop waits (`common::Server`).
     _postgres: Server,
 }
 

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 struct Env {
     local: Running,
     root: PathBuf,
-    /// Last, so it stops after the stand-in has closed its connections (`common::Server`).
+    /// Last, so the stand-in is told to stop before the server's stop waits (`common::Server`).
     _postgres: Server,
 }
 

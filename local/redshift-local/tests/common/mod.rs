@@ -17,8 +17,9 @@ pub enum Backend {
 }
 
 /// Kept alive for the test; dropping it stops the server. Each test's environment declares it
-/// after the stand-in, so it is dropped last: the embedded server's stop waits (up to 5 s) for its
-/// one connection to close, which the stand-in's pool holds until its server task has ended.
+/// after the stand-in, so it is dropped last: the stand-in has been told to stop before the
+/// embedded server's stop starts waiting (up to 5 s) for its one connection, which the stand-in's
+/// pool keeps open while its server task, or a statement still running, holds it.
 #[allow(dead_code)]
 pub enum Server {
     Embedded(EmbeddedPostgres),
@@ -64,16 +65,16 @@ pub fn client_as(data_api_url: String, access_key_id: &str) -> Client {
     Client::from_conf(sdk)
 }
 
-/// `on!(Embedded: test_a, test_b)` defines `#[tokio::test] fn test_a()` calling the parent
-/// module's `test_a(Backend::Embedded)`; used inside one module per backend. On two worker
-/// threads: as a test's environment is dropped, the stand-in's server task and its database
-/// connection end on one while the other waits for the server to stop (on one thread, the wait
-/// blocked them, and every embedded test took 5 s more).
+/// `on!(Embedded: test_a, test_b)` defines a tokio test `fn test_a()` calling the parent module's
+/// `test_a(Backend::Embedded)`; used inside one module per backend. The runtime has a worker
+/// thread beside the test's own: as the environment is dropped, the embedded server's stop blocks
+/// the test's thread, and the stand-in's server task and its connection end on the worker (on the
+/// one thread of a current-thread runtime they could not, and every embedded test took 5 s more).
 #[macro_export]
 macro_rules! on {
     ($backend:ident: $($name:ident),* $(,)?) => {
         $(
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
             async fn $name() {
                 super::$name($crate::common::Backend::$backend).await
             }
