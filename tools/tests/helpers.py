@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -47,11 +48,16 @@ _FROM_SCRATCH: dict[str, dict[str, str]] = {}
 
 
 def bucket_digest(data: Path) -> str:
-    """A SHA-256 of a bucket folder as S3 serves it: every object's key and bytes."""
+    """A SHA-256 of a bucket folder as redshift-local's S3 lists it: every object's key and
+    bytes, through symbolic links to folders too (which `Path.rglob` does not follow)."""
+    files = []
+    for folder, _, names in os.walk(data, followlinks=True):
+        files += [Path(folder) / name for name in names]
     digest = hashlib.sha256()
-    for path in sorted(p for p in data.rglob("*") if p.is_file()):
+    for path in sorted(files):
         body = path.read_bytes()
-        digest.update(f"{path.relative_to(data).as_posix()}\0{len(body)}\0".encode())
+        digest.update(os.fsencode(path.relative_to(data).as_posix()))
+        digest.update(f"\0{len(body)}\0".encode())
         digest.update(body)
     return digest.hexdigest()
 
@@ -59,7 +65,7 @@ def bucket_digest(data: Path) -> str:
 def from_scratch(data: Path, logs: Path) -> dict[str, str]:
     """Checksums of a warehouse that loaded `data` in one nightly run. A load is a function of
     the bucket's keys and bytes, so a bucket this process has already loaded from scratch is not
-    loaded again: many scenarios end on the sample as generated."""
+    loaded again (many scenarios end on the sample as generated), and then `logs` stays empty."""
     key = bucket_digest(data)
     if key not in _FROM_SCRATCH:
         with local.LocalPipeline(data, logs) as pipeline:

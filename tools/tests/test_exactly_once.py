@@ -207,3 +207,27 @@ def test_a_song_record_without_a_song_id_is_no_song_and_is_not_kept(sample, tmp_
         incremental = pipeline.checksums()
     assert kept == [[0]]
     assert incremental == from_scratch(sample, tmp_path / "oracle")
+
+
+def test_the_oracles_memo_is_keyed_by_every_object_s3_serves_through_links_too(tmp_path):
+    """from_scratch answers again for a bucket it has loaded only when every key and byte is the
+    same, objects under a linked folder included (the local S3 follows links)."""
+    from helpers import bucket_digest
+
+    songs_a, songs_b = tmp_path / "songs-a", tmp_path / "songs-b"
+    for folder, title in ((songs_a, "A"), (songs_b, "B")):
+        folder.mkdir()
+        (folder / "x.json").write_text(f'{{"title": "{title}"}}')
+    bucket = tmp_path / "bucket"
+    (bucket / "log_data").mkdir(parents=True)
+    (bucket / "log_data" / "a.json").write_text("{}\n")
+    (bucket / "song_data").symlink_to(songs_a)
+    first = bucket_digest(bucket)
+    (bucket / "song_data").unlink()
+    (bucket / "song_data").symlink_to(songs_b)
+    assert bucket_digest(bucket) != first
+    (bucket / "song_data").unlink()
+    (bucket / "song_data").symlink_to(songs_a)
+    assert bucket_digest(bucket) == first
+    (bucket / "log_data" / "a.json").write_text("{} \n")
+    assert bucket_digest(bucket) != first
