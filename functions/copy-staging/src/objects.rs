@@ -122,16 +122,11 @@ pub async fn put_all(
         puts.spawn(write.in_current_span());
     }
     while let Some(put) = puts.join_next().await {
-        match put.map_err(tokio::task::JoinError::try_into_panic) {
+        match put {
             Ok(written) => written?,
-            // A write that panicked panics here, as it would have written in turn.
-            Err(Ok(panic)) => std::panic::resume_unwind(panic),
-            // Cancelled: only as the runtime shuts down, which ends the call anyway.
-            Err(Err(_)) => {
-                return Err(EtlError::InvalidInput(
-                    "PutObject: the write was cancelled as the function stopped".into(),
-                ));
-            }
+            // A write that panicked panics here, as it would have written in turn. (None is
+            // cancelled: nothing aborts them, and a runtime shutting down stops this call too.)
+            Err(err) => std::panic::resume_unwind(err.into_panic()),
         }
     }
     Ok(())
