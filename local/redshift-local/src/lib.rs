@@ -257,23 +257,23 @@ pub async fn start(config: LocalConfig) -> Result<Running, String> {
         "the warehouse's types and system views are in place"
     );
     let requests = Arc::new(requests::Requests::default());
-    let s3_server = if config.s3_roots.is_empty() {
-        None
-    } else {
-        Some(
-            s3::serve_in(
-                &config.s3_roots,
-                config.s3_addr,
-                config.regions.clone(),
-                requests.clone(),
-            )
-            .await?,
+    // COPY reads the buckets served here in this process, and any other S3 endpoint over HTTP.
+    let (s3_server, copy_reads) = if config.s3_roots.is_empty() {
+        let endpoint = config.s3_endpoint.clone();
+        (
+            None,
+            endpoint.map(|url| copy::S3Reads::Endpoint(s3::Clients::new(url))),
         )
+    } else {
+        let buckets = Arc::new(s3::Buckets::new(
+            config.s3_roots.clone(),
+            config.regions.clone(),
+            requests.clone(),
+        ));
+        let server = s3::serve_in(buckets.clone(), config.s3_addr).await?;
+        (Some(server), Some(copy::S3Reads::Served(buckets)))
     };
     let s3_addr = s3_server.as_ref().map(|s| s.addr);
-    let s3_endpoint = s3_addr
-        .map(|addr| format!("http://{addr}"))
-        .or(config.s3_endpoint.clone());
     let clusters = Arc::new(
         clusters::Clusters::new(
             config.clusters.clone(),
@@ -292,7 +292,7 @@ pub async fn start(config: LocalConfig) -> Result<Running, String> {
             config.client_token_retention,
         )),
         pool,
-        s3: s3_endpoint.map(s3::Clients::new),
+        s3: copy_reads,
         region: config.regions.default.clone(),
         min_statement_time: config.min_statement_time,
         faults: faults.clone(),

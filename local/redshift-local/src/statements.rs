@@ -378,7 +378,7 @@ pub struct Runner {
     pub store: Arc<Store>,
     pub pool: Arc<Pool>,
     /// Where COPY reads S3; None when the stand-in was started without S3.
-    pub s3: Option<crate::s3::Clients>,
+    pub s3: Option<copy::S3Reads>,
     /// The warehouse's region: where COPY reads S3 when it names no REGION.
     pub region: String,
     /// Every statement stays STARTED at least this long (a test switch; zero by default).
@@ -676,7 +676,7 @@ async fn run_sql(
                 rows: 0,
                 leaves_dead_rows: false,
             });
-            let s3 = s3.for_region(command.region.as_deref().unwrap_or(&runner.region));
+            let s3 = s3.in_region(command.region.as_deref().unwrap_or(&runner.region));
             let error_view = if target.workgroup_name.is_some() {
                 "sys_load_error_detail"
             } else {

@@ -17,15 +17,12 @@ mod source;
 pub use command::{Compression, CopyCommand, JsonMapping, MAX_MAXERROR, parse};
 pub use errors::{LOAD_ERROR_VIEWS, LoadError, record_errors};
 pub use json::CopyReport;
+pub use source::{Reader, S3Reads};
 
-use aws_sdk_s3::Client as S3Client;
 use bytes::{Bytes, BytesMut};
 use futures_util::{SinkExt, StreamExt};
-use source::{Need, Source};
+use source::Need;
 use tokio_postgres::Client;
-
-/// S3 objects a COPY reads at once.
-const OBJECTS_IN_FLIGHT: usize = 64;
 
 /// Runs a COPY on `client` (inside the caller's transaction), reading S3 through `s3` (signed for
 /// the COPY's region). `error_view` is the system view a failed load points to: STL_LOAD_ERRORS
@@ -34,7 +31,7 @@ const OBJECTS_IN_FLIGHT: usize = 64;
 /// with the error.
 pub async fn run(
     client: &Client,
-    s3: &S3Client,
+    s3: &Reader,
     command: &CopyCommand,
     error_view: &str,
 ) -> Result<CopyReport, (String, Vec<LoadError>)> {
@@ -43,7 +40,7 @@ pub async fn run(
     let objects = source::source_objects(s3, command).await.map_err(fail)?;
     let paths = match &command.mapping {
         JsonMapping::Paths(uri) => {
-            let text = String::from_utf8(source::get_object(s3, uri).await.map_err(fail)?)
+            let text = String::from_utf8(s3.get(uri).await.map_err(fail)?)
                 .map_err(|_| fail(format!("ERROR: JSONPaths file {uri} is not UTF-8")))?;
             let paths = json::parse_jsonpaths(&text).map_err(fail)?;
             if paths.len() != columns.len() {
@@ -61,19 +58,10 @@ pub async fn run(
     let mut buffer = BytesMut::new();
     let started = std::time::Instant::now();
     let mut bytes_read = 0;
-    // Many small objects (one per song) make the round trips the cost: keep several in flight,
-    // in order, so rows and load errors come out the same on every run.
+    // Read several at a time, in order, so rows and load errors come out the same on every run.
     let object_count = objects.len();
     let mut objects_found = 0;
-    let mut fetches = futures_util::stream::iter(objects)
-        .map(|source: Source| {
-            let s3 = s3.clone();
-            async move {
-                let fetched = source::fetch_object(&s3, &source.uri).await;
-                (source, fetched)
-            }
-        })
-        .buffered(OBJECTS_IN_FLIGHT);
+    let mut fetches = s3.fetch_all(objects);
     while let Some((source, fetched)) = fetches.next().await {
         let uri = source.uri.as_str();
         let mut raw = match (fetched.map_err(fail)?, source.need) {

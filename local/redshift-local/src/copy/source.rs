@@ -1,8 +1,10 @@
 //! Where a COPY's objects come from: every key under its prefix, or the entries of its manifest
 //! (a mandatory entry that is missing fails the COPY, code 1212; an optional one is skipped; a
 //! manifest that finds no file fails it: "Regardless of any mandatory settings, COPY will terminate
-//! if no files are found"). Each object is read through `aws-sdk-s3`, signed for the COPY's region:
-//! "By default, COPY assumes that the data is located in the same Region as the Amazon Redshift
+//! if no files are found"). Each object is one GetObject signed for the COPY's region: of the
+//! buckets this stand-in serves, read in this process ([`crate::s3::Buckets`], which makes and
+//! refuses each request as the endpoint does), or of an S3 endpoint elsewhere through
+//! `aws-sdk-s3`. "By default, COPY assumes that the data is located in the same Region as the Amazon Redshift
 //! cluster"; with REGION, "all resources, including a manifest file ..., must be located in the
 //! specified Region", so a bucket elsewhere answers 301 PermanentRedirect ([`crate::s3`]) and the
 //! COPY fails with Redshift's S3ServiceException.
@@ -14,11 +16,176 @@
 //! words it the same way for its codec. It is not a rejected record and records no load error.
 
 use super::command::{Compression, CopyCommand};
+use crate::s3::Buckets;
 use aws_sdk_s3::Client as S3Client;
 use aws_sdk_s3::operation::get_object::GetObjectOutput;
 use bytes::Bytes;
+use futures_util::stream::{self, BoxStream, StreamExt};
 use serde_json::Value;
 use std::io::Read;
+use std::sync::Arc;
+
+/// Objects read at once from an S3 endpoint: many small objects (one per song) make the round
+/// trips the cost.
+const OBJECTS_IN_FLIGHT: usize = 64;
+
+/// Objects of the served buckets read together on one blocking thread.
+const OBJECTS_PER_READ: usize = 256;
+
+/// Where COPY reads S3.
+pub enum S3Reads {
+    /// The buckets this stand-in serves, read in this process.
+    Served(Arc<Buckets>),
+    /// An S3 endpoint elsewhere (`--s3-endpoint`), through `aws-sdk-s3`.
+    Endpoint(crate::s3::Clients),
+}
+
+impl S3Reads {
+    /// COPY's reads, signed for `region`.
+    pub fn in_region(&self, region: &str) -> Reader {
+        match self {
+            Self::Served(buckets) => Reader::Served {
+                buckets: buckets.clone(),
+                region: region.to_owned(),
+            },
+            Self::Endpoint(clients) => Reader::Endpoint(clients.for_region(region)),
+        }
+    }
+}
+
+/// One COPY's reads, signed for one region.
+pub enum Reader {
+    Served {
+        buckets: Arc<Buckets>,
+        region: String,
+    },
+    Endpoint(S3Client),
+}
+
+/// An object read, None when it does not exist, or Redshift's error.
+type Fetched = Result<Option<Vec<u8>>, String>;
+
+impl Reader {
+    /// The object at `uri`; it must exist.
+    pub(super) async fn get(&self, uri: &str) -> Result<Vec<u8>, String> {
+        let (bucket, key) = split_uri(uri)?;
+        match self {
+            Self::Served { buckets, region } => {
+                let read = buckets
+                    .read_all(region, vec![(bucket.to_owned(), key.to_owned())])
+                    .await;
+                read.into_iter()
+                    .next()
+                    .expect("one read per object")
+                    .map_err(|err| served_exception(&err, &format!("reading {uri}")))
+            }
+            Self::Endpoint(s3) => get_object(s3, uri).await,
+        }
+    }
+
+    /// Every key under `prefix` in `bucket`, in order.
+    async fn list(&self, bucket: &str, prefix: &str, from: &str) -> Result<Vec<String>, String> {
+        let doing = format!("listing {from}");
+        let s3 = match self {
+            Self::Served { buckets, region } => {
+                return buckets
+                    .list(region, bucket, prefix)
+                    .await
+                    .map_err(|err| served_exception(&err, &doing));
+            }
+            Self::Endpoint(s3) => s3,
+        };
+        let mut keys = Vec::new();
+        let mut pages = s3
+            .list_objects_v2()
+            .bucket(bucket)
+            .prefix(prefix)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|err| s3_exception(&err, &doing))?;
+            keys.extend(
+                page.contents()
+                    .iter()
+                    .filter_map(|o| o.key().map(str::to_owned)),
+            );
+        }
+        Ok(keys)
+    }
+
+    /// Each of `objects` read, in their order, several at a time.
+    pub(super) fn fetch_all(&self, objects: Vec<Source>) -> BoxStream<'static, (Source, Fetched)> {
+        match self {
+            Self::Served { buckets, region } => {
+                let (buckets, region) = (buckets.clone(), region.clone());
+                let chunks: Vec<Vec<Source>> = objects
+                    .chunks(OBJECTS_PER_READ)
+                    .map(<[Source]>::to_vec)
+                    .collect();
+                stream::iter(chunks)
+                    .map(move |chunk| read_served(buckets.clone(), region.clone(), chunk))
+                    .buffered(2)
+                    .flat_map(stream::iter)
+                    .boxed()
+            }
+            Self::Endpoint(s3) => {
+                let s3 = s3.clone();
+                stream::iter(objects)
+                    .map(move |source| {
+                        let s3 = s3.clone();
+                        async move {
+                            let fetched = fetch_object(&s3, &source.uri).await;
+                            (source, fetched)
+                        }
+                    })
+                    .buffered(OBJECTS_IN_FLIGHT)
+                    .boxed()
+            }
+        }
+    }
+}
+
+/// `chunk`'s objects read from the served buckets, NoSuchKey as None.
+async fn read_served(
+    buckets: Arc<Buckets>,
+    region: String,
+    chunk: Vec<Source>,
+) -> Vec<(Source, Fetched)> {
+    let names: Vec<Result<(String, String), String>> = chunk
+        .iter()
+        .map(|source| {
+            split_uri(&source.uri).map(|(bucket, key)| (bucket.to_owned(), key.to_owned()))
+        })
+        .collect();
+    let valid = names.iter().filter_map(|name| name.clone().ok()).collect();
+    let mut read = buckets.read_all(&region, valid).await.into_iter();
+    chunk
+        .into_iter()
+        .zip(names)
+        .map(|(source, name)| {
+            let fetched = match name {
+                Err(err) => Err(err),
+                Ok(_) => match read.next().expect("one read per object") {
+                    Ok(bytes) => Ok(Some(bytes)),
+                    Err(err) if *err.code() == s3s::S3ErrorCode::NoSuchKey => Ok(None),
+                    Err(err) => Err(served_exception(&err, &format!("reading {}", source.uri))),
+                },
+            };
+            (source, fetched)
+        })
+        .collect()
+}
+
+/// A served bucket's refusal as Redshift reports an S3 error (as [`s3_exception`] words the
+/// endpoint's answer: its message, HTTP status and code).
+fn served_exception(err: &s3s::S3Error, doing: &str) -> String {
+    format!(
+        "ERROR: S3ServiceException:{},Status {},Error {} DETAIL: {doing}",
+        err.message().unwrap_or(""),
+        err.status_code().map_or(500, |status| status.as_u16()),
+        err.code().as_str()
+    )
+}
 
 /// An object a COPY reads, and what its absence means.
 #[derive(Debug, Clone)]
@@ -79,11 +246,11 @@ pub(super) fn split_uri(uri: &str) -> Result<(&str, &str), String> {
 
 /// The objects a COPY reads: every key under the prefix, or the manifest's entries.
 pub(super) async fn source_objects(
-    s3: &S3Client,
+    reader: &Reader,
     command: &CopyCommand,
 ) -> Result<Vec<Source>, String> {
     if command.manifest {
-        let manifest: Value = serde_json::from_slice(&get_object(s3, &command.from).await?)
+        let manifest: Value = serde_json::from_slice(&reader.get(&command.from).await?)
             .map_err(|err| format!("ERROR: manifest {} is not valid JSON: {err}", command.from))?;
         let entries = manifest
             .get("entries")
@@ -113,26 +280,16 @@ pub(super) async fn source_objects(
         return Ok(uris);
     }
     let (bucket, prefix) = split_uri(&command.from)?;
-    let mut uris = Vec::new();
-    let mut pages = s3
-        .list_objects_v2()
-        .bucket(bucket)
-        .prefix(prefix)
-        .into_paginator()
-        .send();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(|err| s3_exception(&err, &format!("listing {}", command.from)))?;
-        for object in page.contents() {
-            if let Some(key) = object.key()
-                && !key.ends_with('/')
-            {
-                uris.push(Source {
-                    uri: format!("s3://{bucket}/{key}"),
-                    need: Need::Listed,
-                });
-            }
-        }
-    }
+    let mut uris: Vec<Source> = reader
+        .list(bucket, prefix, &command.from)
+        .await?
+        .into_iter()
+        .filter(|key| !key.ends_with('/'))
+        .map(|key| Source {
+            uri: format!("s3://{bucket}/{key}"),
+            need: Need::Listed,
+        })
+        .collect();
     if uris.is_empty() {
         return Err(format!(
             "ERROR: The specified S3 prefix '{prefix}' does not exist"
@@ -143,7 +300,7 @@ pub(super) async fn source_objects(
 }
 
 /// [`get_object`], with an object that does not exist as None.
-pub(super) async fn fetch_object(s3: &S3Client, uri: &str) -> Result<Option<Vec<u8>>, String> {
+async fn fetch_object(s3: &S3Client, uri: &str) -> Result<Option<Vec<u8>>, String> {
     let (bucket, key) = split_uri(uri)?;
     let object = match s3.get_object().bucket(bucket).key(key).send().await {
         Ok(object) => object,
@@ -155,7 +312,7 @@ pub(super) async fn fetch_object(s3: &S3Client, uri: &str) -> Result<Option<Vec<
     read_body(object, uri).await.map(Some)
 }
 
-pub(super) async fn get_object(s3: &S3Client, uri: &str) -> Result<Vec<u8>, String> {
+async fn get_object(s3: &S3Client, uri: &str) -> Result<Vec<u8>, String> {
     let (bucket, key) = split_uri(uri)?;
     let object = s3
         .get_object()

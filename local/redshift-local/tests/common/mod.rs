@@ -12,7 +12,9 @@ use std::net::SocketAddr;
 pub enum Backend {
     /// The default: PostgreSQL 17.5 in WASM, in this process, one connection.
     Embedded,
-    /// A real PostgreSQL 15 from the machine's server binaries, used as an external server is.
+    /// A real PostgreSQL 15 from the machine's server binaries, used as an external server is
+    /// (not by every test file: what one shows of S3 does not depend on the database).
+    #[allow(dead_code)]
     Binaries,
 }
 

@@ -1,0 +1,318 @@
+//! COPY reads the buckets the stand-in serves in its own process, and any other S3 endpoint
+//! through `aws-sdk-s3` over HTTP (`s3::Buckets`, `copy/source.rs`). The two must be one
+//! behaviour: every COPY below runs on a stand-in serving the buckets, and on a second stand-in
+//! reading the same buckets through the first one's S3 endpoint; each must load the same rows,
+//! fail with the same error, and make the same S3 requests of the first one's counters.
+
+mod common;
+
+use aws_sdk_redshiftdata::Client;
+use aws_sdk_redshiftdata::types::{Field, StatusString};
+use common::{Backend, Server};
+use redshift_local::Running;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+struct Env {
+    /// Serves the buckets; its COPY reads them in this process.
+    served: Running,
+    /// Reads them through `served`'s S3 endpoint.
+    endpoint: Running,
+    root: PathBuf,
+    /// Last, so each stand-in is told to stop before its server's stop waits.
+    _postgres: (Server, Server),
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.root);
+    }
+}
+
+fn write(root: &Path, key: &str, bytes: &[u8]) {
+    let path = root.join(key);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, bytes).unwrap();
+}
+
+/// `home` in the warehouse's region, `away` in another; rows, manifests and a JSONPaths file.
+fn buckets(root: &Path) {
+    write(root, "home/rows/1.json", br#"{"id": 1, "name": "a"}"#);
+    write(
+        root,
+        "home/rows/2.json",
+        b"{\"id\": 2, \"name\": \"b\"}\n{\"id\": 3, \"name\": \"toolong\"}",
+    );
+    std::fs::create_dir_all(root.join("home/rows/empty-folder")).unwrap();
+    // More keys than one ListObjectsV2 page holds.
+    for n in 0..1001 {
+        write(
+            root,
+            &format!("home/many/{n:04}.json"),
+            format!("{{\"id\": {n}}}").as_bytes(),
+        );
+    }
+    write(
+        root,
+        "home/nested/1.json",
+        br#"{"who": {"id": 4, "name": "d"}}"#,
+    );
+    write(
+        root,
+        "home/paths.json",
+        br#"{"jsonpaths": ["$.who.id", "$.who.name"]}"#,
+    );
+    write(root, "away/rows/1.json", br#"{"id": 5, "name": "e"}"#);
+    let manifest = |name: &str, entries: &str| {
+        write(
+            root,
+            &format!("home/manifests/{name}.json"),
+            format!("{{\"entries\": [{entries}]}}").as_bytes(),
+        );
+    };
+    manifest(
+        "skips-the-optional",
+        r#"{"url": "s3://home/rows/1.json", "mandatory": true}, {"url": "s3://home/gone.json"}"#,
+    );
+    manifest(
+        "mandatory-missing",
+        r#"{"url": "s3://home/gone.json", "mandatory": true}"#,
+    );
+    manifest("none-found", r#"{"url": "s3://home/gone.json"}"#);
+    manifest("a-folder", r#"{"url": "s3://home/rows/empty-folder"}"#);
+    manifest("no-such-bucket", r#"{"url": "s3://nowhere/rows/1.json"}"#);
+    manifest(
+        "leaves-its-bucket",
+        r#"{"url": "s3://home/rows/../../away/rows/1.json"}"#,
+    );
+    manifest("in-another-region", r#"{"url": "s3://away/rows/1.json"}"#);
+}
+
+async fn start(backend: Backend) -> Env {
+    let root = std::env::temp_dir().join(format!(
+        "redshift-local-s3-reads-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    ));
+    buckets(&root);
+    let (served_postgres, mut config) = common::server(backend);
+    config.s3_roots = vec![root.clone()];
+    config
+        .regions
+        .buckets
+        .insert("away".into(), "eu-west-1".into());
+    let served = redshift_local::start(config)
+        .await
+        .expect("stand-in starts");
+    let (endpoint_postgres, mut config) = common::server(backend);
+    config.s3_endpoint = served.s3_url();
+    let endpoint = redshift_local::start(config)
+        .await
+        .expect("stand-in starts");
+    Env {
+        served,
+        endpoint,
+        root,
+        _postgres: (served_postgres, endpoint_postgres),
+    }
+}
+
+/// What one COPY did: its status and error, the table's rows after it, and the S3 requests it
+/// made of the serving stand-in, by kind.
+#[derive(Debug, PartialEq)]
+struct Outcome {
+    status: StatusString,
+    error: Option<String>,
+    rows: Vec<Vec<String>>,
+    requests: Value,
+}
+
+async fn run(client: &Client, sqls: &[&str]) -> (StatusString, Option<String>, String) {
+    let id = client
+        .batch_execute_statement()
+        .cluster_identifier("local")
+        .database("dev")
+        .db_user("etl")
+        .set_sqls(Some(sqls.iter().map(|s| (*s).to_owned()).collect()))
+        .send()
+        .await
+        .unwrap()
+        .id
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let described = client
+            .describe_statement()
+            .id(&id)
+            .wait_time_seconds(5)
+            .send()
+            .await
+            .unwrap();
+        let status = described.status.clone().unwrap();
+        if matches!(
+            status,
+            StatusString::Finished | StatusString::Failed | StatusString::Aborted
+        ) {
+            return (status, described.error, id);
+        }
+        assert!(Instant::now() < deadline, "{sqls:?} did not end");
+    }
+}
+
+async fn copy(stand_in: &Running, served: &Running, options: &str) -> Outcome {
+    let client = common::client(stand_in.data_api_url());
+    let (status, error, _) = run(
+        &client,
+        &[
+            "CREATE TABLE IF NOT EXISTS r (id INTEGER NOT NULL, name VARCHAR(4))",
+            "DELETE FROM r",
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusString::Finished, "{error:?}");
+    let before = served.requests.report()["s3_by"]["copy"].clone();
+    let (status, error, _) = run(&client, &[&format!("COPY r FROM {options}")]).await;
+    let after = served.requests.report()["s3_by"]["copy"].clone();
+    let requests: serde_json::Map<String, Value> = after
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(kind, n)| {
+            let was = before.get(kind).and_then(Value::as_u64).unwrap_or(0);
+            (kind.clone(), Value::from(n.as_u64().unwrap() - was))
+        })
+        .filter(|(_, n)| n != &Value::from(0))
+        .collect();
+    let (_, _, id) = run(&client, &["SELECT id, name FROM r ORDER BY id"]).await;
+    let mut rows: Vec<Vec<String>> = Vec::new();
+    let mut token = None;
+    loop {
+        let page = client
+            .get_statement_result()
+            .id(format!("{id}:1"))
+            .set_next_token(token)
+            .send()
+            .await
+            .unwrap();
+        rows.extend(page.records().iter().map(|row| {
+            row.iter()
+                .map(|field| match field {
+                    Field::LongValue(n) => n.to_string(),
+                    Field::StringValue(s) => s.clone(),
+                    Field::IsNull(_) => "NULL".into(),
+                    other => format!("{other:?}"),
+                })
+                .collect()
+        }));
+        token = page.next_token;
+        if token.is_none() {
+            break;
+        }
+    }
+    Outcome {
+        status,
+        error,
+        rows,
+        requests: Value::Object(requests),
+    }
+}
+
+/// Every COPY, and the one thing each shows; `ok` is whether it loads.
+const CASES: &[(&str, bool)] = &[
+    // A prefix: every object under it, a rejected record within MAXERROR.
+    ("'s3://home/rows/' FORMAT AS JSON 'auto' MAXERROR 2", true),
+    // Two pages of keys.
+    ("'s3://home/many/' FORMAT AS JSON 'auto'", true),
+    // The same past MAXERROR.
+    ("'s3://home/rows/' FORMAT AS JSON 'auto'", false),
+    // A bucket in another region: 301 without REGION, loaded with it.
+    ("'s3://away/rows/' FORMAT AS JSON 'auto'", false),
+    (
+        "'s3://away/rows/' REGION 'eu-west-1' FORMAT AS JSON 'auto'",
+        true,
+    ),
+    (
+        "'s3://home/rows/' REGION 'eu-west-1' FORMAT AS JSON 'auto'",
+        false,
+    ),
+    // Nothing under the prefix; no such bucket.
+    ("'s3://home/nothing-here/' FORMAT AS JSON 'auto'", false),
+    ("'s3://nowhere/rows/' FORMAT AS JSON 'auto'", false),
+    // A prefix that leaves its bucket.
+    ("'s3://home/../away/rows/' FORMAT AS JSON 'auto'", false),
+    // Manifests.
+    (
+        "'s3://home/manifests/skips-the-optional.json' FORMAT AS JSON 'auto' MANIFEST",
+        true,
+    ),
+    (
+        "'s3://home/manifests/mandatory-missing.json' FORMAT AS JSON 'auto' MANIFEST",
+        false,
+    ),
+    (
+        "'s3://home/manifests/none-found.json' FORMAT AS JSON 'auto' MANIFEST",
+        false,
+    ),
+    (
+        "'s3://home/manifests/a-folder.json' FORMAT AS JSON 'auto' MANIFEST",
+        false,
+    ),
+    (
+        "'s3://home/manifests/no-such-bucket.json' FORMAT AS JSON 'auto' MANIFEST",
+        false,
+    ),
+    (
+        "'s3://home/manifests/leaves-its-bucket.json' FORMAT AS JSON 'auto' MANIFEST",
+        false,
+    ),
+    (
+        "'s3://home/manifests/in-another-region.json' FORMAT AS JSON 'auto' MANIFEST",
+        false,
+    ),
+    (
+        "'s3://home/manifests/gone.json' FORMAT AS JSON 'auto' MANIFEST",
+        false,
+    ),
+    // A JSONPaths file; one that is not there.
+    (
+        "'s3://home/nested/' FORMAT AS JSON 's3://home/paths.json'",
+        true,
+    ),
+    (
+        "'s3://home/nested/' FORMAT AS JSON 's3://home/gone.json'",
+        false,
+    ),
+];
+
+async fn copy_reads_the_served_buckets_as_it_reads_an_s3_endpoint(backend: Backend) {
+    let env = start(backend).await;
+    for (options, ok) in CASES {
+        let served = copy(&env.served, &env.served, options).await;
+        let endpoint = copy(&env.endpoint, &env.served, options).await;
+        assert_eq!(
+            served.status == StatusString::Finished,
+            *ok,
+            "{options}: {served:?}"
+        );
+        assert!(
+            served.requests.as_object().is_some_and(|r| !r.is_empty()),
+            "{options}: no S3 request counted: {served:?}"
+        );
+        if options.contains("/many/") {
+            assert_eq!(served.rows.len(), 1001);
+            assert_eq!(served.requests, serde_json::json!({"GET": 1001, "LIST": 2}));
+        }
+        assert_eq!(
+            served, endpoint,
+            "{options}: in this process, then over HTTP"
+        );
+    }
+}
+
+mod embedded {
+    crate::on!(Embedded: copy_reads_the_served_buckets_as_it_reads_an_s3_endpoint);
+}
