@@ -303,7 +303,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="folder of <function>/bootstrap release builds (./dev build)")
     parser.add_argument("--no-million", action="store_true",
                         help="measure the incremental runs at 16 times the real data set's shape "
-                             "instead of a million songs (the million takes an hour or more on "
+                             "instead of a million songs (the million takes about 15 minutes on "
                              "two cores)")
     args = parser.parse_args(argv)
     runs = args.runs or (2 if args.quick else 10)

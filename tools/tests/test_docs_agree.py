@@ -145,9 +145,11 @@ def test_errors_md_lists_every_name_a_run_can_end_with_and_no_other():
 
 
 # Names in the docs shaped like error names that are AWS's, not ours: Step Functions' metrics and
-# its refusal of a taken execution name, Redshift's cluster state, the Data API's exceptions.
+# its refusal of a taken execution name, Redshift's cluster state, the Data API's exceptions, S3's
+# error codes.
 AWS_NAMES = {"ExecutionsFailed", "ExecutionsTimedOut", "ExecutionsAborted", "ExecutionAlreadyExists",
-             "InvalidClusterState", "ClusterNotFound", "ValidationException"}
+             "InvalidClusterState", "ClusterNotFound", "ValidationException",
+             "InternalError", "KeyTooLongError"}
 
 
 @pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
