@@ -152,6 +152,14 @@ impl Running {
         self.s3_addr.map(|addr| format!("http://{addr}"))
     }
 
+    /// HTTP connections the S3 endpoint has accepted, when a folder is served (a test's proof
+    /// that COPY read the served buckets without HTTP).
+    pub fn s3_connections(&self) -> Option<u64> {
+        self.s3
+            .as_ref()
+            .map(|s3| s3.connections.load(std::sync::atomic::Ordering::Relaxed))
+    }
+
     /// Stops accepting requests and waits for the servers to end.
     pub async fn stop(mut self) {
         if let Some(tx) = self.shutdown.take() {

@@ -5,7 +5,7 @@ mod common;
 
 use aws_sdk_redshiftdata::Client;
 use aws_sdk_redshiftdata::types::{Field, StatusString};
-use common::{Backend, Server};
+use common::{Backend, Server, write};
 use redshift_local::Running;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -23,12 +23,6 @@ impl Drop for Env {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.root);
     }
-}
-
-fn write(root: &Path, key: &str, bytes: &[u8]) {
-    let path = root.join(key);
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(path, bytes).unwrap();
 }
 
 /// A bucket `test-bucket` with one folder per case.

@@ -8,7 +8,7 @@ mod common;
 
 use aws_sdk_redshiftdata::Client;
 use aws_sdk_redshiftdata::types::{Field, StatusString};
-use common::{Backend, Server};
+use common::{Backend, Server, write};
 use redshift_local::Running;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -28,12 +28,6 @@ impl Drop for Env {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.root);
     }
-}
-
-fn write(root: &Path, key: &str, bytes: &[u8]) {
-    let path = root.join(key);
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(path, bytes).unwrap();
 }
 
 /// `home` in the warehouse's region, `away` in another; rows, manifests and a JSONPaths file.
@@ -64,6 +58,12 @@ fn buckets(root: &Path) {
         br#"{"jsonpaths": ["$.who.id", "$.who.name"]}"#,
     );
     write(root, "away/rows/1.json", br#"{"id": 5, "name": "e"}"#);
+    // A key that SigV4 must encode on the way to the endpoint.
+    write(
+        root,
+        "home/odd/a b+\u{fc}=%.json",
+        br#"{"id": 6, "name": "f"}"#,
+    );
     let manifest = |name: &str, entries: &str| {
         write(
             root,
@@ -87,6 +87,15 @@ fn buckets(root: &Path) {
         r#"{"url": "s3://home/rows/../../away/rows/1.json"}"#,
     );
     manifest("in-another-region", r#"{"url": "s3://away/rows/1.json"}"#);
+    manifest(
+        "a-slash-after-a-file",
+        r#"{"url": "s3://home/rows/1.json/", "mandatory": true}"#,
+    );
+    manifest(
+        "a-key-under-a-file",
+        r#"{"url": "s3://home/rows/1.json/x", "mandatory": true}"#,
+    );
+    manifest("no-key", r#"{"url": "s3://home/"}"#);
 }
 
 async fn start(backend: Backend) -> Env {
@@ -98,9 +107,16 @@ async fn start(backend: Backend) -> Env {
             .unwrap()
             .as_nanos()
     ));
-    buckets(&root);
+    buckets(&root.join("first"));
+    // A second root: a bucket of its own, and a bucket that is a link to a folder of the first.
+    write(
+        &root.join("second"),
+        "other/rows/1.json",
+        br#"{"id": 7, "name": "g"}"#,
+    );
+    std::os::unix::fs::symlink(root.join("first/home"), root.join("second/linked")).unwrap();
     let (served_postgres, mut config) = common::server(backend);
-    config.s3_roots = vec![root.clone()];
+    config.s3_roots = vec![root.join("first"), root.join("second")];
     config
         .regions
         .buckets
@@ -221,87 +237,134 @@ async fn copy(stand_in: &Running, served: &Running, options: &str) -> Outcome {
     }
 }
 
-/// Every COPY, and the one thing each shows; `ok` is whether it loads.
-const CASES: &[(&str, bool)] = &[
-    // A prefix: every object under it, a rejected record within MAXERROR.
-    ("'s3://home/rows/' FORMAT AS JSON 'auto' MAXERROR 2", true),
-    // Two pages of keys.
-    ("'s3://home/many/' FORMAT AS JSON 'auto'", true),
-    // The same past MAXERROR.
-    ("'s3://home/rows/' FORMAT AS JSON 'auto'", false),
-    // A bucket in another region: 301 without REGION, loaded with it.
-    ("'s3://away/rows/' FORMAT AS JSON 'auto'", false),
+/// Every COPY, and what it must end with: loaded, or failed with these words in its error.
+const CASES: &[(&str, Result<(), &str>)] = &[
+    // A prefix: every object under it, a rejected record within MAXERROR; past MAXERROR.
+    ("'s3://home/rows/' FORMAT AS JSON 'auto' MAXERROR 2", Ok(())),
+    (
+        "'s3://home/rows/' FORMAT AS JSON 'auto'",
+        Err("Load into table 'r' failed"),
+    ),
+    // Two pages of keys; a key the signature must encode; a second root; a linked bucket.
+    ("'s3://home/many/' FORMAT AS JSON 'auto'", Ok(())),
+    ("'s3://home/odd/' FORMAT AS JSON 'auto'", Ok(())),
+    ("'s3://other/rows/' FORMAT AS JSON 'auto'", Ok(())),
+    (
+        "'s3://linked/rows/' FORMAT AS JSON 'auto' MAXERROR 2",
+        Ok(()),
+    ),
+    // A bucket in another region: 301 without REGION, loaded with it; a REGION that is none.
+    (
+        "'s3://away/rows/' FORMAT AS JSON 'auto'",
+        Err("Status 301,Error PermanentRedirect"),
+    ),
     (
         "'s3://away/rows/' REGION 'eu-west-1' FORMAT AS JSON 'auto'",
-        true,
+        Ok(()),
     ),
     (
         "'s3://home/rows/' REGION 'eu-west-1' FORMAT AS JSON 'auto'",
-        false,
+        Err("Status 301,Error PermanentRedirect"),
     ),
-    // Nothing under the prefix; no such bucket.
-    ("'s3://home/nothing-here/' FORMAT AS JSON 'auto'", false),
-    ("'s3://nowhere/rows/' FORMAT AS JSON 'auto'", false),
-    // A prefix that leaves its bucket.
-    ("'s3://home/../away/rows/' FORMAT AS JSON 'auto'", false),
+    (
+        "'s3://home/rows/' REGION 'us-east-2!' FORMAT AS JSON 'auto'",
+        Err("is not an AWS Region"),
+    ),
+    // Nothing under the prefix; no such bucket; a prefix that leaves its bucket.
+    (
+        "'s3://home/nothing-here/' FORMAT AS JSON 'auto'",
+        Err("prefix 'nothing-here/' does not exist"),
+    ),
+    (
+        "'s3://nowhere/rows/' FORMAT AS JSON 'auto'",
+        Err("Status 404,Error NoSuchBucket"),
+    ),
+    (
+        "'s3://home/../away/rows/' FORMAT AS JSON 'auto'",
+        Err("Status 400,Error InvalidArgument"),
+    ),
     // Manifests.
     (
         "'s3://home/manifests/skips-the-optional.json' FORMAT AS JSON 'auto' MANIFEST",
-        true,
+        Ok(()),
     ),
     (
         "'s3://home/manifests/mandatory-missing.json' FORMAT AS JSON 'auto' MANIFEST",
-        false,
+        Err("code 1212"),
     ),
     (
         "'s3://home/manifests/none-found.json' FORMAT AS JSON 'auto' MANIFEST",
-        false,
+        Err("COPY found no files"),
     ),
     (
         "'s3://home/manifests/a-folder.json' FORMAT AS JSON 'auto' MANIFEST",
-        false,
+        Err("COPY found no files"),
+    ),
+    (
+        "'s3://home/manifests/a-slash-after-a-file.json' FORMAT AS JSON 'auto' MANIFEST",
+        Err("code 1212"),
+    ),
+    (
+        "'s3://home/manifests/a-key-under-a-file.json' FORMAT AS JSON 'auto' MANIFEST",
+        Err("code 1212"),
+    ),
+    (
+        "'s3://home/manifests/no-key.json' FORMAT AS JSON 'auto' MANIFEST",
+        Err("names no object"),
     ),
     (
         "'s3://home/manifests/no-such-bucket.json' FORMAT AS JSON 'auto' MANIFEST",
-        false,
+        Err("Status 404,Error NoSuchBucket"),
     ),
     (
         "'s3://home/manifests/leaves-its-bucket.json' FORMAT AS JSON 'auto' MANIFEST",
-        false,
+        Err("Status 400,Error InvalidArgument"),
     ),
     (
         "'s3://home/manifests/in-another-region.json' FORMAT AS JSON 'auto' MANIFEST",
-        false,
+        Err("Status 301,Error PermanentRedirect"),
     ),
     (
         "'s3://home/manifests/gone.json' FORMAT AS JSON 'auto' MANIFEST",
-        false,
+        Err("Status 404,Error NoSuchKey"),
     ),
     // A JSONPaths file; one that is not there.
     (
         "'s3://home/nested/' FORMAT AS JSON 's3://home/paths.json'",
-        true,
+        Ok(()),
     ),
     (
         "'s3://home/nested/' FORMAT AS JSON 's3://home/gone.json'",
-        false,
+        Err("Status 404,Error NoSuchKey"),
     ),
 ];
 
 async fn copy_reads_the_served_buckets_as_it_reads_an_s3_endpoint(backend: Backend) {
     let env = start(backend).await;
-    for (options, ok) in CASES {
+    for (options, expected) in CASES {
+        let connections = env.served.s3_connections();
         let served = copy(&env.served, &env.served, options).await;
-        let endpoint = copy(&env.endpoint, &env.served, options).await;
         assert_eq!(
-            served.status == StatusString::Finished,
-            *ok,
-            "{options}: {served:?}"
+            env.served.s3_connections(),
+            connections,
+            "{options}: the serving stand-in's COPY used its HTTP endpoint"
         );
-        assert!(
-            served.requests.as_object().is_some_and(|r| !r.is_empty()),
-            "{options}: no S3 request counted: {served:?}"
-        );
+        let endpoint = copy(&env.endpoint, &env.served, options).await;
+        match expected {
+            Ok(()) => {
+                assert_eq!(
+                    served.status,
+                    StatusString::Finished,
+                    "{options}: {served:?}"
+                );
+                assert!(!served.rows.is_empty(), "{options}: {served:?}");
+            }
+            Err(words) => {
+                assert_eq!(served.status, StatusString::Failed, "{options}: {served:?}");
+                let error = served.error.as_deref().unwrap_or("");
+                assert!(error.contains(words), "{options}: {error}");
+            }
+        }
         if options.contains("/many/") {
             assert_eq!(served.rows.len(), 1001);
             assert_eq!(served.requests, serde_json::json!({"GET": 1001, "LIST": 2}));

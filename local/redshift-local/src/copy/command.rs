@@ -133,7 +133,13 @@ pub fn parse(sql: &str) -> Result<Option<CopyCommand>, String> {
             }
             "REGION" => {
                 skip_as(&mut parser);
-                command.region = Some(parser.parse_literal_string().map_err(syntax)?);
+                let region = parser.parse_literal_string().map_err(syntax)?;
+                if !is_region_name(&region) {
+                    return Err(format!(
+                        "ERROR: REGION '{region}' is not an AWS Region (redshift-local's words: Redshift documents no text for this)"
+                    ));
+                }
+                command.region = Some(region);
             }
             "CREDENTIALS" | "ACCESS_KEY_ID" | "SECRET_ACCESS_KEY" | "SESSION_TOKEN" => {
                 skip_as(&mut parser);
@@ -235,6 +241,21 @@ fn skip_as(parser: &mut Parser) {
     let _ = parser.parse_keyword(Keyword::AS);
 }
 
+/// Whether `name` has an AWS Region's form (`us-west-2`, `ap-southeast-1`, `us-gov-west-1`):
+/// COPY's REGION "Specifies the AWS Region where the source data is located", and the SDK an
+/// endpoint elsewhere is read with refuses any other ("Invalid region"), so the stand-in refuses
+/// it before reading anything, on both of its ways of reading S3.
+fn is_region_name(name: &str) -> bool {
+    let parts: Vec<&str> = name.split('-').collect();
+    parts.len() >= 3
+        && parts[0].len() == 2
+        && parts[..parts.len() - 1]
+            .iter()
+            .all(|part| !part.is_empty() && part.bytes().all(|b| b.is_ascii_lowercase()))
+        && parts[parts.len() - 1].bytes().all(|b| b.is_ascii_digit())
+        && !parts[parts.len() - 1].is_empty()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -297,6 +318,22 @@ mod tests {
             Some("eu-west-1")
         );
         assert_eq!(parsed("COPY t FROM 's3://b/k' JSON 'auto'").region, None);
+        for region in ["us-gov-west-1", "ap-southeast-1", "cn-north-1"] {
+            let sql = format!("COPY t FROM 's3://b/k' REGION '{region}' JSON 'auto'");
+            assert_eq!(parsed(&sql).region.as_deref(), Some(region));
+        }
+        for wrong in [
+            "us-east-2!",
+            "US-EAST-1",
+            "useast1",
+            "us-east-",
+            "-east-1",
+            "",
+        ] {
+            let sql = format!("COPY t FROM 's3://b/k' REGION '{wrong}' JSON 'auto'");
+            let error = parse(&sql).unwrap_err();
+            assert!(error.contains("is not an AWS Region"), "{wrong}: {error}");
+        }
     }
 
     #[test]

@@ -1,7 +1,9 @@
-//! `COPY table FROM 's3://...' FORMAT AS JSON ...` as Redshift documents it, reading S3 through
-//! `aws-sdk-s3` and loading PostgreSQL with `COPY ... FROM STDIN`. Its parts, each in its file:
+//! `COPY table FROM 's3://...' FORMAT AS JSON ...` as Redshift documents it, reading S3 (the
+//! buckets this stand-in serves, in its own process, or an S3 endpoint elsewhere) and loading
+//! PostgreSQL with `COPY ... FROM STDIN`. Its parts, each in its file:
 //! - `command.rs`: the statement and its options (MAXERROR, REGION, compression, ...);
-//! - `source.rs`: the objects it reads (a prefix or a manifest), read and decompressed;
+//! - `source.rs`: the objects it reads (a prefix or a manifest), where it reads them, read and
+//!   decompressed;
 //! - `json.rs`: JSON records and JSONPaths to rows, by Redshift's conversion rules;
 //! - `errors.rs`: the records it rejects, written to the load-error views.
 //!

@@ -2,10 +2,12 @@
 //! (a mandatory entry that is missing fails the COPY, code 1212; an optional one is skipped; a
 //! manifest that finds no file fails it: "Regardless of any mandatory settings, COPY will terminate
 //! if no files are found"). Each object is one GetObject signed for the COPY's region: of the
-//! buckets this stand-in serves, read in this process ([`crate::s3::Buckets`], which makes and
-//! refuses each request as the endpoint does), or of an S3 endpoint elsewhere through
-//! `aws-sdk-s3`. "By default, COPY assumes that the data is located in the same Region as the Amazon Redshift
-//! cluster"; with REGION, "all resources, including a manifest file ..., must be located in the
+//! buckets this stand-in serves, read in this process ([`crate::s3::Buckets`], which finds and
+//! refuses objects as its endpoint does), or of an S3 endpoint elsewhere through `aws-sdk-s3`,
+//! one attempt each. A manifest, a manifest entry or a JSONPaths file must name an object: a URL
+//! with no key (`s3://bucket`, `s3://bucket/`) fails the COPY before any request. "By default,
+//! COPY assumes that the data is located in the same Region as the Amazon Redshift cluster"; with
+//! REGION, "all resources, including a manifest file ..., must be located in the
 //! specified Region", so a bucket elsewhere answers 301 PermanentRedirect ([`crate::s3`]) and the
 //! COPY fails with Redshift's S3ServiceException.
 //!
@@ -18,19 +20,16 @@
 use super::command::{Compression, CopyCommand};
 use crate::s3::Buckets;
 use aws_sdk_s3::Client as S3Client;
-use aws_sdk_s3::operation::get_object::GetObjectOutput;
-use bytes::Bytes;
 use futures_util::stream::{self, BoxStream, StreamExt};
 use serde_json::Value;
 use std::io::Read;
 use std::sync::Arc;
 
-/// Objects read at once from an S3 endpoint: many small objects (one per song) make the round
-/// trips the cost.
+/// Objects read at once: as many requests in flight from an S3 endpoint (many small objects, one
+/// per song, make the round trips the cost), and as many read ahead of the conversion from the
+/// served buckets (two reads of half as many, each on one blocking thread: a thread hop per small
+/// object would cost more than its read). A COPY that fails stops after at most these.
 const OBJECTS_IN_FLIGHT: usize = 64;
-
-/// Objects of the served buckets read together on one blocking thread.
-const OBJECTS_PER_READ: usize = 256;
 
 /// Where COPY reads S3.
 pub enum S3Reads {
@@ -65,22 +64,115 @@ pub enum Reader {
 /// An object read, None when it does not exist, or Redshift's error.
 type Fetched = Result<Option<Vec<u8>>, String>;
 
+/// An object a COPY reads, and what its absence means.
+#[derive(Debug, Clone)]
+pub(super) struct Source {
+    pub(super) uri: String,
+    bucket: String,
+    key: String,
+    pub(super) need: Need,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) enum Need {
+    /// Listed under the prefix: gone by the time it is read is an error.
+    Listed,
+    /// A manifest entry with `"mandatory": true`: its absence fails the COPY (error 1212).
+    Mandatory,
+    /// Any other manifest entry: skipped when absent.
+    Optional,
+}
+
+impl Source {
+    /// The object `uri` names; a URL with no key names none.
+    fn object(uri: &str, need: Need) -> Result<Self, String> {
+        let (bucket, key) = split_uri(uri)?;
+        if key.is_empty() {
+            return Err(format!(
+                "ERROR: '{uri}' names no object: a manifest, its entries and a JSONPaths file are objects (s3://bucket/key)"
+            ));
+        }
+        Ok(Self {
+            uri: uri.to_owned(),
+            bucket: bucket.to_owned(),
+            key: key.to_owned(),
+            need,
+        })
+    }
+}
+
+/// Why an S3 request failed: S3's answer, or no answer at all.
+enum Failure {
+    Answered {
+        code: String,
+        message: String,
+        status: u16,
+    },
+    Unanswered(String),
+}
+
+impl Failure {
+    fn from_served(err: &s3s::S3Error) -> Self {
+        Self::Answered {
+            code: err.code().as_str().to_owned(),
+            message: err.message().unwrap_or("").to_owned(),
+            status: err.status_code().map_or(500, |status| status.as_u16()),
+        }
+    }
+
+    fn from_sdk<E>(
+        err: &aws_sdk_s3::error::SdkError<E, aws_sdk_s3::config::http::HttpResponse>,
+    ) -> Self
+    where
+        E: aws_sdk_s3::error::ProvideErrorMetadata + std::error::Error + 'static,
+    {
+        use aws_sdk_s3::error::ProvideErrorMetadata;
+        match (err.code(), err.raw_response()) {
+            (Some(code), Some(raw)) => Self::Answered {
+                code: code.to_owned(),
+                message: err.message().unwrap_or("").to_owned(),
+                status: raw.status().as_u16(),
+            },
+            _ => Self::Unanswered(sdk_error(err)),
+        }
+    }
+
+    fn is_no_such_key(&self) -> bool {
+        matches!(self, Self::Answered { code, .. } if code == "NoSuchKey")
+    }
+
+    /// As Redshift reports it (`S3ServiceException:<message>,Status <n>,Error <code>`), with
+    /// what COPY was doing; a request with no answer (a transport failure) as the SDK words it.
+    fn text(&self, doing: &str) -> String {
+        match self {
+            Self::Answered {
+                code,
+                message,
+                status,
+            } => format!(
+                "ERROR: S3ServiceException:{message},Status {status},Error {code} DETAIL: {doing}"
+            ),
+            Self::Unanswered(detail) => format!("ERROR: S3 request failed ({doing}): {detail}"),
+        }
+    }
+}
+
 impl Reader {
     /// The object at `uri`; it must exist.
     pub(super) async fn get(&self, uri: &str) -> Result<Vec<u8>, String> {
-        let (bucket, key) = split_uri(uri)?;
-        match self {
+        let source = Source::object(uri, Need::Listed)?;
+        let read = match self {
             Self::Served { buckets, region } => {
-                let read = buckets
-                    .read_all(region, vec![(bucket.to_owned(), key.to_owned())])
+                let mut read = buckets
+                    .read_all(region, vec![(source.bucket, source.key)])
                     .await;
-                read.into_iter()
-                    .next()
+                read.pop()
                     .expect("one read per object")
-                    .map_err(|err| served_exception(&err, &format!("reading {uri}")))
+                    .map_err(|err| Failure::from_served(&err))
             }
-            Self::Endpoint(s3) => get_object(s3, uri).await,
-        }
+            Self::Endpoint(s3) => sdk_get(s3, &source.bucket, &source.key).await,
+        };
+        read.map_err(|failure| failure.text(&format!("reading {uri}")))
     }
 
     /// Every key under `prefix` in `bucket`, in order.
@@ -91,7 +183,7 @@ impl Reader {
                 return buckets
                     .list(region, bucket, prefix)
                     .await
-                    .map_err(|err| served_exception(&err, &doing));
+                    .map_err(|err| Failure::from_served(&err).text(&doing));
             }
             Self::Endpoint(s3) => s3,
         };
@@ -103,7 +195,7 @@ impl Reader {
             .into_paginator()
             .send();
         while let Some(page) = pages.next().await {
-            let page = page.map_err(|err| s3_exception(&err, &doing))?;
+            let page = page.map_err(|err| Failure::from_sdk(&err).text(&doing))?;
             keys.extend(
                 page.contents()
                     .iter()
@@ -119,7 +211,7 @@ impl Reader {
             Self::Served { buckets, region } => {
                 let (buckets, region) = (buckets.clone(), region.clone());
                 let chunks: Vec<Vec<Source>> = objects
-                    .chunks(OBJECTS_PER_READ)
+                    .chunks(OBJECTS_IN_FLIGHT / 2)
                     .map(<[Source]>::to_vec)
                     .collect();
                 stream::iter(chunks)
@@ -134,7 +226,8 @@ impl Reader {
                     .map(move |source| {
                         let s3 = s3.clone();
                         async move {
-                            let fetched = fetch_object(&s3, &source.uri).await;
+                            let read = sdk_get(&s3, &source.bucket, &source.key).await;
+                            let fetched = found(&source.uri, read);
                             (source, fetched)
                         }
                     })
@@ -145,63 +238,51 @@ impl Reader {
     }
 }
 
-/// `chunk`'s objects read from the served buckets, NoSuchKey as None.
+/// A read as COPY takes it: NoSuchKey is an object that is not there.
+fn found(uri: &str, read: Result<Vec<u8>, Failure>) -> Fetched {
+    match read {
+        Ok(bytes) => Ok(Some(bytes)),
+        Err(failure) if failure.is_no_such_key() => Ok(None),
+        Err(failure) => Err(failure.text(&format!("reading {uri}"))),
+    }
+}
+
+/// `chunk`'s objects read from the served buckets.
 async fn read_served(
     buckets: Arc<Buckets>,
     region: String,
     chunk: Vec<Source>,
 ) -> Vec<(Source, Fetched)> {
-    let names: Vec<Result<(String, String), String>> = chunk
+    let names = chunk
         .iter()
-        .map(|source| {
-            split_uri(&source.uri).map(|(bucket, key)| (bucket.to_owned(), key.to_owned()))
-        })
+        .map(|source| (source.bucket.clone(), source.key.clone()))
         .collect();
-    let valid = names.iter().filter_map(|name| name.clone().ok()).collect();
-    let mut read = buckets.read_all(&region, valid).await.into_iter();
+    let read = buckets.read_all(&region, names).await;
     chunk
         .into_iter()
-        .zip(names)
-        .map(|(source, name)| {
-            let fetched = match name {
-                Err(err) => Err(err),
-                Ok(_) => match read.next().expect("one read per object") {
-                    Ok(bytes) => Ok(Some(bytes)),
-                    Err(err) if *err.code() == s3s::S3ErrorCode::NoSuchKey => Ok(None),
-                    Err(err) => Err(served_exception(&err, &format!("reading {}", source.uri))),
-                },
-            };
+        .zip(read)
+        .map(|(source, read)| {
+            let fetched = found(&source.uri, read.map_err(|err| Failure::from_served(&err)));
             (source, fetched)
         })
         .collect()
 }
 
-/// A served bucket's refusal as Redshift reports an S3 error (as [`s3_exception`] words the
-/// endpoint's answer: its message, HTTP status and code).
-fn served_exception(err: &s3s::S3Error, doing: &str) -> String {
-    format!(
-        "ERROR: S3ServiceException:{},Status {},Error {} DETAIL: {doing}",
-        err.message().unwrap_or(""),
-        err.status_code().map_or(500, |status| status.as_u16()),
-        err.code().as_str()
-    )
-}
-
-/// An object a COPY reads, and what its absence means.
-#[derive(Debug, Clone)]
-pub(super) struct Source {
-    pub(super) uri: String,
-    pub(super) need: Need,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub(super) enum Need {
-    /// Listed under the prefix: gone by the time it is read is an error.
-    Listed,
-    /// A manifest entry with `"mandatory": true`: its absence fails the COPY (error 1212).
-    Mandatory,
-    /// Any other manifest entry: skipped when absent.
-    Optional,
+/// One GetObject through the SDK: the object's bytes, or why not.
+async fn sdk_get(s3: &S3Client, bucket: &str, key: &str) -> Result<Vec<u8>, Failure> {
+    let object = s3
+        .get_object()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .map_err(|err| Failure::from_sdk(&err))?;
+    let body = object
+        .body
+        .collect()
+        .await
+        .map_err(|err| Failure::Unanswered(sdk_error(&err)))?;
+    Ok(body.into_bytes().to_vec())
 }
 
 /// `raw` as the COPY's codec gives it back, or Redshift's failure for an object that does not
@@ -256,7 +337,7 @@ pub(super) async fn source_objects(
             .get("entries")
             .and_then(Value::as_array)
             .ok_or_else(|| format!("ERROR: manifest {} has no \"entries\" list", command.from))?;
-        let mut uris = Vec::new();
+        let mut sources = Vec::new();
         for entry in entries {
             let url = entry
                 .get("url")
@@ -266,92 +347,33 @@ pub(super) async fn source_objects(
                 .get("mandatory")
                 .and_then(Value::as_bool)
                 .unwrap_or(false);
-            split_uri(url)?;
             // Whether it exists is learnt when it is read: one request per entry, not two.
-            uris.push(Source {
-                uri: url.to_owned(),
-                need: if mandatory {
-                    Need::Mandatory
-                } else {
-                    Need::Optional
-                },
-            });
+            let need = if mandatory {
+                Need::Mandatory
+            } else {
+                Need::Optional
+            };
+            sources.push(Source::object(url, need)?);
         }
-        return Ok(uris);
+        return Ok(sources);
     }
     let (bucket, prefix) = split_uri(&command.from)?;
-    let mut uris: Vec<Source> = reader
-        .list(bucket, prefix, &command.from)
-        .await?
-        .into_iter()
-        .filter(|key| !key.ends_with('/'))
-        .map(|key| Source {
-            uri: format!("s3://{bucket}/{key}"),
-            need: Need::Listed,
-        })
-        .collect();
-    if uris.is_empty() {
+    let mut sources = Vec::new();
+    for key in reader.list(bucket, prefix, &command.from).await? {
+        if !key.ends_with('/') {
+            sources.push(Source::object(
+                &format!("s3://{bucket}/{key}"),
+                Need::Listed,
+            )?);
+        }
+    }
+    if sources.is_empty() {
         return Err(format!(
             "ERROR: The specified S3 prefix '{prefix}' does not exist"
         ));
     }
-    uris.sort_by(|a, b| a.uri.cmp(&b.uri));
-    Ok(uris)
-}
-
-/// [`get_object`], with an object that does not exist as None.
-async fn fetch_object(s3: &S3Client, uri: &str) -> Result<Option<Vec<u8>>, String> {
-    let (bucket, key) = split_uri(uri)?;
-    let object = match s3.get_object().bucket(bucket).key(key).send().await {
-        Ok(object) => object,
-        Err(err) if err.as_service_error().is_some_and(|e| e.is_no_such_key()) => {
-            return Ok(None);
-        }
-        Err(err) => return Err(s3_exception(&err, &format!("reading {uri}"))),
-    };
-    read_body(object, uri).await.map(Some)
-}
-
-async fn get_object(s3: &S3Client, uri: &str) -> Result<Vec<u8>, String> {
-    let (bucket, key) = split_uri(uri)?;
-    let object = s3
-        .get_object()
-        .bucket(bucket)
-        .key(key)
-        .send()
-        .await
-        .map_err(|err| s3_exception(&err, &format!("reading {uri}")))?;
-    read_body(object, uri).await
-}
-
-/// An S3 error as Redshift reports it (`S3ServiceException:<message>,Status <n>,Error <code>`),
-/// with what COPY was doing; an error with no S3 answer (a transport failure) as the SDK words it.
-fn s3_exception<E>(
-    err: &aws_sdk_s3::error::SdkError<E, aws_sdk_s3::config::http::HttpResponse>,
-    doing: &str,
-) -> String
-where
-    E: aws_sdk_s3::error::ProvideErrorMetadata + std::error::Error + 'static,
-{
-    use aws_sdk_s3::error::ProvideErrorMetadata;
-    match (err.code(), err.raw_response()) {
-        (Some(code), Some(raw)) => format!(
-            "ERROR: S3ServiceException:{},Status {},Error {code} DETAIL: {doing}",
-            err.message().unwrap_or(""),
-            raw.status().as_u16()
-        ),
-        _ => format!("ERROR: S3 request failed ({doing}): {}", sdk_error(err)),
-    }
-}
-
-async fn read_body(object: GetObjectOutput, uri: &str) -> Result<Vec<u8>, String> {
-    let bytes: Bytes = object
-        .body
-        .collect()
-        .await
-        .map_err(|err| format!("ERROR: reading {uri} failed: {err}"))?
-        .into_bytes();
-    Ok(bytes.to_vec())
+    sources.sort_by(|a, b| a.uri.cmp(&b.uri));
+    Ok(sources)
 }
 
 fn sdk_error(err: &(dyn std::error::Error + 'static)) -> String {

@@ -12,11 +12,13 @@
 //! - then the request is counted, GET per object and LIST per page of 1,000 keys, as COPY's;
 //! - a region other than the bucket's: 301 PermanentRedirect ([`super::access::region_refusal`]);
 //! - a key or prefix leaving its bucket: 400 InvalidArgument; a bucket no root has: 404
-//!   NoSuchBucket; an object that is not there: 404 NoSuchKey.
+//!   NoSuchBucket; a key no file is: 404 NoSuchKey ([`Buckets::object_file`], which the
+//!   endpoint's GetObject asks too); a file this process may not read: 500 InternalError.
 //!
 //! What the endpoint checks and these reads do not: the Host header, the signature and
 //! ExpectedBucketOwner. COPY's requests have no Host, are always signed with the stand-in's key
-//! and name no owner, so none of those checks could refuse one. `tests/s3_reads.rs` runs the same
+//! and name no owner, so none of those checks could refuse one. COPY reads an endpoint elsewhere
+//! with one attempt per request, as here (no SDK retry of a 500). `tests/s3_reads.rs` runs its
 //! COPYs both ways, in this process and through the endpoint, and holds them to the same rows,
 //! errors and request counts.
 
@@ -72,10 +74,25 @@ impl Buckets {
             .ok_or_else(no_such_bucket)
     }
 
-    /// Whether `key` names a folder of `bucket` (a prefix of objects, never an object itself).
-    pub(super) fn names_a_folder(&self, bucket: &str, key: &str) -> bool {
-        self.folder(bucket)
-            .is_ok_and(|folder| folder.join(key).is_dir())
+    /// The file of object `key` in `bucket`, as S3 finds or refuses it: a key leaving its bucket
+    /// is 400 InvalidArgument, a bucket no root has 404 NoSuchBucket, and a key no file is (one
+    /// ending in `/`, one naming a folder, one under a file) 404 NoSuchKey. The endpoint's
+    /// GetObject and COPY's reads both ask here.
+    pub(super) fn object_file(&self, bucket: &str, key: &str) -> S3Result<std::fs::File> {
+        inside_bucket("key", Some(key))?;
+        let path = self.folder(bucket)?.join(key);
+        // A folder holds objects but is none (and `a.json/` is not `a.json`: opening it fails,
+        // NotADirectory, below).
+        if key.is_empty() || path.is_dir() {
+            return Err(no_such_key());
+        }
+        std::fs::File::open(&path).map_err(|err| match err.kind() {
+            std::io::ErrorKind::NotFound
+            | std::io::ErrorKind::NotADirectory
+            | std::io::ErrorKind::InvalidInput => no_such_key(),
+            // A file this process may not read: a fault of the machine, not an absent object.
+            _ => s3s::s3_error!(InternalError, "reading {key}: {err}"),
+        })
     }
 
     /// What S3 answers before it reads anything, for one of COPY's requests of `operation`
@@ -103,22 +120,13 @@ impl Buckets {
 
     /// One GetObject, as COPY makes it: the object's bytes, or S3's refusal.
     fn read(&self, signed_for: &str, bucket: &str, key: &str) -> S3Result<Vec<u8>> {
+        use std::io::Read;
         self.admit("GetObject", signed_for, bucket, Some(key))?;
-        inside_bucket("key", Some(key))?;
-        let path = self.folder(bucket)?.join(key);
-        match std::fs::read(&path) {
-            Ok(bytes) => Ok(bytes),
-            // A folder is no object: S3 has a key or has not.
-            Err(err)
-                if matches!(
-                    err.kind(),
-                    std::io::ErrorKind::NotFound | std::io::ErrorKind::IsADirectory
-                ) || path.is_dir() =>
-            {
-                Err(no_such_key())
-            }
-            Err(err) => Err(s3s::s3_error!(InternalError, "reading {key}: {err}")),
-        }
+        let mut bytes = Vec::new();
+        self.object_file(bucket, key)?
+            .read_to_end(&mut bytes)
+            .map_err(|err| s3s::s3_error!(InternalError, "reading {key}: {err}"))?;
+        Ok(bytes)
     }
 
     /// GetObject of each `(bucket, key)`, in order, signed for `signed_for`: one request each,

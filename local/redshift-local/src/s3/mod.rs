@@ -1,7 +1,7 @@
 //! S3 on this machine: local folders served as buckets (one sub-folder per bucket) through the
 //! real S3 API by s3s-fs, so the functions and anything that lists objects use `aws-sdk-s3`
 //! unchanged. COPY, which on AWS is Redshift's own reader of S3, reads the same folders in this
-//! process, each read one request made and refused as the endpoint makes and refuses it
+//! process, each read one counted request that finds or refuses its object as the endpoint does
 //! ([`Buckets`]). Its parts, each in its file:
 //! - `buckets.rs`: the folders as buckets (which root holds a bucket, keys that stay inside it,
 //!   listings), and COPY's reads of them;
@@ -25,9 +25,12 @@
 //! requests to this endpoint."), with the bucket's region in `x-amz-bucket-region`. The Rust SDK
 //! does not follow it, so a client built for the wrong region fails here as on AWS.
 //!
-//! Every path stays inside its bucket's folder: a key, prefix, StartAfter or marker with a `..`
-//! segment, or one that starts at `/`, is refused with 400 InvalidArgument;
-//! S3 keys are names, not paths, and on S3 none of them reaches another bucket or the machine.
+//! Every key names a path inside its bucket's folder: a key, prefix, StartAfter or marker with a
+//! `..` segment, or one that starts at `/`, is refused with 400 InvalidArgument, and a bucket name
+//! S3 would not accept (InvalidBucketName) never reaches the file system; S3 keys are names, not
+//! paths, and on S3 none of them reaches another bucket or the machine. A symbolic link inside a
+//! served folder is followed, as the bucket folders themselves may be links: what the folders
+//! link to is the developer's choice, not a request's.
 //! And the endpoint is a developer tool on loopback: a request whose Host header names anything
 //! but this machine ([`crate::is_local_host`]) is refused with 403 AccessDenied, so a web page
 //! whose host name was rebound to 127.0.0.1 cannot use it.
@@ -89,6 +92,8 @@ pub const LOCAL_ACCOUNT: &str = "123456789012";
 /// A running S3 endpoint.
 pub struct S3Server {
     pub addr: SocketAddr,
+    /// HTTP connections accepted so far.
+    pub connections: Arc<std::sync::atomic::AtomicU64>,
     shutdown: oneshot::Sender<()>,
     task: tokio::task::JoinHandle<()>,
 }
@@ -125,7 +130,7 @@ pub fn client_in(endpoint: &str, region: &str) -> aws_sdk_s3::Client {
     aws_sdk_s3::Client::from_conf(config)
 }
 
-/// COPY's S3 clients, one per region it reads from, made on first use.
+/// COPY's S3 clients for an endpoint elsewhere, one per region it reads from, made on first use.
 pub struct Clients {
     endpoint: String,
     by_region: Mutex<HashMap<String, aws_sdk_s3::Client>>,
@@ -144,7 +149,16 @@ impl Clients {
             .lock()
             .expect("S3 clients")
             .entry(region.to_owned())
-            .or_insert_with(|| client_in(&self.endpoint, region))
+            .or_insert_with(|| {
+                // One attempt per read, as COPY's reads of the served buckets make: a retried
+                // 500 would count as three requests on one path and one on the other.
+                let config = client_in(&self.endpoint, region)
+                    .config()
+                    .to_builder()
+                    .retry_config(aws_sdk_s3::config::retry::RetryConfig::disabled())
+                    .build();
+                aws_sdk_s3::Client::from_conf(config)
+            })
             .clone()
     }
 }
@@ -178,6 +192,8 @@ pub async fn serve_in(buckets: Arc<Buckets>, addr: SocketAddr) -> Result<S3Serve
         .map_err(|err| format!("cannot listen on {addr}: {err}"))?;
     let addr = listener.local_addr().map_err(|err| err.to_string())?;
     let (shutdown, mut stop) = oneshot::channel::<()>();
+    let connections = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let accepted_count = connections.clone();
     let task = tokio::spawn(async move {
         let http = ConnBuilder::new(TokioExecutor::new());
         loop {
@@ -198,6 +214,7 @@ pub async fn serve_in(buckets: Arc<Buckets>, addr: SocketAddr) -> Result<S3Serve
                 },
                 _ = &mut stop => break,
             };
+            accepted_count.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             let connection = http
                 .serve_connection(TokioIo::new(socket), service.clone())
                 .into_owned();
@@ -211,6 +228,7 @@ pub async fn serve_in(buckets: Arc<Buckets>, addr: SocketAddr) -> Result<S3Serve
     tracing::info!(%addr, roots = %shown, "local S3 listening");
     Ok(S3Server {
         addr,
+        connections,
         shutdown,
         task,
     })

@@ -1,11 +1,9 @@
 //! The S3 endpoint's operations: s3s-fs's own over the bucket folders ([`super::buckets`]), but
 //! for ListObjectsV2 without a delimiter, which lists from a snapshot ([`Listings`]) with each
-//! object's ETag (s3s-fs leaves it out of listings), and GetObject of a bucket that does not
-//! exist, which S3 answers NoSuchBucket (s3s-fs: NoSuchKey), or of a key naming a folder, which
-//! S3 answers NoSuchKey (s3s-fs opens the folder and fails with InternalError, which clients
-//! retry).
+//! object's ETag (s3s-fs leaves it out of listings), and GetObject, which finds its object as
+//! COPY's reads do ([`Buckets`]) before s3s-fs serves it, so that both answer as S3 does.
 
-use super::buckets::{Buckets, Listed, inside_bucket, md5_hex, no_such_bucket, no_such_key, walk};
+use super::buckets::{Buckets, Listed, inside_bucket, md5_hex, no_such_bucket, walk};
 use s3s::dto::{
     CreateBucketInput, CreateBucketOutput, DeleteObjectInput, DeleteObjectOutput,
     DeleteObjectsInput, DeleteObjectsOutput, ETag, GetObjectInput, GetObjectOutput,
@@ -242,21 +240,14 @@ impl S3 for LocalS3 {
         &self,
         req: S3Request<GetObjectInput>,
     ) -> S3Result<S3Response<GetObjectOutput>> {
-        inside_bucket("key", Some(&req.input.key))?;
-        if self.buckets.root_of(&req.input.bucket).is_none() {
-            return Err(no_such_bucket());
-        }
-        if self
-            .buckets
-            .names_a_folder(&req.input.bucket, &req.input.key)
-        {
-            return Err(no_such_key());
-        }
+        // S3's answers where s3s-fs gives others: NoSuchBucket, not NoSuchKey; NoSuchKey for a
+        // key ending in `/` (s3s-fs drops the slash and serves the file) or naming a folder
+        // (s3s-fs fails reading it, 500); InternalError for a file it may not read (s3s-fs:
+        // NoSuchKey). COPY's reads ask the same function.
+        self.buckets
+            .object_file(&req.input.bucket, &req.input.key)?;
         let (_, fs) = self.route(&req.input.bucket);
-        fs.get_object(req).await.map_err(|err| match err.code() {
-            s3s::S3ErrorCode::NoSuchKey => no_such_key(),
-            _ => err,
-        })
+        fs.get_object(req).await
     }
     async fn head_object(
         &self,

@@ -7,6 +7,7 @@ use redshift_local::LocalConfig;
 use redshift_local::embedded::EmbeddedPostgres;
 use redshift_local::managed::ManagedPostgres;
 use std::net::SocketAddr;
+use std::path::Path;
 
 #[derive(Debug, Clone, Copy)]
 pub enum Backend {
@@ -46,6 +47,14 @@ pub fn server(backend: Backend) -> (Server, LocalConfig) {
     config.data_api_addr = SocketAddr::from(([127, 0, 0, 1], 0));
     config.s3_addr = SocketAddr::from(([127, 0, 0, 1], 0));
     (server, config)
+}
+
+/// Writes `bytes` as object `key` under a folder served as S3 (`bucket/key...`).
+#[allow(dead_code)]
+pub fn write(root: &Path, key: &str, bytes: &[u8]) {
+    let path = root.join(key);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, bytes).unwrap();
 }
 
 /// The real SDK client, pointed at a running stand-in, signed by the warehouse's admin.
