@@ -63,16 +63,33 @@ fn free_port() -> Result<u16, String> {
         .map_err(|err| format!("no free loopback port: {err}"))
 }
 
+/// The count in the next server folder's name.
+static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// A new, empty folder of this process's own for one server. Named by the process and a count,
+/// and made with `create_dir`, which fails on a folder that exists, so that neither two servers
+/// of one process (the name once held a free port, which two tests could both be given) nor a
+/// folder an earlier process of the same id left behind is ever shared.
+fn new_dir() -> Result<std::path::PathBuf, String> {
+    loop {
+        let dir = std::env::temp_dir().join(format!(
+            "redshift-local-pg-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        ));
+        match std::fs::create_dir(&dir) {
+            Ok(()) => return Ok(dir),
+            Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(err) => return Err(format!("{}: {err}", dir.display())),
+        }
+    }
+}
+
 impl ManagedPostgres {
     /// Creates a cluster in a new temp dir and starts it; waits until it accepts logins.
     pub fn start() -> Result<Self, String> {
         let bin = bin_dir()?;
-        let dir = std::env::temp_dir().join(format!(
-            "redshift-local-pg-{}-{}",
-            std::process::id(),
-            free_port()?
-        ));
-        std::fs::create_dir_all(&dir).map_err(|err| format!("{}: {err}", dir.display()))?;
+        let dir = new_dir()?;
         if is_root() {
             let chowned = Command::new("chown")
                 .arg("postgres:postgres")
@@ -158,5 +175,24 @@ impl Drop for ManagedPostgres {
             .status();
         let _ = self.child.wait();
         let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_server_gets_a_new_empty_folder_even_beside_one_left_behind() {
+        let next = NEXT.load(std::sync::atomic::Ordering::Relaxed);
+        let left =
+            std::env::temp_dir().join(format!("redshift-local-pg-{}-{next}", std::process::id()));
+        std::fs::create_dir_all(left.join("data")).unwrap();
+        let (a, b) = (new_dir().unwrap(), new_dir().unwrap());
+        assert!(a != left && b != left && a != b, "{a:?} {b:?} {left:?}");
+        assert_eq!(std::fs::read_dir(&a).unwrap().count(), 0);
+        for dir in [a, b, left] {
+            std::fs::remove_dir_all(dir).unwrap();
+        }
     }
 }
