@@ -105,37 +105,8 @@ fn rand_suffix() -> u128 {
 impl Env {
     /// Runs a batch to its end; returns the final status and error.
     async fn batch(&self, sqls: &[&str]) -> (StatusString, Option<String>) {
-        let id = self
-            .client
-            .batch_execute_statement()
-            .cluster_identifier("local")
-            .database("dev")
-            .db_user("etl")
-            .set_sqls(Some(sqls.iter().map(|s| (*s).to_owned()).collect()))
-            .send()
-            .await
-            .unwrap()
-            .id
-            .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            let described = self
-                .client
-                .describe_statement()
-                .id(&id)
-                .send()
-                .await
-                .unwrap();
-            let status = described.status.clone().unwrap();
-            if matches!(
-                status,
-                StatusString::Finished | StatusString::Failed | StatusString::Aborted
-            ) {
-                return (status, described.error.clone());
-            }
-            assert!(Instant::now() < deadline);
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        let (status, error, _) = common::batch_to_end(&self.client, sqls).await;
+        (status, error)
     }
 
     async fn copy(&self, options: &str) -> (StatusString, Option<String>) {

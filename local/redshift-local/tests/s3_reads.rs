@@ -6,13 +6,11 @@
 
 mod common;
 
-use aws_sdk_redshiftdata::Client;
 use aws_sdk_redshiftdata::types::{Field, StatusString};
 use common::{Backend, Server, write};
 use redshift_local::Running;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
 
 struct Env {
     /// Serves the buckets; its COPY reads them in this process.
@@ -147,41 +145,9 @@ struct Outcome {
     requests: Value,
 }
 
-async fn run(client: &Client, sqls: &[&str]) -> (StatusString, Option<String>, String) {
-    let id = client
-        .batch_execute_statement()
-        .cluster_identifier("local")
-        .database("dev")
-        .db_user("etl")
-        .set_sqls(Some(sqls.iter().map(|s| (*s).to_owned()).collect()))
-        .send()
-        .await
-        .unwrap()
-        .id
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let described = client
-            .describe_statement()
-            .id(&id)
-            .wait_time_seconds(5)
-            .send()
-            .await
-            .unwrap();
-        let status = described.status.clone().unwrap();
-        if matches!(
-            status,
-            StatusString::Finished | StatusString::Failed | StatusString::Aborted
-        ) {
-            return (status, described.error, id);
-        }
-        assert!(Instant::now() < deadline, "{sqls:?} did not end");
-    }
-}
-
 async fn copy(stand_in: &Running, served: &Running, options: &str) -> Outcome {
     let client = common::client(stand_in.data_api_url());
-    let (status, error, _) = run(
+    let (status, error, _) = common::batch_to_end(
         &client,
         &[
             "CREATE TABLE IF NOT EXISTS r (id INTEGER NOT NULL, name VARCHAR(4))",
@@ -191,7 +157,8 @@ async fn copy(stand_in: &Running, served: &Running, options: &str) -> Outcome {
     .await;
     assert_eq!(status, StatusString::Finished, "{error:?}");
     let before = served.requests.report()["s3_by"]["copy"].clone();
-    let (status, error, _) = run(&client, &[&format!("COPY r FROM {options}")]).await;
+    let (status, error, _) =
+        common::batch_to_end(&client, &[&format!("COPY r FROM {options}")]).await;
     let after = served.requests.report()["s3_by"]["copy"].clone();
     let requests: serde_json::Map<String, Value> = after
         .as_object()
@@ -203,7 +170,7 @@ async fn copy(stand_in: &Running, served: &Running, options: &str) -> Outcome {
         })
         .filter(|(_, n)| n != &Value::from(0))
         .collect();
-    let (_, _, id) = run(&client, &["SELECT id, name FROM r ORDER BY id"]).await;
+    let (_, _, id) = common::batch_to_end(&client, &["SELECT id, name FROM r ORDER BY id"]).await;
     let mut rows: Vec<Vec<String>> = Vec::new();
     let mut token = None;
     loop {

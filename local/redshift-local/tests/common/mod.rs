@@ -3,11 +3,13 @@
 
 use aws_sdk_redshiftdata::Client;
 use aws_sdk_redshiftdata::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_redshiftdata::types::StatusString;
 use redshift_local::LocalConfig;
 use redshift_local::embedded::EmbeddedPostgres;
 use redshift_local::managed::ManagedPostgres;
 use std::net::SocketAddr;
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 #[derive(Debug, Clone, Copy)]
 pub enum Backend {
@@ -74,6 +76,44 @@ pub fn client_as(data_api_url: String, access_key_id: &str) -> Client {
         .endpoint_url(data_api_url)
         .build();
     Client::from_conf(sdk)
+}
+
+/// Runs a batch as `etl` on the cluster `local` and follows it to its end (DescribeStatement's
+/// long poll); returns its final status, its error and its id.
+#[allow(dead_code)]
+pub async fn batch_to_end(
+    client: &Client,
+    sqls: &[&str],
+) -> (StatusString, Option<String>, String) {
+    let id = client
+        .batch_execute_statement()
+        .cluster_identifier("local")
+        .database("dev")
+        .db_user("etl")
+        .set_sqls(Some(sqls.iter().map(|s| (*s).to_owned()).collect()))
+        .send()
+        .await
+        .unwrap()
+        .id
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let described = client
+            .describe_statement()
+            .id(&id)
+            .wait_time_seconds(5)
+            .send()
+            .await
+            .unwrap();
+        let status = described.status.clone().unwrap();
+        if matches!(
+            status,
+            StatusString::Finished | StatusString::Failed | StatusString::Aborted
+        ) {
+            return (status, described.error, id);
+        }
+        assert!(Instant::now() < deadline, "{sqls:?} did not end");
+    }
 }
 
 /// `on!(Embedded: test_a, test_b)` defines a tokio test `fn test_a()` calling the parent module's
