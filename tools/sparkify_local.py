@@ -707,7 +707,7 @@ class LocalPipeline:
                 )
             if time.monotonic() > deadline:
                 raise RunError(f"{name} does not listen on {port} after 300 s")
-            time.sleep(0.1)
+            time.sleep(0.02)
 
     def _spawn_on_free_ports(self, name: str, argv_for, count: int, env: dict | None = None) -> list[int]:
         """Spawns `argv_for(ports)` on `count` free ports, listening on the first. A free port can
@@ -1288,12 +1288,12 @@ class LocalPipeline:
                   else {"ClusterIdentifier": CLUSTER})
         sid = client.execute_statement(**target, Database="dev", Sql=sql)["Id"]
         while True:
-            d = client.describe_statement(Id=sid)
+            # Long-polled: answered as the statement ends (or after 30 s, the API's most).
+            d = client.describe_statement(Id=sid, WaitTimeSeconds=30)
             if d["Status"] == "FINISHED":
                 break
             if d["Status"] in ("FAILED", "ABORTED"):
                 raise RunError(f"{sql}: {d.get('Error')}")
-            time.sleep(0.05)
         if not d.get("HasResultSet"):
             return []
         pages = client.get_paginator("get_statement_result").paginate(Id=sid)
