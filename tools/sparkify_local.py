@@ -151,8 +151,9 @@ def build(quiet: bool = False, timings: bool = False, out=print) -> None:
     """Builds everything `./dev run` runs (debug), in one cargo invocation. The workspace has one
     feature set (crates/workspace-hack), so this is also the build `cargo lambda` finds when it
     builds or runs a function (`cargo run --bin <function>`: `cargo lambda watch`, which
-    tools/invoke-events.sh uses) and the one `cargo test` reuses: nothing is compiled twice. The
-    local pipeline runs the binaries it built (tools/local_lambda.py).
+    tools/invoke-events.sh uses), and `./dev test`'s test build takes every dependency from it
+    (it compiles only the workspace's own crates again, through clippy-driver:
+    tools/clippy-build.sh). The local pipeline runs the binaries it built (tools/local_lambda.py).
 
     A first build says what it compiles and roughly how long it takes, then where it is every
     BUILD_HEARTBEAT_SECONDS; cargo's own lines are kept and shown only if it fails. `quiet`
