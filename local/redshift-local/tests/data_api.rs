@@ -61,17 +61,7 @@ impl Env {
 
     async fn batch(&self, sqls: &[&str]) -> String {
         // The same database user as `execute`: only a table's owner may use it.
-        self.client
-            .batch_execute_statement()
-            .cluster_identifier("local")
-            .database("dev")
-            .db_user("etl")
-            .set_sqls(Some(sqls.iter().map(|s| (*s).to_owned()).collect()))
-            .send()
-            .await
-            .expect("BatchExecuteStatement accepted")
-            .id
-            .expect("an id")
+        common::submit_batch(&self.client, sqls).await
     }
 
     /// Polls until the statement is final; returns every status seen, in order, without repeats.

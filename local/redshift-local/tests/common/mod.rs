@@ -78,14 +78,11 @@ pub fn client_as(data_api_url: String, access_key_id: &str) -> Client {
     Client::from_conf(sdk)
 }
 
-/// Runs a batch as `etl` on the cluster `local` and follows it to its end (DescribeStatement's
-/// long poll); returns its final status, its error and its id.
+/// Submits a batch as `etl` on the cluster `local` (the user who owns what the tests create);
+/// returns its id.
 #[allow(dead_code)]
-pub async fn batch_to_end(
-    client: &Client,
-    sqls: &[&str],
-) -> (StatusString, Option<String>, String) {
-    let id = client
+pub async fn submit_batch(client: &Client, sqls: &[&str]) -> String {
+    client
         .batch_execute_statement()
         .cluster_identifier("local")
         .database("dev")
@@ -93,9 +90,19 @@ pub async fn batch_to_end(
         .set_sqls(Some(sqls.iter().map(|s| (*s).to_owned()).collect()))
         .send()
         .await
-        .unwrap()
+        .expect("BatchExecuteStatement accepted")
         .id
-        .unwrap();
+        .expect("an id")
+}
+
+/// Runs a batch as `etl` on the cluster `local` and follows it to its end (DescribeStatement's
+/// long poll); returns its final status, its error and its id.
+#[allow(dead_code)]
+pub async fn batch_to_end(
+    client: &Client,
+    sqls: &[&str],
+) -> (StatusString, Option<String>, String) {
+    let id = submit_batch(client, sqls).await;
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let described = client
