@@ -121,6 +121,27 @@ def architectures(template: str, resources: dict[str, str], parameter: str | Non
     return out
 
 
+def code(template: str, resources: dict[str, str]) -> dict[str, tuple[str, str]]:
+    """Each function's (binary, handler) as `template` gives them: the binary its `CodeUri`
+    builds (rust-cargolambda builds the package in that folder, named after it, whose one binary
+    has its name), and its `Handler` (its own, else Globals'), which Lambda gives a custom
+    runtime's bootstrap as `_HANDLER`."""
+
+    def value(block: str, name: str) -> str | None:
+        found = re.search(rf"(?m)^\s+{name}: (\S+)\s*$", block)
+        return found.group(1) if found else None
+
+    globals_block, blocks = _function_blocks(template, resources)
+    out = {}
+    for function, logical_id, block in blocks:
+        uri = value(block, "CodeUri")
+        handler = value(block, "Handler") or value(globals_block, "Handler")
+        if uri is None or handler is None:
+            raise ValueError(f"template.yaml: no CodeUri or Handler for {logical_id}")
+        out[function] = (uri.rstrip("/").rsplit("/", 1)[-1], handler)
+    return out
+
+
 # ELF e_machine (bytes 18-19, little-endian) of each instruction set Lambda runs.
 ELF_MACHINES = {62: "x86_64", 183: "arm64"}
 
@@ -218,10 +239,12 @@ class _Environment:
         self.server = _Server(("127.0.0.1", 0), Api)
         self.server.serve()
         port = self.server.server_address[1]
+        binary, handler = host.code[function]
         self.process = subprocess.Popen(
-            [str(host.binaries / function)],
+            [str(host.binaries / binary)],
             env={
                 **host.env,
+                "_HANDLER": handler,
                 "AWS_LAMBDA_RUNTIME_API": f"127.0.0.1:{port}",
                 "AWS_LAMBDA_FUNCTION_NAME": function,
                 "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
@@ -319,8 +342,11 @@ class LocalLambda:
 
     def __init__(self, binaries: Path, env: dict[str, str], limits: dict[str, tuple[int, float]],
                  log_path: Path, *, region: str, account: str,
+                 code: dict[str, tuple[str, str]],
                  architectures: dict[str, str] | None = None) -> None:
         self.binaries, self.env, self.limits = Path(binaries), env, limits
+        # Each function's (binary in `binaries`, handler): `code()`.
+        self.code = code
         # Each function's instruction set (`architectures()`); a function not named runs on the
         # machine's own.
         self.architectures = architectures or {}
@@ -371,7 +397,7 @@ class LocalLambda:
 
     def invoke(self, function: str, payload: bytes) -> tuple[tuple[int, bytes, bool], Call]:
         wanted = self.architectures.get(function)
-        if wanted is not None and built_for(self.binaries / function) != wanted:
+        if wanted is not None and built_for(self.binaries / self.code[function][0]) != wanted:
             request_id = str(uuid.uuid4())
             answer = (200, json.dumps({
                 "errorType": "Runtime.InvalidEntrypoint",

@@ -133,13 +133,13 @@ def port_open(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) == 0
 
 
-# What `./dev run` runs: the stand-in, the generator, the analysts' command, the five functions
-# and the warehouse's lifecycle (its function and `./dev warehouse`).
-# Every function the local Lambda serves (LAMBDA_RESOURCES) is among them: a pipeline invokes
-# empty-manifests too (the teardown's custom resource), and must find it built by this build, not
-# by whatever ran before (cargo test builds every binary; a first `./dev run` then pytest did not).
+# What `./dev run` runs: the stand-in, the generator, the analysts' command, `./dev warehouse`,
+# and the binary every function the local Lambda serves (LAMBDA_RESOURCES) runs, as the template
+# builds it (`local_lambda.code`: the one bootstrap, functions/bootstrap). A pipeline must find
+# that binary built by this build, not by whatever ran before.
 BINARIES = ["redshift-local", "sparkify-gen", "sparkify-analytics", "sparkify-warehouse",
-            *LAMBDA_RESOURCES]
+            *sorted({binary for binary, _ in local_lambda.code(
+                (ROOT / "template.yaml").read_text(), LAMBDA_RESOURCES).values()})]
 # A first build's wall time on two cores, in minutes, as docs/cold-start.md measured it; later
 # builds find everything built and take seconds.
 FIRST_BUILD_MINUTES = 6
@@ -780,7 +780,7 @@ class LocalPipeline:
             name: value for name, value in
             (line.split("=", 1) for line in env_file.read_text().splitlines() if "=" in line)
         }
-        function_env.update({"AWS_DEFAULT_REGION": REGION, "_HANDLER": "bootstrap",
+        function_env.update({"AWS_DEFAULT_REGION": REGION,
                              "AWS_EXECUTION_ENV": "AWS_Lambda_provided.al2023",
                              "LAMBDA_TASK_ROOT": str(TARGET / "debug")})
         template = (ROOT / "template.yaml").read_text()
@@ -793,6 +793,7 @@ class LocalPipeline:
         self._lambda = local_lambda.LocalLambda(
             TARGET / "debug", function_env, {**template_limits, **self.limits},
             self.logs / "functions.log", region=REGION, account=ACCOUNT,
+            code=local_lambda.code(template, LAMBDA_RESOURCES),
             architectures=architectures,
         )
         self.lambda_url = f"http://127.0.0.1:{self._lambda.port}"

@@ -300,7 +300,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scale", default="1,4,16",
                         help="factors of the generated full data set for the scaling curve")
     parser.add_argument("--bootstraps", type=Path, default=local.TARGET / "lambda",
-                        help="folder of <function>/bootstrap release builds (./dev build)")
+                        help="folder of <binary>/bootstrap release builds (./dev build)")
     parser.add_argument("--no-million", action="store_true",
                         help="measure the incremental runs at 16 times the real data set's shape "
                              "instead of a million songs (the million takes about 15 minutes on "

@@ -5,7 +5,9 @@ For each function, `runs` times: start the release `bootstrap` with a minimal Ru
 loopback (`RuntimeApi` below), hand it the event of a step that polls a finished statement (one
 DescribeStatement against redshift-local), and time process start to the posted response; read the
 process's peak RSS (VmHWM) before stopping it. The Python + boto3 peer (`python_peer.py`) makes the
-same call through the same harness in the same run. Sizes: the release bootstrap and its zip.
+same call through the same harness in the same run. Each function starts the bootstrap and handler
+the template gives it (`local_lambda.code`: the stack's one bootstrap, `_HANDLER` naming the
+function), as Lambda starts it. Sizes: that bootstrap and its zip, the same for every function.
 
 Not measured: Lambda's own sandbox set-up and code download, which no local run has; the OS page
 cache is warm after the first run, as it is for a Lambda host that has the code.
@@ -28,6 +30,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import local_lambda  # noqa: E402
 import sparkify_local as local  # noqa: E402
 
 FUNCTIONS = ["create-tables", "copy-staging", "load-facts", "load-dimensions", "verify-counts"]
@@ -197,23 +200,29 @@ def measure(runs: int, bootstraps: Path, logs: Path) -> dict:
                 name, value = line.split("=", 1)
                 env[name] = value
         env["AWS_DEFAULT_REGION"] = env["AWS_REGION"]  # Lambda sets both
-        binary = {fn: [str(bootstraps / fn / "bootstrap")] for fn in FUNCTIONS}
+        code = local_lambda.code((local.ROOT / "template.yaml").read_text(),
+                                 local.FUNCTION_RESOURCES)
+        path = {fn: bootstraps / code[fn][0] / "bootstrap" for fn in FUNCTIONS}
+        binary = {fn: [str(path[fn])] for fn in FUNCTIONS}
+        env_of = {fn: {**env, "AWS_LAMBDA_FUNCTION_NAME": fn, "_HANDLER": code[fn][1]}
+                  for fn in FUNCTIONS}
         rows = {}
         first_call = {"execution": "bench", "statement_id": None}
         # Each step's last poll is of a finished statement of its own: a step reports what its
         # batch moved, and refuses a statement whose rows do not fit its batch.
         events = {}
         for fn in ("create-tables", "load-facts", "load-dimensions", "verify-counts"):
-            _, answer = invoke(binary[fn], {**env, "AWS_LAMBDA_FUNCTION_NAME": fn}, first_call)
+            _, answer = invoke(binary[fn], env_of[fn], first_call)
             wait_finished(pipeline.redshift, answer["statement_id"])
             events[fn] = {**first_call, "statement_id": answer["statement_id"], "attempt": 0}
-        events["copy-staging"] = copy_round_poll(binary["copy-staging"], env, pipeline.redshift)
+        events["copy-staging"] = copy_round_poll(binary["copy-staging"], env_of["copy-staging"],
+                                                 pipeline.redshift)
         # The peer makes the one DescribeStatement of create-tables' poll.
         poll = events["create-tables"]
         subjects = [(fn, binary[fn], events[fn]) for fn in FUNCTIONS]
         subjects.append(("python + boto3", [sys.executable, str(PEER)], poll))
         for name, argv, event in subjects:
-            function_env = {**env, "AWS_LAMBDA_FUNCTION_NAME": name}
+            function_env = env_of.get(name, {**env, "AWS_LAMBDA_FUNCTION_NAME": name})
             starts = []
             for _ in range(runs):
                 start, answer = invoke(argv, function_env, event)
@@ -227,8 +236,7 @@ def measure(runs: int, bootstraps: Path, logs: Path) -> dict:
                 "peak_rss_mib": max(s.peak_rss_kib for s in starts) / 1024,
             }
             if name in FUNCTIONS:
-                path = bootstraps / name / "bootstrap"
-                row["bootstrap_mb"] = path.stat().st_size / 1e6
-                row["zip_mb"] = zipped_size(path) / 1e6
+                row["bootstrap_mb"] = path[name].stat().st_size / 1e6
+                row["zip_mb"] = zipped_size(path[name]) / 1e6
             rows[name] = row
     return rows

@@ -34,8 +34,16 @@ def test_the_template_gives_every_function_the_stacks_architecture_but_the_teard
         found = local_lambda.architectures(template, local.LAMBDA_RESOURCES, parameter)
         assert found == {name: "x86_64" if name == "empty-manifests" else parameter or "x86_64"
                          for name in local.LAMBDA_RESOURCES}
-    assert local_lambda.built_for(local.TARGET / "debug" / "warehouse") == "x86_64"
+    assert local_lambda.built_for(local.TARGET / "debug" / "bootstrap") == "x86_64"
     assert local_lambda.built_for(local.ROOT / "template.yaml") is None
+
+
+def test_every_function_runs_the_one_bootstrap_with_its_own_name_as_handler():
+    """What the local Lambda starts for each function (the template's CodeUri and Handler): the
+    binary `./dev run` builds, with `_HANDLER` naming the function, as Lambda starts it."""
+    code = local_lambda.code((local.ROOT / "template.yaml").read_text(), local.LAMBDA_RESOURCES)
+    assert code == {name: ("bootstrap", name) for name in local.LAMBDA_RESOURCES}
+    assert "bootstrap" in local.BINARIES
 
 
 class _ResponseUrl:

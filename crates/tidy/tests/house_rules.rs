@@ -878,27 +878,45 @@ fn regex_lite_substitute(text: &str) -> String {
     out
 }
 
+/// Every function deploys the one bootstrap (functions/bootstrap) and is the function its Handler
+/// names; every function folder beside it is the Handler of a function of the template, and the
+/// bootstrap serves each of them.
 #[test]
-fn every_function_folder_is_a_template_function_built_by_cargo_lambda_and_back() {
+fn every_function_folder_is_a_handler_of_the_one_bootstrap_the_template_builds_and_back() {
     let folders: BTreeSet<String> = fs::read_dir(root().join("functions"))
         .unwrap()
         .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|folder| folder != "bootstrap")
         .collect();
     let template = template();
-    let mut code_uris = BTreeSet::new();
+    assert!(
+        template["Globals"]["Function"]["Handler"].is_null(),
+        "each function names its own Handler"
+    );
+    let mut handlers = BTreeSet::new();
     for (name, resource) in template["Resources"].as_mapping().unwrap() {
         if resource["Type"] == "AWS::Serverless::Function" {
             assert_eq!(
                 resource["Metadata"]["BuildMethod"], "rust-cargolambda",
                 "{name:?}"
             );
-            let uri = resource["Properties"]["CodeUri"].as_str().unwrap();
-            code_uris.insert(uri.trim_start_matches("functions/").to_owned());
+            let properties = &resource["Properties"];
+            assert_eq!(properties["CodeUri"], "functions/bootstrap", "{name:?}");
+            let handler = properties["Handler"].as_str().unwrap();
+            assert!(
+                handlers.insert(handler.to_owned()),
+                "{name:?}: {handler} twice"
+            );
         }
     }
-    assert_eq!(folders, code_uris);
-    for folder in &folders {
-        // cargo lambda names the binary after the package; the package is named after its folder.
+    assert_eq!(folders, handlers);
+    let served: BTreeSet<String> = bootstrap::Function::ALL
+        .iter()
+        .map(|function| function.handler().to_owned())
+        .collect();
+    assert_eq!(served, handlers);
+    // cargo lambda names a binary after its package; each package is named after its folder.
+    for folder in folders.iter().chain([&"bootstrap".to_owned()]) {
         let manifest = read(&format!("functions/{folder}/Cargo.toml"));
         assert!(
             manifest.contains(&format!("name = \"{folder}\"")),
@@ -957,7 +975,7 @@ fn every_bucket_the_stack_creates_is_emptied_before_it_is_deleted() {
         "!Ref Architecture"
     );
     assert_eq!(variables.as_mapping().unwrap().len(), 2);
-    assert_eq!(function["CodeUri"], "functions/empty-manifests");
+    assert_eq!(function["Handler"], "empty-manifests");
     let policies = function["Policies"].as_sequence().unwrap();
     assert_eq!(policies.len(), 1, "no warehouse access: {policies:?}");
     // Its grants: the manifests, and invoking the warehouse function once to see it start.

@@ -40,6 +40,7 @@ use sparkify::metrics::{Metrics, Name};
 use sparkify::sql::RunId;
 use sparkify::trigger::Trigger;
 use sparkify::{Deps, EtlError, Moved, StepInput, StepOutput};
+use std::sync::OnceLock;
 use std::time::{Duration, SystemTime};
 use tokio::time::Instant;
 
@@ -140,6 +141,35 @@ pub struct Output {
     /// With `backlog`: the name of the execution the state machine starts for the rest.
     #[serde(default)]
     pub continuation: Option<String>,
+}
+
+/// The S3 client, made at the first invocation from its configuration, kept for the process.
+static S3: OnceLock<S3Client> = OnceLock::new();
+
+/// The Lambda: [`handle`] on the Lambda Runtime API (`sparkify::lambda::serve`), run by this
+/// crate's binary (`cargo lambda watch`) and by the stack's one bootstrap (`functions/bootstrap`).
+pub async fn serve() -> Result<(), lambda_runtime::Error> {
+    sparkify::lambda::serve(|deps, input| async move {
+        let s3 = S3.get_or_init(|| {
+            // An endpoint of its own (a local S3) is addressed path-style: bucket names are not
+            // host names there.
+            let custom_endpoint = std::env::var_os("AWS_ENDPOINT_URL_S3").is_some();
+            // Signed for the data bucket's region (DATA_REGION), not the function's: S3 answers
+            // a request signed for another region with 301 PermanentRedirect, which the SDK does
+            // not follow. The template deploys the stack in DATA_REGION, so the manifest bucket
+            // is there too.
+            let region =
+                aws_sdk_s3::config::Region::new(deps.config.source.region.as_str().to_owned());
+            let config = aws_sdk_s3::config::Builder::from(&deps.aws)
+                .region(region)
+                .force_path_style(custom_endpoint)
+                .build();
+            S3Client::from_conf(config)
+        });
+        // Boxed: the handler's future nests the SDK's deeply (the listing, rounds, manifests).
+        Box::pin(handle(deps, s3, input)).await
+    })
+    .await
 }
 
 /// Keys an output lists (the state machine's state is limited to 256 KB).

@@ -34,6 +34,12 @@ pub struct Input {
     pub started: Option<String>,
 }
 
+/// The Lambda: [`handle`] on the Lambda Runtime API (`sparkify::lambda::serve`), run by this
+/// crate's binary (`cargo lambda watch`) and by the stack's one bootstrap (`functions/bootstrap`).
+pub async fn serve() -> Result<(), lambda_runtime::Error> {
+    sparkify::lambda::serve(handle).await
+}
+
 pub async fn handle(deps: &Deps, input: Input) -> Result<StepOutput, EtlError> {
     // A reset is a different batch, so it gets a client token of its own.
     if input.reset {

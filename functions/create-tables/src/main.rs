@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    sparkify::lambda::serve(create_tables::handle).await
+    create_tables::serve().await
 }

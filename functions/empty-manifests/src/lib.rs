@@ -158,6 +158,37 @@ pub async fn probe(lambda: &LambdaClient, probe: &Probe) -> Result<String, EtlEr
     )))
 }
 
+/// The Lambda: [`run`] on the Lambda Runtime API, run by this crate's binary and by the stack's
+/// one bootstrap (`functions/bootstrap`). A configuration error is reported to CloudFormation on
+/// every request, not a crash at init.
+pub async fn serve() -> Result<(), lambda_runtime::Error> {
+    lambda_runtime::tracing::init_default_subscriber();
+    let bucket = sparkify::config::manifest_bucket_from_env();
+    let probe = Probe::from_env();
+    let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    // An endpoint of its own (a local S3) is addressed path-style.
+    let custom_endpoint = std::env::var_os("AWS_ENDPOINT_URL_S3").is_some();
+    let clients = Clients {
+        s3: Client::from_conf(
+            aws_sdk_s3::config::Builder::from(&aws)
+                .force_path_style(custom_endpoint)
+                .build(),
+        ),
+        lambda: LambdaClient::new(&aws),
+    };
+    let setup = Setup {
+        bucket: bucket.as_ref(),
+        probe: probe.as_ref(),
+    };
+    let (clients, setup) = (&clients, &setup);
+    lambda_runtime::run(lambda_runtime::service_fn(
+        move |event: lambda_runtime::LambdaEvent<Value>| async move {
+            run(clients, setup, event.payload).await
+        },
+    ))
+    .await
+}
+
 /// One invocation: the request parsed, the bucket emptied if the stack is being deleted, and
 /// CloudFormation answered. An event without a response URL cannot be answered and is
 /// `InvalidInput`; a PUT that fails is `S3Unavailable` or `S3Rejected` (the URL is S3's), so

@@ -16,6 +16,12 @@ pub const MOVED: [(&str, SqlFile); 1] = [("users", catalogue::USERS_INSERT)];
 
 pub type Input = StepInput;
 
+/// The Lambda: [`handle`] on the Lambda Runtime API (`sparkify::lambda::serve`), run by this
+/// crate's binary (`cargo lambda watch`) and by the stack's one bootstrap (`functions/bootstrap`).
+pub async fn serve() -> Result<(), lambda_runtime::Error> {
+    sparkify::lambda::serve(handle).await
+}
+
 pub async fn handle(deps: &Deps, input: Input) -> Result<StepOutput, EtlError> {
     let output = advance_files(
         &deps.data_api,

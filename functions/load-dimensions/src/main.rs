@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    sparkify::lambda::serve(load_dimensions::handle).await
+    load_dimensions::serve().await
 }

@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    sparkify::lambda::serve(load_facts::handle).await
+    load_facts::serve().await
 }

@@ -191,6 +191,12 @@ pub struct Reject {
     pub rows: i64,
 }
 
+/// The Lambda: [`handle`] on the Lambda Runtime API (`sparkify::lambda::serve`), run by this
+/// crate's binary (`cargo lambda watch`) and by the stack's one bootstrap (`functions/bootstrap`).
+pub async fn serve() -> Result<(), lambda_runtime::Error> {
+    sparkify::lambda::serve(handle).await
+}
+
 pub async fn handle(deps: &Deps, input: Input) -> Result<Output, EtlError> {
     // The call follows its statements for one statement wait in all, whichever it waits on.
     let deadline = deps.data_api.deadline();

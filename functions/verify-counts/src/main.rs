@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    sparkify::lambda::serve(verify_counts::handle).await
+    verify_counts::serve().await
 }

@@ -47,6 +47,7 @@ use serde::{Deserialize, Serialize};
 use sparkify::config::Target;
 use sparkify::warehouse::{ClusterState, Clusters, Phase};
 use sparkify::{Deps, EtlError};
+use std::sync::OnceLock;
 
 /// How many `wake` calls a run makes before it gives up on a cluster that does not become
 /// available: with the deployed 30-second Wait, half an hour (AWS: a resume takes minutes).
@@ -144,6 +145,20 @@ pub fn turn(name: &str, running_newest_first: &[String]) -> Turn {
         Some(0) => Turn::Leave,
         Some(_) => Turn::Linger,
     }
+}
+
+/// The cluster's clients, made at the first invocation from its configuration, kept for the process.
+static LIFECYCLE: OnceLock<Lifecycle> = OnceLock::new();
+
+/// The Lambda: [`handle`] on the Lambda Runtime API (`sparkify::lambda::serve`), run by this
+/// crate's binary (`cargo lambda watch`) and by the stack's one bootstrap (`functions/bootstrap`).
+pub async fn serve() -> Result<(), lambda_runtime::Error> {
+    sparkify::lambda::serve(|deps, input| async move {
+        let lifecycle = LIFECYCLE.get_or_init(|| Lifecycle::new(deps));
+        // Boxed: the handler's future nests the SDK's deeply (too deep for the binary's `main`).
+        Box::pin(handle(deps, lifecycle, input)).await
+    })
+    .await
 }
 
 pub async fn handle(deps: &Deps, lifecycle: &Lifecycle, input: Input) -> Result<Output, EtlError> {
