@@ -136,10 +136,13 @@ def port_open(port: int) -> bool:
 # What `./dev run` runs: the stand-in, the generator, the analysts' command, `./dev warehouse`,
 # and the binary every function the local Lambda serves (LAMBDA_RESOURCES) runs, as the template
 # builds it (`local_lambda.code`: the one bootstrap, functions/bootstrap). A pipeline must find
-# that binary built by this build, not by whatever ran before.
+# that binary built by this build, not by whatever ran before. With them, each function's own
+# binary, which `cargo lambda watch` runs (tools/invoke-events.sh, invoke-pipeline.sh, whose Tasks
+# time out in 60 s): debug links only, so a first invocation finds it built.
 BINARIES = ["redshift-local", "sparkify-gen", "sparkify-analytics", "sparkify-warehouse",
             *sorted({binary for binary, _ in local_lambda.code(
-                (ROOT / "template.yaml").read_text(), LAMBDA_RESOURCES).values()})]
+                (ROOT / "template.yaml").read_text(), LAMBDA_RESOURCES).values()}),
+            *LAMBDA_RESOURCES]
 # A first build's wall time on two cores, in minutes, as docs/cold-start.md measured it; later
 # builds find everything built and take seconds.
 FIRST_BUILD_MINUTES = 6

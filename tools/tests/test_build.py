@@ -23,12 +23,13 @@ def test_a_package_id_gives_its_name(package_id, name):
     assert local._package_name(package_id) == name
 
 
-@pytest.mark.parametrize("function", [*local.FUNCTIONS, "warehouse"])
+@pytest.mark.parametrize("function", [*local.FUNCTIONS, "warehouse", "empty-manifests", "bootstrap"])
 def test_each_function_built_alone_finds_everything_built(built, function):
     """What `cargo lambda watch` (tools/invoke-events.sh) does at a function's first invocation
-    (`cargo run --bin <function>`) compiles nothing after `./dev run`'s one build: one feature set for the whole
-    workspace (crates/workspace-hack). With a feature set of its own, a function compiled the AWS
-    SDK again, for minutes, inside its Task's 60 s timeout."""
+    (`cargo run --bin <function>`), and what `sam build` builds (the bootstrap, alone), compiles
+    nothing after `./dev run`'s one build: one feature set for the whole workspace
+    (crates/workspace-hack). With a feature set of its own, a function compiled the AWS SDK again,
+    for minutes, inside its Task's 60 s timeout."""
     run = subprocess.run(["cargo", "build", "--locked", "--message-format=json", "--bin", function],
                          cwd=local.ROOT, capture_output=True, text=True, timeout=900)
     assert run.returncode == 0, run.stderr[-3000:]

@@ -52,7 +52,10 @@ where
         async move {
             let deps = deps?;
             let input = parse_input::<I>(event.payload)?;
-            handler(deps, input).await
+            // Boxed: a handler's future nests the SDK's deeply, and the binary's `main` holds
+            // this one within the runtime's and its crate's `serve()`; unboxed, computing its
+            // layout passed the compiler's query depth limit (seen in a fresh clone's build).
+            Box::pin(handler(deps, input)).await
         }
     }))
     .await

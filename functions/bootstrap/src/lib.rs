@@ -6,66 +6,59 @@
 //!
 //! Why one: the release profile links with fat LTO, about 45 s of one core per binary, and the
 //! seven functions share nearly all of their code (the AWS SDK, the Lambda runtime, `sparkify`);
-//! one binary is one link instead of seven (docs/performance.md, "One bootstrap").
+//! one binary is one link instead of seven (docs/performance.md, "One bootstrap for the seven
+//! functions").
 
 use std::fmt;
 
-/// The functions this bootstrap serves, each named by its crate's package name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Function {
-    CreateTables,
-    CopyStaging,
-    LoadFacts,
-    LoadDimensions,
-    VerifyCounts,
-    Warehouse,
-    EmptyManifests,
+/// Declares [`Function`] from one row per function crate, so that the Handler that names a
+/// function and the Lambda it serves come from the same crate.
+macro_rules! functions {
+    ($($function:ident: $krate:ident),* $(,)?) => {
+        /// The functions this bootstrap serves.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum Function {
+            $($function),*
+        }
+
+        impl Function {
+            pub const ALL: [Function; [$(Function::$function),*].len()] = [$(Function::$function),*];
+
+            /// The Handler setting that names it: its crate's package name (`NAME`).
+            pub const fn handler(self) -> &'static str {
+                match self {
+                    $(Function::$function => $krate::NAME),*
+                }
+            }
+
+            /// Runs its crate's Lambda on the Runtime API until the process ends. Each future is
+            /// boxed: one future of all seven nests too deep for the compiler's layout of it.
+            pub async fn serve(self) -> Result<(), lambda_runtime::Error> {
+                match self {
+                    $(Function::$function => Box::pin($krate::serve()).await),*
+                }
+            }
+        }
+    };
+}
+
+functions! {
+    CreateTables: create_tables,
+    CopyStaging: copy_staging,
+    LoadFacts: load_facts,
+    LoadDimensions: load_dimensions,
+    VerifyCounts: verify_counts,
+    Warehouse: warehouse,
+    EmptyManifests: empty_manifests,
 }
 
 impl Function {
-    pub const ALL: [Function; 7] = [
-        Function::CreateTables,
-        Function::CopyStaging,
-        Function::LoadFacts,
-        Function::LoadDimensions,
-        Function::VerifyCounts,
-        Function::Warehouse,
-        Function::EmptyManifests,
-    ];
-
-    /// The Handler setting that names it: its crate's package name.
-    pub const fn handler(self) -> &'static str {
-        match self {
-            Function::CreateTables => "create-tables",
-            Function::CopyStaging => "copy-staging",
-            Function::LoadFacts => "load-facts",
-            Function::LoadDimensions => "load-dimensions",
-            Function::VerifyCounts => "verify-counts",
-            Function::Warehouse => "warehouse",
-            Function::EmptyManifests => "empty-manifests",
-        }
-    }
-
     /// The function `_HANDLER` names.
     pub fn from_handler(handler: Option<&str>) -> Result<Self, UnknownHandler> {
         Self::ALL
             .into_iter()
             .find(|function| Some(function.handler()) == handler)
             .ok_or_else(|| UnknownHandler(handler.map(str::to_owned)))
-    }
-
-    /// Runs its Lambda on the Runtime API until the process ends. Each future is boxed: one
-    /// future of all seven nests too deep for the compiler's layout of it.
-    pub async fn serve(self) -> Result<(), lambda_runtime::Error> {
-        match self {
-            Function::CreateTables => Box::pin(create_tables::serve()).await,
-            Function::CopyStaging => Box::pin(copy_staging::serve()).await,
-            Function::LoadFacts => Box::pin(load_facts::serve()).await,
-            Function::LoadDimensions => Box::pin(load_dimensions::serve()).await,
-            Function::VerifyCounts => Box::pin(verify_counts::serve()).await,
-            Function::Warehouse => Box::pin(warehouse::serve()).await,
-            Function::EmptyManifests => Box::pin(empty_manifests::serve()).await,
-        }
     }
 }
 

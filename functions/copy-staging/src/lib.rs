@@ -146,6 +146,9 @@ pub struct Output {
 /// The S3 client, made at the first invocation from its configuration, kept for the process.
 static S3: OnceLock<S3Client> = OnceLock::new();
 
+/// The function's name: its package's, the Handler the template gives it (`functions/bootstrap`).
+pub const NAME: &str = env!("CARGO_PKG_NAME");
+
 /// The Lambda: [`handle`] on the Lambda Runtime API (`sparkify::lambda::serve`), run by this
 /// crate's binary (`cargo lambda watch`) and by the stack's one bootstrap (`functions/bootstrap`).
 pub async fn serve() -> Result<(), lambda_runtime::Error> {
@@ -166,8 +169,7 @@ pub async fn serve() -> Result<(), lambda_runtime::Error> {
                 .build();
             S3Client::from_conf(config)
         });
-        // Boxed: the handler's future nests the SDK's deeply (the listing, rounds, manifests).
-        Box::pin(handle(deps, s3, input)).await
+        handle(deps, s3, input).await
     })
     .await
 }

@@ -34,6 +34,9 @@ pub struct Input {
     pub started: Option<String>,
 }
 
+/// The function's name: its package's, the Handler the template gives it (`functions/bootstrap`).
+pub const NAME: &str = env!("CARGO_PKG_NAME");
+
 /// The Lambda: [`handle`] on the Lambda Runtime API (`sparkify::lambda::serve`), run by this
 /// crate's binary (`cargo lambda watch`) and by the stack's one bootstrap (`functions/bootstrap`).
 pub async fn serve() -> Result<(), lambda_runtime::Error> {

@@ -158,6 +158,9 @@ pub async fn probe(lambda: &LambdaClient, probe: &Probe) -> Result<String, EtlEr
     )))
 }
 
+/// The function's name: its package's, the Handler the template gives it (`functions/bootstrap`).
+pub const NAME: &str = env!("CARGO_PKG_NAME");
+
 /// The Lambda: [`run`] on the Lambda Runtime API, run by this crate's binary and by the stack's
 /// one bootstrap (`functions/bootstrap`). A configuration error is reported to CloudFormation on
 /// every request, not a crash at init.
@@ -183,7 +186,8 @@ pub async fn serve() -> Result<(), lambda_runtime::Error> {
     let (clients, setup) = (&clients, &setup);
     lambda_runtime::run(lambda_runtime::service_fn(
         move |event: lambda_runtime::LambdaEvent<Value>| async move {
-            run(clients, setup, event.payload).await
+            // Boxed, as `sparkify::lambda::serve` boxes a handler's future.
+            Box::pin(run(clients, setup, event.payload)).await
         },
     ))
     .await

@@ -150,13 +150,15 @@ pub fn turn(name: &str, running_newest_first: &[String]) -> Turn {
 /// The cluster's clients, made at the first invocation from its configuration, kept for the process.
 static LIFECYCLE: OnceLock<Lifecycle> = OnceLock::new();
 
+/// The function's name: its package's, the Handler the template gives it (`functions/bootstrap`).
+pub const NAME: &str = env!("CARGO_PKG_NAME");
+
 /// The Lambda: [`handle`] on the Lambda Runtime API (`sparkify::lambda::serve`), run by this
 /// crate's binary (`cargo lambda watch`) and by the stack's one bootstrap (`functions/bootstrap`).
 pub async fn serve() -> Result<(), lambda_runtime::Error> {
     sparkify::lambda::serve(|deps, input| async move {
         let lifecycle = LIFECYCLE.get_or_init(|| Lifecycle::new(deps));
-        // Boxed: the handler's future nests the SDK's deeply (too deep for the binary's `main`).
-        Box::pin(handle(deps, lifecycle, input)).await
+        handle(deps, lifecycle, input).await
     })
     .await
 }
