@@ -81,13 +81,18 @@ def _function_blocks(template: str, resources: dict[str, str]):
     return globals_block, blocks
 
 
+def _setting(block: str, name: str, value: str = r"\S+") -> str | None:
+    """The one-line setting `name: <value>` of a template block, or None."""
+    found = re.search(rf"(?m)^\s+{name}: ({value})\s*$", block)
+    return found.group(1) if found else None
+
+
 def limits(template: str, resources: dict[str, str]) -> dict[str, tuple[int, float]]:
     """Each function's (MemorySize MB, Timeout s) as `template` gives it: its own, else Globals'.
     `resources` maps a function's local name to its logical id."""
 
     def value(block: str, name: str) -> str | None:
-        found = re.search(rf"(?m)^\s+{name}: (\d+)\s*$", block)
-        return found.group(1) if found else None
+        return _setting(block, name, r"\d+")
 
     globals_block, blocks = _function_blocks(template, resources)
     out = {}
@@ -127,15 +132,11 @@ def code(template: str, resources: dict[str, str]) -> dict[str, tuple[str, str]]
     has its name), and its `Handler` (its own, else Globals'), which Lambda gives a custom
     runtime's bootstrap as `_HANDLER`."""
 
-    def value(block: str, name: str) -> str | None:
-        found = re.search(rf"(?m)^\s+{name}: (\S+)\s*$", block)
-        return found.group(1) if found else None
-
     globals_block, blocks = _function_blocks(template, resources)
     out = {}
     for function, logical_id, block in blocks:
-        uri = value(block, "CodeUri")
-        handler = value(block, "Handler") or value(globals_block, "Handler")
+        uri = _setting(block, "CodeUri")
+        handler = _setting(block, "Handler") or _setting(globals_block, "Handler")
         if uri is None or handler is None:
             raise ValueError(f"template.yaml: no CodeUri or Handler for {logical_id}")
         out[function] = (uri.rstrip("/").rsplit("/", 1)[-1], handler)
