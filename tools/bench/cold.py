@@ -48,10 +48,10 @@ TARGET_CI_S = 45 * 60
 
 def clean_env(work: Path, name: str) -> dict[str, str]:
     """This process's environment with empty caches of its own, under `work`: CARGO_HOME
-    (registry, downloaded crates), CARGO_TARGET_DIR, pip's and npm's. Anything that would reuse a
-    build (sccache, a cargo cache path CI sets) is dropped."""
+    (registry, downloaded crates), CARGO_TARGET_DIR, pip's, uv's and npm's. Anything that would
+    reuse a build (sccache, a cargo cache path CI sets) is dropped."""
     env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("CARGO_", "RUSTC_WRAPPER", "SCCACHE"))}
+           if not k.startswith(("CARGO_", "RUSTC_WRAPPER", "SCCACHE", "UV_"))}
     cargo_home = work / f"cargo-home-{name}"
     cargo_home.mkdir(parents=True)
     # rustup's proxies (cargo, rustc) stay where they are installed.
@@ -60,8 +60,9 @@ def clean_env(work: Path, name: str) -> dict[str, str]:
     env["RUSTUP_HOME"] = os.environ.get("RUSTUP_HOME", str(Path.home() / ".rustup"))
     env["CARGO_HOME"] = str(cargo_home)
     env["CARGO_TARGET_DIR"] = str(work / f"target-{name}")
-    # The tools' downloads are part of a first run too: no pip or npm cache either.
+    # The tools' downloads are part of a first run too: no pip, uv or npm cache either.
     env["PIP_CACHE_DIR"] = str(work / f"pip-cache-{name}")
+    env["UV_CACHE_DIR"] = str(work / f"uv-cache-{name}")
     env["npm_config_cache"] = str(work / f"npm-cache-{name}")
     return env
 
