@@ -1,8 +1,8 @@
 """`./dev bench --cold`: what a new user waits for. Clones a commit (HEAD by default) into empty
 folders beside the repository (so `../shared/data` resolves, as it does for the repository
 itself), each with empty caches of its own (CARGO_HOME, so crates are downloaded too; the target
-dir; pip's and npm's), and times the README's two commands there, one after the other so they
-do not share the two cores:
+dir; pip's, uv's and npm's), and times the README's two commands there, one after the other so
+they do not share the two cores:
 
 1. `./dev run`, cold, with cargo's `--timings` report of its build, then `./dev run` on the real
    data set with what it built (what the build profile costs at run time);
